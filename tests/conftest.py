@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers.redis_server import redis_server
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of a real redis-server on loopback, shared by the whole test session.
+
+    Tests that use it must namespace their keys or flush the db themselves.
+    """
+    with redis_server() as url:
+        yield url
