@@ -1,0 +1,223 @@
+"""One Asterisk instance: its configuration rendered from asterisk_conf/, its process.
+
+Each stack or test gets its own instance directory (``/srv/hotline/<name>`` inside the
+Asterisk root), its own SIP/AMI/RTP ports and its own control socket, so several run side
+by side in the same chroot.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hotline_core.agent_directory import AgentEntry
+from hotline_core.lines import LinePlan
+from stack.prompts import build_prompts
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "asterisk_conf"
+TEMPLATES = ("asterisk.conf", "modules.conf", "logger.conf", "rtp.conf", "manager.conf",
+             "musiconhold.conf", "cdr.conf", "cdr_custom.conf", "pjsip.conf", "extensions.conf",
+             "queues.conf")
+_PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
+
+
+@dataclass(frozen=True)
+class AgentPhone:
+    agent: AgentEntry
+    password: str
+
+
+@dataclass(frozen=True)
+class AsteriskSpec:
+    name: str
+    root: Path                     # chroot directory, or / for a system Asterisk
+    bind_address: str
+    sip_port: int
+    rtp_start: int
+    rtp_end: int
+    ami_port: int
+    ami_username: str
+    ami_secret: str
+    agi_port: int
+    ring_timeout: int
+    core_dead_after: int
+    carrier_ips: tuple[str, ...]
+    lines: LinePlan
+    phones: tuple[AgentPhone, ...]
+    prompts_file: Path
+    prompts_override_dir: Path
+    extra_endpoints: str = field(default="")   # raw pjsip.conf text appended (tests)
+
+    @property
+    def inst(self) -> str:
+        """The instance directory as Asterisk sees it (inside its root)."""
+        return f"/srv/hotline/{self.name}"
+
+    @property
+    def host_dir(self) -> Path:
+        return self.root / self.inst.lstrip("/")
+
+    def host_path(self, inside: str) -> Path:
+        """Translate a path Asterisk reports (e.g. a recording) to this machine's view."""
+        return self.root / inside.lstrip("/")
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.host_dir / "recordings"
+
+    @property
+    def cdr_file(self) -> Path:
+        return self.host_dir / "log" / "cdr-custom" / "hotline-cdr.csv"
+
+
+def _moddir(root: Path) -> str:
+    for cand in (f"/usr/lib/{platform.machine()}-linux-gnu/asterisk/modules",
+                 "/usr/lib/asterisk/modules"):
+        if (root / cand.lstrip("/")).is_dir():
+            return cand
+    raise FileNotFoundError(f"no Asterisk modules directory under {root}")
+
+
+def render(spec: AsteriskSpec) -> None:
+    """Write the instance's configuration and prompts; keeps recordings and logs."""
+    host = spec.host_dir
+    for sub in ("etc", "lib", "spool", "run", "log/cdr-custom", "recordings", "sounds"):
+        (host / sub).mkdir(parents=True, exist_ok=True)
+    values = {
+        "inst": spec.inst,
+        "moddir": _moddir(spec.root),
+        "bind_address": spec.bind_address,
+        "media_address": "127.0.0.1" if spec.bind_address in ("0.0.0.0", "::")
+        else spec.bind_address,
+        "sip_port": str(spec.sip_port),
+        "rtp_start": str(spec.rtp_start),
+        "rtp_end": str(spec.rtp_end),
+        "ami_port": str(spec.ami_port),
+        "ami_username": spec.ami_username,
+        "ami_secret": spec.ami_secret,
+        "agi_port": str(spec.agi_port),
+        "ring_timeout": str(spec.ring_timeout),
+        "core_dead_after": str(spec.core_dead_after),
+        "carrier_match": "\n".join(f"match = {ip}" for ip in spec.carrier_ips),
+        "agent_endpoints": _agent_endpoints(spec) + spec.extra_endpoints,
+        "line_extensions": _line_extensions(spec.lines),
+        "queues": _queues(spec),
+    }
+    for name in TEMPLATES:
+        text = (CONF_DIR / name).read_text(encoding="utf-8")
+        out = _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+        target = host / "etc" / name
+        target.write_text(out, encoding="utf-8")
+        if name == "manager.conf" or name == "pjsip.conf":
+            os.chmod(target, 0o600)  # they hold secrets
+    build_prompts(spec.prompts_file, spec.prompts_override_dir, host / "sounds")
+
+
+def _agent_endpoints(spec: AsteriskSpec) -> str:
+    blocks = []
+    for phone in spec.phones:
+        a = phone.agent
+        contact = f"contact = {a.contact}\n" if a.contact else ""
+        blocks.append(
+            f"[{a.id}](media)\ntype = endpoint\ncontext = agents\nauth = {a.id}-auth\n"
+            f"aors = {a.id}\ncallerid = \"{a.name}\" <{a.id}>\nforce_rport = yes\n"
+            f"rewrite_contact = yes\n\n"
+            f"[{a.id}-auth]\ntype = auth\nauth_type = digest\nusername = {a.id}\n"
+            f"password = {phone.password}\n\n"
+            f"[{a.id}]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n{contact}\n"
+        )
+    return "\n".join(blocks)
+
+
+def _line_extensions(lines: LinePlan) -> str:
+    out = []
+    for line in lines.lines:
+        out.append(
+            f"exten => {line.number},1,Set(__HOTLINE_LINE={line.number})\n"
+            f" same => n,Set(__HOTLINE_FALLBACK=fallback-{line.skills[0]})\n"
+            f" same => n,Goto(hotline-inbound,s,1)"
+        )
+    return "\n".join(out)
+
+
+def _queues(spec: AsteriskSpec) -> str:
+    out = []
+    for skill in spec.lines.skills():
+        # app_queue penalty 0 is best, like skill level 1.
+        body = "".join(f"member => PJSIP/{p.agent.id},{p.agent.skills[skill] - 1}\n"
+                       for p in spec.phones if skill in p.agent.skills)
+        out.append(f"[fallback-{skill}](fallback)\n{body}")
+    return "\n".join(out)
+
+
+class AsteriskProcess:
+    """Runs ``asterisk -f`` for one instance and waits until it is fully booted."""
+
+    def __init__(self, spec: AsteriskSpec, log_file: Path | None = None) -> None:
+        self.spec = spec
+        self.log_file = log_file or spec.host_dir / "log" / "console.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _argv(self, *extra: str) -> list[str]:
+        conf = f"{self.spec.inst}/etc/asterisk.conf"
+        base = ["/usr/sbin/asterisk", "-C", conf, *extra]
+        if self.spec.root != Path("/"):
+            return ["chroot", str(self.spec.root), *base]
+        return base
+
+    def start(self, timeout: float = 30.0) -> None:
+        render(self.spec)
+        (self.spec.host_dir / "run").mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            self.proc = subprocess.Popen(self._argv("-f", "-n", "-q"), stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+        self.wait_booted(timeout)
+
+    def wait_booted(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"Asterisk exited with {self.proc.returncode}; see {self.log_file}")
+            # The control socket appears a moment after the process starts; retrying the CLI
+            # is the documented way to wait (core waitfullybooted blocks once connected).
+            res = subprocess.run(self._argv("-rx", "core waitfullybooted"),
+                                 capture_output=True, timeout=timeout)
+            if res.returncode == 0 and b"fully booted" in res.stdout.lower():
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Asterisk did not boot within {timeout}s; see {self.log_file}")
+            time.sleep(0.1)
+
+    def cli(self, command: str, timeout: float = 10.0) -> str:
+        res = subprocess.run(self._argv("-rx", command), capture_output=True, timeout=timeout)
+        return res.stdout.decode(errors="replace")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            self.cli("core stop now", timeout=timeout)
+            self.proc.wait(timeout=timeout)
+        except (subprocess.TimeoutExpired, OSError):
+            self.proc.kill()
+            self.proc.wait(timeout=timeout)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+def sipp_argv(root: Path, *args: str) -> list[str]:
+    """Command line for SIPp (Debian's sip-tester), run inside the same root as Asterisk."""
+    exe = "/usr/bin/sipp"
+    if root != Path("/"):
+        return ["chroot", str(root), exe, *args]
+    found = shutil.which("sipp")
+    return [found or exe, *args]
