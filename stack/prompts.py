@@ -62,7 +62,7 @@ def _generated(prompt: Prompt) -> Path:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     raw = out.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-v", VOICE, "-s", "150", "-w", str(raw), prompt.text],
+    subprocess.run(["espeak-ng", "-v", VOICE, "-w", str(raw), prompt.text],
                    check=True, capture_output=True, timeout=60)
     tmp = out.with_suffix(".tmp.wav")
     subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(tmp)],

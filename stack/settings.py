@@ -40,6 +40,8 @@ class Settings:
     state_dir: Path
     lines_file: Path
     agents_file: Path
+    distribution_file: Path
+    api_tokens_file: Path
     prompts_file: Path
     prompts_override_dir: Path
     asterisk_mode: str
@@ -125,6 +127,10 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         state_dir=state_dir,
         lines_file=r.path("paths", "lines_file", "config/lines.toml", base),
         agents_file=r.path("paths", "agents_file", "config/agents.toml", base),
+        distribution_file=r.path("paths", "distribution_file", "config/distribution.toml", base),
+        api_tokens_file=(r.path("paths", "api_tokens_file", "", base)
+                         if r.str("paths", "api_tokens_file", "")
+                         else state_dir / "secrets" / "api_tokens.yaml"),
         prompts_file=r.path("paths", "prompts_file", "asterisk_conf/prompts.txt", base),
         prompts_override_dir=r.path("paths", "prompts_override_dir", "config/prompts", base),
         asterisk_mode=mode,

@@ -15,3 +15,15 @@ def redis_url() -> Iterator[str]:
     """
     with redis_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """URL of a real PostgreSQL cluster on loopback, shared by the whole test session.
+
+    Tests take their own database from ``tests.helpers.postgres.fresh_database``.
+    """
+    from tests.helpers.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url

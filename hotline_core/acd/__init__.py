@@ -1,0 +1,26 @@
+"""Call distribution core (话务分配, ACD): agents, skills routing, waiting line, figures.
+
+Telephony-free: the ivr package carries the decisions to Asterisk.
+"""
+
+from hotline_core.acd.agents import AgentGroup, AgentState, AgentStatus
+from hotline_core.acd.calls import Assignment, LiveChannel, WaitingCall
+from hotline_core.acd.config import (
+    ConfigError,
+    DistributionConfig,
+    LeaderSeat,
+    OverflowRule,
+    Priorities,
+    Strategy,
+    load_distribution_config,
+    parse_distribution_config,
+)
+from hotline_core.acd.distributor import DistributionError, Distributor
+from hotline_core.acd.figures import Figures, QueueFigures
+
+__all__ = [
+    "AgentGroup", "AgentState", "AgentStatus", "Assignment", "ConfigError",
+    "DistributionConfig", "DistributionError", "Distributor", "Figures", "LeaderSeat",
+    "LiveChannel", "OverflowRule", "Priorities", "QueueFigures", "Strategy", "WaitingCall",
+    "load_distribution_config", "parse_distribution_config",
+]

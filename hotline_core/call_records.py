@@ -1,0 +1,186 @@
+"""Call records (通话记录): one row per inbound call, kept current from AGI and AMI events.
+
+A record is created when the call is offered to the platform and completed as the call is
+answered and ends. Calls that the dialplan handled while the core was down are added later
+from Asterisk's CDR file (``reconciled``), so no call is missing from the list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, DateTime, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from hotline_core.db import Base
+
+
+class Disposition(StrEnum):
+    OFFERED = "offered"          # still in progress: waiting or ringing
+    ANSWERED = "answered"        # an agent answered (the call may still be going on)
+    ABANDONED = "abandoned"      # caller hung up before an agent answered (呼损)
+    RESTRICTED = "restricted"    # caller on the restriction list, told and disconnected
+    FAILED = "failed"            # the platform could not connect the call
+
+
+class Route(StrEnum):
+    CORE = "core"                # distributed by the core
+    FALLBACK = "fallback"        # core unreachable: app_queue delivered it
+
+
+class CallRecord(Base):
+    __tablename__ = "call_records"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # Asterisk Uniqueid
+    linkedid: Mapped[str] = mapped_column(String(64), default="")
+    line: Mapped[str] = mapped_column(String(20), index=True)
+    department: Mapped[str] = mapped_column(String(64), default="")
+    caller: Mapped[str] = mapped_column(String(32), index=True)
+    offered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    agent_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    disposition: Mapped[str] = mapped_column(String(16), default=Disposition.OFFERED.value)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    recording: Mapped[str | None] = mapped_column(String(300))
+    route: Mapped[str] = mapped_column(String(16), default=Route.CORE.value)
+    reconciled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+@dataclass(frozen=True)
+class CallView:
+    """A call record as shown to a user; ``caller`` is masked unless the role may see it."""
+
+    id: str
+    line: str
+    department: str
+    caller: str
+    offered_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    agent_id: str | None
+    disposition: str
+    reason: str
+    hangup_cause: int | None
+    recording: str | None
+    route: str
+    reconciled: bool
+
+
+def mask_number(number: str) -> str:
+    """138****8000: keep the first 3 and last 4 digits of numbers long enough to have them."""
+    if len(number) >= 8:
+        return number[:3] + "*" * (len(number) - 7) + number[-4:]
+    if len(number) >= 3:
+        return number[0] + "*" * (len(number) - 2) + number[-1]
+    return "*" * len(number)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def view(record: CallRecord, reveal_caller: bool = False) -> CallView:
+    return CallView(
+        id=record.id, line=record.line, department=record.department,
+        caller=record.caller if reveal_caller else mask_number(record.caller),
+        offered_at=_aware(record.offered_at) or record.offered_at,
+        answered_at=_aware(record.answered_at), ended_at=_aware(record.ended_at),
+        agent_id=record.agent_id, disposition=record.disposition, reason=record.reason,
+        hangup_cause=record.hangup_cause, recording=record.recording, route=record.route,
+        reconciled=record.reconciled,
+    )
+
+
+class CallLog:
+    """Writes and reads call records. Synchronous: async callers run it in a thread."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._sessions = session_factory
+
+    def offered(self, call_id: str, *, line: str, caller: str, at: datetime,
+                department: str = "", linkedid: str = "", recording: str | None = None,
+                route: Route = Route.CORE) -> None:
+        with self._sessions.begin() as s:
+            if s.get(CallRecord, call_id) is not None:
+                return  # a retried AGI request must not duplicate the call
+            s.add(CallRecord(id=call_id, linkedid=linkedid or call_id, line=line,
+                             department=department, caller=caller, offered_at=at,
+                             recording=recording, route=route.value,
+                             disposition=Disposition.OFFERED.value))
+
+    def answered(self, call_id: str, agent_id: str, at: datetime) -> None:
+        with self._sessions.begin() as s:
+            rec = s.get(CallRecord, call_id)
+            if rec is None or rec.answered_at is not None:
+                return
+            rec.answered_at = at
+            rec.agent_id = agent_id
+            rec.disposition = Disposition.ANSWERED.value
+
+    def closed(self, call_id: str, disposition: Disposition, reason: str, at: datetime) -> None:
+        """End a call that the platform itself ended (restriction, failure)."""
+        with self._sessions.begin() as s:
+            rec = s.get(CallRecord, call_id)
+            if rec is None:
+                return
+            rec.disposition = disposition.value
+            rec.reason = reason
+            rec.ended_at = rec.ended_at or at
+
+    def ended(self, call_id: str, at: datetime, cause: int | None = None) -> None:
+        with self._sessions.begin() as s:
+            rec = s.get(CallRecord, call_id)
+            if rec is None or rec.ended_at is not None:
+                return
+            rec.ended_at = at
+            rec.hangup_cause = cause
+            if rec.disposition == Disposition.OFFERED.value:
+                rec.disposition = Disposition.ABANDONED.value
+
+    def get(self, call_id: str) -> CallRecord | None:
+        with self._sessions() as s:
+            return s.get(CallRecord, call_id)
+
+    def known_ids(self, ids: list[str]) -> set[str]:
+        with self._sessions() as s:
+            rows = s.scalars(select(CallRecord.id).where(CallRecord.id.in_(ids)))
+            return set(rows)
+
+    def list(self, *, line: str | None = None, disposition: str | None = None,
+             limit: int = 100, offset: int = 0) -> list[CallRecord]:
+        with self._sessions() as s:
+            q = select(CallRecord).order_by(CallRecord.offered_at.desc(), CallRecord.id)
+            if line:
+                q = q.where(CallRecord.line == line)
+            if disposition:
+                q = q.where(CallRecord.disposition == disposition)
+            return list(s.scalars(q.limit(limit).offset(offset)))
+
+    def merge_reconciled(self, records: list[CallRecord]) -> int:
+        """Add calls the core never saw and complete ones it lost track of; returns changes."""
+        changed = 0
+        with self._sessions.begin() as s:
+            for new in records:
+                old = s.get(CallRecord, new.id)
+                if old is None:
+                    new.reconciled = True
+                    s.add(new)
+                    changed += 1
+                    continue
+                if old.ended_at is None and new.ended_at is not None:
+                    old.ended_at = new.ended_at
+                    if old.answered_at is None and new.answered_at is not None:
+                        old.answered_at, old.agent_id = new.answered_at, new.agent_id
+                    if old.disposition == Disposition.OFFERED.value:
+                        old.disposition = new.disposition
+                    old.reconciled = True
+                    changed += 1
+        return changed
+

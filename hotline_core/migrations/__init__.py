@@ -1,0 +1,1 @@
+"""Alembic migrations of the hotline's database (SQLite and PostgreSQL)."""

@@ -1,0 +1,41 @@
+"""Privacy (隐私保护): masked phone numbers and hidden identities.
+
+The citizen's identity is never disclosed to the party complained about (hebei art. 36):
+for a confidential order a unit sees neither name nor number. Phone numbers are masked
+in every listing; only roles that must call the citizen back see them in full, and only
+in an order's detail.
+"""
+
+from __future__ import annotations
+
+from hotline_core.workorders.access import AccessPolicy, Principal, Role
+
+
+def mask_phone(number: str) -> str:
+    """Keep the first 3 and last 4 digits of a mobile number: ``138****5678``."""
+    n = number.strip()
+    if len(n) >= 11:
+        return n[:3] + "*" * (len(n) - 7) + n[-4:]
+    if len(n) > 4:
+        return "*" * (len(n) - 4) + n[-4:]
+    return "*" * len(n)
+
+
+def mask_name(name: str) -> str:
+    """``张三丰`` → ``张**``: enough for an agent to greet, not to identify."""
+    return name[:1] + "*" * (len(name) - 1) if name else ""
+
+
+def caller_view(
+    *, number: str, name: str, confidential: bool, who: Principal, policy: AccessPolicy,
+    listing: bool,
+) -> dict[str, object]:
+    """The caller fields one principal may see for one order."""
+    if confidential and who.role is Role.UNIT:
+        return {"caller_number": None, "caller_name": None, "caller_hidden": True}
+    full = policy.sees_full_number(who) and not listing
+    return {
+        "caller_number": number if full else mask_phone(number),
+        "caller_name": name if full or who.role is not Role.UNIT else mask_name(name),
+        "caller_hidden": False,
+    }

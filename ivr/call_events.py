@@ -1,0 +1,95 @@
+"""AMI events → call records and distributor state (the event bridge).
+
+Events are handled one at a time in arrival order (a Hangup must not overtake the
+DialEnd before it). Only calls the core offered (known in LiveCalls) are acted on; calls
+that went through the fallback queue are picked up later from the CDR file.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hotline_core.acd import Distributor
+from ivr.ami import AmiClient
+from ivr.live_calls import LiveCalls
+from ivr.records import AsyncCallLog
+
+log = logging.getLogger(__name__)
+
+RING_FAILURES = {"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION"}
+
+
+def agent_of(channel: str) -> str | None:
+    """``PJSIP/1001-0000002a`` → ``1001``."""
+    if not channel.startswith("PJSIP/"):
+        return None
+    name = channel[len("PJSIP/"):]
+    return name.rsplit("-", 1)[0] if "-" in name else name
+
+
+class CallEventBridge:
+    def __init__(self, ami: AmiClient, live: LiveCalls, calls: AsyncCallLog,
+                 distributor: Distributor) -> None:
+        self._ami = ami
+        self._live = live
+        self._calls = calls
+        self._distributor = distributor
+        self._answered: dict[str, str] = {}   # call id → agent id, while talking
+        self.handled = 0
+
+    async def run(self) -> None:
+        while True:
+            event = await self._ami.events.get()
+            try:
+                await self.handle(event)
+            except Exception:  # one bad event must not stop the bridge
+                log.exception("failed to handle AMI event %s", event.get("Event"))
+            self.handled += 1
+
+    async def handle(self, event: Any) -> None:
+        name = event.get("Event")
+        if name == "DialEnd":
+            await self._dial_end(event)
+        elif name == "Hangup":
+            await self._hangup(event)
+
+    async def _dial_end(self, event: Any) -> None:
+        call_id = event.get("Uniqueid", "")
+        if await self._live.get(call_id) is None:
+            return
+        agent = agent_of(event.get("DestChannel", ""))
+        status = event.get("DialStatus", "")
+        if agent is None:
+            return
+        if status == "ANSWER":
+            self._answered[call_id] = agent
+            await self._calls.answered(call_id, agent)
+            await self._distributor.agent_answered(call_id, agent)
+        elif status in RING_FAILURES:
+            log.info("agent %s did not take call %s (%s)", agent, call_id, status)
+            await self._distributor.ring_no_answer(call_id, agent, cause=status.lower())
+
+    async def _hangup(self, event: Any) -> None:
+        call_id = event.get("Uniqueid", "")
+        if not await self._live.remove(call_id):
+            return
+        cause = _int(event.get("Cause"))
+        await self._calls.ended(call_id, cause)
+        agent = self._answered.pop(call_id, None)
+        if agent is None:
+            record = await self._calls.get(call_id)
+            agent = record.agent_id if record and record.answered_at else None
+        if agent is not None:
+            await self._distributor.call_ended(call_id, agent)
+        else:
+            await self._distributor.abandon(call_id)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+

@@ -1,0 +1,44 @@
+"""Carries the distributor's decisions to Asterisk: ring the chosen agent for a caller.
+
+The waiting caller sits in the ``hotline-wait`` context; an AMI Redirect moves the channel
+to ``hotline-connect,<agent>,1``, which dials the agent's phone. Event-driven: no polling,
+so an agent who becomes free rings as soon as the distributor decides.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hotline_core.acd import Assignment, Distributor
+from ivr.ami import AmiClient, AmiError
+from ivr.live_calls import LiveCalls
+
+log = logging.getLogger(__name__)
+
+CONNECT_CONTEXT = "hotline-connect"
+
+
+class AgentConnector:
+    def __init__(self, ami: AmiClient, live: LiveCalls, distributor: Distributor) -> None:
+        self._ami = ami
+        self._live = live
+        self._distributor = distributor
+
+    async def __call__(self, assignment: Assignment) -> None:
+        call = await self._live.get(assignment.call_id)
+        if call is None:
+            log.warning("assignment for unknown call %s: releasing agent %s",
+                        assignment.call_id, assignment.agent_id)
+            await self._distributor.abandon(assignment.call_id)
+            return
+        try:
+            await self._ami.action({
+                "Action": "Redirect", "Channel": call.channel, "Context": CONNECT_CONTEXT,
+                "Exten": assignment.agent_id, "Priority": "1",
+            })
+        except AmiError as exc:
+            # The channel is gone (hung up a moment ago) or AMI is down; either way the
+            # agent must not stay reserved for a call that will never ring.
+            log.warning("could not connect call %s to agent %s: %s",
+                        assignment.call_id, assignment.agent_id, exc)
+            await self._distributor.abandon(assignment.call_id)

@@ -1,0 +1,86 @@
+"""Inbound call flow (来电受理): line → restriction check → greeting → waiting line.
+
+No menu tree: GB/T 33358 advises against IVR menus for intake, so every caller goes
+straight to an agent of the line's skill. The flow sets ``HOTLINE_NEXT`` to tell the
+dialplan what comes next: ``wait`` (music on hold until the core rings an agent) or
+``done``; anything else (the core died half-way) makes the dialplan use its fallback queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from hotline_core.acd import Distributor, WaitingCall
+from hotline_core.acd.restriction import RestrictionList
+from hotline_core.call_records import Disposition
+from hotline_core.lines import LinePlan
+from ivr.agi import AgiHangup, AgiSession
+from ivr.live_calls import LiveCall, LiveCalls
+from ivr.records import AsyncCallLog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InboundContext:
+    lines: LinePlan
+    calls: AsyncCallLog
+    distributor: Distributor
+    live: LiveCalls
+    sounds_dir: str          # prompts directory as Asterisk sees it
+    restrictions: RestrictionList | None = None
+
+
+class InboundFlow:
+    def __init__(self, ctx: InboundContext) -> None:
+        self.ctx = ctx
+
+    async def __call__(self, session: AgiSession) -> None:
+        ctx = self.ctx
+        number = session.params.get("line") or session.env.get("extension", "")
+        line = ctx.lines.by_number(number)
+        if line is None:
+            await session.stream_file(f"{ctx.sounds_dir}/not-in-service")
+            await session.set_variable("HOTLINE_NEXT", "done")
+            return
+        call_id = session.env.get("uniqueid", "")
+        caller = session.env.get("callerid", "") or "unknown"
+        recording = await session.get_variable("HOTLINE_REC")
+        await ctx.calls.offered(call_id, line=line.number, caller=caller,
+                                department=line.department,
+                                linkedid=session.env.get("linkedid", ""),
+                                recording=recording)
+        if await self._restricted(session, call_id, caller):
+            return
+        # Known to the event bridge before the greeting: a caller who hangs up during it
+        # is recorded as abandoned.
+        await ctx.live.add(LiveCall(call_id=call_id, channel=session.env.get("channel", ""),
+                                    line=line.number, caller=caller,
+                                    department=line.department))
+        await session.stream_file(f"{ctx.sounds_dir}/{line.greeting}")
+        await session.set_variable("HOTLINE_NEXT", "wait")
+        try:
+            await ctx.distributor.enqueue(WaitingCall(
+                call_id=call_id, line=line.number, skills=line.skills, caller=caller,
+                department=line.department))
+        except AgiHangup:
+            raise
+        except Exception:
+            # The distributor (Redis) is unreachable: the dialplan's fallback queue takes
+            # the caller instead of leaving them on hold with no one to pick them.
+            log.exception("could not enqueue call %s; handing it to the fallback queue", call_id)
+            await ctx.live.remove(call_id)
+            await session.set_variable("HOTLINE_NEXT", "fallback")
+
+    async def _restricted(self, session: AgiSession, call_id: str, caller: str) -> bool:
+        if self.ctx.restrictions is None:
+            return False
+        restriction = await self.ctx.restrictions.is_restricted(caller)
+        if restriction is None:
+            return False
+        reason = f"restricted: {restriction.reason}"
+        await self.ctx.calls.closed(call_id, Disposition.RESTRICTED, reason)
+        await session.stream_file(f"{self.ctx.sounds_dir}/restricted")
+        await session.set_variable("HOTLINE_NEXT", "done")
+        return True

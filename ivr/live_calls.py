@@ -1,0 +1,42 @@
+"""Which Asterisk channel carries which call, shared by every core instance through Redis.
+
+The distributor knows calls by id; redirecting a caller to an agent needs the channel
+name, which only the FastAGI request carried. Keeping it in Redis lets any core instance
+act on an assignment, and lets a restarted core find its waiting callers again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import redis.asyncio as aioredis
+
+
+@dataclass(frozen=True)
+class LiveCall:
+    call_id: str
+    channel: str
+    line: str
+    caller: str
+    department: str = ""
+
+
+class LiveCalls:
+    def __init__(self, redis: aioredis.Redis, namespace: str = "hotline") -> None:
+        self._redis = redis
+        self._key = f"{namespace}:live-calls"
+
+    async def add(self, call: LiveCall) -> None:
+        await self._redis.hset(self._key, call.call_id, json.dumps(asdict(call)))
+
+    async def get(self, call_id: str) -> LiveCall | None:
+        raw = await self._redis.hget(self._key, call_id)
+        return LiveCall(**json.loads(raw)) if raw else None
+
+    async def remove(self, call_id: str) -> bool:
+        return bool(await self._redis.hdel(self._key, call_id))
+
+    async def all(self) -> list[LiveCall]:
+        raw = await self._redis.hgetall(self._key)
+        return [LiveCall(**json.loads(v)) for v in raw.values()]

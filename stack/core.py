@@ -1,0 +1,218 @@
+"""The core process: FastAGI server, AMI bridge, call distribution and the HTTP API.
+
+Run it with ``python -m stack.core`` (``hotline up`` does) once redis-server and Asterisk
+are up. It can die and come back at any time: Asterisk keeps delivering calls through its
+fallback queue meanwhile, and the call records are reconciled from the CDR file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from hotline_core.acd import Distributor, load_distribution_config
+from hotline_core.acd.restriction import RestrictionList
+from hotline_core.agent_directory import load_agents
+from hotline_core.call_records import CallLog
+from hotline_core.db import Base, make_engine, make_sessionmaker
+from hotline_core.lines import load_lines
+from hotline_core.workorders.access import load_policy
+from ivr.agi import AgiServer
+from ivr.ami import AmiClient
+from ivr.call_events import CallEventBridge
+from ivr.connector import AgentConnector
+from ivr.flows.inbound import InboundContext, InboundFlow
+from ivr.heartbeat import beat, run_heartbeat, stop_heartbeat
+from ivr.live_calls import LiveCalls
+from ivr.reconcile import CdrReconciler
+from ivr.records import AsyncCallLog
+from stack.asterisk import AsteriskSpec
+from stack.instance import spec_from_settings
+from stack.settings import Settings, load_settings
+from stack.tokens import ensure_tokens_file
+from web import agents_api, calls_api
+from web.app import create_app
+
+log = logging.getLogger("hotline.core")
+
+
+@dataclass
+class Core:
+    settings: Settings
+    spec: AsteriskSpec
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    runner: web.AppRunner | None = None
+    agi: AgiServer | None = None
+    ami: AmiClient | None = None
+    redis: aioredis.Redis | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        lines = load_lines(s.lines_file)
+        agents = load_agents(s.agents_file)
+        dist_config = load_distribution_config(s.distribution_file)
+        access = load_policy(ensure_tokens_file(s.api_tokens_file, agents))
+        s.state_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(s.database_url)
+        _migrate(s.database_url, engine)
+        sessions = make_sessionmaker(engine)
+        call_log = CallLog(sessions)
+
+        self.redis = aioredis.from_url(s.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        distributor = Distributor(self.redis, dist_config)
+        live = LiveCalls(self.redis)
+        calls = AsyncCallLog(call_log)
+        reconciler = CdrReconciler(self.spec.cdr_file, call_log, self.redis)
+
+        async def resync() -> None:
+            # After every (re)connection: tell the dialplan we are alive, pick up calls the
+            # fallback handled meanwhile.
+            assert self.ami is not None
+            await beat(self.ami)
+            await reconciler.run_once()
+
+        self.ami = AmiClient("127.0.0.1", s.ami_port, s.ami_username, s.ami_secret,
+                             timeout=s.ami_timeout, on_login=resync)
+        distributor.on_assignment = AgentConnector(self.ami, live, distributor)
+        bridge = CallEventBridge(self.ami, live, calls, distributor)
+        flow = InboundFlow(InboundContext(
+            lines=lines, calls=calls, distributor=distributor, live=live,
+            sounds_dir=f"{self.spec.inst}/sounds", restrictions=RestrictionList(self.redis)))
+        self.agi = AgiServer({"inbound": flow}, host="127.0.0.1", port=s.agi_port,
+                             command_timeout=s.agi_command_timeout)
+
+        for agent_id in s.auto_login:
+            entry = next((a for a in agents if a.id == agent_id), None)
+            if entry is None:
+                raise SystemExit(f"{s.source}: setting 'calls.auto_login': no agent {agent_id}")
+            await distributor.agent_login(entry.id, entry.skills, group=entry.group)
+
+        app = create_app(
+            sessions,
+            route_modules=[calls_api.register, agents_api.register],
+            health_probes=self._probes(engine),
+            services={
+                "calls": calls_api.CallServices(call_log, access, self.spec.recordings_dir),
+                "agents": agents_api.AgentServices(distributor, {a.id: a for a in agents},
+                                                   access),
+                "distributor": distributor,
+            },
+        )
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, s.bind_address, s.http_port).start()
+        await self.agi.start()
+        self.ami.start()
+        self.tasks = [
+            asyncio.create_task(bridge.run(), name="ami-events"),
+            asyncio.create_task(run_heartbeat(self.ami, s.heartbeat_seconds), name="heartbeat"),
+            asyncio.create_task(_dispatch_loop(distributor), name="dispatch"),
+            asyncio.create_task(reconciler.run(10.0), name="reconcile"),
+        ]
+        log.info("core ready: http %s:%s, fastagi 127.0.0.1:%s", s.bind_address, s.http_port,
+                 s.agi_port)
+
+    def _probes(self, engine: Any) -> dict[str, Any]:
+        async def redis_ok() -> tuple[bool, str]:
+            assert self.redis is not None
+            await asyncio.wait_for(self.redis.ping(), 2)
+            return True, self.settings.redis_url
+
+        async def ami_ok() -> tuple[bool, str]:
+            ok = self.ami is not None and self.ami.connected
+            return ok, "logged in" if ok else "not connected"
+
+        async def agi_ok() -> tuple[bool, str]:
+            ok = self.agi is not None and self.agi.serving
+            return ok, f"127.0.0.1:{self.settings.agi_port}"
+
+        async def db_ok() -> tuple[bool, str]:
+            def ping() -> None:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("SELECT 1")
+            await asyncio.wait_for(asyncio.to_thread(ping), 5)
+            return True, engine.url.render_as_string(hide_password=True)
+
+        return {"redis": redis_ok, "asterisk_ami": ami_ok, "fastagi": agi_ok, "database": db_ok}
+
+    async def stop(self) -> None:
+        if self.ami is not None and self.ami.connected:
+            await stop_heartbeat(self.ami)
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.agi is not None:
+            await self.agi.stop()
+        if self.ami is not None:
+            await self.ami.stop()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def _migrate(url: str, engine: Any) -> None:
+    try:
+        from hotline_core.migrate import upgrade
+    except ImportError:  # pragma: no cover - migrations always ship; keep start-up simple
+        Base.metadata.create_all(engine)
+        return
+    upgrade(url)
+
+
+async def _dispatch_loop(distributor: Distributor) -> None:
+    """Run the distributor's timed work (wrap-up ends, overflow) exactly when it is due."""
+    while True:
+        wake = await distributor.next_wakeup()
+        # Re-check at least every second: another core instance may have changed the line.
+        delay = 1.0 if wake is None else max(0.0, min(1.0, wake - time.time()))
+        await asyncio.sleep(delay)
+        try:
+            await distributor.dispatch()
+        except Exception:
+            log.exception("dispatch failed")
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    core = Core(settings, spec_from_settings(settings))
+    await core.start()
+    try:
+        await stop.wait()
+    finally:
+        await core.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hotline-core")
+    parser.add_argument("--config", type=Path, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings(args.config)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop)
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

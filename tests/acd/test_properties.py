@@ -1,0 +1,126 @@
+"""Random sequences of agent and call events keep the distributor consistent.
+
+After every event: no READY agent could serve a waiting call (it would have been given it),
+an agent rings/talks with at most one call and that call points back at it, and a call is
+never with two agents. Overflow and wrap-up timing are exercised through the clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import redis.asyncio as aioredis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hotline_core.acd import (
+    AgentState,
+    DistributionConfig,
+    Distributor,
+    OverflowRule,
+    Priorities,
+    WaitingCall,
+)
+from tests.acd.conftest import Clock
+
+CONFIG = DistributionConfig(
+    wrapup_seconds=5,
+    overflow={"12351": OverflowRule(10, "general")},
+    priorities=Priorities(starvation_seconds=30, starved_priority=10),
+)
+SKILLS = ["general", "12351", "minnan"]
+_run = itertools.count()
+
+skill_sets = st.sets(st.sampled_from(SKILLS), min_size=1, max_size=2)
+event = st.one_of(
+    st.tuples(st.just("login"), st.integers(0, 4), skill_sets),
+    st.tuples(st.just("logout"), st.integers(0, 4)),
+    st.tuples(st.just("pause"), st.integers(0, 4)),
+    st.tuples(st.just("unpause"), st.integers(0, 4)),
+    st.tuples(st.just("enqueue"), st.lists(st.sampled_from(SKILLS), min_size=1, max_size=2,
+                                           unique=True), st.sampled_from([0, 10, 30])),
+    st.tuples(st.just("abandon"), st.integers(0, 30)),
+    st.tuples(st.just("answer"), st.integers(0, 10)),
+    st.tuples(st.just("end"), st.integers(0, 10)),
+    st.tuples(st.just("rna"), st.integers(0, 10)),
+    st.tuples(st.just("callback"), st.integers(0, 30)),
+    st.tuples(st.just("time"), st.sampled_from([0.5, 3, 6, 11, 40])),
+)
+
+
+async def check(d: Distributor, r: aioredis.Redis, ns: str) -> None:
+    agents = await d.agents()
+    waiting = await d.waiting()
+    ready = [a for a in agents if a.state is AgentState.READY]
+    for c in waiting:
+        raw = await r.hgetall(f"{ns}:acd:c:{c.call_id}")
+        fallback = raw.get("fb", "")
+        for a in ready:
+            can = all(s in a.skills for s in c.skills) or bool(fallback and fallback in a.skills)
+            assert not can, f"{a.agent_id} is READY but {c.call_id} waits"
+    owners: dict[str, str] = {}
+    for a in agents:
+        if a.state in (AgentState.RINGING, AgentState.ON_CALL):
+            assert a.current_call, a
+            assert a.current_call not in owners, f"{a.current_call} with two agents"
+            owners[a.current_call] = a.agent_id
+            raw = await r.hgetall(f"{ns}:acd:c:{a.current_call}")
+            want = "R" if a.state is AgentState.RINGING else "T"
+            assert (raw.get("st"), raw.get("ag")) == (want, a.agent_id)
+    assert not {c.call_id for c in waiting} & set(owners)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=st.lists(event, max_size=40))
+async def test_random_events_keep_state_consistent(
+    redis: aioredis.Redis, events: list[tuple[object, ...]]
+) -> None:
+    ns = f"prop{next(_run)}"
+    clock = Clock()
+    d = Distributor(redis, CONFIG, namespace=ns, clock=clock)
+    calls = itertools.count()
+    for ev in events:
+        kind = ev[0]
+        agents = await d.agents()
+        ringing = [a for a in agents if a.state is AgentState.RINGING]
+        talking = [a for a in agents if a.state is AgentState.ON_CALL]
+        if kind == "login":
+            await d.agent_login(f"a{ev[1]}", {s: 1 for s in ev[2]})  # type: ignore[union-attr]
+        elif kind in ("logout", "pause", "unpause"):
+            if any(a.agent_id == f"a{ev[1]}" and a.state is not AgentState.LOGGED_OUT
+                   for a in agents):
+                if kind == "logout":
+                    await d.agent_logout(f"a{ev[1]}")
+                elif kind == "pause":
+                    await d.agent_pause(f"a{ev[1]}", "break")
+                else:
+                    await d.agent_unpause(f"a{ev[1]}")
+        elif kind == "enqueue":
+            await d.enqueue(WaitingCall(f"c{next(calls)}", "12345", tuple(ev[1]),  # type: ignore[arg-type]
+                                        "1", priority=ev[2]))  # type: ignore[arg-type]
+        elif kind == "abandon":
+            await d.abandon(f"c{ev[1]}")
+        elif kind == "callback":
+            if any(c.call_id == f"c{ev[1]}" for c in await d.waiting()):
+                await d.request_callback(f"c{ev[1]}")
+        elif kind == "answer" and ringing:
+            a = ringing[ev[1] % len(ringing)]  # type: ignore[operator]
+            await d.agent_answered(a.current_call or "", a.agent_id)
+        elif kind == "rna" and ringing:
+            a = ringing[ev[1] % len(ringing)]  # type: ignore[operator]
+            await d.ring_no_answer(a.current_call or "", a.agent_id)
+        elif kind == "end" and talking:
+            a = talking[ev[1] % len(talking)]  # type: ignore[operator]
+            await d.call_ended(a.current_call or "", a.agent_id)
+        elif kind == "time":
+            clock.advance(ev[1])  # type: ignore[arg-type]
+            await d.dispatch()
+        await check(d, redis, ns)
+    # waiting calls are shown once each, in priority order
+    w = await d.waiting()
+    assert len({c.call_id for c in w}) == len(w)
+    assert [c.effective_priority for c in w] == sorted((c.effective_priority for c in w),
+                                                       reverse=True)
+    json.dumps([c.call_id for c in w])

@@ -1,0 +1,100 @@
+"""SIPp (Debian's sip-tester) as callers and agents' phones, run inside the Asterisk root.
+
+Scenario files live in tests/sipp/ and are copied into the root so the chrooted SIPp can
+read them. Callers run to completion; agents' phones run in the background until stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from stack.asterisk import sipp_argv
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "sipp"
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class Sipp:
+    """Runs SIPp against one Asterisk instance (``sip_port`` on ``target``)."""
+
+    def __init__(self, root: Path, work: Path, inside: str, sip_port: int,
+                 target: str = "127.0.0.1") -> None:
+        self.root = root
+        self.work = work            # host path of a directory inside the root
+        self.inside = inside        # the same directory as SIPp sees it
+        self.sip_port = sip_port
+        self.target = target
+        work.mkdir(parents=True, exist_ok=True)
+        for xml in SCENARIOS.glob("*.xml"):
+            shutil.copyfile(xml, work / xml.name)
+
+    def _argv(self, scenario: str, *extra: str) -> list[str]:
+        return sipp_argv(self.root, "-sf", f"{self.inside}/{scenario}", *extra,
+                         f"{self.target}:{self.sip_port}")
+
+    async def call(self, number: str, caller: str, *, local_port: int, media_port: int,
+                   talk_ms: int = 3000, source_ip: str = "127.0.0.1",
+                   timeout: float = 90.0) -> SippResult:
+        """One citizen's call; returns when SIPp ends (the caller hung up, or failed)."""
+        argv = self._argv(
+            "caller.xml", "-s", number, "-key", "caller", caller, "-d", str(talk_ms), "-i", source_ip, "-p", str(local_port), "-mp", str(media_port),
+            "-m", "1", "-l", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
+            "-recv_timeout", f"{int(timeout * 1000)}",
+        )
+        return await _run(argv, timeout + 10)
+
+    async def refused(self, number: str, caller: str, expect: int, *, local_port: int,
+                      media_port: int, source_ip: str = "127.0.0.1",
+                      timeout: float = 30.0) -> SippResult:
+        argv = self._argv(
+            "rejected.xml", "-s", number, "-key", "caller", caller, "-key", "expect",
+            str(expect), "-i", source_ip, "-p", str(local_port), "-mp", str(media_port),
+            "-m", "1", "-l", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
+            "-recv_timeout", f"{int(timeout * 1000)}",
+        )
+        return await _run(argv, timeout + 10)
+
+    def phone(self, agent_id: str, *, port: int, media_port: int, ring_ms: int = 200,
+              scenario: str = "agent.xml") -> subprocess.Popen[bytes]:
+        """An agent's phone answering every call after ``ring_ms`` (until terminated)."""
+        log = open(self.work / f"phone-{agent_id}-{port}.log", "wb")  # noqa: SIM115
+        argv = self._argv(scenario, "-d", str(ring_ms), "-i", "127.0.0.1",
+                          "-p", str(port), "-mp", str(media_port), "-rtp_echo", "-nostdin",
+                          "-trace_err", "-error_file", f"{self.inside}/phone-{agent_id}.err")
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+async def _run(argv: list[str], timeout: float) -> SippResult:
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        stdin=asyncio.subprocess.DEVNULL)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        out, _ = await proc.communicate()
+        return SippResult(-1, out.decode(errors="replace"))
+    return SippResult(proc.returncode or 0, out.decode(errors="replace"))
+
+
+def stop_phone(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)

@@ -1,0 +1,246 @@
+"""A whole hotline stack for end-to-end tests: real redis-server, real Asterisk (chroot),
+the core as its own process (so a test can kill it), SIPp callers and agents' phones.
+
+Everything listens on loopback, on ports picked for this test run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stack.asterisk import AsteriskProcess
+from stack.instance import spec_from_settings
+from stack.settings import REPO_ROOT, load_settings
+from stack.tokens import token_of
+from tests.helpers.redis_server import free_port, redis_server
+from tests.helpers.sipp import Sipp, stop_phone
+
+CHROOT = Path(os.environ.get("HOTLINE_CHROOT", "/var/cache/hotline/asterisk-sid"))
+
+
+def free_udp_port() -> int:
+    while True:
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+@dataclass
+class Agent:
+    id: str
+    skills: dict[str, int]
+    port: int = 0
+    media_port: int = 0
+    ring_ms: int = 200
+    scenario: str = "agent.xml"
+
+
+@dataclass
+class HotlineStack:
+    agents: list[Agent]
+    distribution_overrides: str = ""
+    tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hotline-e2e-")))
+    _exit: ExitStack = field(default_factory=ExitStack)
+    phones: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    core: subprocess.Popen[bytes] | None = None
+    asterisk: AsteriskProcess | None = None
+    _ports: set[int] = field(default_factory=set)
+
+    # -- set-up -----------------------------------------------------------------------------
+    def start(self) -> HotlineStack:
+        redis_url = self._exit.enter_context(redis_server())
+        self.instance = f"e2e-{os.getpid()}-{free_port()}"
+        self.http_port = free_port()
+        rtp = 20000 + (free_port() % 200) * 100
+        for a in self.agents:
+            a.port, a.media_port = free_udp_port(), rtp + 80 + len(self._ports) * 2
+            self._ports.add(a.port)
+        self.config = self._write_config(redis_url, rtp)
+        self.settings = load_settings(self.config)
+        self.spec = spec_from_settings(self.settings)
+        self.asterisk = AsteriskProcess(self.spec)
+        self.asterisk.start()
+        self._exit.callback(self._cleanup_instance)
+        self.sipp = Sipp(self.spec.root, self.spec.host_dir / "sipp", f"{self.spec.inst}/sipp",
+                         self.settings.sip_port)
+        for a in self.agents:
+            self.phones[a.id] = self.sipp.phone(a.id, port=a.port, media_port=a.media_port,
+                                                ring_ms=a.ring_ms, scenario=a.scenario)
+        self.start_core()
+        return self
+
+    def _write_config(self, redis_url: str, rtp: int) -> Path:
+        cfg = self.tmp / "config"
+        cfg.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO_ROOT / "config" / "lines.toml", cfg / "lines.toml")
+        agents = "\n".join(
+            f'[[agent]]\nid = "{a.id}"\nname = "agent {a.id}"\ngroup = "call-taking"\n'
+            f"skills = {{ {', '.join(f'{k} = {v}' for k, v in a.skills.items())} }}\n"
+            f'contact = "sip:{a.id}@127.0.0.1:{a.port}"\n' for a in self.agents)
+        (cfg / "agents.toml").write_text(agents)
+        dist = (REPO_ROOT / "config" / "distribution.toml").read_text()
+        dist = dist.replace("wrapup_seconds = 15", "wrapup_seconds = 0")
+        (cfg / "distribution.toml").write_text(self.distribution_overrides + dist)
+        toml = f"""
+[network]
+bind_address = "127.0.0.1"
+sip_port = {free_udp_port()}
+http_port = {self.http_port}
+rtp_start = {rtp}
+rtp_end = {rtp + 79}
+[ami]
+port = {free_port()}
+[agi]
+port = {free_port()}
+[redis]
+url = "{redis_url}"
+[paths]
+state_dir = "{self.tmp / 'var'}"
+lines_file = "{cfg / 'lines.toml'}"
+agents_file = "{cfg / 'agents.toml'}"
+distribution_file = "{cfg / 'distribution.toml'}"
+prompts_file = "{REPO_ROOT / 'asterisk_conf' / 'prompts.txt'}"
+prompts_override_dir = "{cfg / 'prompts'}"
+[asterisk]
+mode = "chroot"
+chroot = "{CHROOT}"
+instance = "{self.instance}"
+[calls]
+ring_timeout = 8
+heartbeat_seconds = 1
+core_dead_after = 3
+"""
+        path = cfg / "hotline.toml"
+        path.write_text(toml)
+        return path
+
+    def start_core(self) -> None:
+        log = open(self.tmp / "core.log", "ab")  # noqa: SIM115
+        env = dict(os.environ, HOTLINE_AMI_SECRET=self.settings.ami_secret)
+        self.core = subprocess.Popen(
+            [sys.executable, "-m", "stack.core", "--config", str(self.config)],
+            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True)
+        self.wait_healthy()
+
+    def wait_healthy(self, timeout: float = 30.0) -> dict[str, Any]:
+        # The health endpoint is the core's readiness signal; poll it until all is up.
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            if self.core is not None and self.core.poll() is not None:
+                raise RuntimeError(f"core exited: {self.core_log()[-3000:]}")
+            try:
+                last = self._request("GET", "/api/health", token=None)
+                if last.get("ok"):
+                    return dict(last)
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"core not healthy within {timeout}s: {last}\n{self.core_log()[-3000:]}")
+
+    def core_log(self) -> str:
+        return (self.tmp / "core.log").read_text(errors="replace")
+
+    def kill_core(self) -> None:
+        assert self.core is not None
+        self.core.send_signal(signal.SIGKILL)
+        self.core.wait(timeout=10)
+
+    # -- use --------------------------------------------------------------------------------
+    def token(self, name: str) -> str:
+        tok = token_of(self.settings.api_tokens_file, name)
+        assert tok is not None, f"no API token for {name}"
+        return tok
+
+    def _request(self, method: str, path: str, token: str | None, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}", data=data,
+                                     method=method)
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            payload = exc.read()
+            try:
+                return {"status": exc.code, **json.loads(payload)}
+            except ValueError:
+                return {"status": exc.code, "error": payload.decode(errors="replace")}
+
+    def api(self, method: str, path: str, body: Any = None, as_: str = "supervisor") -> Any:
+        return self._request(method, path, self.token(as_), body)
+
+    async def aapi(self, method: str, path: str, body: Any = None, as_: str = "supervisor") -> Any:
+        return await asyncio.to_thread(self.api, method, path, body, as_)
+
+    def login(self, agent_id: str) -> None:
+        res = self.api("POST", f"/api/agents/{agent_id}/login", {}, as_=agent_id)
+        assert res.get("state") == "ready", res
+
+    async def call(self, number: str, caller: str, talk_ms: int = 3000,
+                   source_ip: str = "127.0.0.1") -> Any:
+        return await self.sipp.call(number, caller, local_port=free_udp_port(),
+                                    media_port=self._media_port(), talk_ms=talk_ms,
+                                    source_ip=source_ip)
+
+    def _media_port(self) -> int:
+        # Even ports out of Asterisk's and the phones' RTP ranges.
+        port = 30000 + (free_port() % 10000) * 2 // 2 * 2
+        return port if port < 65000 else 31000
+
+    async def wait_call(self, predicate: Callable[[dict[str, Any]], bool],
+                        timeout: float = 30.0) -> dict[str, Any]:
+        """The first call record that satisfies ``predicate``, waiting for it to appear."""
+        deadline = time.monotonic() + timeout
+        calls: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            calls = (await self.aapi("GET", "/api/calls?limit=1000"))["calls"]
+            for c in calls:
+                if predicate(c):
+                    return c
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"no call record matched within {timeout}s; records: {calls}")
+
+    # -- tear-down --------------------------------------------------------------------------
+    def stop(self) -> None:
+        for proc in self.phones.values():
+            stop_phone(proc)
+        if self.core is not None and self.core.poll() is None:
+            self.core.terminate()
+            try:
+                self.core.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.core.kill()
+        if self.asterisk is not None:
+            self.asterisk.stop()
+        self._exit.close()
+
+    def _cleanup_instance(self) -> None:
+        if os.environ.get("HOTLINE_KEEP_E2E"):
+            return
+        shutil.rmtree(self.spec.host_dir, ignore_errors=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
