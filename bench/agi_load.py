@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import subprocess
 import sys
@@ -127,7 +128,7 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     s = sorted(values)
-    k = min(len(s) - 1, max(0, round(q / 100 * len(s) + 0.5) - 1))
+    k = min(len(s) - 1, max(0, math.ceil(q / 100 * len(s)) - 1))  # nearest rank
     return s[k]
 
 

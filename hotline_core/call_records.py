@@ -180,6 +180,8 @@ class CallLog:
                         old.answered_at, old.agent_id = new.answered_at, new.agent_id
                     if old.disposition == Disposition.OFFERED.value:
                         old.disposition = new.disposition
+                    if new.route == Route.FALLBACK.value:
+                        old.route = new.route
                     old.reconciled = True
                     changed += 1
         return changed

@@ -12,7 +12,7 @@ one transaction per request: a refused request leaves nothing written.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -208,7 +208,11 @@ async def get_events(request: web.Request) -> web.Response:
 # ------------------------------------------------------------------ commands
 
 
-def _command(action: Callable[[Session, WorkOrderServices, Principal, int, dict[str, Any]], Any]):
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+Action = Callable[[Session, "WorkOrderServices", Principal, int, dict[str, Any]], Any]
+
+
+def _command(action: Action) -> Handler:
     """A POST on one order: parse, run the command, answer with the order's new detail."""
 
     async def handler(request: web.Request) -> web.Response:
@@ -371,7 +375,7 @@ async def list_lights(request: web.Request) -> web.Response:
     return web.json_response(await in_transaction(request, work))
 
 
-def _csv_import(importer: Callable[[Session, str], int]):
+def _csv_import(importer: Callable[[Session, str], int]) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         svc, who = _who(request)
         if who.role not in (Role.DISPATCHER, Role.SUPERVISOR):

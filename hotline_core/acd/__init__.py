@@ -17,10 +17,13 @@ from hotline_core.acd.config import (
 )
 from hotline_core.acd.distributor import DistributionError, Distributor
 from hotline_core.acd.figures import Figures, QueueFigures
+from hotline_core.acd.restriction import Restriction, RestrictionList
+from hotline_core.acd.service import serve_dispatch
 
 __all__ = [
     "AgentGroup", "AgentState", "AgentStatus", "Assignment", "ConfigError",
     "DistributionConfig", "DistributionError", "Distributor", "Figures", "LeaderSeat",
-    "LiveChannel", "OverflowRule", "Priorities", "QueueFigures", "Strategy", "WaitingCall",
-    "load_distribution_config", "parse_distribution_config",
+    "LiveChannel", "OverflowRule", "Priorities", "QueueFigures", "Restriction",
+    "RestrictionList", "Strategy", "WaitingCall", "load_distribution_config",
+    "parse_distribution_config", "serve_dispatch",
 ]

@@ -82,6 +82,10 @@ class Distributor:
     def config(self) -> DistributionConfig:
         return self._config
 
+    def clock(self) -> float:
+        """The distributor's notion of now."""
+        return self._clock()
+
     # ------------------------------------------------------------------ plumbing
 
     async def _io(self, awaitable: Awaitable[Any]) -> Any:

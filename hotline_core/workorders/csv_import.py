@@ -97,7 +97,8 @@ def import_units(session: Session, text: str) -> int:
         name = _need(row, "name", line, problems)
         kind = row.get("kind", "")
         if kind not in UNIT_KINDS:
-            problems.append(CsvProblem(line, "kind", f"{kind!r} is not one of {sorted(UNIT_KINDS)}"))
+            problems.append(
+                CsvProblem(line, "kind", f"{kind!r} is not one of {sorted(UNIT_KINDS)}"))
         if code in seen:
             problems.append(CsvProblem(line, "code", f"{code!r} appears twice"))
         seen.add(code)
@@ -178,7 +179,8 @@ def import_gazetteer(session: Session, text: str) -> int:
         place = _need(row, "place", line, problems)
         town = _need(row, "town", line, problems)
         if town and units.get(town) != "town":
-            problems.append(CsvProblem(line, "town", f"{town!r} is not a town unit in the units CSV"))
+            problems.append(
+                CsvProblem(line, "town", f"{town!r} is not a town unit in the units CSV"))
         if place in seen:
             problems.append(CsvProblem(line, "place", f"{place!r} appears twice"))
         seen.add(place)

@@ -19,7 +19,8 @@ PART_LABELS = {
     ReplyPart.RESPONSE: "诉求回应", ReplyPart.UNIT: "答复单位", ReplyPart.TIME: "办理时间",
     ReplyPart.METHOD: "办理方式", ReplyPart.COORDINATION: "协调处置经过",
     ReplyPart.ADVICE: "意见建议", ReplyPart.RESULT: "办理结果", ReplyPart.EXPLANATION: "解释说明",
-    ReplyPart.REASON: "未办结原因", ReplyPart.PROGRESS: "办理进展", ReplyPart.NEXT_STEPS: "后续计划",
+    ReplyPart.REASON: "未办结原因", ReplyPart.PROGRESS: "办理进展",
+    ReplyPart.NEXT_STEPS: "后续计划",
     ReplyPart.SIGNER: "签发人", ReplyPart.HANDLER: "承办人",
 }
 _SENTENCE_END = re.compile(r"[。！？!?；;]+|\.(?:\s|$)")

@@ -54,6 +54,8 @@ def lights(session: Session, preset: Preset, now: datetime, unit: str | None = N
     if unit is not None:
         stmt = stmt.where(WorkOrder.lead_unit == unit)
     for oid, lead, received, started, due in session.execute(stmt):
+        if due is None:  # excluded by the query; keeps the type checker honest
+            continue
         yield LightRow(oid, lead, due, light_for(preset, now, started or received, due))
 
 

@@ -18,12 +18,11 @@ those of Asterisk's ``res/res_agi.c``:
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ivr.agi.errors import AgiHangup, AgiProtocolError
+from ivr.agi.errors import AgiProtocolError
 
 HANGUP_LINE = "HANGUP"
 
@@ -212,38 +211,88 @@ def build_request(env: dict[str, str]) -> AgiRequest:
     return AgiRequest(env=env, script=script, params=params, args=[v for _, v in numbered])
 
 
-async def read_headers(
-    reader: asyncio.StreamReader,
-    max_lines: int = MAX_HEADER_LINES,
-    max_bytes: int = MAX_HEADER_BYTES,
-) -> AgiRequest:
-    """Read the header block up to its empty line.
+class HeaderParser:
+    """Incremental parser of the header block, fed with bytes as they arrive.
 
-    Raises :class:`AgiProtocolError` for malformed or oversized input and :class:`AgiHangup`
-    when the connection closes first. The caller bounds it in time.
+    :meth:`feed` returns ``(request, leftover)`` once the empty line arrived (``leftover`` is
+    whatever followed it, e.g. an immediate ``HANGUP``), ``None`` while the block is
+    incomplete, and raises :class:`AgiProtocolError` for malformed or oversized input.
     """
-    raws: list[bytes] = []
-    total = 0
-    while True:
-        try:
-            raw = await reader.readuntil(b"\n")
-        except asyncio.IncompleteReadError as exc:
-            raise AgiHangup(
-                f"connection closed inside the header block after {len(raws)} lines"
-                + (f" (partial line {exc.partial[:40]!r})" if exc.partial else "")
-            ) from None
-        except asyncio.LimitOverrunError:
-            raise AgiProtocolError("header line longer than the stream limit") from None
-        if raw == b"\n" or raw == b"\r\n":
-            if not raws:
-                raise AgiProtocolError("empty header block")
-            return build_request(parse_header_block(raws))
-        raws.append(raw)
-        total += len(raw)
-        if len(raws) > max_lines:
-            raise AgiProtocolError(f"more than {max_lines} header lines")
-        if total > max_bytes:
-            raise AgiProtocolError(f"header block larger than {max_bytes} bytes")
+
+    def __init__(self, max_lines: int = MAX_HEADER_LINES, max_bytes: int = MAX_HEADER_BYTES):
+        self.max_lines = max_lines
+        self.max_bytes = max_bytes
+        self._buf = bytearray()
+        self._lines: list[bytes] = []
+        self._total = 0
+
+    @property
+    def lines(self) -> int:
+        return len(self._lines)
+
+    def feed(self, data: bytes) -> tuple[AgiRequest, bytes] | None:
+        buf = self._buf
+        buf += data
+        pos = 0
+        while (i := buf.find(b"\n", pos)) >= 0:
+            line = bytes(buf[pos : i + 1])
+            pos = i + 1
+            if line == b"\n" or line == b"\r\n":
+                if not self._lines:
+                    raise AgiProtocolError("empty header block")
+                rest = bytes(buf[pos:])
+                buf.clear()
+                return build_request(parse_header_block(self._lines)), rest
+            if len(line) > MAX_HEADER_LINE_BYTES:
+                raise AgiProtocolError(f"header line longer than {MAX_HEADER_LINE_BYTES} bytes")
+            self._lines.append(line)
+            self._total += len(line)
+            if len(self._lines) > self.max_lines:
+                raise AgiProtocolError(f"more than {self.max_lines} header lines")
+            if self._total > self.max_bytes:
+                raise AgiProtocolError(f"header block larger than {self.max_bytes} bytes")
+        del buf[:pos]
+        if len(buf) > MAX_HEADER_LINE_BYTES:
+            raise AgiProtocolError(f"header line longer than {MAX_HEADER_LINE_BYTES} bytes")
+        return None
+
+    def eof_message(self) -> str:
+        partial = bytes(self._buf[:40])
+        return f"connection closed inside the header block after {len(self._lines)} lines" + (
+            f" (partial line {partial!r})" if partial else ""
+        )
+
+
+class LineSplitter:
+    """Splits a byte stream into lines (without their ``\\r\\n``), capping line length."""
+
+    def __init__(self, max_line: int) -> None:
+        self.max_line = max_line
+        self._buf = b""
+
+    def feed(self, data: bytes) -> list[str]:
+        buf = self._buf + data if self._buf else data
+        if b"\n" not in buf:
+            self._buf = buf
+            if len(buf) > self.max_line:
+                self._buf = b""
+                raise AgiProtocolError(f"reply line longer than {self.max_line} bytes")
+            return []
+        *lines, self._buf = buf.split(b"\n")
+        if len(self._buf) > self.max_line:
+            self._buf = b""
+            raise AgiProtocolError(f"reply line longer than {self.max_line} bytes")
+        out = []
+        for raw in lines:
+            if len(raw) > self.max_line:
+                raise AgiProtocolError(f"reply line longer than {self.max_line} bytes")
+            out.append(raw.decode("utf-8", "replace").rstrip("\r"))
+        return out
+
+    def flush(self) -> list[str]:
+        """At end of stream: the unterminated last line, if any."""
+        rest, self._buf = self._buf, b""
+        return [rest.decode("utf-8", "replace").rstrip("\r")] if rest.strip() else []
 
 
 # --------------------------------------------------------------------------- commands

@@ -1,8 +1,10 @@
 """The asyncio FastAGI server: accepts Asterisk's connections and runs a flow per call.
 
-Each connection is handled in its own task: the header block is read within
-``header_timeout`` (a silent or half-open peer is dropped, never waited on by anyone else),
-the script name from the AGI URL picks the flow, and the flow runs with an :class:`AgiSession`.
+Each connection gets a protocol object that parses the header block as bytes arrive; a peer
+that has not completed it within ``header_timeout`` is dropped by a timer, so a silent or
+half-open peer never holds up anyone else (nobody awaits it). Once the block is complete the
+script name from the AGI URL picks the flow, which runs in its own task with an
+:class:`AgiSession`; from then on the protocol feeds the session, which resolves replies.
 
 Unknown script and failing flows: the server logs, counts, sets the channel variable
 ``HOTLINE_AGI_ERROR`` (``unknown-script`` / ``flow-error``) when the channel can still take a
@@ -24,8 +26,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ivr.agi.errors import AgiError, AgiHangup, AgiProtocolError
-from ivr.agi.protocol import quote, read_headers
-from ivr.agi.session import MAX_REPLY_LINE_BYTES, AgiSession
+from ivr.agi.protocol import HeaderParser, quote
+from ivr.agi.session import AgiSession
 
 log = logging.getLogger("ivr.agi")
 
@@ -80,6 +82,7 @@ class AgiServer:
         self.active = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._handshaking: set[_AgiProtocol] = set()
 
     @property
     def stats(self) -> dict[str, int]:
@@ -102,23 +105,25 @@ class AgiServer:
     async def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("AgiServer already started")
-        self._server = await asyncio.start_server(
-            self._on_connect,
-            self.host,
-            self.port,
-            limit=MAX_REPLY_LINE_BYTES,
-            backlog=self.backlog,
-            reuse_address=True,
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _AgiProtocol(self), self.host, self.port,
+            backlog=self.backlog, reuse_address=True,
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         log.info("FastAGI server listening on %s:%d (routes: %s)", self.host, self.port,
                  ", ".join(sorted(self.routes)) or "none")
 
     async def stop(self, grace: float = 0.0) -> None:
-        """Stop listening, give live sessions ``grace`` seconds, then cancel and await them."""
+        """Stop listening, give live sessions ``grace`` seconds, then cancel and await them.
+
+        Connections still sending their headers are dropped at once.
+        """
         server, self._server = self._server, None
         if server is not None:
             server.close()
+        for proto in list(self._handshaking):
+            proto.abort()
         tasks = set(self._tasks)
         if tasks and grace > 0:
             await asyncio.wait(tasks, timeout=grace)
@@ -138,62 +143,36 @@ class AgiServer:
 
     # ------------------------------------------------------------------ per connection
 
-    async def _on_connect(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self.connections += 1
-        peer = _peername(writer)
-        session: AgiSession | None = None
-        try:
-            session = await self._accept(reader, writer, peer)
-            if session is not None:
-                await self._run_flow(session)
-        except asyncio.CancelledError:
-            pass  # server stopping: fall through to closing the connection
-        except Exception:  # a bug here must not take the server down
-            log.exception("AGI %s: unexpected server error", peer)
-        finally:
-            try:
-                if session is not None:
-                    await session.close()
-                else:
-                    await _close_writer(writer)
-            finally:
-                self._tasks.discard(task)
-
-    async def _accept(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
-    ) -> AgiSession | None:
-        try:
-            async with asyncio.timeout(self.header_timeout):
-                request = await read_headers(reader)
-        except TimeoutError:
-            self.header_timeouts += 1
-            self.sessions_failed += 1
-            log.warning("AGI %s: no complete header block within %gs, dropped", peer,
-                        self.header_timeout)
-            return None
-        except AgiProtocolError as exc:
+    def _rejected(self, peer: str, exc: BaseException) -> None:
+        """A connection dropped before its flow could start."""
+        self.sessions_failed += 1
+        if isinstance(exc, AgiProtocolError):
             self.malformed += 1
-            self.sessions_failed += 1
             log.warning("AGI %s: malformed header block, rejected: %s", peer, exc)
             self._report("", exc)
-            return None
-        except AgiHangup as exc:
-            self.sessions_failed += 1
+        elif isinstance(exc, TimeoutError):
+            self.header_timeouts += 1
+            log.warning("AGI %s: no complete header block within %gs, dropped", peer,
+                        self.header_timeout)
+        else:
             log.info("AGI %s: %s", peer, exc)
-            return None
-        except (ConnectionError, OSError) as exc:
-            self.sessions_failed += 1
-            log.info("AGI %s: connection error before headers: %s", peer, exc)
-            return None
-        session = AgiSession(reader, writer, request, self.command_timeout,
-                             on_malformed=self._count_malformed)
-        session.start()
-        return session
+
+    def _start_session(self, session: AgiSession) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._run_session(session), name=f"agi-{session.uniqueid}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_session(self, session: AgiSession) -> None:
+        try:
+            await self._run_flow(session)
+        except asyncio.CancelledError:
+            pass  # server stopping: close below
+        except Exception:  # a bug here must not take the server down
+            log.exception("AGI %s: unexpected server error", session.uniqueid)
+        finally:
+            session.close()
 
     async def _run_flow(self, session: AgiSession) -> None:
         handler = self.routes.get(session.script)
@@ -251,20 +230,85 @@ class AgiServer:
             log.exception("AGI on_error callback failed")
 
 
-def _peername(writer: asyncio.StreamWriter) -> str:
-    addr = writer.get_extra_info("peername")
-    if isinstance(addr, tuple) and len(addr) >= 2:
-        return f"{addr[0]}:{addr[1]}"
-    return str(addr)
+class _AgiProtocol(asyncio.Protocol):
+    """One connection: parses the header block, then hands bytes to its session."""
 
+    def __init__(self, server: AgiServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.session: AgiSession | None = None
+        self.peer = "?"
+        self._headers: HeaderParser | None = HeaderParser()
+        self._timer: asyncio.TimerHandle | None = None
 
-async def _close_writer(writer: asyncio.StreamWriter, timeout: float = 1.0) -> None:  # noqa: ASYNC109
-    try:
-        writer.close()
-        async with asyncio.timeout(timeout):
-            await writer.wait_closed()
-    except (TimeoutError, ConnectionError, OSError):
-        writer.transport.abort()
-    except asyncio.CancelledError:
-        writer.transport.abort()
-        raise
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        addr = transport.get_extra_info("peername")
+        if isinstance(addr, tuple) and len(addr) >= 2:
+            self.peer = f"{addr[0]}:{addr[1]}"
+        server = self.server
+        server.connections += 1
+        server._handshaking.add(self)
+        self._timer = asyncio.get_running_loop().call_later(
+            server.header_timeout, self._header_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        session = self.session
+        if session is not None:
+            session.feed(data)
+            return
+        assert self._headers is not None
+        try:
+            done = self._headers.feed(data)
+        except AgiProtocolError as exc:
+            self._reject(exc)
+            return
+        if done is None:
+            return
+        request, rest = done
+        self._end_handshake()
+        server = self.server
+        assert self.transport is not None
+        session = AgiSession(self.transport, request, server.command_timeout,
+                             on_malformed=server._count_malformed)
+        self.session = session
+        server._start_session(session)
+        if rest:
+            session.feed(rest)
+
+    def eof_received(self) -> bool | None:
+        if self.session is not None:
+            self.session.connection_lost()
+        elif self._headers is not None:
+            self._reject(AgiHangup(self._headers.eof_message()))
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.session is not None:
+            self.session.connection_lost()
+        elif self._headers is not None:
+            self._reject(AgiHangup(f"connection lost before the header block ended: {exc}"))
+
+    def abort(self) -> None:
+        self._end_handshake()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _header_timeout(self) -> None:
+        self._timer = None
+        if self._headers is not None:
+            self._reject(TimeoutError())
+
+    def _reject(self, exc: BaseException) -> None:
+        self._end_handshake()
+        self.server._rejected(self.peer, exc)
+        if self.transport is not None:
+            self.transport.close()
+
+    def _end_handshake(self) -> None:
+        self._headers = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.server._handshaking.discard(self)

@@ -1,11 +1,13 @@
 """One FastAGI connection: the call's env and the commands a flow sends on it.
 
-A reader task owns the socket's input. It turns lines into replies and matches them to the
-commands in flight, first in first out. The ``HANGUP`` notification is never taken as a reply:
-it fails the command in flight with :class:`AgiHangup` but leaves that command's slot in the
-queue, so the reply Asterisk still sends for it (``511 ...`` or ``200 result=-1``) is consumed
-there and never shifted onto a later command. This is the bug that makes panoramisk's
-replies slide by one after a hangup.
+Input is parsed as it arrives (the server's protocol object calls :meth:`AgiSession.feed`),
+so a ``HANGUP`` line or the connection closing is noticed at once, even while the flow is
+busy elsewhere. Replies are matched to the commands in flight first in first out. The
+``HANGUP`` notification is never taken as a reply: it fails the command in flight with
+:class:`AgiHangup` but leaves that command's slot in the queue, so the reply Asterisk still
+sends for it (``511 ...``, ``200 result=-1``, or a real value for commands allowed on a dead
+channel) is consumed there and never shifted onto a later command. That shift is the bug that
+makes panoramisk's replies slide by one after a hangup.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ivr.agi.protocol import (
     HANGUP_LINE,
     AgiRequest,
     AgiResponse,
+    LineSplitter,
     ReplyAssembler,
     check_command,
     minus_one_is_hangup,
@@ -48,8 +51,7 @@ class AgiSession:
 
     def __init__(
         self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        transport: asyncio.BaseTransport,
         request: AgiRequest,
         command_timeout: float = 10.0,
         on_malformed: Callable[[str], None] | None = None,
@@ -60,15 +62,15 @@ class AgiSession:
         self.args: list[str] = request.args
         self.hung_up: bool = False
         self.command_timeout = command_timeout
-        self._reader = reader
-        self._writer = writer
+        self._transport: asyncio.WriteTransport = transport  # type: ignore[assignment]
         self._on_malformed = on_malformed
         self._pending: deque[asyncio.Future[AgiResponse]] = deque()
         self._lock = asyncio.Lock()
         self._broken: AgiError | None = None
         self._hangup_event = asyncio.Event()
         self._closed = False
-        self._reader_task: asyncio.Task[None] | None = None
+        self._lines = LineSplitter(MAX_REPLY_LINE_BYTES)
+        self._assembler = ReplyAssembler()
 
     # ------------------------------------------------------------------ public API
 
@@ -78,7 +80,8 @@ class AgiSession:
 
     @property
     def usable(self) -> bool:
-        """False once the call hung up, the connection closed or a command timed out."""
+        """False once the call hung up, the connection closed, or a command timed out or
+        was cancelled in flight."""
         return not (self.hung_up or self._closed or self._broken is not None)
 
     async def wait_hangup(self) -> None:
@@ -101,25 +104,23 @@ class AgiSession:
             fut: asyncio.Future[AgiResponse] = loop.create_future()
             self._pending.append(fut)
             limit = self.command_timeout if timeout is None else timeout
+            timer = loop.call_later(limit, _expire, fut)
             try:
-                async with asyncio.timeout(limit):
-                    self._writer.write(line.encode("utf-8") + b"\n")
-                    await self._writer.drain()
-                    resp = await fut
-            except TimeoutError:
-                self._broken = AgiTimeout(
-                    f"{line.split(None, 1)[0]} timed out earlier on this session; "
-                    "replies can no longer be matched to commands"
-                )
-                raise AgiTimeout(f"no reply to {line!r} within {limit:g}s") from None
+                self._transport.write(line.encode("utf-8") + b"\n")
+                resp = await fut
             except asyncio.CancelledError:
                 # Cancelled by the caller: a reply may still come, or, for a STREAM FILE that
                 # a later command interrupts, none at all. Nothing later can be trusted.
                 self._broken = AgiError(f"{line!r} was cancelled while in flight")
                 raise
-            except (ConnectionError, OSError) as exc:
-                self._set_closed()
-                raise AgiHangup(f"connection lost while sending {line!r}: {exc}") from None
+            except _Expired:
+                self._broken = AgiTimeout(
+                    f"{line.split(None, 1)[0]} timed out earlier on this session; "
+                    "replies can no longer be matched to commands"
+                )
+                raise AgiTimeout(f"no reply to {line!r} within {limit:g}s") from None
+            finally:
+                timer.cancel()
         return self._check(line, resp)
 
     async def answer(self) -> None:
@@ -183,40 +184,34 @@ class AgiSession:
         except AgiHangup:
             pass
 
-    # ------------------------------------------------------------------ lifecycle (server)
+    # ------------------------------------------------------------------ transport side
 
-    def start(self) -> None:
-        """Start the reader task; the server calls this once the headers are read."""
-        if self._reader_task is None:
-            self._reader_task = asyncio.get_running_loop().create_task(
-                self._read_loop(), name=f"agi-reader-{self.uniqueid or id(self)}"
-            )
-
-    async def close(self, timeout: float = 1.0) -> None:  # noqa: ASYNC109
-        """Close the connection and stop the reader; idempotent, never raises."""
-        self._set_closed()
-        task = self._reader_task
-        if task is not None and not task.done():
-            task.cancel()
-        writer = self._writer
+    def feed(self, data: bytes) -> None:
+        """Bytes received from Asterisk (called by the server's protocol)."""
         try:
-            writer.close()
-            async with asyncio.timeout(timeout):
-                await writer.wait_closed()
-        except (TimeoutError, ConnectionError, OSError):
-            writer.transport.abort()
-        except asyncio.CancelledError:
-            writer.transport.abort()
-            raise
-        if task is not None:
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
-            except Exception:  # the reader logs its own failures
-                pass
+            lines = self._lines.feed(data)
+        except AgiProtocolError as exc:
+            self._protocol_error(exc)
+            self.close()
+            return
+        for line in lines:
+            self._on_line(line)
+
+    def connection_lost(self) -> None:
+        """The peer closed (EOF) or the connection broke."""
+        for line in self._lines.flush():
+            self._on_line(line)
+        self._set_closed()
+
+    def close(self) -> None:
+        """Close the connection (idempotent). Unsent output gets one second to drain."""
+        self._set_closed()
+        transport = self._transport
+        if transport.is_closing():
+            return
+        if transport.get_write_buffer_size():
+            asyncio.get_running_loop().call_later(1.0, transport.abort)
+        transport.close()
 
     # ------------------------------------------------------------------ internals
 
@@ -243,6 +238,8 @@ class AgiSession:
         self._hangup_event.set()
 
     def _set_closed(self) -> None:
+        if self._closed:
+            return
         self._closed = True
         self._mark_hangup()
         while self._pending:
@@ -259,32 +256,11 @@ class AgiSession:
             if not fut.done():
                 fut.set_exception(AgiProtocolError(*exc.args))
 
-    async def _read_loop(self) -> None:
-        reader = self._reader
-        assembler = ReplyAssembler()
-        try:
-            while True:
-                try:
-                    raw = await reader.readuntil(b"\n")
-                except asyncio.IncompleteReadError as exc:
-                    if exc.partial.strip():
-                        self._on_line(assembler, exc.partial)
-                    return
-                except asyncio.LimitOverrunError:
-                    self._protocol_error(AgiProtocolError("reply line too long"))
-                    return
-                self._on_line(assembler, raw)
-        except (ConnectionError, OSError):
-            return
-        finally:
-            self._set_closed()
-
-    def _on_line(self, assembler: ReplyAssembler, raw: bytes) -> None:
-        line = raw.decode("utf-8", "replace").rstrip("\r\n")
-        if not line and not assembler.in_multiline:
+    def _on_line(self, line: str) -> None:
+        if not line and not self._assembler.in_multiline:
             return
         try:
-            event = assembler.feed(line)
+            event = self._assembler.feed(line)
         except AgiProtocolError as exc:
             self._protocol_error(exc)
             return
@@ -307,3 +283,12 @@ class AgiSession:
         fut = self._pending.popleft()
         if not fut.done():
             fut.set_result(event)
+
+
+class _Expired(Exception):
+    """Internal: a command's timer fired before its reply."""
+
+
+def _expire(fut: asyncio.Future[AgiResponse]) -> None:
+    if not fut.done():
+        fut.set_exception(_Expired())

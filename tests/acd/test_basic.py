@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import redis.asyncio as aioredis
 
 from hotline_core.acd import (
     AgentState,
     Assignment,
     DistributionConfig,
+    DistributionError,
+    Distributor,
     WaitingCall,
 )
 from tests.acd.conftest import Clock, MakeDistributor
 
 
-def call(cid: str, skill: str = "general", line: str = "12345", **kw: object) -> WaitingCall:
-    return WaitingCall(call_id=cid, line=line, skills=(skill,), caller=f"138{cid}", **kw)  # type: ignore[arg-type]
+def call(cid: str, skill: str = "general", line: str = "12345") -> WaitingCall:
+    return WaitingCall(call_id=cid, line=line, skills=(skill,), caller=f"138{cid}")
 
 
-async def state_of(d, agent_id: str) -> AgentState:  # type: ignore[no-untyped-def]
+async def state_of(d: Distributor, agent_id: str) -> AgentState:
     return next(a.state for a in await d.agents() if a.agent_id == agent_id)
 
 
@@ -207,10 +210,6 @@ async def test_every_change_is_published_on_the_events_channel(
 
 
 async def test_duplicate_call_id_is_refused(make: MakeDistributor) -> None:
-    import pytest
-
-    from hotline_core.acd import DistributionError
-
     d, _ = make()
     await d.enqueue(call("c1"))
     with pytest.raises(DistributionError) as e:

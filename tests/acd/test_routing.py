@@ -60,6 +60,18 @@ async def test_overflowed_call_still_prefers_a_dedicated_agent(
     assert rec.pairs() == [("c1", "g1"), ("c2", "u1")]
 
 
+async def test_seat_call_not_answered_after_its_overflow_time_goes_to_general_at_once(
+    make: MakeDistributor, clock: Clock
+) -> None:
+    d, rec = make(SEATS)
+    await d.agent_login("u1", {"12351": 5})
+    await d.agent_login("g1", {"general": 1})
+    await d.enqueue(call("c1", "12351", line="12351"))  # rings dedicated u1
+    clock.advance(40)  # past the 30 s overflow while ringing
+    await d.ring_no_answer("c1", "u1")
+    assert rec.pairs() == [("c1", "u1"), ("c1", "g1")]
+
+
 async def test_dedicated_agent_takes_its_seat_call_before_an_older_general_call(
     make: MakeDistributor, clock: Clock
 ) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tests.helpers.redis_server import free_port
 
-PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
+PG_BIN_DIRS = tuple(f"/usr/lib/postgresql/{v}/bin" for v in (15, 16, 17))
 _counter = itertools.count()
 
 

@@ -59,9 +59,12 @@ class Sipp:
     async def refused(self, number: str, caller: str, expect: int, *, local_port: int,
                       media_port: int, source_ip: str = "127.0.0.1",
                       timeout: float = 30.0) -> SippResult:
+        # SIPp does not substitute keywords in <recv response=...>: one file per code.
+        scenario = f"rejected-{expect}.xml"
+        text = (SCENARIOS / "rejected.xml").read_text().replace("[expect]", str(expect))
+        (self.work / scenario).write_text(text)
         argv = self._argv(
-            "rejected.xml", "-s", number, "-key", "caller", caller, "-key", "expect",
-            str(expect), "-i", source_ip, "-p", str(local_port), "-mp", str(media_port),
+            scenario, "-s", number, "-key", "caller", caller, "-i", source_ip, "-p", str(local_port), "-mp", str(media_port),
             "-m", "1", "-l", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
             "-recv_timeout", f"{int(timeout * 1000)}",
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -12,12 +12,13 @@ from ivr.agi import AgiHangup, AgiProtocolError, AgiResponse, parse_reply, quote
 from ivr.agi.protocol import (
     HANGUP_LINE,
     MAX_HEADER_LINE_BYTES,
+    HeaderParser,
+    LineSplitter,
     ReplyAssembler,
     build_request,
     check_command,
     minus_one_is_hangup,
     parse_header_line,
-    read_headers,
 )
 from tests.helpers.fake_asterisk import agi_headers
 
@@ -179,35 +180,62 @@ def test_build_request_without_script() -> None:
     assert (req.script, req.params, req.args) == ("", {}, [])
 
 
-async def _read(data: bytes, *, eof: bool = True) -> object:
-    reader = asyncio.StreamReader(limit=65536)
-    reader.feed_data(data)
-    if eof:
-        reader.feed_eof()
-    return await read_headers(reader)
+def _read(data: bytes, chunk: int = 0) -> Any:
+    parser = HeaderParser()
+    pieces = [data[i:i + chunk] for i in range(0, len(data), chunk)] if chunk else [data]
+    for piece in pieces:
+        done = parser.feed(piece)
+        if done is not None:
+            return done
+    raise AgiHangup(parser.eof_message())
 
 
-async def test_read_headers_crlf_and_lf() -> None:
+@pytest.mark.parametrize("chunk", [0, 1, 7, 100])
+def test_header_parser_crlf_and_lf_any_chunking(chunk: int) -> None:
     lines = agi_headers(script="inbound", params={"line": "12345"})
     for end in ("\n", "\r\n"):
-        req = await _read("".join(ln + end for ln in [*lines, ""]).encode() + b"ANSWER-ish")
-        assert req.script == "inbound"  # type: ignore[attr-defined]
-        assert req.env["dnid"] == "12345"  # type: ignore[attr-defined]
+        data = "".join(ln + end for ln in [*lines, ""]).encode() + b"HANGUP\n"
+        req, rest = _read(data, chunk)
+        assert req.script == "inbound"
+        assert req.env["dnid"] == "12345"
+        assert len(req.env) == len(lines)
+        if chunk == 0:
+            assert rest == b"HANGUP\n"  # whatever follows the block is handed on
 
 
-async def test_read_headers_failures() -> None:
+def test_header_parser_failures() -> None:
     with pytest.raises(AgiHangup, match="inside the header block after 2 lines"):
-        await _read(b"agi_network: yes\nagi_request: agi://x/y\nagi_chan")
+        _read(b"agi_network: yes\nagi_request: agi://x/y\nagi_chan")
     with pytest.raises(AgiHangup):
-        await _read(b"")
+        _read(b"")
     with pytest.raises(AgiProtocolError, match="empty header block"):
-        await _read(b"\n")
+        _read(b"\n")
     with pytest.raises(AgiProtocolError, match="more than 256 header lines"):
-        await _read(b"".join(b"agi_arg_%d: x\n" % i for i in range(300)) + b"\n")
+        _read(b"".join(b"agi_arg_%d: x\n" % i for i in range(300)) + b"\n")
     with pytest.raises(AgiProtocolError, match="larger than"):
-        await _read(b"".join(b"agi_arg_%d: %s\n" % (i, b"y" * 4000) for i in range(40)) + b"\n")
-    with pytest.raises(AgiProtocolError, match="stream limit"):
-        await _read(b"agi_x: " + b"z" * 70000 + b"\n\n")
+        _read(b"".join(b"agi_arg_%d: %s\n" % (i, b"y" * 4000) for i in range(40)) + b"\n")
+    with pytest.raises(AgiProtocolError, match="longer than 8192"):
+        _read(b"agi_x: " + b"z" * 70000 + b"\n\n")
+    with pytest.raises(AgiProtocolError, match="longer than 8192"):
+        _read(b"agi_x: " + b"z" * 9000, chunk=1000)  # no newline yet, already too long
+    with pytest.raises(AgiProtocolError, match="not UTF-8"):
+        _read(b"agi_network: yes\nagi_calleridname: \xcd\xf5\n\n")
+    with pytest.raises(AgiProtocolError, match="no ':'"):
+        _read(b"agi_network: yes\nGARBAGE\n\n")
+
+
+def test_line_splitter() -> None:
+    sp = LineSplitter(max_line=20)
+    assert sp.feed(b"200 res") == []
+    assert sp.feed(b"ult=0\r\nHANG") == ["200 result=0"]
+    assert sp.feed(b"UP\n\n510 x\n") == ["HANGUP", "", "510 x"]
+    assert sp.feed(b"200 result=1 (\xff)\n") == ["200 result=1 (\ufffd)"]
+    assert sp.feed(b"tail") == []
+    assert sp.flush() == ["tail"]
+    with pytest.raises(AgiProtocolError, match="longer than 20"):
+        sp.feed(b"x" * 25)
+    with pytest.raises(AgiProtocolError, match="longer than 20"):
+        sp.feed(b"y" * 25 + b"\n")
 
 
 # ---------------------------------------------------------------------------- quoting

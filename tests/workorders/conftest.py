@@ -26,6 +26,7 @@ from hotline_core.workorders.csv_import import (
 )
 from hotline_core.workorders.desk import DeskSettings
 from tests.helpers.postgres import fresh_database
+from web import open311, openapi
 from web.app import create_app
 from web.workorders_api import WorkOrderServices, register
 
@@ -152,7 +153,7 @@ class Api:
 @pytest.fixture
 async def api(seeded: sessionmaker[Session], settings: DeskSettings,
               policy: AccessPolicy) -> AsyncIterator[Api]:
-    app = create_app(seeded, route_modules=[register],
+    app = create_app(seeded, route_modules=[register, open311.register, openapi.register],
                      services={"workorders": WorkOrderServices(desk=settings, access=policy)})
     server = TestServer(app, host="127.0.0.1")
     client = TestClient(server)

@@ -161,7 +161,8 @@ async def test_second_unsatisfied_goes_to_review_and_unreasonable_leaves_the_sco
     _, out = await api.post(f"{NEW}/{oid}/dispatch", "dispatcher", {})
     assert out["lead_unit"] == "town-xuanhua" and out["status"] == "dispatched"
     await api.post(f"{NEW}/{oid}/sign-off", "town-xuanhua")
-    reply_body = {"parts": {"response": "已协调广场舞团队调整时间。", "result": "晚九点后停止活动。"}}
+    reply_body = {"parts": {"response": "已协调广场舞团队调整时间。",
+                            "result": "晚九点后停止活动。"}}
     for round_ in (1, 2):
         clock.advance(hours=2)
         status, out = await api.post(f"{NEW}/{oid}/reply", "town-xuanhua", reply_body)

@@ -1,0 +1,60 @@
+"""No call is lost because the core died: the dialplan's fallback queue takes over, and
+the call records are reconciled from Asterisk's CDR file when the core comes back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers.stack import Agent, HotlineStack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def hotline() -> Iterator[HotlineStack]:
+    stack = HotlineStack(agents=[Agent("1001", {"general": 1})]).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+async def test_new_call_reaches_an_agent_while_the_core_is_dead(hotline: HotlineStack) -> None:
+    hotline.login("1001")
+    hotline.kill_core()
+
+    result = await hotline.call("12345", "13700137000", talk_ms=4000)
+    assert result.ok, result.output[:1500]   # answered by the agent's phone via app_queue
+
+    hotline.start_core()
+    call = await hotline.wait_call(lambda c: c["caller"].endswith("7000")
+                                   and c["ended_at"] is not None)
+    assert call["route"] == "fallback"
+    assert call["reconciled"] is True
+    assert call["disposition"] == "answered"
+    assert call["agent_id"] == "1001"
+    assert call["line"] == "12345"
+    assert (hotline.spec.recordings_dir / call["recording"]).stat().st_size > 44
+
+
+async def test_waiting_caller_moves_to_the_fallback_when_the_core_dies(
+        hotline: HotlineStack) -> None:
+    # No agent is logged in to the core, so the caller waits on hold in the core's line.
+    call_task = asyncio.create_task(hotline.call("12345", "13600136000", talk_ms=14000))
+    await hotline.wait_call(lambda c: c["caller"].endswith("6000"))
+    hotline.kill_core()
+
+    # The heartbeat stops; within core_dead_after the dialplan hands the caller to
+    # app_queue, whose member 1001 answers.
+    result = await call_task
+    assert result.ok, result.output[:1500]
+
+    hotline.start_core()
+    call = await hotline.wait_call(lambda c: c["caller"].endswith("6000")
+                                   and c["ended_at"] is not None)
+    assert call["disposition"] == "answered"
+    assert call["agent_id"] == "1001"
+    assert call["route"] == "fallback"
