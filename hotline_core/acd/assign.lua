@@ -11,10 +11,11 @@
 -- Keys (all under the prefix; a single Redis, not Redis Cluster):
 --   :agents            set of agent ids ever logged in
 --   :a:<agent>         hash st, grp, why (pause reason), pend (pause after call), since,
---                      idle (idle since), n (calls taken), call, sk (JSON skill->level),
---                      rm (member in the ready sets, "" when not ready)
+--                      idle (idle since), n (calls answered since login), call, sk (JSON
+--                      skill->level), rm (member in the ready sets, "" when not ready)
 --   :r:<skill>         zset READY agents; member "<idle %020.6f>|<agent>", score by strategy
 --                      (0 longest idle: member order = idle order; calls taken; -level)
+--   :calls             set of every call held (waiting, ringing, talking)
 --   :c:<call>          hash ln, sk (JSON list), cl, pr, ep (effective priority), at, dp,
 --                      ord (place in line), fb (overflow skill once overflowed), cb, st
 --                      (W waiting, R ringing, T talking), ag, ra (ring at), ans (answered at)
@@ -23,8 +24,14 @@
 --   :waiting           zset all waiting calls by enqueue time
 --   :starve :ovf       zsets waiting calls by starvation / overflow due time
 --   :wrap              zset agents in wrap-up by wrap-up end
+--   :ring              zset ringing calls by stuck-ring deadline
+--   :flines :fskills   sets of names having figures
 --   :fl:<line> :fs:<skill>  hash figures: ans, ans_sl, abd, abd_late, wait_ans
 --   :ht:<skill>        list recent talk seconds (estimated wait)
+--
+-- Time: every run first applies what fell due by `now` (starvation bound, then wrap-up
+-- ends, overflows and stuck rings in the order they fell due). With settings.hold the
+-- run changes state but assigns nothing (reconciliation); `rematch` assigns afterwards.
 
 local P = ARGV[1]
 local CHANNEL = ARGV[2]

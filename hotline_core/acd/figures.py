@@ -10,13 +10,16 @@ Definitions (T = ``service_level_seconds``, 15 s by default; counters run since 
 - abandoned (呼损): callers who hung up before an agent answered, while in the line or while
   an agent's phone rang. "abandoned after T": those who had waited more than T.
 - service level (服务水平, 15 s): answered within T / (answered + abandoned after T).
-  Callers who hang up within T are left out of both numerator and denominator — the usual
-  call-centre convention (the one GB/T 33358-type requirements use as "x % of calls answered
-  within T seconds"); ``None`` when nothing has been answered or abandoned after T.
+  Callers who hang up within T are left out of numerator and denominator — the usual
+  call-centre definition ("x % of the calls offered answered within T s", short abandons
+  not counted). The text of GB/T 33358 could not be checked here; if a deployment's
+  standard counts short abandons too, the formula is in one place:
+  :attr:`Figures.service_level`. ``None`` when nothing answered or abandoned after T.
 - average speed of answer (平均应答速度, ASA): sum of the waits of answered calls / answered.
 - agents by state: every known agent (per skill: every agent holding that skill).
 - A call counts under the line it came in on and under its first skill (its skill queue),
-  even when an overflow agent answered it.
+  even when an overflow agent answered it. A virtual-hold call is "answered" when the
+  agent picks up the callback (the citizen is dialled next).
 
 Estimated wait (预计等待时长, for announcements): with k calls ahead of it in its skill
 queue, N agents holding that skill who are not paused or logged out, and AHT = mean talk time

@@ -239,3 +239,47 @@ async def test_phone_ringing_far_too_long_is_treated_as_no_answer(
     assert (a1.state, a1.pause_reason) == (AgentState.PAUSED, "no answer")
     await d.agent_answered("c1", "a2")
     assert await d.next_wakeup() is None  # answered: no deadline left
+
+
+async def test_groups_are_kept_and_counted_for_logged_in_agents(
+    make: MakeDistributor,
+) -> None:
+    d, _ = make()
+    await d.agent_login("t1", {"general": 1})
+    await d.agent_login("q1", {"general": 1}, group="quality-check")
+    await d.agent_login("v1", {"callback": 1}, group="callback")
+    await d.agent_login("s1", {"supervision": 1}, group="supervision")
+    await d.agent_logout("s1")
+    groups = {a.agent_id: a.group for a in await d.agents()}
+    assert groups == {"q1": "quality-check", "s1": "supervision", "t1": "call-taking",
+                      "v1": "callback"}
+    f = await d.figures()
+    assert f.agents_by_group == {"call-taking": 1, "quality-check": 1, "callback": 1}
+
+
+async def test_logging_in_again_changes_skills_and_keeps_idle_place(
+    make: MakeDistributor, clock: Clock
+) -> None:
+    d, rec = make()
+    await d.agent_login("a1", {"general": 1})
+    clock.advance(1)
+    await d.agent_login("a2", {"general": 1, "12366": 3})
+    await d.enqueue(call("tax", "12366", line="12366"))  # only a2 has the skill
+    assert rec.pairs() == [("tax", "a2")]
+    clock.advance(1)
+    await d.agent_login("a1", {"general": 1, "12348": 2})  # a1 adds legal aid, still idle
+    await d.enqueue(call("law", "12348", line="12348"))
+    assert rec.pairs()[-1] == ("law", "a1")
+    a1 = next(a for a in await d.agents() if a.agent_id == "a1")
+    assert a1.skills == {"general": 1, "12348": 2}
+
+
+async def test_login_refuses_bad_input(make: MakeDistributor) -> None:
+    d, _ = make()
+    with pytest.raises(ValueError, match="at least one skill"):
+        await d.agent_login("a1", {})
+    with pytest.raises(ValueError, match="level must be an int"):
+        await d.agent_login("a1", {"general": "high"})  # type: ignore[dict-item]
+    with pytest.raises(DistributionError) as e:
+        await d.agent_pause("nobody", "meal")
+    assert e.value.code == "not_logged_in"

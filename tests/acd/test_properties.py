@@ -17,6 +17,7 @@ from hotline_core.acd import (
     AgentState,
     DistributionConfig,
     Distributor,
+    LiveChannel,
     OverflowRule,
     Priorities,
     WaitingCall,
@@ -45,6 +46,8 @@ event = st.one_of(
     st.tuples(st.just("rna"), st.integers(0, 10)),
     st.tuples(st.just("callback"), st.integers(0, 30)),
     st.tuples(st.just("time"), st.sampled_from([0.5, 3, 6, 11, 40])),
+    st.tuples(st.just("rebuild"), st.just(0)),
+    st.tuples(st.just("rebuild-lost"), st.integers(0, 10)),
 )
 
 
@@ -68,6 +71,37 @@ async def check(d: Distributor, r: aioredis.Redis, ns: str) -> None:
             want = "R" if a.state is AgentState.RINGING else "T"
             assert (raw.get("st"), raw.get("ag")) == (want, a.agent_id)
     assert not {c.call_id for c in waiting} & set(owners)
+    # the indexes the script searches agree with the states
+    for a in agents:
+        raw = await r.hgetall(f"{ns}:acd:a:{a.agent_id}")
+        for skill in a.skills:
+            in_ready = await r.zscore(f"{ns}:acd:r:{skill}", raw.get("rm", "")) is not None
+            assert in_ready == (a.state is AgentState.READY), (a, skill)
+    for c in waiting:
+        raw = await r.hgetall(f"{ns}:acd:c:{c.call_id}")
+        queues = [c.skills[0]] + ([raw["fb"]] if raw.get("fb") else [])
+        for q in queues:
+            score = await r.zscore(f"{ns}:acd:w:{q}:{c.effective_priority}", c.call_id)
+            assert score is not None, (c, q)
+
+
+async def snapshot(d: Distributor) -> list[LiveChannel]:
+    """What Asterisk would show if it agreed with the distributor."""
+    live = [LiveChannel(a.current_call or "", "12345", "1", agent_id=a.agent_id,
+                        answered=a.state is AgentState.ON_CALL)
+            for a in await d.agents()
+            if a.state in (AgentState.RINGING, AgentState.ON_CALL)]
+    return live + [LiveChannel(c.call_id, c.line, c.caller, skills=c.skills)
+                   for c in await d.waiting()]
+
+
+async def same_after_rebuild(d: Distributor) -> None:
+    """A rebuild from a snapshot that matches our state changes nothing."""
+    agents = await d.agents()
+    waiting = await d.waiting()
+    assert await d.rebuild(await snapshot(d)) == []
+    assert await d.agents() == agents
+    assert await d.waiting() == waiting
 
 
 @settings(max_examples=150, deadline=None,
@@ -114,6 +148,15 @@ async def test_random_events_keep_state_consistent(
         elif kind == "end" and talking:
             a = talking[int(arg) % len(talking)]  # type: ignore[call-overload]
             await d.call_ended(a.current_call or "", a.agent_id)
+        elif kind == "rebuild":
+            await same_after_rebuild(d)
+        elif kind == "rebuild-lost":  # one call vanished while we were away
+            live = await snapshot(d)
+            if live:
+                lost = live.pop(int(arg) % len(live))  # type: ignore[call-overload]
+                await d.rebuild(live)
+                assert lost.call_id not in {c.call_id for c in await d.waiting()}
+                assert lost.call_id not in {a.current_call for a in await d.agents()}
         elif kind == "time":
             clock.advance(float(arg))  # type: ignore[arg-type]
             await d.dispatch()

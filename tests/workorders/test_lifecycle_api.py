@@ -281,3 +281,39 @@ async def test_supervision_reminds_ab_liaisons_then_starts_special_supervision(
     clock.set(datetime(2026, 6, 10, 9, 30))
     _, run = await api.post("/api/supervision/run", "supervisor")
     assert run == {"reminders": [], "special": [oid]}
+
+
+async def test_ledger_puts_an_order_in_the_monitoring_pool_until_closed_out(api: Api) -> None:
+    _, out = await api.post(NEW, "operator", complaint(matter="道路破损", locality=""))
+    oid = out["order"]["id"]
+    await api.post(f"{NEW}/{oid}/dispatch", "dispatcher", {})
+    status, out = await api.post(f"{NEW}/{oid}/ledger", "supervisor",
+                                 {"open": True, "criteria": "需列入明年道路改造计划"})
+    assert status == 200 and out["grade"] == "C"
+    status, out = await api.post(f"{NEW}/{oid}/ledger", "supervisor",
+                                 {"open": True, "criteria": "again"})
+    assert status == 409
+    status, out = await api.post(f"{NEW}/{oid}/ledger", "supervisor",
+                                 {"open": False, "criteria": "改造完成, 销账"})
+    assert status == 200 and out["grade"] == "A"
+    status, out = await api.post(f"{NEW}/{oid}/grade", "supervisor", {"grade": "D"})
+    assert status == 422 and out["field"] == "grade"
+
+
+async def test_hot_topics_of_the_week_with_the_previous_week(api: Api, clock: Clock) -> None:
+    # Previous week (06-01..06-07): one road complaint. This week (06-08..): three road
+    # complaints from different callers, one noise complaint.
+    clock.set(datetime(2026, 6, 2, 10, 0))
+    await api.post(NEW, "operator", complaint(matter="道路破损", caller_number="13000000000",
+                                              locality=""))
+    clock.set(datetime(2026, 6, 9, 10, 0))
+    for i in range(3):
+        await api.post(NEW, "operator", complaint(
+            matter="道路破损", caller_number=f"1310000000{i}", locality="",
+            new_information=True))
+    await api.post(NEW, "operator", complaint(matter="噪声扰民", locality="乐三村"))
+    status, out = await api.get("/api/metrics/hot-topics?start=2026-06-08&days=7",
+                                "supervisor")
+    assert status == 200
+    assert out["topics"] == [{"matter": "道路破损", "count": 3, "previous": 1},
+                             {"matter": "噪声扰民", "count": 1, "previous": 0}]

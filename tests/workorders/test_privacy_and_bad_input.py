@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.workorders.model import Matter, WorkOrder, WorkOrderEvent
-from tests.workorders.conftest import Api
+from tests.workorders.conftest import Api, Clock
 from tests.workorders.test_lifecycle_api import NEW, complaint
 
 
@@ -156,3 +158,15 @@ async def test_bad_gazetteer_row_names_the_town(api: Api) -> None:
     assert status == 422
     assert out["problems"] == [{"line": 2, "column": "town",
                                 "message": "'dept-housing' is not a town unit in the units CSV"}]
+
+
+async def test_a_deadline_in_an_unpublished_calendar_year_is_refused_not_guessed(
+    api: Api, seeded: sessionmaker[Session], clock: Clock,
+) -> None:
+    # 7 working days from 2026-12-28 end in January 2027, whose official holiday notice
+    # the calendar package does not have: the order is not created with a guessed deadline.
+    clock.set(datetime(2026, 12, 28, 9, 0))
+    before = _counts(seeded)
+    status, out = await api.post(NEW, "operator", complaint())
+    assert status == 503 and "2027" in out["error"]
+    assert _counts(seeded) == before

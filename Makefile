@@ -1,0 +1,33 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Both install what is missing first (Python venv, Debian packages, the Asterisk chroot).
+
+VENV  := .venv
+STAMP := $(VENV)/.installed
+PYTHON ?= python3
+
+.PHONY: run test provision lint bench-agi bench-provision clean-instances
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+provision: $(STAMP)
+	bash stack/provision.sh
+
+run: provision
+	$(VENV)/bin/hotline up
+
+test: provision
+	$(VENV)/bin/pytest -p no:cacheprovider -ra --tb=short -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench-agi: provision
+	$(VENV)/bin/python bench/agi_asterisk.py
+
+bench-provision: $(STAMP)
+	$(VENV)/bin/python bench/provision_time.py

@@ -1,0 +1,188 @@
+"""The ``hotline`` command: provision, start, stop and inspect the whole stack.
+
+    hotline provision          install what is missing (Debian packages, Asterisk chroot)
+    hotline up [--detach]      start redis-server, Asterisk and the core; Ctrl-C stops all
+    hotline status             addresses in use and the health of each component
+    hotline down               stop a detached stack
+    hotline core               run only the core (redis and Asterisk already up)
+    hotline render-asterisk    write the Asterisk configuration (for a system Asterisk)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from hotline_core.config_errors import ConfigError
+from stack.asterisk import AsteriskProcess
+from stack.instance import spec_from_settings
+from stack.services import CoreProcess, Redis, StartError, _http_host, pidfile
+from stack.settings import REPO_ROOT, Settings, load_settings, sip_password
+from stack.tokens import ensure_tokens_file
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hotline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=None,
+                        help="settings file (default: $HOTLINE_CONFIG or config/hotline.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("provision")
+    up = sub.add_parser("up")
+    up.add_argument("--detach", action="store_true", help="run in the background")
+    sub.add_parser("status")
+    sub.add_parser("down")
+    sub.add_parser("core")
+    sub.add_parser("render-asterisk", help="write the Asterisk configuration and prompts")
+    args = parser.parse_args(argv)
+
+    if args.command == "provision":
+        return subprocess.call(["bash", str(REPO_ROOT / "stack" / "provision.sh")])
+    try:
+        settings = load_settings(args.config)
+        if args.command == "core":
+            from stack.core import main as core_main
+            return core_main(["--config", str(settings.source)])
+        if args.command == "render-asterisk":
+            from stack.asterisk import render
+            spec = spec_from_settings(settings)
+            render(spec)
+            print(f"Asterisk configuration written to {spec.host_dir / 'etc'}")
+            return 0
+        if args.command == "up":
+            return _up_detached(settings, args.config) if args.detach else _up(settings)
+        if args.command == "status":
+            return _status(settings)
+        return _down(settings)
+    except ConfigError as exc:
+        print(f"hotline: bad setting: {exc}", file=sys.stderr)
+        return 2
+    except StartError as exc:
+        print(f"hotline: could not start: {exc}", file=sys.stderr)
+        return 1
+
+
+def _up(settings: Settings) -> int:
+    spec = spec_from_settings(settings)   # validates lines and agents before anything starts
+    stop = {"now": False}
+
+    def _stop(*_: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    redis, asterisk, core = Redis(settings), AsteriskProcess(spec), CoreProcess(settings)
+    pid = pidfile(settings)
+    pid.parent.mkdir(parents=True, exist_ok=True)
+    pid.write_text(str(os.getpid()))
+    try:
+        redis.start()
+        asterisk.start()
+        _link_recordings(settings, spec.recordings_dir)
+        core.start()
+        _banner(settings, spec)
+        while not stop["now"]:
+            if not core.alive():
+                # The dialplan's fallback keeps calls flowing meanwhile; bring the core back.
+                print("hotline: core exited; restarting it", file=sys.stderr)
+                core.start()
+            if not asterisk.running():
+                print("hotline: Asterisk exited; restarting it", file=sys.stderr)
+                asterisk.start()
+            time.sleep(0.5)
+    finally:
+        core.stop()
+        asterisk.stop()
+        redis.stop()
+        pid.unlink(missing_ok=True)
+        print("hotline: stopped")
+    return 0
+
+
+def _link_recordings(settings: Settings, recordings: Path) -> None:
+    link = settings.state_dir / "recordings"
+    if link.is_symlink() or not link.exists():
+        link.unlink(missing_ok=True)
+        link.symlink_to(recordings)
+
+
+def _banner(settings: Settings, spec: object) -> None:
+    from hotline_core.agent_directory import load_agents
+
+    agents = load_agents(settings.agents_file)
+    tokens = ensure_tokens_file(settings.api_tokens_file, agents)
+    host = _http_host(settings)
+    print(f"\nhotline is up.\n  dashboard / API: http://{host}:{settings.http_port}/")
+    print(f"  API tokens:      {tokens}")
+    print(f"  SIP server:      {settings.bind_address}:{settings.sip_port} (udp)")
+    print("  agents' SIP accounts (user / password):")
+    for a in agents:
+        print(f"    {a.id:<6} {sip_password(settings.state_dir, a.id):<26} {a.name}")
+    print(f"  logs:            {settings.state_dir / 'logs'}  (Asterisk: "
+          f"{getattr(spec, 'host_dir', '')}/log)")
+    print(f"  recordings:      {settings.state_dir / 'recordings'}")
+    print("Press Ctrl-C to stop.\n", flush=True)
+
+
+def _up_detached(settings: Settings, config: Path | None) -> int:
+    log = settings.state_dir / "logs" / "stack.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "stack.cli"]
+    if config is not None:
+        argv += ["--config", str(config)]
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen([*argv, "up"], cwd=REPO_ROOT, stdout=fh,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    CoreProcess(settings, proc).wait_healthy(120)
+    print(f"hotline: running in the background (pid {proc.pid}); log {log}")
+    return _status(settings)
+
+
+def _status(settings: Settings) -> int:
+    pid = pidfile(settings)
+    running = pid.exists()
+    print(f"stack: {'running, pid ' + pid.read_text().strip() if running else 'not running'}")
+    for name, address in settings.addresses().items():
+        print(f"  {name:<10} {address}")
+    url = f"http://{_http_host(settings)}:{settings.http_port}/api/health"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            health = json.loads(resp.read())
+    except OSError as exc:
+        health = {"ok": False, "error": str(exc)}
+    except ValueError:
+        health = {"ok": False, "error": "bad health response"}
+    for name, comp in health.get("components", {}).items():
+        print(f"  health {name:<14} {'ok' if comp['ok'] else 'DOWN'}  {comp['detail']}")
+    if "error" in health:
+        print(f"  health: core not reachable ({health['error']})")
+    return 0 if health.get("ok") else 1
+
+
+def _down(settings: Settings) -> int:
+    pid = pidfile(settings)
+    if not pid.exists():
+        print("hotline: not running")
+        return 0
+    number = int(pid.read_text().strip())
+    try:
+        os.kill(number, signal.SIGTERM)
+    except ProcessLookupError:
+        pid.unlink(missing_ok=True)
+        return 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and pid.exists():
+        time.sleep(0.2)
+    print("hotline: stopped" if not pid.exists() else "hotline: still stopping")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
