@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import math
 import os
 import subprocess
@@ -75,6 +76,8 @@ async def bare_handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 
 async def run_server(kind: str, port: int) -> None:
     """Subprocess entry: serve until stdin closes; print PORT first, stats last."""
+    # Overload makes the server warn once per dropped connection; the stats count them.
+    logging.getLogger("ivr.agi").setLevel(logging.ERROR)
     stats: dict[str, int] = {}
     if kind == "ours":
         ours = AgiServer({"inbound": our_flow}, port=port, command_timeout=10.0)
@@ -245,8 +248,45 @@ HEADER = ("| server    | rate/s | ok/launched   | failed | calls/s  | rtt p50 | 
           "|---------|---------|----------|-----------|")
 
 
+async def run_one(kind: str, rate: float, seconds: float, server_cpu: int | None) -> LoadResult:
+    srv = ServerProcess(kind, server_cpu)
+    try:
+        # short warm-up so imports / first-connection costs are not measured
+        await load("127.0.0.1", srv.port, min(rate, 50), 0.2, kind)
+        cpu0 = cpu_seconds(srv.proc.pid)
+        r = await load("127.0.0.1", srv.port, rate, seconds, kind)
+        cpu1 = cpu_seconds(srv.proc.pid)
+    finally:
+        stats = srv.stop()
+    r.server_stats = stats
+    r.server_cpu_per_call = (cpu1 - cpu0) / r.ok if r.ok else 0.0
+    return r
+
+
+def combine(runs: list[LoadResult]) -> LoadResult:
+    """Several runs of one server at one rate: latencies pooled, counts summed, calls/s and
+    CPU per call the median run's."""
+    if len(runs) == 1:
+        return runs[0]
+    first = runs[0]
+    out = LoadResult(first.label, first.rate, first.seconds * len(runs))
+    for r in runs:
+        out.launched += r.launched
+        out.ok += r.ok
+        out.failed += r.failed
+        out.rtts += r.rtts
+        out.durations += r.durations
+        out.errors += r.errors[: max(0, 5 - len(out.errors))]
+        for k, v in r.server_stats.items():
+            out.server_stats[k] = out.server_stats.get(k, 0) + v
+    rates = sorted(r.calls_per_s for r in runs)
+    out.elapsed = out.ok / rates[len(rates) // 2] if rates[len(rates) // 2] else 0.0
+    out.server_cpu_per_call = sorted(r.server_cpu_per_call for r in runs)[len(runs) // 2]
+    return out
+
+
 async def self_mode(
-    rates: list[float], seconds: float, pin: bool
+    rates: list[float], seconds: float, pin: bool, repeat: int = 1
 ) -> list[tuple[LoadResult, LoadResult]]:
     server_cpu: int | None = None
     if pin and hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2:
@@ -255,26 +295,17 @@ async def self_mode(
         server_cpu = cpus[1]  # the FastAGI server on another, as in production
     pairs: list[tuple[LoadResult, LoadResult]] = []
     for rate in rates:
-        pair = []
-        for kind in ("ours", "bare"):
-            srv = ServerProcess(kind, server_cpu)
-            try:
-                # short warm-up so imports / first-connection costs are not measured
-                await load("127.0.0.1", srv.port, min(rate, 50), 0.2, kind)
-                cpu0 = cpu_seconds(srv.proc.pid)
-                r = await load("127.0.0.1", srv.port, rate, seconds, kind)
-                cpu1 = cpu_seconds(srv.proc.pid)
-            finally:
-                r_stats = srv.stop()
-            r.server_stats = r_stats
-            r.server_cpu_per_call = (cpu1 - cpu0) / r.ok if r.ok else 0.0
-            pair.append(r)
-        pairs.append((pair[0], pair[1]))
+        runs: dict[str, list[LoadResult]] = {"ours": [], "bare": []}
+        for rep in range(repeat):
+            # alternate the order so neither server always runs first on a drifting machine
+            for kind in (("ours", "bare") if rep % 2 == 0 else ("bare", "ours")):
+                runs[kind].append(await run_one(kind, rate, seconds, server_cpu))
+        pairs.append((combine(runs["ours"]), combine(runs["bare"])))
     return pairs
 
 
 def report_self(pairs: list[tuple[LoadResult, LoadResult]], seconds: float) -> str:
-    lines = [f"FastAGI load, {seconds:g} s per step, 3 commands per call "
+    lines = [f"FastAGI load, {seconds:g} s per server and rate, 3 commands per call "
              "(ANSWER, GET VARIABLE, STREAM FILE); rtt = per-command round trip seen by the "
              "peer; ses = session duration. Times in ms.", "", HEADER]
     for ours, bare in pairs:
@@ -317,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated rates for --self (default 100,200,400)")
     ap.add_argument("--seconds", type=float, default=10, help="duration of each load step")
     ap.add_argument("--script", default="inbound")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="--self: runs per server and rate, alternating (latencies pooled)")
     ap.add_argument("--no-pin", dest="pin", action="store_false",
                     help="--self: do not pin the generator and the server to separate cores")
     ap.add_argument("--commands", type=int, default=COMMANDS,
@@ -337,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             print("errors:", r.errors)
         return 0 if r.failed == 0 else 1
     rates = [float(x) for x in args.rates.split(",") if x.strip()]
-    pairs = asyncio.run(self_mode(rates, args.seconds, args.pin))
+    pairs = asyncio.run(self_mode(rates, args.seconds, args.pin, args.repeat))
     print(report_self(pairs, args.seconds))
     return 0 if all(o.failed == 0 and b.failed == 0 for o, b in pairs) else 1
 

@@ -90,7 +90,8 @@ def warm(runs: int, timeout: float) -> list[float]:
         secs, rc, out = run_provision(dict(os.environ), timeout)
         if rc != 0:
             raise SystemExit(f"warm provision.sh failed (exit {rc}):\n{out}")
-        print(f"warm run {i + 1}: {secs:.2f} s  ({out.strip().splitlines()[-1] if out.strip() else ''})")
+        last = out.strip().splitlines()[-1] if out.strip() else ""
+        print(f"warm run {i + 1}: {secs:.2f} s  ({last})")
         times.append(secs)
     return times
 

@@ -53,6 +53,7 @@ class AsteriskSpec:
     prompts_file: Path
     prompts_override_dir: Path
     extra_endpoints: str = field(default="")   # raw pjsip.conf text appended (tests)
+    extra_dialplan: str = field(default="")    # raw extensions.conf text appended (bench)
 
     @property
     def inst(self) -> str:
@@ -112,6 +113,8 @@ def render(spec: AsteriskSpec) -> None:
     for name in TEMPLATES:
         text = (CONF_DIR / name).read_text(encoding="utf-8")
         out = _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+        if name == "extensions.conf" and spec.extra_dialplan:
+            out += "\n" + spec.extra_dialplan
         target = host / "etc" / name
         target.write_text(out, encoding="utf-8")
         if name == "manager.conf" or name == "pjsip.conf":

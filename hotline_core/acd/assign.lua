@@ -166,9 +166,9 @@ end
 
 -- first READY agent of skill queue s (in its strategy's order) that has every skill in need
 local function pick_agent(s, need)
-  local start = 0
+  local start, batch = 0, 1  -- the head almost always qualifies: look at it alone first
   while true do
-    local ms = redis.call('ZRANGE', rkey(s), start, start + 31)
+    local ms = redis.call('ZRANGE', rkey(s), start, start + batch - 1)
     if #ms == 0 then return nil end
     for _, m in ipairs(ms) do
       local ok = true
@@ -180,7 +180,8 @@ local function pick_agent(s, need)
       end
       if ok then return string.sub(m, 22) end
     end
-    start = start + 32
+    start = start + batch
+    batch = 32
   end
 end
 
@@ -206,9 +207,9 @@ local function match_agent(id)
       local ep = tonumber(lv)
       if best and (ep < bep or (ep == bep and level < blevel)) then break end
       local w = wkey(s, lv)
-      local start, found, ford = 0, nil, nil
+      local start, batch, found, ford = 0, 1, nil, nil
       while not found do
-        local ms = redis.call('ZRANGE', w, start, start + 31, 'WITHSCORES')
+        local ms = redis.call('ZRANGE', w, start, start + batch - 1, 'WITHSCORES')
         if #ms == 0 then break end
         for i = 1, #ms, 2 do
           local cid = ms[i]
@@ -222,7 +223,8 @@ local function match_agent(id)
           end
           if ok then found, ford = cid, tonumber(ms[i + 1]) break end
         end
-        start = start + 32
+        start = start + batch
+        batch = 32
       end
       if found then
         if not best or ep > bep or (ep == bep and (level > blevel

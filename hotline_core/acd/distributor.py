@@ -17,6 +17,12 @@ Choosing (see ``assign.lua``):
 
 Every assignment, whatever method caused it, is awaited on :attr:`Distributor.on_assignment`
 and announced with the figures change on the pub/sub channel ``<namespace>:events``.
+
+Failure handling: stale telephony events (an answer for a call already abandoned ...) are
+logged and ignored. If Redis answers too late (``redis_timeout_seconds``) the script may
+still have run and an assignment never reached ``on_assignment``: the stuck-ring deadline
+(``no_answer_timeout + stuck_ring_grace_seconds``) or :meth:`Distributor.rebuild` releases
+that agent and call. Keep the dialplan's ring timeout at most that deadline.
 """
 
 from __future__ import annotations
@@ -130,8 +136,8 @@ class Distributor:
 
         Logging in again while logged in changes skills and group and keeps the state.
         """
-        if not agent_id or "|" in agent_id:
-            raise ValueError(f"agent id {agent_id!r}: must be non-empty without '|'")
+        if not agent_id:
+            raise ValueError("agent id: must be non-empty")
         if not skills:
             raise ValueError(f"agent {agent_id}: needs at least one skill")
         for skill, level in skills.items():

@@ -7,7 +7,7 @@ Run through :func:`hotline_core.migrate.upgrade` (start-up) or
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import Connection, pool
 
 from hotline_core.migrate import all_metadata
 
@@ -39,7 +39,7 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _run(connection):  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     # Batch mode lets ALTER TABLE migrations work on SQLite, which cannot alter columns.
     context.configure(
         connection=connection,

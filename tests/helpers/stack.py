@@ -7,6 +7,7 @@ Everything listens on loopback, on ports picked for this test run.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import shutil
@@ -59,6 +60,11 @@ class Agent:
 class HotlineStack:
     agents: list[Agent]
     distribution_overrides: str = ""
+    # Optional hooks (benchmarks): RTP ports for Asterisk (2 per call), raw pjsip.conf and
+    # extensions.conf text appended to the rendered instance.
+    rtp_ports: int = 80
+    extra_endpoints: str = ""
+    extra_dialplan: str = ""
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hotline-e2e-")))
     _exit: ExitStack = field(default_factory=ExitStack)
     phones: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -73,11 +79,14 @@ class HotlineStack:
         self.http_port = free_port()
         rtp = 20000 + (free_port() % 200) * 100
         for a in self.agents:
-            a.port, a.media_port = free_udp_port(), rtp + 80 + len(self._ports) * 2
+            a.port, a.media_port = free_udp_port(), rtp + self.rtp_ports + len(self._ports) * 2
             self._ports.add(a.port)
         self.config = self._write_config(redis_url, rtp)
         self.settings = load_settings(self.config)
         self.spec = spec_from_settings(self.settings)
+        if self.extra_endpoints or self.extra_dialplan:
+            self.spec = dataclasses.replace(self.spec, extra_endpoints=self.extra_endpoints,
+                                            extra_dialplan=self.extra_dialplan)
         self.asterisk = AsteriskProcess(self.spec)
         self.asterisk.start()
         self._exit.callback(self._cleanup_instance)
@@ -107,7 +116,7 @@ bind_address = "127.0.0.1"
 sip_port = {free_udp_port()}
 http_port = {self.http_port}
 rtp_start = {rtp}
-rtp_end = {rtp + 79}
+rtp_end = {rtp + self.rtp_ports - 1}
 [ami]
 port = {free_port()}
 [agi]
