@@ -564,7 +564,8 @@ def report(results: list[tuple[int, dict[str, Phase]]], args: argparse.Namespace
     for rate, by in results:
         for kind, ph in by.items():
             ans = f"{ph.answer_ms:.0f} ms" if ph.answer_ms is not None else "?"
-            print(f"  {rate:>4}/s {kind:<6} {ph.created / ph.wall:6.1f}/s over {ph.wall:5.1f} s, "
+            span = max(0.1, ph.wall - args.talk_ms / 1000)   # the last call's talk is no load
+            print(f"  {rate:>4}/s {kind:<6} {ph.created / span:6.1f}/s over {ph.wall:5.1f} s, "
                   f"answer {ans}, load {ph.load:.1f}; {_fmt_cpu(ph.cpu)}"
                   + (f"; SIPp failures {ph.failed_detail}" if ph.failed_detail else ""))
     print()
@@ -588,6 +589,12 @@ def report(results: list[tuple[int, dict[str, Phase]]], args: argparse.Namespace
         print(f"        records: {a.record_routes} routes; not ended after catch-up: "
               f"{a.records_not_ended} (waited {a.bridge_catchup_s or 0:.1f} s); "
               f"CDR calls {a.cdr_calls}")
+    print()
+    for kind in ("plain", "mirror", "agi"):
+        clean = [rate for rate, by in results if kind in by and
+                 (by[kind].agi_failed if kind == "agi" else by[kind].created - by[kind].successful)
+                 == 0 and by[kind].created > 0]
+        print(f"highest rate with 0 failed calls, {kind}: {max(clean) if clean else 'none'}/s")
     problems = [(rate, kind, ph.core_log_problems) for rate, by in results
                 for kind, ph in by.items() if ph.core_log_problems]
     if problems:

@@ -263,6 +263,16 @@ async def run_one(kind: str, rate: float, seconds: float, server_cpu: int | None
     return r
 
 
+def cpu_pressure() -> str:
+    """The machine's CPU pressure (Linux PSI, "some" avg60), to judge a shared machine's noise."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            first = f.readline().split()
+        return dict(kv.split("=") for kv in first[1:])["avg60"] + " %"
+    except (OSError, KeyError, ValueError):
+        return "n/a"
+
+
 def combine(runs: list[LoadResult]) -> LoadResult:
     """Several runs of one server at one rate: latencies pooled, counts summed, calls/s and
     CPU per call the median run's."""
@@ -304,8 +314,11 @@ async def self_mode(
     return pairs
 
 
-def report_self(pairs: list[tuple[LoadResult, LoadResult]], seconds: float) -> str:
-    lines = [f"FastAGI load, {seconds:g} s per server and rate, 3 commands per call "
+def report_self(
+    pairs: list[tuple[LoadResult, LoadResult]], seconds: float, repeat: int = 1
+) -> str:
+    runs = f"{repeat} alternating runs of " if repeat > 1 else ""
+    lines = [f"FastAGI load, {runs}{seconds:g} s per server and rate, 3 commands per call "
              "(ANSWER, GET VARIABLE, STREAM FILE); rtt = per-command round trip seen by the "
              "peer; ses = session duration. Times in ms.", "", HEADER]
     for ours, bare in pairs:
@@ -370,8 +383,10 @@ def main(argv: list[str] | None = None) -> int:
             print("errors:", r.errors)
         return 0 if r.failed == 0 else 1
     rates = [float(x) for x in args.rates.split(",") if x.strip()]
+    before = cpu_pressure()
     pairs = asyncio.run(self_mode(rates, args.seconds, args.pin, args.repeat))
-    print(report_self(pairs, args.seconds))
+    print(report_self(pairs, args.seconds, args.repeat))
+    print(f"CPU pressure (PSI some avg60) before: {before}, after: {cpu_pressure()}")
     return 0 if all(o.failed == 0 and b.failed == 0 for o, b in pairs) else 1
 
 

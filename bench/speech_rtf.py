@@ -71,7 +71,7 @@ def make_files(count: int, seconds: float, out_dir: Path) -> list[Path]:
 
 def audio_seconds(path: Path) -> float:
     with wave.open(str(path)) as w:
-        return w.getnframes() / w.getframerate()
+        return float(w.getnframes()) / float(w.getframerate())
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -83,7 +83,14 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def _bare_worker(model_dir: str, paths: list[str], results: multiprocessing.Queue) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(os.sysconf("SC_CLK_TCK"))
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def _bare_worker(model_dir: str, paths: list[str], results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     import vosk
 
     vosk.SetLogLevel(-1)
@@ -92,6 +99,7 @@ def _bare_worker(model_dir: str, paths: list[str], results: multiprocessing.Queu
     load = time.monotonic() - t0
     results.put(("loaded", os.getpid(), load))
     t0 = time.monotonic()
+    c0 = time.process_time()
     for p in paths:
         with wave.open(p) as w:
             pcm = w.readframes(w.getnframes())
@@ -102,19 +110,20 @@ def _bare_worker(model_dir: str, paths: list[str], results: multiprocessing.Queu
             if rec.AcceptWaveform(pcm[i : i + 8000]):
                 json.loads(rec.Result())
         json.loads(rec.FinalResult())
-    results.put(("done", os.getpid(), time.monotonic() - t0, rss_mb(os.getpid())))
+    results.put(("done", os.getpid(), time.monotonic() - t0, rss_mb(os.getpid()),
+                 time.process_time() - c0))
 
 
 def bare(model_dir: Path, files: list[Path], procs: int) -> dict[str, float]:
     """The same files decoded by ``procs`` plain Vosk processes (model loaded first)."""
     ctx = multiprocessing.get_context("spawn")
-    results: multiprocessing.Queue = ctx.Queue()
+    results: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
     shares = [[str(f) for f in files[i::procs]] for i in range(procs)]
     workers = [ctx.Process(target=_bare_worker, args=(str(model_dir), s, results))
                for s in shares]
     for w in workers:
         w.start()
-    loads, walls, mem = [], [], []
+    loads, walls, mem, cpu = [], [], [], []
     for _ in range(2 * procs):
         msg = results.get(timeout=1800)
         if msg[0] == "loaded":
@@ -122,13 +131,14 @@ def bare(model_dir: Path, files: list[Path], procs: int) -> dict[str, float]:
         else:
             walls.append(msg[2])
             mem.append(msg[3])
+            cpu.append(msg[4])
     for w in workers:
         w.join()
     total_audio = sum(audio_seconds(f) for f in files)
     wall = max(walls)  # workers start decoding together once both have loaded… roughly
     return {"load_s": max(loads), "wall_s": wall, "audio_s": total_audio,
             "audio_s_per_s": total_audio / wall,
-            "rtf_per_stream": sum(walls) / total_audio,
+            "rtf_per_stream": sum(walls) / total_audio, "cpu_s": sum(cpu),
             "rss_mb": max(m[0] for m in mem), "peak_rss_mb": max(m[1] for m in mem)}
 
 
@@ -138,7 +148,7 @@ def pipeline(settings: SpeechSettings, files: list[Path], procs: int) -> dict[st
     keys = QueueKeys(f"bench:{procs}:{time.monotonic_ns()}")
     settings = dataclasses.replace(settings, queue_prefix=keys.prefix)
     queue = JobQueue(client, keys)
-    pubsub = client.pubsub()
+    pubsub = client.pubsub()  # type: ignore[no-untyped-call]
     pubsub.subscribe(keys.events)
     pubsub.get_message(timeout=5)
     pool = WorkerPool(settings, size=procs)
@@ -146,6 +156,7 @@ def pipeline(settings: SpeechSettings, files: list[Path], procs: int) -> dict[st
     pool.start()
     load = max(pool.load_seconds.values())
     pids = [p.pid for p in pool.processes.values() if p.pid]
+    cpu0 = {p: cpu_seconds(p) for p in pids}
     t0 = time.monotonic()
     for f in files:
         queue.enqueue(f.stem, "caller", str(f))
@@ -164,11 +175,12 @@ def pipeline(settings: SpeechSettings, files: list[Path], procs: int) -> dict[st
                 if mems:
                     peak = (max(m[0] for m in mems), max(m[1] for m in mems))
     wall = time.monotonic() - t0
+    cpu = sum(cpu_seconds(p) - c for p, c in cpu0.items())
     pool.stop()
     pubsub.close()
     client.close()
     return {"load_s": load, "wall_s": wall, "audio_s": audio, "audio_s_per_s": audio / wall,
-            "rss_mb": peak[0], "peak_rss_mb": peak[1]}
+            "rss_mb": peak[0], "peak_rss_mb": peak[1], "cpu_s": cpu}
 
 
 def main() -> int:
@@ -205,7 +217,7 @@ def main() -> int:
                     runs.setdefault(f"{kind}_{procs}", []).append(r)
                     print(f"rep {rep} {kind:8} x{procs}: {r['audio_s_per_s']:.2f} audio-s/s "
                           f"wall {r['wall_s']:.1f} s load {r['load_s']:.1f} s "
-                          f"rss {r['rss_mb']:.0f} MB", flush=True)
+                          f"cpu {r['cpu_s']:.1f} s rss {r['rss_mb']:.0f} MB", flush=True)
     load_after = os.getloadavg()
     best = {k: max(v, key=lambda r: r["audio_s_per_s"]) for k, v in runs.items()}
     median = {k: statistics.median(r["audio_s_per_s"] for r in v) for k, v in runs.items()}
@@ -229,6 +241,11 @@ def main() -> int:
         summary[f"overhead_ratio_{procs}_best"] = best[b]["audio_s_per_s"] / best[p][
             "audio_s_per_s"]
         summary[f"overhead_ratio_{procs}_median"] = median[b] / median[p]
+        cpu_b = statistics.median(r["cpu_s"] for r in runs[b])
+        cpu_p = statistics.median(r["cpu_s"] for r in runs[p])
+        summary[f"cpu_s_per_audio_s_{b}"] = cpu_b / runs[b][0]["audio_s"]
+        summary[f"cpu_s_per_audio_s_{p}"] = cpu_p / runs[p][0]["audio_s"]
+        summary[f"overhead_ratio_{procs}_cpu"] = cpu_p / cpu_b
     print(json.dumps(summary, indent=1))
     if args.json:
         args.json.write_text(json.dumps({"runs": runs, "summary": summary}, indent=1))

@@ -17,7 +17,9 @@ from ivr.records import AsyncCallLog
 
 log = logging.getLogger(__name__)
 
-RING_FAILURES = {"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION"}
+# Dial statuses of an agent's phone that did not take the call → the pause reason.
+RING_FAILURES = {"NOANSWER": "no answer", "BUSY": "busy", "CHANUNAVAIL": "unreachable",
+                 "CONGESTION": "unreachable"}
 
 
 def agent_of(channel: str) -> str | None:
@@ -68,7 +70,7 @@ class CallEventBridge:
             await self._distributor.agent_answered(call_id, agent)
         elif status in RING_FAILURES:
             log.info("agent %s did not take call %s (%s)", agent, call_id, status)
-            await self._distributor.ring_no_answer(call_id, agent, cause=status.lower())
+            await self._distributor.ring_no_answer(call_id, agent, cause=RING_FAILURES[status])
 
     async def _hangup(self, event: Any) -> None:
         call_id = event.get("Uniqueid", "")

@@ -82,7 +82,7 @@ def transcribe(
                                   socket_timeout=10, socket_connect_timeout=5)
     queue = JobQueue(client, QueueKeys(settings.queue_prefix), settings.lease_seconds,
                      settings.retry_delay_seconds)
-    pubsub = client.pubsub()
+    pubsub = client.pubsub()  # type: ignore[no-untyped-call]
     pubsub.subscribe(queue.keys.events)
     pubsub.get_message(timeout=5)
     mine = {queue.enqueue(*call_and_leg(p), str(p.resolve())) for p in paths}

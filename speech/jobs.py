@@ -23,6 +23,7 @@ import json
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
@@ -110,7 +111,7 @@ class QueueKeys:
         return f"{self.prefix}:alive:{worker}"
 
 
-def _new_job_fields(call_id: str, leg: str, path: str) -> dict[str, str | int]:
+def _new_job_fields(call_id: str, leg: str, path: str) -> dict[Any, Any]:
     return {"call_id": call_id, "leg": leg, "path": path, "attempts": 0, "status": QUEUED,
             "error": "", "worker": ""}
 
@@ -191,12 +192,14 @@ class JobQueue:
     def claim(self, worker: str, block_seconds: float) -> TranscriptionJob | None:
         self.reap()
         job_id = self.client.blmove(
-            self.keys.queue, self.keys.processing(worker), block_seconds, "RIGHT", "LEFT"
+            self.keys.queue, self.keys.processing(worker),
+            block_seconds,  # type: ignore[arg-type]  # Redis takes a fractional timeout
+            "RIGHT", "LEFT",
         )
         if job_id is None:
             return None
         job_id = str(job_id)
-        fields = self.client.hgetall(self.keys.job(job_id))
+        fields = {str(k): str(v) for k, v in self.client.hgetall(self.keys.job(job_id)).items()}
         if not fields or fields.get("status") in (DONE, FAILED):  # stale duplicate
             self.client.lrem(self.keys.processing(worker), 1, job_id)
             return None

@@ -47,7 +47,8 @@ class KeywordLists:
 
     @property
     def all_words(self) -> list[str]:
-        return [w for r in (*self.alerts, *self.hints) for w in r.words]
+        rules: list[AlertRule | HintRule] = [*self.alerts, *self.hints]
+        return [w for r in rules for w in r.words]
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -85,7 +86,9 @@ class LiveStream:
     closed: bool = False
 
     async def feed(self, pcm: bytes) -> StreamUpdate:
-        update = await self._service._call(self._host, _host_feed, self.stream_id, pcm)
+        update: StreamUpdate = await self._service._call(
+            self._host, _host_feed, self.stream_id, pcm
+        )
         if update.final:
             await self._spot(update)
         return update
@@ -95,7 +98,9 @@ class LiveStream:
             return StreamUpdate("", True)
         self.closed = True
         try:
-            update = await self._service._call(self._host, _host_close, self.stream_id)
+            update: StreamUpdate = await self._service._call(
+                self._host, _host_close, self.stream_id
+            )
             await self._spot(update)
             return update
         finally:
@@ -153,10 +158,11 @@ class LiveTranscriber:
             raise
         return stream
 
-    async def _call(self, host: ProcessPoolExecutor, fn: object, *args: object) -> StreamUpdate:
+    async def _call(self, host: ProcessPoolExecutor, fn: Callable[..., Any],
+                    *args: object) -> Any:
         loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(host, fn, *args)  # type: ignore[arg-type]
-        return await asyncio.wait_for(job, self.call_seconds)  # type: ignore[no-any-return]
+        job = loop.run_in_executor(host, fn, *args)
+        return await asyncio.wait_for(job, self.call_seconds)
 
     def _release(self, stream: LiveStream) -> None:
         if self._open.pop(stream.stream_id, None) is not None:

@@ -31,6 +31,7 @@ from hotline_core.workorders.access import load_policy
 from ivr.agi import AgiServer
 from ivr.ami import AmiClient
 from ivr.call_events import CallEventBridge
+from ivr.caller_priority import CallerFlags, CallerPriority
 from ivr.connector import AgentConnector
 from ivr.flows.inbound import InboundContext, InboundFlow
 from ivr.heartbeat import beat, run_heartbeat, stop_heartbeat
@@ -41,7 +42,7 @@ from stack.asterisk import AsteriskSpec
 from stack.instance import spec_from_settings
 from stack.settings import Settings, load_settings
 from stack.tokens import ensure_tokens_file
-from web import agents_api, calls_api
+from web import agents_api, callers_api, calls_api, live_api, restrictions_api
 from web.app import create_app
 
 log = logging.getLogger("hotline.core")
@@ -86,9 +87,12 @@ class Core:
                              timeout=s.ami_timeout, on_login=resync)
         distributor.on_assignment = AgentConnector(self.ami, live, distributor)
         bridge = CallEventBridge(self.ami, live, calls, distributor)
+        restrictions = RestrictionList(self.redis)
+        flags = CallerFlags(self.redis)
         flow = InboundFlow(InboundContext(
             lines=lines, calls=calls, distributor=distributor, live=live,
-            sounds_dir=f"{self.spec.inst}/sounds", restrictions=RestrictionList(self.redis)))
+            sounds_dir=f"{self.spec.inst}/sounds", restrictions=restrictions,
+            priority=CallerPriority(dist_config.priorities, flags)))
         self.agi = AgiServer({"inbound": flow}, host="127.0.0.1", port=s.agi_port,
                              command_timeout=s.agi_command_timeout)
 
@@ -100,13 +104,17 @@ class Core:
 
         app = create_app(
             sessions,
-            route_modules=[calls_api.register, agents_api.register],
+            route_modules=[calls_api.register, agents_api.register, live_api.register,
+                           restrictions_api.register, callers_api.register],
             health_probes=self._probes(engine),
             services={
                 "calls": calls_api.CallServices(call_log, access, self.spec.recordings_dir),
                 "agents": agents_api.AgentServices(distributor, {a.id: a for a in agents},
                                                    access),
                 "distributor": distributor,
+                "restrictions": restrictions_api.RestrictionServices(restrictions, access),
+                "live": live_api.LiveServices(distributor, self.redis, access),
+                "callers": callers_api.CallerServices(flags, access),
             },
         )
         self.runner = web.AppRunner(app, access_log=None)

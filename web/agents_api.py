@@ -58,7 +58,8 @@ async def list_agents(request: web.Request) -> web.Response:
 
 def _status(status: Any) -> dict[str, Any]:
     data = dataclasses.asdict(status)
-    return {k: (v.value if hasattr(v, "value") else v) for k, v in data.items()}
+    # Enum values are shown in lower case, as everywhere in the API.
+    return {k: (str(v.value).lower() if hasattr(v, "value") else v) for k, v in data.items()}
 
 
 async def login(request: web.Request) -> web.Response:

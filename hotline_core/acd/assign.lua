@@ -535,12 +535,11 @@ local function op_ended()
   if redis.call('HGET', a, 'st') ~= 'ON_CALL' or redis.call('HGET', a, 'call') ~= cid then
     return nil
   end
+  redis.call('HSET', a, 'st', 'WRAP_UP', 'since', f(now), 'call', '')
   if C.wrap > 0 then
-    redis.call('HSET', a, 'st', 'WRAP_UP', 'since', f(now), 'call', '')
     redis.call('ZADD', WRAP, f(now + C.wrap), id)
   else
-    make_ready(id, now, now)
-    match_agent(id)
+    wrap_done(id, now)  -- READY at once, or PAUSED if a pause was asked during the call
   end
 end
 
@@ -701,7 +700,8 @@ local ops = {
   enqueue = op_enqueue, login = op_login, logout = op_logout, pause = op_pause,
   unpause = op_unpause, abandon = op_abandon, answered = op_answered, ended = op_ended,
   rna = op_rna, callback = op_callback, dispatch = advance, forget_call = op_forget_call,
-  force_talk = op_force_talk, rematch = op_rematch, agent_idle = op_agent_idle, reset_figures = op_reset_figures,
+  force_talk = op_force_talk, rematch = op_rematch, agent_idle = op_agent_idle,
+  reset_figures = op_reset_figures,
 }
 
 local fn = ops[op]

@@ -258,15 +258,21 @@ class Distributor:
             pipe.hgetall(f"{p}:c:{call_id}")
         rows = await self._io(pipe.execute())
         out = []
+        now = self._clock()
+        bound = self._config.priorities.starvation_seconds
+        starved = self._config.priorities.starved_priority
         for call_id, raw in zip(ids, rows, strict=True):
             h = {_s(k): _s(v) for k, v in raw.items()}
             if h.get("st") != "W":
                 continue
+            effective = int(h["ep"])
+            if bound > 0 and effective < starved and float(h["at"]) + bound <= now:
+                effective = starved  # as the next script run will see it
             call = WaitingCall(
                 call_id=call_id, line=h["ln"], skills=tuple(json.loads(h["sk"])),
                 caller=h["cl"], priority=int(h["pr"]), enqueued_at=float(h["at"]),
                 department=h.get("dp", ""), callback=h.get("cb") == "1",
-                effective_priority=int(h["ep"]),
+                effective_priority=effective,
             )
             out.append((call, float(h["ord"])))
         out.sort(key=lambda r: (-r[0].effective_priority, r[1]))
@@ -331,19 +337,32 @@ class Distributor:
             agents_by_group=by_group,
         )
 
-    async def estimated_wait(self, call_id: str) -> float | None:
-        """Estimated seconds until ``call_id`` is answered, for announcements (see figures)."""
+    async def position(self, call_id: str) -> int | None:
+        """1-based place of a waiting call among the calls of its skill queue (for the
+        announcement "you are number n in line"); None when it is not waiting."""
+        ahead = await self._ahead(call_id)
+        return None if ahead is None else ahead[0] + 1
+
+    async def _ahead(self, call_id: str) -> tuple[int, WaitingCall] | None:
         rows = [c for c, _ in await self._waiting_rows()]
         mine = next((c for c in rows if c.call_id == call_id), None)
         if mine is None:
             return None
-        skill = mine.skills[0]
         ahead = 0
         for c in rows:
             if c.call_id == call_id:
                 break
-            if c.skills[0] == skill:
+            if c.skills[0] == mine.skills[0]:
                 ahead += 1
+        return ahead, mine
+
+    async def estimated_wait(self, call_id: str) -> float | None:
+        """Estimated seconds until ``call_id`` is answered, for announcements (see figures)."""
+        found = await self._ahead(call_id)
+        if found is None:
+            return None
+        ahead, mine = found
+        skill = mine.skills[0]
         serving = sum(
             1 for a in await self.agents()
             if skill in a.skills and a.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED)

@@ -16,6 +16,7 @@ from hotline_core.acd.restriction import RestrictionList
 from hotline_core.call_records import Disposition
 from hotline_core.lines import LinePlan
 from ivr.agi import AgiHangup, AgiSession
+from ivr.caller_priority import CallerPriority
 from ivr.live_calls import LiveCall, LiveCalls
 from ivr.records import AsyncCallLog
 
@@ -30,6 +31,7 @@ class InboundContext:
     live: LiveCalls
     sounds_dir: str          # prompts directory as Asterisk sees it
     restrictions: RestrictionList | None = None
+    priority: CallerPriority | None = None
 
 
 class InboundFlow:
@@ -59,11 +61,15 @@ class InboundFlow:
                                     line=line.number, caller=caller,
                                     department=line.department))
         await session.stream_file(f"{ctx.sounds_dir}/{line.greeting}")
+        priority = 0
+        if ctx.priority is not None:
+            transferred = await session.get_variable("PJSIP_HEADER(read,X-Hotline-Transfer-From)")
+            priority = await ctx.priority.of(caller, transferred or "")
         await session.set_variable("HOTLINE_NEXT", "wait")
         try:
             await ctx.distributor.enqueue(WaitingCall(
                 call_id=call_id, line=line.number, skills=line.skills, caller=caller,
-                department=line.department))
+                department=line.department, priority=priority))
         except AgiHangup:
             raise
         except Exception:

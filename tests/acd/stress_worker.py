@@ -75,7 +75,7 @@ async def main(url: str, ns: str, index: int, n_agents: int, n_calls: int, seed:
         if rng.random() < 0.3:
             skills[rng.choice(SKILLS[1:])] = rng.randint(5, 9)
         await d.agent_login(agent, skills)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 150  # generous: the build machine may be loaded
     next_call = 0
     tasks: set[asyncio.Task[None]] = set()
     while time.monotonic() < deadline:

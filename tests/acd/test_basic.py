@@ -283,3 +283,18 @@ async def test_login_refuses_bad_input(make: MakeDistributor) -> None:
     with pytest.raises(DistributionError) as e:
         await d.agent_pause("nobody", "meal")
     assert e.value.code == "not_logged_in"
+
+
+async def test_pause_during_call_with_no_wrap_up_applies_when_call_ends(
+    make: MakeDistributor,
+) -> None:
+    d, rec = make(DistributionConfig(wrapup_seconds=0))
+    await d.agent_login("a1", {"general": 1})
+    await d.enqueue(call("c1"))
+    await d.enqueue(call("c2"))
+    await d.agent_answered("c1", "a1")
+    await d.agent_pause("a1", "toilet")
+    await d.call_ended("c1", "a1")
+    a1 = (await d.agents())[0]
+    assert (a1.state, a1.pause_reason) == (AgentState.PAUSED, "toilet")
+    assert rec.pairs() == [("c1", "a1")]  # c2 still waits

@@ -79,4 +79,5 @@ async def test_estimated_wait_before_any_measured_call_uses_the_default(
         await d.enqueue(call(cid))  # c1, c2 ring; c3..c5 wait
     # c5 has 2 calls ahead (c3, c4), 2 agents, handle 150 + 30: (2 + 1) * 180 / 2
     assert await d.estimated_wait("c5") == 270.0
+    assert [await d.position(c) for c in ("c1", "c3", "c4", "c5")] == [None, 1, 2, 3]
     assert await d.estimated_wait("c1") is None  # not waiting any more

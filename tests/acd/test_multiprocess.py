@@ -15,7 +15,7 @@ from hotline_core.acd import AgentState, DistributionConfig, Distributor
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(240)
 @pytest.mark.parametrize("seed", [1, 2])
 async def test_two_processes_never_double_assign(
     redis: aioredis.Redis, redis_url: str, namespace: str, seed: int
@@ -32,7 +32,7 @@ async def test_two_processes_never_double_assign(
     t = f"{namespace}:test"
     await redis.rpush(f"{t}:go", "1", "1")
     results = await asyncio.wait_for(
-        asyncio.gather(*(p.communicate() for p in procs)), timeout=100)
+        asyncio.gather(*(p.communicate() for p in procs)), timeout=200)
     for p, (_, err) in zip(procs, results, strict=True):
         assert p.returncode == 0, err.decode()
     assert await redis.lrange(f"{t}:violations", 0, -1) == []

@@ -163,6 +163,7 @@ async def test_starvation_bound_lifts_a_long_waiting_normal_call(
     await d.dispatch()
     assert [c.call_id for c in await d.waiting()] == ["h1", "n1", "n2"]
     clock.t = start + 60  # n1 has waited 60 s: treated as priority 10, and came first
+    assert [c.call_id for c in await d.waiting()] == ["n1", "h1", "n2"]
     await d.dispatch()
     assert [c.call_id for c in await d.waiting()] == ["n1", "h1", "n2"]
     clock.t = start + 61  # n2 too

@@ -11,7 +11,7 @@ from hotline_core.acd import Assignment, DistributionConfig, WaitingCall, serve_
 from tests.acd.conftest import Clock, MakeDistributor
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(90)
 async def test_loop_assigns_after_wrap_up_when_woken(
     make: MakeDistributor, clock: Clock, redis: aioredis.Redis
 ) -> None:
@@ -37,7 +37,7 @@ async def test_loop_assigns_after_wrap_up_when_woken(
     assert got.empty()
     # any message on the channel (here a dashboard's ping) makes the loop look again
     await redis.publish(loop_side.events_channel, "{}")
-    assignment = await asyncio.wait_for(got.get(), timeout=10)
+    assignment = await asyncio.wait_for(got.get(), timeout=30)
     assert (assignment.call_id, assignment.agent_id) == ("c2", "a1")
     stop.set()
     await asyncio.wait_for(task, timeout=10)

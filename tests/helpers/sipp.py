@@ -47,10 +47,10 @@ class Sipp:
 
     async def call(self, number: str, caller: str, *, local_port: int, media_port: int,
                    talk_ms: int = 3000, source_ip: str = "127.0.0.1",
-                   timeout: float = 90.0) -> SippResult:
+                   timeout: float = 90.0, scenario: str = "caller.xml") -> SippResult:
         """One citizen's call; returns when SIPp ends (the caller hung up, or failed)."""
         argv = self._argv(
-            "caller.xml", "-s", number, "-key", "caller", caller, "-d", str(talk_ms), "-i", source_ip, "-p", str(local_port), "-mp", str(media_port),
+            scenario, "-s", number, "-key", "caller", caller, "-d", str(talk_ms), "-i", source_ip, "-p", str(local_port), "-mp", str(media_port),
             "-m", "1", "-l", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
             "-recv_timeout", f"{int(timeout * 1000)}",
         )

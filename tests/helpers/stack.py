@@ -59,7 +59,8 @@ class Agent:
 @dataclass
 class HotlineStack:
     agents: list[Agent]
-    distribution_overrides: str = ""
+    # Edits of config/distribution.toml for this stack (e.g. a shorter overflow wait).
+    distribution_edit: Callable[[str], str] = field(default=lambda text: text)
     # Optional hooks (benchmarks): RTP ports for Asterisk (2 per call), raw pjsip.conf and
     # extensions.conf text appended to the rendered instance.
     rtp_ports: int = 80
@@ -109,7 +110,7 @@ class HotlineStack:
         (cfg / "agents.toml").write_text(agents)
         dist = (REPO_ROOT / "config" / "distribution.toml").read_text()
         dist = dist.replace("wrapup_seconds = 15", "wrapup_seconds = 0")
-        (cfg / "distribution.toml").write_text(self.distribution_overrides + dist)
+        (cfg / "distribution.toml").write_text(self.distribution_edit(dist))
         toml = f"""
 [network]
 bind_address = "127.0.0.1"
@@ -211,10 +212,10 @@ core_dead_after = 3
         assert res.get("state") == "ready", res
 
     async def call(self, number: str, caller: str, talk_ms: int = 3000,
-                   source_ip: str = "127.0.0.1") -> Any:
+                   source_ip: str = "127.0.0.1", scenario: str = "caller.xml") -> Any:
         return await self.sipp.call(number, caller, local_port=free_udp_port(),
                                     media_port=self._media_port(), talk_ms=talk_ms,
-                                    source_ip=source_ip)
+                                    source_ip=source_ip, scenario=scenario)
 
     def _media_port(self) -> int:
         # Even ports out of Asterisk's and the phones' RTP ranges.

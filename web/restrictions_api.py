@@ -1,0 +1,86 @@
+"""The restriction list over HTTP (限制呼入, R-RESTRICT): supervisors restrict a number for
+a number of natural days with a reason, lift it early (audited), and read hits and audit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+from aiohttp import web
+
+from hotline_core.acd.restriction import RestrictionList
+from hotline_core.workorders.access import AccessPolicy, Principal, Role
+from web import keys
+from web.errors import json_error
+from web.workorders_requests import json_body, principal
+
+_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
+
+
+@dataclasses.dataclass(frozen=True)
+class RestrictionServices:
+    restrictions: RestrictionList
+    access: AccessPolicy
+    default_days: int = 30
+
+
+def _services(request: web.Request) -> RestrictionServices:
+    svc = request.app[keys.SERVICES].get("restrictions")
+    if not isinstance(svc, RestrictionServices):
+        raise json_error(503, "the restriction list is not configured in this process")
+    return svc
+
+
+def _supervisor(request: web.Request, svc: RestrictionServices) -> Principal:
+    who = principal(request, svc.access)
+    if who.role is not Role.SUPERVISOR:
+        raise json_error(403, "only supervisors manage the restriction list")
+    return who
+
+
+def _reason(body: dict[str, Any]) -> str:
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise json_error(422, "reason: is required (why the number is restricted or lifted)")
+    return reason.strip()
+
+
+async def restrict(request: web.Request) -> web.Response:
+    svc = _services(request)
+    who = _supervisor(request, svc)
+    body = await json_body(request)
+    number = body.get("number")
+    if not isinstance(number, str) or not _NUMBER.match(number):
+        raise json_error(422, "number: must be a phone number (digits)")
+    days = body.get("days", svc.default_days)
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 366:
+        raise json_error(422, "days: must be a whole number of days, 1-366")
+    entry = await svc.restrictions.restrict(number, _reason(body), by=who.name, days=days)
+    return web.json_response(dataclasses.asdict(entry), status=201)
+
+
+async def lift(request: web.Request) -> web.Response:
+    svc = _services(request)
+    who = _supervisor(request, svc)
+    body = await json_body(request)
+    number = request.match_info["number"]
+    if not await svc.restrictions.lift(number, by=who.name, reason=_reason(body)):
+        raise json_error(404, f"{number} is not on the restriction list")
+    return web.json_response({"number": number, "lifted": True})
+
+
+async def audit(request: web.Request) -> web.Response:
+    svc = _services(request)
+    _supervisor(request, svc)
+    entries = await svc.restrictions.audit()
+    hits = await svc.restrictions.hits()
+    return web.json_response({"audit": [dataclasses.asdict(e) for e in entries],
+                              "hits": [dataclasses.asdict(h) for h in hits]})
+
+
+def register(app: web.Application) -> None:
+    app.router.add_post("/api/restrictions", restrict)
+    app.router.add_post("/api/restrictions/{number}/lift", lift)
+    app.router.add_get("/api/restrictions/audit", audit)
