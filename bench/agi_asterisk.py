@@ -22,9 +22,12 @@ The bench-only context is reached through a bench-only pjsip endpoint identified
 user (``benchplain``); both come from HotlineStack's ``extra_endpoints``/``extra_dialplan``.
 
 Per rate it prints SIPp's counters (created, successful, failed) and, for ``agi``, how many
-calls took the core path vs the fallback: a call counts as core path when the core wrote its
-call record (SQLite, the stack's state dir) and its CDR row (hotline-cdr.csv) does not say
-``route=fallback``; a fallback call or one without a record is a FastAGI failure.
+calls took the core path vs the fallback. A call counts as core path when the inbound flow ran
+to its end and set ``HOTLINE_NEXT=wait`` (counted in the core, see below); everything else is a
+FastAGI failure: fallback (CDR ``route=fallback`` in hotline-cdr.csv), the caller hanging up
+while the AGI was still running (Asterisk's "AGI Script ... returning 4" in messages.log), a
+flow error. As cross-checks it also reads the call records (SQLite in the stack's state dir:
+present, route, ended) and the core log's warnings and errors.
 
 FastAGI per-command round trip, measured on the server side: the core runs as
 ``bench/agi_asterisk.py --core-shim`` which wraps ``AgiSession.command`` (the real core, the
@@ -53,6 +56,7 @@ import struct
 import subprocess
 import sys
 import time
+import traceback
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,13 +98,28 @@ PCAP_PACKETS = 20          # 20 × 30 ms of a-law from sip-tester's g711a.pcap
 class _Timings:
     def __init__(self) -> None:
         self.samples: dict[str, list[int]] = {}
+        self.counts: dict[str, int] = {}
 
     def add(self, key: str, ns: int) -> None:
         self.samples.setdefault(key, []).append(ns)
 
-    def swap(self) -> dict[str, list[int]]:
+    def count(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def swap(self) -> tuple[dict[str, list[int]], dict[str, int]]:
         out, self.samples = self.samples, {}
-        return out
+        counts, self.counts = self.counts, {}
+        return out, counts
+
+
+def _timed_sync(timings: _Timings, key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter_ns()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            timings.add(key, time.perf_counter_ns() - t0)   # list.append: thread-safe
+    return wrapper
 
 
 def _summary_us(values: list[int]) -> dict[str, float]:
@@ -120,8 +139,11 @@ def core_shim(config: str, stats_file: str) -> int:
 
     import stack.core as core_mod
     from hotline_core.acd import Distributor
+    from hotline_core.call_records import CallLog
+    from ivr.agi import AgiHangup
     from ivr.agi.server import AgiServer
     from ivr.agi.session import AgiSession
+    from ivr.call_events import CallEventBridge
     from ivr.flows.inbound import InboundFlow
     from ivr.records import AsyncCallLog
 
@@ -151,8 +173,48 @@ def core_shim(config: str, stats_file: str) -> int:
                                AsyncCallLog.ended)
     Distributor.enqueue = timed(lambda *a, **k: "redis enqueue",  # type: ignore[method-assign]
                                 Distributor.enqueue)
-    InboundFlow.__call__ = timed(lambda *a, **k: "flow total",  # type: ignore[method-assign]
-                                 InboundFlow.__call__)
+    CallLog.offered = _timed_sync(timings, "sqlite insert (in thread)", CallLog.offered)
+    CallLog.ended = _timed_sync(timings, "sqlite update (in thread)", CallLog.ended)
+
+    orig_set = AgiSession.set_variable
+
+    async def set_variable(self: AgiSession, name: str, value: str) -> None:
+        await orig_set(self, name, value)
+        if name == "HOTLINE_NEXT":
+            self._bench_next = value  # type: ignore[attr-defined]
+
+    AgiSession.set_variable = set_variable  # type: ignore[method-assign]
+    orig_flow = InboundFlow.__call__
+
+    async def flow(self: InboundFlow, session: AgiSession) -> None:
+        t0 = clock()
+        outcome = "error"
+        try:
+            await orig_flow(self, session)
+            outcome = f"next={getattr(session, '_bench_next', 'unset')}"
+        except AgiHangup:
+            outcome = "hangup"
+            raise
+        except Exception as exc:
+            outcome = f"error {type(exc).__name__}"
+            raise
+        finally:
+            timings.add("flow total", clock() - t0)
+            timings.count(f"flow outcome: {outcome}")
+
+    InboundFlow.__call__ = flow  # type: ignore[method-assign]
+
+    orig_handle = CallEventBridge.handle
+
+    async def handle(self: CallEventBridge, event: Any) -> None:
+        timings.count(f"ami event {event.get('Event')}")
+        t0 = clock()
+        try:
+            await orig_handle(self, event)
+        finally:
+            timings.add("ami event handling (bridge)", clock() - t0)
+
+    CallEventBridge.handle = handle  # type: ignore[method-assign]
 
     orig_agi_start = AgiServer.start
 
@@ -173,9 +235,10 @@ def core_shim(config: str, stats_file: str) -> int:
     AgiServer.start = agi_start  # type: ignore[method-assign]
 
     def dump(_sig: int, _frame: Any) -> None:
-        data = timings.swap()
-        out = {k: _summary_us(v) for k, v in data.items() if v}
-        out["agi_server"] = servers[0].stats if servers else {}  # type: ignore[assignment]
+        data, counts = timings.swap()
+        out: dict[str, Any] = {k: _summary_us(v) for k, v in data.items() if v}
+        out["counts"] = counts
+        out["agi_server"] = servers[0].stats if servers else {}
         tmp = stats_file + ".tmp"
         with open(tmp, "w") as fh:
             json.dump(out, fh)
@@ -261,6 +324,8 @@ class Phase:
     stats: dict[str, Any] = field(default_factory=dict)
     core_log_problems: list[str] = field(default_factory=list)
     sipp_rc: int = 0
+    flows: dict[str, int] = field(default_factory=dict)      # core side: flow outcomes
+    agi_results: dict[str, int] = field(default_factory=dict)  # Asterisk side: AGI() results
 
     @property
     def agi_failed(self) -> int:
@@ -334,6 +399,7 @@ class Bench:
         self.redis_pid = _pid_listening(f"--port {redis_port}")
         self.db = self.stack.settings.state_dir / "hotline.db"
         self.cdr = self.stack.spec.cdr_file
+        self.messages = self.stack.spec.host_dir / "log" / "messages.log"
         self.sip_port = self._free_port_pair()
 
     def _free_port_pair(self) -> tuple[int, int]:
@@ -372,6 +438,7 @@ class Bench:
             "-trace_err", "-error_file", f"{inside}/bench-{kind}-{rate}.err",
             f"127.0.0.1:{self.stack.settings.sip_port}")
         cdr_off = self.cdr.stat().st_size if self.cdr.exists() else 0
+        msg_off = self.messages.stat().st_size if self.messages.exists() else 0
         log_off = (self.stack.tmp / "core.log").stat().st_size
         pids = {"asterisk": self.stack.asterisk.proc.pid if self.stack.asterisk and
                 self.stack.asterisk.proc else None,
@@ -405,6 +472,7 @@ class Bench:
         self._drain()
         if kind == "agi":
             self._agi_outcome(ph, cdr_off)
+            ph.agi_results = self._agi_results(msg_off)
         else:
             ph.cdr_calls = len([r for r in self._cdr_rows(cdr_off)
                                 if r["dcontext"] == "bench-plain"])
@@ -433,7 +501,10 @@ class Bench:
         assert self.stack.asterisk is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            out = self.stack.asterisk.cli("core show channels count")
+            try:
+                out = self.stack.asterisk.cli("core show channels count")
+            except subprocess.TimeoutExpired:
+                continue   # Asterisk too busy to answer its CLI: still draining
             m = re.search(r"(\d+) active channels?", out)
             if m and int(m.group(1)) == 0:
                 break
@@ -470,7 +541,6 @@ class Bench:
         ph.bridge_catchup_s = time.monotonic() - t0
         ph.records_not_ended = not_ended
         ph.with_record = len(records)
-        ph.core_ok = len(set(records) - fallback)
         ph.no_record = len(set(calls) - set(records) - fallback)
         routes: dict[str, int] = {}
         for route, _, _ in records.values():
@@ -484,6 +554,28 @@ class Bench:
                     ph.stats = json.loads(self.stats_file.read_text())
                     break
                 time.sleep(0.1)
+        # The core path: the flow ran to its end and told the dialplan to wait for an agent.
+        ph.flows = dict(ph.stats.get("counts", {}))
+        ph.core_ok = ph.flows.get("flow outcome: next=wait", 0)
+
+    def _agi_results(self, offset: int) -> dict[str, int]:
+        """Asterisk's side: 'AGI Script ... completed, returning N' (0 ok, 4 hung up in AGI,
+        -1 could not connect)."""
+        names = {"0": "ok", "4": "hangup during AGI", "-1": "failure"}
+        out: dict[str, int] = {}
+        pat = re.compile(rb"AGI Script agi://\S+ completed, returning (-?\d+)")
+        try:
+            with open(self.messages, "rb") as fh:
+                if fh.seek(0, os.SEEK_END) < offset:
+                    offset = 0      # the log was rotated or recreated meanwhile
+                fh.seek(offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return {"n/a (messages.log missing)": 0}
+        for m in pat.finditer(data):
+            key = names.get(m.group(1).decode(), m.group(1).decode())
+            out[key] = out.get(key, 0) + 1
+        return out
 
     def _records(self, ids: list[str]) -> dict[str, tuple[str, str, Any]]:
         if not ids or not self.db.exists():
@@ -540,7 +632,7 @@ def report(results: list[tuple[int, dict[str, Phase]]], args: argparse.Namespace
           f"{os.cpu_count()} CPUs")
     print()
     print("| rate/s | plain ok/created (failed) | mirror ok/created (failed) | "
-          "FastAGI ok/created (SIPp failed) | core path | fallback | no record | "
+          "line 12345 SIPp ok/created (failed) | core path | fallback | hung up in AGI | "
           "FastAGI failed | agi/plain | agi/mirror |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for rate, by in results:
@@ -556,7 +648,8 @@ def report(results: list[tuple[int, dict[str, Phase]]], args: argparse.Namespace
 
         print(f"| {rate} | {cell(p)} | {cell(m)} | {cell(a)} | "
               f"{a.core_ok if a else '–'} | {a.fallback if a else '–'} | "
-              f"{a.no_record if a else '–'} | {a.agi_failed if a else '–'} | "
+              f"{a.agi_results.get('hangup during AGI', 0) if a else '–'} | "
+              f"{a.agi_failed if a else '–'} | "
               f"{ratio(p)} | {ratio(m)} |")
     print()
     print("Achieved call rate (SIPp created / wall s), answer time (SIPp INVITE→200 mean), CPU "
@@ -577,18 +670,28 @@ def report(results: list[tuple[int, dict[str, Phase]]], args: argparse.Namespace
         st = a.stats
         parts = []
         for key in ("cmd GET VARIABLE", "cmd SET VARIABLE", "cmd STREAM FILE",
-                    "db insert call record", "redis enqueue", "db update call ended",
-                    "flow total", "event-loop lag"):
+                    "db insert call record", "sqlite insert (in thread)", "redis enqueue",
+                    "db update call ended", "sqlite update (in thread)", "flow total",
+                    "ami event handling (bridge)", "event-loop lag"):
             s = st.get(key)
             if s:
                 parts.append(f"{key}: {s['p50']:.0f} / {s['p99']:.0f} / {s['max']:.0f} "
                              f"(n={s['n']})")
-        print(f"  {rate}/s: " + "; ".join(parts))
+        print(f"  {rate}/s: " + "\n         ".join(parts))
+        outcomes = {k: v for k, v in a.flows.items() if k.startswith("flow")}
+        events = sum(v for k, v in a.flows.items() if k.startswith("ami event"))
+        top = sorted(((v, k[10:]) for k, v in a.flows.items() if k.startswith("ami event")),
+                     reverse=True)[:6]
+        print(f"        flow outcomes (core): {outcomes}; AGI() results (Asterisk): "
+              f"{a.agi_results}; CDR route=fallback: {a.fallback}")
+        print(f"        AMI events read by the core: {events} "
+              f"({events / max(1, a.created):.1f} per call; top: "
+              + ", ".join(f"{k} {v}" for v, k in top) + ")")
         srv = st.get("agi_server", {})
         print(f"        AgiServer counters (cumulative): {srv}")
         print(f"        records: {a.record_routes} routes; not ended after catch-up: "
               f"{a.records_not_ended} (waited {a.bridge_catchup_s or 0:.1f} s); "
-              f"CDR calls {a.cdr_calls}")
+              f"CDR calls {a.cdr_calls}, without a record and not fallback {a.no_record}")
     print()
     for kind in ("plain", "mirror", "agi"):
         clean = [rate for rate, by in results if kind in by and
@@ -637,13 +740,16 @@ def main(argv: list[str] | None = None) -> int:
                 ph = bench.run_phase(kind, rate)
                 by[kind] = ph
                 extra = (f", core path {ph.core_ok}, fallback {ph.fallback}, "
-                         f"no record {ph.no_record}" if kind == "agi" else "")
+                         f"AGI() {ph.agi_results}" if kind == "agi" else "")
                 print(f"{rate:>4}/s {kind:<6}: created {ph.created}, ok {ph.successful}, "
                       f"failed {ph.failed}{extra}  [{ph.wall:.1f} s; {_fmt_cpu(ph.cpu)}]",
                       flush=True)
             results.append((rate, by))
     except KeyboardInterrupt:
         print("interrupted: stopping the stack", file=sys.stderr)
+    except Exception:
+        traceback.print_exc()
+        print("bench failed: stopping the stack, reporting what was measured", file=sys.stderr)
     finally:
         bench.stop()
     report(results, args)

@@ -21,6 +21,7 @@ class Disposition(StrEnum):
     OFFERED = "offered"          # still in progress: waiting or ringing
     ANSWERED = "answered"        # an agent answered (the call may still be going on)
     ABANDONED = "abandoned"      # caller hung up before an agent answered (呼损)
+    CALLBACK = "callback"        # virtual hold: the caller hung up keeping the place in line
     RESTRICTED = "restricted"    # caller on the restriction list, told and disconnected
     FAILED = "failed"            # the platform could not connect the call
 
@@ -28,6 +29,7 @@ class Disposition(StrEnum):
 class Route(StrEnum):
     CORE = "core"                # distributed by the core
     FALLBACK = "fallback"        # core unreachable: app_queue delivered it
+    CALLBACK = "callback"        # virtual hold: the platform called the citizen back
 
 
 class CallRecord(Base):
@@ -133,6 +135,22 @@ class CallLog:
             rec.disposition = disposition.value
             rec.reason = reason
             rec.ended_at = rec.ended_at or at
+
+    def callback_requested(self, call_id: str) -> None:
+        with self._sessions.begin() as s:
+            rec = s.get(CallRecord, call_id)
+            if rec is not None:
+                rec.disposition = Disposition.CALLBACK.value
+                rec.reason = "callback requested (virtual hold)"
+
+    def callback_connected(self, call_id: str, agent_id: str, at: datetime) -> None:
+        with self._sessions.begin() as s:
+            rec = s.get(CallRecord, call_id)
+            if rec is not None:
+                rec.answered_at, rec.agent_id = at, agent_id
+                rec.disposition = Disposition.ANSWERED.value
+                rec.route = Route.CALLBACK.value
+                rec.ended_at = None
 
     def ended(self, call_id: str, at: datetime, cause: int | None = None) -> None:
         with self._sessions.begin() as s:

@@ -2,7 +2,7 @@
 
 Written by the speech workers (text, word timings and confidences, or the reason it
 failed), read by the agent desktop and work-order pages. ``words`` is a JSON list of
-``{"w": text, "s": start, "e": end, "c": confidence}`` with times in seconds from the
+``{"word": text, "start": s, "end": s, "conf": 0..1}`` with times in seconds from the
 start of that leg's recording.
 """
 

@@ -11,7 +11,9 @@ import logging
 from typing import Any
 
 from hotline_core.acd import Distributor
+from hotline_core.call_records import Disposition
 from ivr.ami import AmiClient
+from ivr.dialer import call_of_leg
 from ivr.live_calls import LiveCalls
 from ivr.records import AsyncCallLog
 
@@ -38,6 +40,7 @@ class CallEventBridge:
         self._calls = calls
         self._distributor = distributor
         self._answered: dict[str, str] = {}   # call id → agent id, while talking
+        self._callback_agent: dict[str, str] = {}   # call id → agent whose callback leg is up
         self.handled = 0
 
     async def run(self) -> None:
@@ -51,7 +54,10 @@ class CallEventBridge:
 
     async def handle(self, event: Any) -> None:
         name = event.get("Event")
-        if name == "DialEnd":
+        leg_of = call_of_leg(event.get("Uniqueid", ""))
+        if leg_of is not None:
+            await self._callback_event(name, leg_of, event)
+        elif name == "DialEnd":
             await self._dial_end(event)
         elif name == "Hangup":
             await self._hangup(event)
@@ -74,9 +80,15 @@ class CallEventBridge:
 
     async def _hangup(self, event: Any) -> None:
         call_id = event.get("Uniqueid", "")
-        if not await self._live.remove(call_id):
+        call = await self._live.get(call_id)
+        if call is None:
             return
         cause = _int(event.get("Cause"))
+        if call.callback:
+            # Virtual hold: the citizen hung up keeping the place; the call stays in line.
+            await self._calls.ended(call_id, cause)
+            return
+        await self._live.remove(call_id)
         await self._calls.ended(call_id, cause)
         agent = self._answered.pop(call_id, None)
         if agent is None:
@@ -86,6 +98,32 @@ class CallEventBridge:
             await self._distributor.call_ended(call_id, agent)
         else:
             await self._distributor.abandon(call_id)
+
+
+    async def _callback_event(self, name: str, call_id: str, event: Any) -> None:
+        """Events of the dialer's agent-first leg (uniqueid ``cb-<call id>``)."""
+        agent = agent_of(event.get("Channel", ""))
+        if name == "DialBegin" and agent is not None:
+            # The agent answered; the dialplan is now ringing the citizen.
+            self._callback_agent[call_id] = agent
+            await self._distributor.agent_answered(call_id, agent)
+        elif name == "DialEnd":
+            agent = self._callback_agent.get(call_id)
+            status = event.get("DialStatus", "")
+            if agent is not None and status == "ANSWER":
+                await self._calls.callback_connected(call_id, agent)
+            elif agent is not None:
+                await self._calls.closed(call_id, Disposition.ABANDONED,
+                                         f"callback: the citizen did not answer ({status})")
+        elif name == "Hangup":
+            up = self._callback_agent.pop(call_id, None)
+            if up is not None:
+                await self._live.remove(call_id)
+                await self._calls.ended(call_id, _int(event.get("Cause")))
+                await self._distributor.call_ended(call_id, up)
+            elif agent is not None:
+                # The agent's phone never answered the callback: next agent, same place.
+                await self._distributor.ring_no_answer(call_id, agent, "no answer")
 
 
 def _int(value: Any) -> int | None:

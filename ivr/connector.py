@@ -11,6 +11,7 @@ import logging
 
 from hotline_core.acd import Assignment, Distributor
 from ivr.ami import AmiClient, AmiError
+from ivr.dialer import CallbackDialer, safe_call_back
 from ivr.live_calls import LiveCalls
 
 log = logging.getLogger(__name__)
@@ -19,10 +20,12 @@ CONNECT_CONTEXT = "hotline-connect"
 
 
 class AgentConnector:
-    def __init__(self, ami: AmiClient, live: LiveCalls, distributor: Distributor) -> None:
+    def __init__(self, ami: AmiClient, live: LiveCalls, distributor: Distributor,
+                 dialer: CallbackDialer | None = None) -> None:
         self._ami = ami
         self._live = live
         self._distributor = distributor
+        self._dialer = dialer
 
     async def __call__(self, assignment: Assignment) -> None:
         call = await self._live.get(assignment.call_id)
@@ -30,6 +33,12 @@ class AgentConnector:
             log.warning("assignment for unknown call %s: releasing agent %s",
                         assignment.call_id, assignment.agent_id)
             await self._distributor.abandon(assignment.call_id)
+            return
+        if call.callback:
+            # Virtual hold: the citizen hung up; the dialer calls agent, then citizen.
+            if self._dialer is None or not await safe_call_back(self._dialer, assignment, call):
+                await self._distributor.ring_no_answer(assignment.call_id,
+                                                       assignment.agent_id, "unreachable")
             return
         try:
             await self._ami.action({

@@ -20,6 +20,7 @@ class LiveCall:
     line: str
     caller: str
     department: str = ""
+    callback: bool = False      # the caller chose a callback (virtual hold) and hung up
 
 
 class LiveCalls:
@@ -33,6 +34,11 @@ class LiveCalls:
     async def get(self, call_id: str) -> LiveCall | None:
         raw = await self._redis.hget(self._key, call_id)
         return LiveCall(**json.loads(raw)) if raw else None
+
+    async def mark_callback(self, call_id: str) -> None:
+        call = await self.get(call_id)
+        if call is not None:
+            await self.add(LiveCall(**{**asdict(call), "callback": True}))
 
     async def remove(self, call_id: str) -> bool:
         return bool(await self._redis.hdel(self._key, call_id))

@@ -29,5 +29,11 @@ class AsyncCallLog:
     async def closed(self, call_id: str, disposition: Disposition, reason: str) -> None:
         await asyncio.to_thread(self.sync.closed, call_id, disposition, reason, now())
 
+    async def callback_requested(self, call_id: str) -> None:
+        await asyncio.to_thread(self.sync.callback_requested, call_id)
+
+    async def callback_connected(self, call_id: str, agent_id: str) -> None:
+        await asyncio.to_thread(self.sync.callback_connected, call_id, agent_id, now())
+
     async def get(self, call_id: str) -> CallRecord | None:
         return await asyncio.to_thread(self.sync.get, call_id)

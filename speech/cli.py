@@ -22,7 +22,7 @@ import redis
 
 from speech.jobs import JobEvent, JobQueue, QueueKeys
 from speech.settings import SpeechSettings
-from speech.worker import WorkerPool
+from speech.worker import WorkerPool, serve
 
 _LEG_SUFFIX = {"in": "caller", "rx": "caller", "out": "agent", "tx": "agent"}
 
@@ -144,5 +144,19 @@ def add_transcribe_command(
               f"{summary.audio_seconds:.1f} s of audio in {summary.wall_seconds:.1f} s "
               f"({summary.audio_seconds_per_second:.1f} audio-s/s)")
         return 1 if summary.failed else 0
+
+    cmd.set_defaults(func=run)
+
+
+def add_worker_command(
+    subparsers: argparse._SubParsersAction,  # type: ignore[type-arg]
+    load_settings: Callable[[], SpeechSettings],
+) -> None:
+    """Register ``hotline speech-workers``: the long-running batch worker service."""
+    cmd = subparsers.add_parser("speech-workers", help="run the transcription worker pool")
+
+    def run(args: argparse.Namespace) -> int:
+        serve(load_settings())
+        return 0
 
     cmd.set_defaults(func=run)

@@ -36,8 +36,8 @@ from speech.settings import SpeechSettings
 
 
 def words_json(t: Transcription) -> list[dict[str, Any]]:
-    return [{"w": w.text, "s": round(w.start, 3), "e": round(w.end, 3), "c": round(w.conf, 4)}
-            for w in t.words]
+    return [{"word": w.text, "start": round(w.start, 3), "end": round(w.end, 3),
+             "conf": round(w.conf, 4)} for w in t.words]
 
 
 class TranscriptionWorker:
@@ -208,3 +208,20 @@ class WorkerPool:
                 raise SpeechSetupError(msg.setting or "speech", msg.error.split(": ", 1)[-1]
                                        if msg.setting else msg.error)
             self.load_seconds[msg.worker_id] = msg.load_seconds
+
+
+def serve(settings: SpeechSettings, stop: threading.Event | None = None,
+          check_seconds: float = 5.0) -> None:
+    """The speech-worker service: run the pool until SIGTERM/SIGINT (or ``stop``),
+    replacing workers that die. Raises SpeechSetupError at start if settings are wrong."""
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    pool = WorkerPool(settings)
+    pool.start()
+    try:
+        while not stop.wait(check_seconds):
+            pool.supervise()
+    finally:
+        pool.stop()

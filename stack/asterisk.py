@@ -53,6 +53,8 @@ class AsteriskSpec:
     prompts_file: Path
     prompts_override_dir: Path
     extra_endpoints: str = field(default="")   # raw pjsip.conf text appended (tests)
+    announce_seconds: int = 30
+    carrier_outbound_uri: str = ""             # empty: no outbound calls (no callbacks)
     extra_dialplan: str = field(default="")    # raw extensions.conf text appended (bench)
 
     @property
@@ -106,6 +108,10 @@ def render(spec: AsteriskSpec) -> None:
         "ring_timeout": str(spec.ring_timeout),
         "core_dead_after": str(spec.core_dead_after),
         "carrier_match": "\n".join(f"match = {ip}" for ip in spec.carrier_ips),
+        "carrier_aor": (f"aors = carrier-out\n\n[carrier-out]\ntype = aor\n"
+                        f"contact = {spec.carrier_outbound_uri}\n"
+                        if spec.carrier_outbound_uri else ""),
+        "announce_seconds": str(spec.announce_seconds),
         "agent_endpoints": _agent_endpoints(spec) + spec.extra_endpoints,
         "line_extensions": _line_extensions(spec.lines),
         "queues": _queues(spec),

@@ -33,7 +33,9 @@ from ivr.ami import AmiClient
 from ivr.call_events import CallEventBridge
 from ivr.caller_priority import CallerFlags, CallerPriority
 from ivr.connector import AgentConnector
+from ivr.dialer import CallbackDialer
 from ivr.flows.inbound import InboundContext, InboundFlow
+from ivr.flows.waiting import WaitingContext, WaitingFlow
 from ivr.heartbeat import beat, run_heartbeat, stop_heartbeat
 from ivr.live_calls import LiveCalls
 from ivr.reconcile import CdrReconciler
@@ -85,7 +87,8 @@ class Core:
 
         self.ami = AmiClient("127.0.0.1", s.ami_port, s.ami_username, s.ami_secret,
                              timeout=s.ami_timeout, on_login=resync)
-        distributor.on_assignment = AgentConnector(self.ami, live, distributor)
+        dialer = CallbackDialer(self.ami, s.ring_timeout) if s.carrier_outbound_uri else None
+        distributor.on_assignment = AgentConnector(self.ami, live, distributor, dialer)
         bridge = CallEventBridge(self.ami, live, calls, distributor)
         restrictions = RestrictionList(self.redis)
         flags = CallerFlags(self.redis)
@@ -93,8 +96,12 @@ class Core:
             lines=lines, calls=calls, distributor=distributor, live=live,
             sounds_dir=f"{self.spec.inst}/sounds", restrictions=restrictions,
             priority=CallerPriority(dist_config.priorities, flags)))
-        self.agi = AgiServer({"inbound": flow}, host="127.0.0.1", port=s.agi_port,
-                             command_timeout=s.agi_command_timeout)
+        waiting = WaitingFlow(WaitingContext(
+            distributor=distributor, live=live, calls=calls,
+            sounds_dir=f"{self.spec.inst}/sounds",
+            callback_offer_seconds=s.callback_offer_seconds if dialer else None))
+        self.agi = AgiServer({"inbound": flow, "waiting": waiting}, host="127.0.0.1",
+                             port=s.agi_port, command_timeout=s.agi_command_timeout)
 
         for agent_id in s.auto_login:
             entry = next((a for a in agents if a.id == agent_id), None)

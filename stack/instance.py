@@ -30,4 +30,6 @@ def spec_from_settings(settings: Settings) -> AsteriskSpec:
         phones=tuple(AgentPhone(a, sip_password(settings.state_dir, a.id)) for a in agents),
         prompts_file=settings.prompts_file,
         prompts_override_dir=settings.prompts_override_dir,
+        announce_seconds=settings.announce_seconds,
+        carrier_outbound_uri=settings.carrier_outbound_uri,
     )

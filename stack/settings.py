@@ -52,6 +52,9 @@ class Settings:
     heartbeat_seconds: int
     core_dead_after: int
     auto_login: tuple[str, ...]
+    announce_seconds: int
+    callback_offer_seconds: int
+    carrier_outbound_uri: str
 
     @property
     def loopback(self) -> str:
@@ -141,7 +144,12 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         heartbeat_seconds=int(r.positive("calls", "heartbeat_seconds", 2)),
         core_dead_after=int(r.positive("calls", "core_dead_after", 6)),
         auto_login=tuple(r.str_list("calls", "auto_login", [])),
+        announce_seconds=int(r.positive("calls", "announce_seconds", 30)),
+        callback_offer_seconds=int(r.positive("calls", "callback_offer_seconds", 60)),
+        carrier_outbound_uri=r.str("trunk", "outbound_uri", ""),
     )
+    if settings.carrier_outbound_uri and not settings.carrier_outbound_uri.startswith("sip:"):
+        raise ConfigError(path, "trunk.outbound_uri", "must be a sip: URI of the carrier")
     if settings.core_dead_after <= settings.heartbeat_seconds:
         raise ConfigError(path, "calls.core_dead_after", "must exceed calls.heartbeat_seconds")
     return settings

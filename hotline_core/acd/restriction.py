@@ -74,7 +74,8 @@ class RestrictionList:
             return await awaitable
 
     async def restrict(self, number: str, reason: str, by: str, days: int = 30) -> Restriction:
-        """Restrict ``number`` for ``days`` natural days from now (renews an existing entry)."""
+        """Restrict ``number`` for ``days`` natural days, counted as days × 24 h from now
+        (calendar days, weekends and holidays included); renews an existing entry."""
         if not number:
             raise ValueError("number: must be non-empty")
         if not reason or not by:

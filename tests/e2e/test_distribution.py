@@ -158,3 +158,29 @@ async def test_live_figures_are_pushed_to_a_web_socket(
                 break
         assert seen_waiting
         assert (await call).ok
+
+
+async def test_virtual_hold_calls_the_citizen_back_with_an_agent_on_the_line(
+        stack_factory: list[HotlineStack]) -> None:
+    hl = _start(stack_factory, HotlineStack(
+        agents=[Agent("1001", {"general": 1})], citizen_phone=True,
+        calls_settings="announce_seconds = 3\ncallback_offer_seconds = 1"))
+    hl.login("1001")
+    # The only agent is busy, so the next caller waits and is offered a callback.
+    busy = asyncio.create_task(hl.call("12345", "13800138500", talk_ms=30000))
+    await hl.wait_call(lambda c: c["caller"].endswith("8500") and c["answered_at"])
+
+    waiting = await hl.call("12345", "13800138501", scenario="caller_virtual_hold.xml")
+    assert waiting.ok, waiting.output[:1500]   # pressed 1, heard the confirmation, released
+    pending = await hl.wait_call(lambda c: c["caller"].endswith("8501") and c["ended_at"])
+    assert pending["disposition"] == "callback"
+    assert pending["answered_at"] is None
+
+    assert (await busy).ok
+    # When 1001 is free the dialer rings 1001 first, then the citizen, who talks and hangs up.
+    done = await hl.wait_call(lambda c: c["caller"].endswith("8501")
+                              and c["route"] == "callback" and c["ended_at"], timeout=60)
+    assert done["disposition"] == "answered"
+    assert done["agent_id"] == "1001"
+    # The citizen saw the hotline's number, and the call went to the number that called.
+    assert "callback INVITE to 13800138501 from 12345" in hl.phone_log("citizen")

@@ -76,7 +76,8 @@ class Sipp:
         log = open(self.work / f"phone-{agent_id}-{port}.log", "wb")  # noqa: SIM115
         argv = self._argv(scenario, "-d", str(ring_ms), "-i", "127.0.0.1",
                           "-p", str(port), "-mp", str(media_port), "-rtp_echo", "-nostdin",
-                          "-trace_err", "-error_file", f"{self.inside}/phone-{agent_id}.err")
+                          "-trace_err", "-error_file", f"{self.inside}/phone-{agent_id}.err",
+                          "-trace_logs", "-log_file", f"{self.inside}/phone-{agent_id}-events.log")
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 

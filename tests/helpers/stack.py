@@ -59,6 +59,10 @@ class Agent:
 @dataclass
 class HotlineStack:
     agents: list[Agent]
+    # Extra lines for the [calls] settings section (e.g. "announce_seconds = 3").
+    calls_settings: str = ""
+    # A citizen's phone behind the carrier trunk, for callbacks (virtual hold).
+    citizen_phone: bool = False
     # Edits of config/distribution.toml for this stack (e.g. a shorter overflow wait).
     distribution_edit: Callable[[str], str] = field(default=lambda text: text)
     # Optional hooks (benchmarks): RTP ports for Asterisk (2 per call), raw pjsip.conf and
@@ -82,6 +86,7 @@ class HotlineStack:
         for a in self.agents:
             a.port, a.media_port = free_udp_port(), rtp + self.rtp_ports + len(self._ports) * 2
             self._ports.add(a.port)
+        self.citizen_port = free_udp_port() if self.citizen_phone else 0
         self.config = self._write_config(redis_url, rtp)
         self.settings = load_settings(self.config)
         self.spec = spec_from_settings(self.settings)
@@ -96,6 +101,10 @@ class HotlineStack:
         for a in self.agents:
             self.phones[a.id] = self.sipp.phone(a.id, port=a.port, media_port=a.media_port,
                                                 ring_ms=a.ring_ms, scenario=a.scenario)
+        if self.citizen_phone:
+            self.phones["citizen"] = self.sipp.phone(
+                "citizen", port=self.citizen_port, media_port=rtp + 98, ring_ms=3000,
+                scenario="citizen_phone.xml")
         self.start_core()
         return self
 
@@ -135,10 +144,14 @@ prompts_override_dir = "{cfg / 'prompts'}"
 mode = "chroot"
 chroot = "{CHROOT}"
 instance = "{self.instance}"
+[trunk]
+carrier_ips = ["127.0.0.1"]
+outbound_uri = "{f'sip:127.0.0.1:{self.citizen_port}' if self.citizen_phone else ''}"
 [calls]
 ring_timeout = 8
 heartbeat_seconds = 1
 core_dead_after = 3
+{self.calls_settings}
 """
         path = cfg / "hotline.toml"
         path.write_text(toml)
@@ -168,6 +181,10 @@ core_dead_after = 3
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"core not healthy within {timeout}s: {last}\n{self.core_log()[-3000:]}")
+
+    def phone_log(self, name: str) -> str:
+        return "".join(p.read_text(errors="replace")
+                       for p in (self.spec.host_dir / "sipp").glob(f"phone-{name}-*"))
 
     def core_log(self) -> str:
         return (self.tmp / "core.log").read_text(errors="replace")

@@ -91,8 +91,9 @@ def test_queued_recording_is_transcribed_by_a_worker_process_and_stored(
     assert done.audio_seconds == pytest.approx(duration_seconds(clip))
     row = stored(batch_settings, "call-1")
     assert (row.leg, row.status, row.attempts, row.error) == ("caller", "done", 1, None)
-    assert row.words and row.text == " ".join(w["w"] for w in row.words)
-    assert all(0 <= w["s"] <= w["e"] <= duration_seconds(clip) + 0.05 for w in row.words)
+    assert row.words and row.text == " ".join(w["word"] for w in row.words)
+    assert all(0 <= w["start"] <= w["end"] <= duration_seconds(clip) + 0.05 for w in row.words)
+    assert all(0 <= w["conf"] <= 1 for w in row.words)
     assert queue.depth().outstanding == 0
     assert queue.client.smembers(queue.keys.workers) == set()  # the worker left cleanly
 
@@ -169,3 +170,25 @@ def test_events_are_json(queue: JobQueue) -> None:
     event = JobEvent("done", "j", "c", "caller", "w", 1, 2.5)
     assert JobEvent.from_json(event.to_json()) == event
     assert json.loads(event.to_json())["audio_seconds"] == 2.5
+
+
+def test_worker_service_runs_until_stopped(
+    batch_settings: SpeechSettings, queue: JobQueue
+) -> None:
+    import threading
+
+    from speech.worker import serve
+
+    settings = dataclasses.replace(batch_settings, workers=1)
+    events = Events(queue)
+    stop = threading.Event()
+    service = threading.Thread(target=serve, args=(settings, stop, 0.2))
+    service.start()
+    try:
+        job_id = queue.enqueue("call-5", "voicemail", str(speech_clip("네")))
+        assert events.next_for(job_id, {"done", "failed"}).event == "done"
+    finally:
+        stop.set()
+        service.join(60)
+    assert not service.is_alive()
+    assert queue.client.smembers(queue.keys.workers) == set()

@@ -1,0 +1,64 @@
+"""The outbound dialer (外呼): calls back citizens who chose virtual hold.
+
+The agent's phone rings first; once the agent answers, the dialplan (``hotline-callback``)
+dials the citizen through the carrier trunk. Agent first, because a citizen who picks up
+must hear a live agent at once, never a queue again; if the citizen does not answer, the
+agent's time is lost, not the citizen's. Only numbers that called in and asked for a
+callback are dialled (no toll fraud through this path).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hotline_core.acd import Assignment
+from ivr.ami import AmiClient, AmiError
+from ivr.live_calls import LiveCall
+
+log = logging.getLogger(__name__)
+
+CALLBACK_CONTEXT = "hotline-callback"
+LEG_PREFIX = "cb-"   # uniqueid of the agent's leg: cb-<call id>
+
+
+def callback_leg(call_id: str) -> str:
+    return f"{LEG_PREFIX}{call_id}"
+
+
+def call_of_leg(uniqueid: str) -> str | None:
+    return uniqueid[len(LEG_PREFIX):] if uniqueid.startswith(LEG_PREFIX) else None
+
+
+class CallbackDialer:
+    def __init__(self, ami: AmiClient, ring_timeout: int) -> None:
+        self._ami = ami
+        self._ring_timeout = ring_timeout
+
+    async def call_back(self, assignment: Assignment, call: LiveCall) -> None:
+        leg = callback_leg(assignment.call_id)
+        await self._ami.action({
+            "Action": "Originate",
+            "Channel": f"PJSIP/{assignment.agent_id}",
+            "Context": CALLBACK_CONTEXT, "Exten": "s", "Priority": "1",
+            "Timeout": str(self._ring_timeout * 1000),
+            "CallerID": f"\"callback {call.line}\" <{call.line}>",
+            "ChannelId": leg,
+            "Variable": ",".join([
+                f"HOTLINE_CALLBACK_NUMBER={call.caller}",
+                f"HOTLINE_CALL_ID={assignment.call_id}",
+                f"HOTLINE_LINE={call.line}",
+            ]),
+            "Async": "true",
+        })
+        log.info("calling back %s: agent %s rings first", assignment.call_id,
+                 assignment.agent_id)
+
+
+async def safe_call_back(dialer: CallbackDialer, assignment: Assignment,
+                         call: LiveCall) -> bool:
+    try:
+        await dialer.call_back(assignment, call)
+    except AmiError as exc:
+        log.warning("callback for %s not placed: %s", assignment.call_id, exc)
+        return False
+    return True

@@ -1,0 +1,73 @@
+"""Waiting-line announcements and virtual hold (排队播报与回拨).
+
+Run by the dialplan's waiting loop every ``calls.announce_seconds``: tells the caller how
+many callers are ahead and the estimated wait (numbers as words), and — when the estimated
+wait exceeds ``calls.callback_offer_seconds`` and callbacks are enabled — offers a callback
+on key 1. A caller who accepts keeps their place in line and hangs up; the dialer calls
+back when an agent is free.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+from hotline_core.acd import Distributor
+from ivr.agi import AgiSession
+from ivr.live_calls import LiveCalls
+from ivr.numbers import spoken_number
+from ivr.records import AsyncCallLog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WaitingContext:
+    distributor: Distributor
+    live: LiveCalls
+    calls: AsyncCallLog
+    sounds_dir: str
+    callback_offer_seconds: float | None   # None: virtual hold disabled (no outbound trunk)
+
+
+class WaitingFlow:
+    def __init__(self, ctx: WaitingContext) -> None:
+        self.ctx = ctx
+
+    async def __call__(self, session: AgiSession) -> None:
+        call_id = session.env.get("uniqueid", "")
+        call = next((c for c in await self.ctx.distributor.waiting() if c.call_id == call_id),
+                    None)
+        if call is None:
+            return   # already being connected, or not a call of ours
+        queue = [c for c in await self.ctx.distributor.waiting()
+                 if c.skills[:1] == call.skills[:1]]
+        ahead = next(i for i, c in enumerate(queue) if c.call_id == call_id)
+        ewt = await self.ctx.distributor.estimated_wait(call_id)
+        await self._say(session, ["position-ahead", *spoken_number(min(ahead, 999), True),
+                                  "position-unit"])
+        if ewt is not None:
+            minutes = math.ceil(ewt / 60)
+            if minutes <= 1:
+                await self._say(session, ["wait-under-a-minute"])
+            else:
+                await self._say(session, ["wait-about", *spoken_number(min(minutes, 999), True),
+                                          "wait-minutes"])
+        offer = self.ctx.callback_offer_seconds
+        if offer is not None and ewt is not None and ewt >= offer:
+            digit = await session.stream_file(f"{self.ctx.sounds_dir}/callback-offer", "1")
+            if digit == "1":
+                await self._accept_callback(session, call_id)
+
+    async def _say(self, session: AgiSession, prompts: list[str]) -> None:
+        for name in prompts:
+            await session.stream_file(f"{self.ctx.sounds_dir}/{name}")
+
+    async def _accept_callback(self, session: AgiSession, call_id: str) -> None:
+        await self.ctx.distributor.request_callback(call_id)
+        await self.ctx.live.mark_callback(call_id)
+        await self.ctx.calls.callback_requested(call_id)
+        log.info("call %s: caller chose a callback and keeps the place in line", call_id)
+        await session.stream_file(f"{self.ctx.sounds_dir}/callback-confirmed")
+        await session.set_variable("HOTLINE_NEXT", "done")
