@@ -265,8 +265,9 @@ class PhaseResult:
     case: str
     callers: int
     sipp_rc: int
-    caller_ok: int = 0
-    caller_failed: int = 0
+    caller_placed: int = 0      # INVITEs the caller SIPp sent (it stops at its time budget)
+    caller_ok: int = 0          # callers released by BYE after reaching an agent
+    caller_failed: int = 0      # placed but not released (lost or cut by the budget)
     agent_invites: int = 0
     samples_ms: list[float] = field(default_factory=list)
     samples2_ms: list[float] = field(default_factory=list)    # case 1: 200 OK → agent INVITE
@@ -292,8 +293,8 @@ class Bench:
         self.phones: dict[str, subprocess.Popen[bytes]] = {}
         self.callers: subprocess.Popen[bytes] | None = None
         self.number_base = 13900000000
-        self.work: Path | None = None
-        self.inside = ""
+        self.inside = ""            # set in start(): our SIPp directory as SIPp sees it
+        self.work = Path("/nonexistent")
 
     # -- set-up / tear-down ------------------------------------------------------------
     def start(self) -> None:
@@ -325,6 +326,7 @@ class Bench:
         for name, lo, hi in (("short", 200, 200), ("uniform", 300, 1300)):
             (work / f"bench-agent-{name}.xml").write_text(
                 agent.replace("TALK_MIN", str(lo)).replace("TALK_MAX", str(hi)))
+        assert self.stack.asterisk is not None
         dialplan = self.stack.asterisk.cli(f"dialplan show {APPQ_EXTEN}@from-trunk")
         if "bench-app-queue" not in dialplan:
             raise RuntimeError(f"bench extension not loaded:\n{dialplan}")
@@ -339,7 +341,7 @@ class Bench:
         self._stop_phones()
         if not self.args.keep:
             self.stack.stop()
-            if self.work is not None:
+            if self.inside:
                 shutil.rmtree(self.work, ignore_errors=True)
         else:
             os.environ["HOTLINE_KEEP_E2E"] = "1"
@@ -403,7 +405,7 @@ class Bench:
         (work / f"caller-{phase}.msg").unlink(missing_ok=True)
         number = LINE if path == "core" else APPQ_EXTEN
         rate, limit = ("1", "1") if free else ("50", str(n))
-        budget = (n * 1.0 + 20) if free else (n * 1.6 + 30)
+        budget = (n * 2.0 + 30) if free else (n * 1.6 + 30)
         argv = sipp_argv(
             self.stack.spec.root, "-sf", f"{inside}/bench-caller.xml",
             "-inf", f"{inside}/callers-{phase}.csv", "-s", number,
@@ -450,8 +452,9 @@ class Bench:
     def _collect(self, res: PhaseResult, phase: str) -> None:
         work = self.work
         cv = caller_view(parse_trace(work / f"caller-{phase}.msg"))
+        res.caller_placed = len(cv.invite_sent)
         res.caller_ok = len(cv.released)
-        res.caller_failed = res.callers - res.caller_ok
+        res.caller_failed = res.caller_placed - res.caller_ok
         per_agent = {a.id: agent_events(parse_trace(work / f"agent-{a.id}-{phase}.msg"))
                      for a in self.stack.agents}
         invites = [e for evs in per_agent.values() for e in evs if e.kind == "invite"]
@@ -597,7 +600,8 @@ def main(argv: list[str] | None = None) -> int:
 def _print_phase(r: PhaseResult) -> None:
     s = r.samples_ms
     print(f"  {r.path}/{r.case}: {r.wall_s:.1f} s, SIPp rc {r.sipp_rc}, callers released "
-          f"{r.caller_ok}/{r.callers}, agent INVITEs {r.agent_invites}, samples {len(s)}"
+          f"{r.caller_ok}/{r.caller_placed} placed of {r.callers}, "
+          f"agent INVITEs {r.agent_invites}, samples {len(s)}"
           f" (excluded warm-up {r.excluded}, unmatched {r.unmatched}); "
           f"p50 {_fmt(pct(s, 50))} ms, p99 {_fmt(pct(s, 99))} ms, "
           f"max {_fmt(max(s) if s else None)} ms; load {r.load1:.1f}, machine busy "

@@ -244,6 +244,22 @@ def core_shim(config: str, stats_file: str) -> int:
             json.dump(out, fh)
         os.replace(tmp, stats_file)
 
+    sync = os.environ.get("BENCH_SQLITE_SYNCHRONOUS")
+    if sync:
+        # Experiment only (--sqlite-synchronous): the same engine plus one PRAGMA.
+        from sqlalchemy import event
+        orig_make_engine = core_mod.make_engine
+
+        def make_engine(url: str) -> Any:
+            engine = orig_make_engine(url)
+            if url.startswith("sqlite"):
+                @event.listens_for(engine, "connect")
+                def _sync(dbapi_conn: Any, _record: Any) -> None:
+                    dbapi_conn.execute(f"PRAGMA synchronous={sync}")
+            return engine
+
+        core_mod.make_engine = make_engine  # type: ignore[assignment]
+
     signal.signal(signal.SIGUSR1, dump)
     return core_mod.main(["--config", config])
 
@@ -359,6 +375,8 @@ class Bench:
             def start_core(self) -> None:  # the real core, run through the timing shim
                 log = open(self.tmp / "core.log", "ab")  # noqa: SIM115
                 env = dict(os.environ, HOTLINE_AMI_SECRET=self.settings.ami_secret)
+                if bench.args.sqlite_synchronous:
+                    env["BENCH_SQLITE_SYNCHRONOUS"] = bench.args.sqlite_synchronous
                 self.core = subprocess.Popen(
                     [sys.executable, str(Path(__file__).resolve()), "--core-shim",
                      "--config", str(self.config), "--stats-file", str(bench.stats_file)],
@@ -658,8 +676,13 @@ def report(results: list[tuple[int, dict[str, Phase]]], args: argparse.Namespace
         for kind, ph in by.items():
             ans = f"{ph.answer_ms:.0f} ms" if ph.answer_ms is not None else "?"
             span = max(0.1, ph.wall - args.talk_ms / 1000)   # the last call's talk is no load
+            per_call = ", ".join(
+                f"{k} {ph.cpu.get(k, 0) / 100 * ph.wall / max(1, ph.created) * 1000:.1f}"
+                for k in ("asterisk", "core"))
+            ours = sum(v for k, v in ph.cpu.items() if k != "machine")
             print(f"  {rate:>4}/s {kind:<6} {ph.created / span:6.1f}/s over {ph.wall:5.1f} s, "
-                  f"answer {ans}, load {ph.load:.1f}; {_fmt_cpu(ph.cpu)}"
+                  f"answer {ans}; {_fmt_cpu(ph.cpu)} (others "
+                  f"{max(0.0, ph.cpu.get('machine', 0) - ours):.0f}%); CPU ms/call {per_call}"
                   + (f"; SIPp failures {ph.failed_detail}" if ph.failed_detail else ""))
     print()
     print("FastAGI (core side, µs: p50 / p99 / max; n):")
@@ -714,6 +737,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rates", default="50,100,200,300,400")
     p.add_argument("--talk-ms", type=int, default=1000)
     p.add_argument("--no-mirror", action="store_true")
+    p.add_argument("--kinds", default="agi,plain,mirror",
+                   help="phases per rate, from agi,plain,mirror")
+    p.add_argument("--sqlite-synchronous", choices=("NORMAL", "OFF", "FULL"),
+                   help="experiment: run the core with this PRAGMA synchronous on its SQLite "
+                        "(the project's engine leaves SQLite's default, FULL in WAL mode)")
     p.add_argument("--json", type=Path, help="also write the raw results here")
     p.add_argument("--core-shim", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--config", help=argparse.SUPPRESS)
@@ -733,7 +761,8 @@ def main(argv: list[str] | None = None) -> int:
     results: list[tuple[int, dict[str, Phase]]] = []
     try:
         bench.start()
-        kinds = ["agi", "plain"] + ([] if args.no_mirror else ["mirror"])
+        kinds = [k for k in args.kinds.split(",") if k in ("agi", "plain", "mirror")
+                 and not (args.no_mirror and k == "mirror")]
         for rate in args.rates:
             by: dict[str, Phase] = {}
             for kind in kinds:

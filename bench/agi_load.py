@@ -115,7 +115,11 @@ class LoadResult:
     durations: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     server_stats: dict[str, int] = field(default_factory=dict)
-    server_cpu_per_call: float = 0.0  # server process CPU seconds per completed call
+    server_cpu: float = 0.0  # server process CPU seconds during the measured load
+
+    @property
+    def server_cpu_per_call(self) -> float:
+        return self.server_cpu / self.ok if self.ok else 0.0
 
     @property
     def calls_per_s(self) -> float:
@@ -259,7 +263,7 @@ async def run_one(kind: str, rate: float, seconds: float, server_cpu: int | None
     finally:
         stats = srv.stop()
     r.server_stats = stats
-    r.server_cpu_per_call = (cpu1 - cpu0) / r.ok if r.ok else 0.0
+    r.server_cpu = cpu1 - cpu0
     return r
 
 
@@ -274,8 +278,8 @@ def cpu_pressure() -> str:
 
 
 def combine(runs: list[LoadResult]) -> LoadResult:
-    """Several runs of one server at one rate: latencies pooled, counts summed, calls/s and
-    CPU per call the median run's."""
+    """Several runs of one server at one rate: latencies pooled, counts and CPU summed,
+    calls/s the median run's."""
     if len(runs) == 1:
         return runs[0]
     first = runs[0]
@@ -286,12 +290,12 @@ def combine(runs: list[LoadResult]) -> LoadResult:
         out.failed += r.failed
         out.rtts += r.rtts
         out.durations += r.durations
+        out.server_cpu += r.server_cpu
         out.errors += r.errors[: max(0, 5 - len(out.errors))]
         for k, v in r.server_stats.items():
             out.server_stats[k] = out.server_stats.get(k, 0) + v
     rates = sorted(r.calls_per_s for r in runs)
     out.elapsed = out.ok / rates[len(rates) // 2] if rates[len(rates) // 2] else 0.0
-    out.server_cpu_per_call = sorted(r.server_cpu_per_call for r in runs)[len(runs) // 2]
     return out
 
 

@@ -29,7 +29,9 @@ def agent_of(channel: str) -> str | None:
     if not channel.startswith("PJSIP/"):
         return None
     name = channel[len("PJSIP/"):]
-    return name.rsplit("-", 1)[0] if "-" in name else name
+    endpoint = name.rsplit("-", 1)[0] if "-" in name else name
+    # Agent ids are digits (the agent directory enforces it); "carrier" is the trunk.
+    return endpoint if endpoint.isdigit() else None
 
 
 class CallEventBridge:
@@ -61,6 +63,8 @@ class CallEventBridge:
             await self._dial_end(event)
         elif name == "Hangup":
             await self._hangup(event)
+        elif name == "QueueCallerJoin":
+            await self._left_for_fallback(event)
 
     async def _dial_end(self, event: Any) -> None:
         call_id = event.get("Uniqueid", "")
@@ -99,6 +103,18 @@ class CallEventBridge:
         else:
             await self._distributor.abandon(call_id)
 
+
+    async def _left_for_fallback(self, event: Any) -> None:
+        """The dialplan judged the core dead (stale heartbeat) and queued the caller in
+        app_queue: stop offering the call to agents, or both would ring them."""
+        call_id = event.get("Uniqueid", "")
+        call = await self._live.get(call_id)
+        if call is None or call.callback:
+            return
+        log.warning("call %s went to the fallback queue %s; the core lets go of it",
+                    call_id, event.get("Queue"))
+        await self._live.remove(call_id)
+        await self._distributor.abandon(call_id)
 
     async def _callback_event(self, name: str, call_id: str, event: Any) -> None:
         """Events of the dialer's agent-first leg (uniqueid ``cb-<call id>``)."""

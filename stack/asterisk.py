@@ -194,7 +194,8 @@ class AsteriskProcess:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"Asterisk exited with {self.proc.returncode}; see {self.log_file}")
+                raise RuntimeError(
+                    f"Asterisk exited with {self.proc.returncode}; see {self.log_file}")
             # The control socket appears a moment after the process starts; retrying the CLI
             # is the documented way to wait (core waitfullybooted blocks once connected).
             res = subprocess.run(self._argv("-rx", "core waitfullybooted"),

@@ -20,8 +20,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from hotline_core.config_errors import ConfigError
 from stack.asterisk import AsteriskProcess
+from stack.core import CONFIG_ERRORS, validate
 from stack.instance import spec_from_settings
 from stack.services import CoreProcess, Redis, StartError, _http_host, pidfile
 from stack.settings import REPO_ROOT, Settings, load_settings, sip_password
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "status":
             return _status(settings)
         return _down(settings)
-    except ConfigError as exc:
+    except CONFIG_ERRORS as exc:
         print(f"hotline: bad setting: {exc}", file=sys.stderr)
         return 2
     except StartError as exc:
@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _up(settings: Settings) -> int:
-    spec = spec_from_settings(settings)   # validates lines and agents before anything starts
+    validate(settings)                    # every config file, before anything starts
+    spec = spec_from_settings(settings)
     stop = {"now": False}
 
     def _stop(*_: object) -> None:

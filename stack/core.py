@@ -21,13 +21,18 @@ from typing import Any
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from hotline_core.acd import ConfigError as DistConfigError
 from hotline_core.acd import Distributor, load_distribution_config
 from hotline_core.acd.restriction import RestrictionList
 from hotline_core.agent_directory import load_agents
+from hotline_core.calendar import ChineseWorkingCalendar, OverridesError, load_overrides
 from hotline_core.call_records import CallLog
+from hotline_core.config_errors import ConfigError
 from hotline_core.db import Base, make_engine, make_sessionmaker
 from hotline_core.lines import load_lines
-from hotline_core.workorders.access import load_policy
+from hotline_core.presets import PresetError, load_preset
+from hotline_core.workorders.access import AccessConfigError, load_policy
+from hotline_core.workorders.desk import DeskSettings
 from ivr.agi import AgiServer
 from ivr.ami import AmiClient
 from ivr.call_events import CallEventBridge
@@ -39,12 +44,22 @@ from ivr.flows.waiting import WaitingContext, WaitingFlow
 from ivr.heartbeat import beat, run_heartbeat, stop_heartbeat
 from ivr.live_calls import LiveCalls
 from ivr.reconcile import CdrReconciler
+from ivr.resync import resync
 from ivr.records import AsyncCallLog
 from stack.asterisk import AsteriskSpec
 from stack.instance import spec_from_settings
 from stack.settings import Settings, load_settings
 from stack.tokens import ensure_tokens_file
-from web import agents_api, callers_api, calls_api, live_api, restrictions_api
+from web import (
+    agents_api,
+    callers_api,
+    calls_api,
+    live_api,
+    open311,
+    openapi,
+    restrictions_api,
+    workorders_api,
+)
 from web.app import create_app
 
 log = logging.getLogger("hotline.core")
@@ -66,6 +81,10 @@ class Core:
         agents = load_agents(s.agents_file)
         dist_config = load_distribution_config(s.distribution_file)
         access = load_policy(ensure_tokens_file(s.api_tokens_file, agents))
+        desk = DeskSettings(
+            preset=load_preset(s.preset),
+            calendar=ChineseWorkingCalendar(
+                load_overrides(s.calendar_overrides) if s.calendar_overrides else None))
         s.state_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(s.database_url)
         _migrate(s.database_url, engine)
@@ -83,6 +102,7 @@ class Core:
             # fallback handled meanwhile.
             assert self.ami is not None
             await beat(self.ami)
+            await resync(self.ami, live, distributor, lines)
             await reconciler.run_once()
 
         self.ami = AmiClient("127.0.0.1", s.ami_port, s.ami_username, s.ami_secret,
@@ -112,7 +132,8 @@ class Core:
         app = create_app(
             sessions,
             route_modules=[calls_api.register, agents_api.register, live_api.register,
-                           restrictions_api.register, callers_api.register],
+                           restrictions_api.register, callers_api.register,
+                           workorders_api.register, open311.register, openapi.register],
             health_probes=self._probes(engine),
             services={
                 "calls": calls_api.CallServices(call_log, access, self.spec.recordings_dir),
@@ -122,6 +143,7 @@ class Core:
                 "restrictions": restrictions_api.RestrictionServices(restrictions, access),
                 "live": live_api.LiveServices(distributor, self.redis, access),
                 "callers": callers_api.CallerServices(flags, access),
+                "workorders": workorders_api.WorkOrderServices(desk=desk, access=access),
             },
         )
         self.runner = web.AppRunner(app, access_log=None)
@@ -210,13 +232,34 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         await core.stop()
 
 
+CONFIG_ERRORS: tuple[type[Exception], ...] = (ConfigError, PresetError, OverridesError,
+                                              AccessConfigError, DistConfigError)
+
+
+def validate(settings: Settings) -> None:
+    """Load every configuration file once, so a bad one stops start-up before anything runs."""
+    load_lines(settings.lines_file)
+    load_agents(settings.agents_file)
+    load_distribution_config(settings.distribution_file)
+    load_preset(settings.preset)
+    if settings.calendar_overrides:
+        load_overrides(settings.calendar_overrides)
+    if settings.api_tokens_file.exists():
+        load_policy(settings.api_tokens_file)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hotline-core")
     parser.add_argument("--config", type=Path, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = load_settings(args.config)
+    try:
+        settings = load_settings(args.config)
+        validate(settings)
+    except CONFIG_ERRORS as exc:
+        print(f"hotline-core: bad setting: {exc}", file=sys.stderr)
+        return 2
 
     async def run() -> None:
         stop = asyncio.Event()

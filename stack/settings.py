@@ -55,6 +55,8 @@ class Settings:
     announce_seconds: int
     callback_offer_seconds: int
     carrier_outbound_uri: str
+    preset: str
+    calendar_overrides: Path | None
 
     @property
     def loopback(self) -> str:
@@ -147,6 +149,9 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         announce_seconds=int(r.positive("calls", "announce_seconds", 30)),
         callback_offer_seconds=int(r.positive("calls", "callback_offer_seconds", 60)),
         carrier_outbound_uri=r.str("trunk", "outbound_uri", ""),
+        preset=r.str("workorders", "preset", "gaotai"),
+        calendar_overrides=(r.path("workorders", "calendar_overrides", "", base)
+                            if r.str("workorders", "calendar_overrides", "") else None),
     )
     if settings.carrier_outbound_uri and not settings.carrier_outbound_uri.startswith("sip:"):
         raise ConfigError(path, "trunk.outbound_uri", "must be a sip: URI of the carrier")
@@ -178,7 +183,8 @@ def stored_secret(state_dir: Path, name: str) -> str:
 
 def sip_password(state_dir: Path, agent_id: str, env: dict[str, str] | None = None) -> str:
     env = dict(os.environ) if env is None else env
-    return env.get(f"HOTLINE_SIP_PASSWORD_{agent_id}") or stored_secret(state_dir, f"sip-{agent_id}")
+    from_env = env.get(f"HOTLINE_SIP_PASSWORD_{agent_id}")
+    return from_env or stored_secret(state_dir, f"sip-{agent_id}")
 
 
 class _Reader:
@@ -186,7 +192,7 @@ class _Reader:
         self.path_ = path
         self.data = data
         known = {"network", "ami", "agi", "redis", "database", "paths", "asterisk", "trunk",
-                 "calls"}
+                 "calls", "workorders"}
         for section in data:
             if section not in known:
                 raise ConfigError(path, section, "unknown section")
@@ -212,7 +218,8 @@ class _Reader:
     def positive(self, section: str, key: str, default: float) -> float:
         value = self._get(section, key, default)
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            raise ConfigError(self.path_, f"{section}.{key}", f"{value!r} must be a positive number")
+            raise ConfigError(self.path_, f"{section}.{key}",
+                              f"{value!r} must be a positive number")
         return float(value)
 
     def address(self, section: str, key: str, default: str) -> str:
@@ -220,7 +227,8 @@ class _Reader:
         try:
             ipaddress.ip_address(value)
         except ValueError as exc:
-            raise ConfigError(self.path_, f"{section}.{key}", f"{value!r} is not an IP address") from exc
+            raise ConfigError(self.path_, f"{section}.{key}",
+                              f"{value!r} is not an IP address") from exc
         return value
 
     def ip_list(self, section: str, key: str, default: list[str]) -> tuple[str, ...]:
@@ -229,7 +237,8 @@ class _Reader:
             try:
                 ipaddress.ip_network(v, strict=False)
             except ValueError as exc:
-                raise ConfigError(self.path_, f"{section}.{key}", f"{v!r} is not an IP address") from exc
+                raise ConfigError(self.path_, f"{section}.{key}",
+                                  f"{v!r} is not an IP address") from exc
         return tuple(values)
 
     def str_list(self, section: str, key: str, default: list[str]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -24,9 +25,18 @@ def create_app(
     app[keys.HEALTH_PROBES] = dict(health_probes or {})
     app[keys.SERVICES] = dict(services or {})
     app.router.add_get("/api/health", health)
+    app.router.add_get("/", wallboard)
     for register in route_modules:
         register(app)
     return app
+
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+async def wallboard(_request: web.Request) -> web.FileResponse:
+    """The supervisors' wallboard: live figures over the /api/live web socket."""
+    return web.FileResponse(STATIC / "wallboard.html")
 
 
 async def health(request: web.Request) -> web.Response:

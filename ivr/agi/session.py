@@ -88,18 +88,24 @@ class AgiSession:
         """Return once the channel hangs up or the connection closes."""
         await self._hangup_event.wait()
 
-    async def command(self, line: str, timeout: float | None = None) -> AgiResponse:  # noqa: ASYNC109
+    async def command(
+        self, line: str, timeout: float | None = None, *, allow_dead: bool = False  # noqa: ASYNC109
+    ) -> AgiResponse:
         """Send one AGI command line and return Asterisk's reply.
 
         ``timeout`` defaults to the server's ``command_timeout``; give long ones to EXEC Dial,
         Queue or long prompts. Raises :class:`AgiHangup`, :class:`AgiTimeout`,
         :class:`AgiProtocolError`, or :class:`AgiCommandError` for 5xx replies; ``ValueError``
         for a line holding a newline.
+
+        After a hangup commands are refused locally, unless ``allow_dead``: Asterisk still
+        runs GET VARIABLE, GET FULL VARIABLE, SET VARIABLE, VERBOSE (and a few others) on a
+        dead channel while the connection is open, e.g. to read ``HANGUPCAUSE``.
         """
         check_command(line)
-        self._raise_if_unusable()
+        self._raise_if_unusable(allow_dead)
         async with self._lock:
-            self._raise_if_unusable()
+            self._raise_if_unusable(allow_dead)
             loop = asyncio.get_running_loop()
             fut: asyncio.Future[AgiResponse] = loop.create_future()
             self._pending.append(fut)
@@ -136,9 +142,10 @@ class AgiSession:
             pass
         self._mark_hangup()
 
-    async def get_variable(self, name: str) -> str | None:
-        """The variable's value, or None when it is not set."""
-        resp = await self.command(f"GET VARIABLE {quote_if_needed(name)}")
+    async def get_variable(self, name: str, *, allow_dead: bool = False) -> str | None:
+        """The variable's value, or None when it is not set (``allow_dead``: see
+        :meth:`command`)."""
+        resp = await self.command(f"GET VARIABLE {quote_if_needed(name)}", allow_dead=allow_dead)
         return resp.data if resp.result == "1" else None
 
     async def set_variable(self, name: str, value: str) -> None:
@@ -215,11 +222,13 @@ class AgiSession:
 
     # ------------------------------------------------------------------ internals
 
-    def _raise_if_unusable(self) -> None:
+    def _raise_if_unusable(self, allow_dead: bool = False) -> None:
         if self._broken is not None:
             raise type(self._broken)(*self._broken.args)
-        if self.hung_up or self._closed:
-            raise AgiHangup("channel hung up" if self.hung_up else "connection closed")
+        if self._closed:
+            raise AgiHangup("connection closed")
+        if self.hung_up and not allow_dead:
+            raise AgiHangup("channel hung up")
 
     def _check(self, line: str, resp: AgiResponse) -> AgiResponse:
         if resp.code == 511:

@@ -4,6 +4,7 @@ the call records are reconciled from Asterisk's CDR file when the core comes bac
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from collections.abc import Iterator
 
 import pytest
@@ -58,3 +59,38 @@ async def test_waiting_caller_moves_to_the_fallback_when_the_core_dies(
     assert call["disposition"] == "answered"
     assert call["agent_id"] == "1001"
     assert call["route"] == "fallback"
+
+
+async def test_core_restart_keeps_a_talking_agent_busy(hotline: HotlineStack) -> None:
+    # Resync after restart: Asterisk shows 1001 talking, so 1001 must not ring for a new
+    # call until that conversation ends.
+    hotline.login("1001")
+    first = asyncio.create_task(hotline.call("12345", "13800138600", talk_ms=15000))
+    await hotline.wait_call(lambda c: c["caller"].endswith("8600") and c["answered_at"])
+    hotline.kill_core()
+    hotline.start_core()
+    second = await hotline.call("12345", "13800138601", talk_ms=22000)
+    assert second.ok, second.output[:1500]
+    assert (await first).ok
+
+    a = await hotline.wait_call(lambda c: c["caller"].endswith("8600") and c["ended_at"])
+    b = await hotline.wait_call(lambda c: c["caller"].endswith("8601") and c["ended_at"])
+    assert a["agent_id"] == b["agent_id"] == "1001"
+    assert a["route"] == b["route"] == "core"
+    # One call at a time: 1001 took the second call only after the first had ended.
+    assert datetime.fromisoformat(b["answered_at"]) >= datetime.fromisoformat(a["ended_at"])
+
+
+async def test_ami_reconnects_after_asterisk_restarts(hotline: HotlineStack) -> None:
+    assert hotline.asterisk is not None
+    hotline.asterisk.stop()
+    hotline.asterisk.start()
+    # The core reconnects (backoff) and logs in again: health reports AMI up.
+    health = await asyncio.to_thread(hotline.wait_healthy)
+    assert health["components"]["asterisk_ami"]["ok"] is True
+    hotline.login("1001")
+    result = await hotline.call("12345", "13800138700", talk_ms=5000)
+    assert result.ok, result.output[:1500]
+    call = await hotline.wait_call(lambda c: c["caller"].endswith("8700") and c["ended_at"])
+    assert call["agent_id"] == "1001"
+    assert call["route"] == "core"

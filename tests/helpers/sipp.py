@@ -49,12 +49,8 @@ class Sipp:
                    talk_ms: int = 3000, source_ip: str = "127.0.0.1",
                    timeout: float = 90.0, scenario: str = "caller.xml") -> SippResult:
         """One citizen's call; returns when SIPp ends (the caller hung up, or failed)."""
-        argv = self._argv(
-            scenario, "-s", number, "-key", "caller", caller, "-d", str(talk_ms), "-i", source_ip, "-p", str(local_port), "-mp", str(media_port),
-            "-m", "1", "-l", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
-            "-recv_timeout", f"{int(timeout * 1000)}",
-        )
-        return await _run(argv, timeout + 10)
+        return await self._one_call(scenario, number, caller, local_port, media_port,
+                                    source_ip, timeout, "-d", str(talk_ms))
 
     async def refused(self, number: str, caller: str, expect: int, *, local_port: int,
                       media_port: int, source_ip: str = "127.0.0.1",
@@ -63,9 +59,16 @@ class Sipp:
         scenario = f"rejected-{expect}.xml"
         text = (SCENARIOS / "rejected.xml").read_text().replace("[expect]", str(expect))
         (self.work / scenario).write_text(text)
+        return await self._one_call(scenario, number, caller, local_port, media_port,
+                                    source_ip, timeout)
+
+    async def _one_call(self, scenario: str, number: str, caller: str, local_port: int,
+                        media_port: int, source_ip: str, timeout: float,
+                        *extra: str) -> SippResult:
         argv = self._argv(
-            scenario, "-s", number, "-key", "caller", caller, "-i", source_ip, "-p", str(local_port), "-mp", str(media_port),
-            "-m", "1", "-l", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
+            scenario, "-s", number, "-key", "caller", caller, *extra, "-i", source_ip,
+            "-p", str(local_port), "-mp", str(media_port), "-m", "1", "-l", "1", "-nostdin",
+            "-timeout", f"{int(timeout)}s", "-timeout_error",
             "-recv_timeout", f"{int(timeout * 1000)}",
         )
         return await _run(argv, timeout + 10)

@@ -166,7 +166,7 @@ core_dead_after = 3
             start_new_session=True)
         self.wait_healthy()
 
-    def wait_healthy(self, timeout: float = 30.0) -> dict[str, Any]:
+    def wait_healthy(self, timeout: float = 120.0) -> dict[str, Any]:
         # The health endpoint is the core's readiness signal; poll it until all is up.
         deadline = time.monotonic() + timeout
         last: Any = None

@@ -234,12 +234,21 @@ async def test_real_asterisk_hangup_while_idle(asterisk: Asterisk) -> None:
             await s.stream_file(BEEP)
         except AgiHangup:
             seen["after"] = "refused"
+        # Asterisk still answers variable reads on the dead channel ...
+        seen["dead_read"] = await s.get_variable("CHANNEL(name)", allow_dead=True)
+        # ... but refuses channel commands with its 511
+        try:
+            await s.command(f'STREAM FILE {BEEP} ""', allow_dead=True)
+        except AgiHangup as exc:
+            seen["dead_stream"] = str(exc)
 
     async with AgiServer({"idlehang": flow}, port=asterisk.agi_port) as server:
         await asyncio.to_thread(asterisk.originate, "idlehang", 1)
         status = await _status(asterisk, "idlehang")
     assert seen["lines"] == ["200 result=0", "HANGUP"]
     assert seen["after"] == "refused"
+    assert seen["dead_read"].startswith("Local/idlehang@agitest-")
+    assert "511 Command Not Permitted on a dead channel" in seen["dead_stream"]
     assert server.hangups == 1
     assert status.startswith("HANGUP/")
 

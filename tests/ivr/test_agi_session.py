@@ -200,6 +200,27 @@ async def test_hangup_line_between_commands() -> None:
     assert result.commands == ["ANSWER"]  # STREAM FILE never sent
 
 
+async def test_allow_dead_commands_after_hangup() -> None:
+    out: list[object] = []
+
+    async def flow(s: AgiSession) -> None:
+        await s.wait_hangup()
+        out.append(await s.get_variable("HANGUPCAUSE", allow_dead=True))
+        try:
+            await s.command("STREAM FILE x \"\"", allow_dead=True)
+        except AgiHangup as exc:
+            out.append(str(exc))
+
+    result, _ = await run_call(flow, lambda p: (
+        p.hangup()
+        .expect("GET VARIABLE HANGUPCAUSE", "200 result=1 (16)")
+        .expect('STREAM FILE x ""', DEAD_511)
+    ))
+    result.assert_ok()
+    assert out[0] == "16"
+    assert "511" in out[1]  # type: ignore[operator]
+
+
 async def test_result_minus_one_then_hangup_line() -> None:
     """Channel hung up during playback: Asterisk replies -1 first, then HANGUP."""
     out: list[object] = []

@@ -56,9 +56,9 @@ def test_live_stream_with_grammar_gives_a_final_answer(ko_recognizer: VoskRecogn
 async def test_choice_service_runs_in_its_own_process(ko_settings: SpeechSettings) -> None:
     service = ChoiceService(ko_settings)
     try:
-        await service.start()
-        yes = await service.recognize(speech_clip("예"), "yes_no")
-        no = await service.recognize(speech_clip("아니요"), "yes_no")
+        await service.start(start_seconds=300)
+        yes = await service.recognize(speech_clip("예"), "yes_no", limit_seconds=120)
+        no = await service.recognize(speech_clip("아니요"), "yes_no", limit_seconds=120)
         assert (yes and yes.key, no and no.key) == ("yes", "no")
     finally:
         service.close()

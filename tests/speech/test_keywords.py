@@ -54,7 +54,7 @@ def alerts_sub(redis_url: str) -> Iterator[redis.client.PubSub]:
 
 def received(pubsub: redis.client.PubSub, count: int) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while len(out) < count and time.monotonic() < deadline:
         msg = pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
         if msg is not None:

@@ -27,9 +27,10 @@ async def test_live_stream_budget_partials_finals_and_alerts(
     client = aioredis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=10)
     pubsub = client.pubsub()
     await pubsub.subscribe(ALERTS_CHANNEL)
-    live = LiveTranscriber(settings, load_keywords(tmp_path / "k.toml"), client)
+    live = LiveTranscriber(settings, load_keywords(tmp_path / "k.toml"), client,
+                          call_seconds=120)  # bounds for a loaded machine
     try:
-        await live.start()
+        await live.start(start_seconds=300)
         stream = await live.open("call-live", "caller", 8000, YES_NO)
         assert isinstance(stream, LiveStream)
         over = await live.open("call-other", "caller", 8000)
@@ -50,7 +51,7 @@ async def test_live_stream_budget_partials_finals_and_alerts(
 
         got = []
         while len(got) < 2:
-            msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
+            msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=120)
             if msg is not None:
                 got.append(json.loads(msg["data"]))
         assert sorted((g["type"], g["source"], g["call_id"]) for g in got) == [
