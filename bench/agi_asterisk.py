@@ -45,11 +45,13 @@ or SIGTERM. Loopback only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import struct
@@ -260,7 +262,29 @@ def core_shim(config: str, stats_file: str) -> int:
 
         core_mod.make_engine = make_engine  # type: ignore[assignment]
 
-    signal.signal(signal.SIGUSR1, dump)
+    profile: list[Any] = []
+    if os.environ.get("BENCH_PROFILE"):
+        # Experiment only (--profile): cProfile of the core's main thread (the event loop),
+        # top functions by own time written next to the stats at every dump.
+        import cProfile
+        import pstats
+        profile.append(cProfile.Profile())
+        profile[0].enable()
+        plain_dump = dump
+
+        def dump_with_profile(sig: int, frame: Any) -> None:
+            prof = profile[0]
+            prof.disable()
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(30)
+            Path(stats_file + ".prof.txt").write_text(out.getvalue())
+            profile[0] = cProfile.Profile()
+            profile[0].enable()
+            plain_dump(sig, frame)
+
+        signal.signal(signal.SIGUSR1, dump_with_profile)
+    else:
+        signal.signal(signal.SIGUSR1, dump)
     return core_mod.main(["--config", config])
 
 
@@ -340,6 +364,7 @@ class Phase:
     stats: dict[str, Any] = field(default_factory=dict)
     core_log_problems: list[str] = field(default_factory=list)
     sipp_rc: int = 0
+    forced_hangups: int = 0   # channels still up 60 s after SIPp ended, hung up by the bench
     flows: dict[str, int] = field(default_factory=dict)      # core side: flow outcomes
     agi_results: dict[str, int] = field(default_factory=dict)  # Asterisk side: AGI() results
 
@@ -375,6 +400,8 @@ class Bench:
             def start_core(self) -> None:  # the real core, run through the timing shim
                 log = open(self.tmp / "core.log", "ab")  # noqa: SIM115
                 env = dict(os.environ, HOTLINE_AMI_SECRET=self.settings.ami_secret)
+                if bench.args.profile:
+                    env["BENCH_PROFILE"] = "1"
                 if bench.args.sqlite_synchronous:
                     env["BENCH_SQLITE_SYNCHRONOUS"] = bench.args.sqlite_synchronous
                 self.core = subprocess.Popen(
@@ -432,6 +459,8 @@ class Bench:
     def stop(self) -> None:
         if self.sipp_proc is not None and self.sipp_proc.poll() is None:
             _kill_group(self.sipp_proc)
+        if self.args.keep_core_log and (self.stack.tmp / "core.log").exists():
+            shutil.copyfile(self.stack.tmp / "core.log", self.args.keep_core_log)
         self.stack.stop()
 
     # -- one phase ----------------------------------------------------------------------
@@ -487,7 +516,7 @@ class Bench:
         ncpu = os.cpu_count() or 1
         ph.cpu["machine"] = (m_busy1 - m_busy0) / max(1, m_all1 - m_all0) * 100 * ncpu
         self._read_sipp_stats(ph, work / stat)
-        self._drain()
+        ph.forced_hangups = self._drain()
         if kind == "agi":
             self._agi_outcome(ph, cdr_off)
             ph.agi_results = self._agi_results(msg_off)
@@ -514,20 +543,36 @@ class Bench:
                             and v.isdigit() and int(v)}
         ph.answer_ms = _ms(row.get("ResponseTime1(C)", ""))
 
-    def _drain(self, timeout: float = 60.0) -> None:
-        """Wait until Asterisk has no channels left (every call hung up)."""
-        assert self.stack.asterisk is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def _drain(self, timeout: float = 60.0) -> int:
+        """Wait until Asterisk has no channels left (every call hung up); after ``timeout``
+        hang the rest up so the next phase starts clean. Returns channels hung up so."""
+        ast = self.stack.asterisk
+        assert ast is not None
+
+        def channels() -> int | None:
             try:
-                out = self.stack.asterisk.cli("core show channels count")
+                out = ast.cli("core show channels count")
             except subprocess.TimeoutExpired:
-                continue   # Asterisk too busy to answer its CLI: still draining
+                return None    # Asterisk too busy to answer its CLI: still draining
             m = re.search(r"(\d+) active channels?", out)
-            if m and int(m.group(1)) == 0:
-                break
-            time.sleep(0.5)
+            return int(m.group(1)) if m else None
+
+        forced = 0
+        for limit, force in ((timeout, True), (30.0, False)):
+            deadline = time.monotonic() + limit
+            left = None
+            while time.monotonic() < deadline:
+                left = channels()
+                if left == 0:
+                    time.sleep(1.0)
+                    return forced
+                time.sleep(0.5)
+            if force:
+                forced = left or 0
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    ast.cli("channel request hangup all", timeout=30)
         time.sleep(1.0)
+        return forced
 
     def _cdr_rows(self, offset: int) -> list[dict[str, str]]:
         from ivr.reconcile import COLUMNS
@@ -570,6 +615,10 @@ class Bench:
             for _ in range(50):
                 if self.stats_file.exists():
                     ph.stats = json.loads(self.stats_file.read_text())
+                    prof = Path(str(self.stats_file) + ".prof.txt")
+                    if self.args.profile and prof.exists():
+                        with open(self.args.profile, "a") as fh:
+                            fh.write(f"==== {ph.kind} {ph.rate}/s\n{prof.read_text()}\n")
                     break
                 time.sleep(0.1)
         # The core path: the flow ran to its end and told the dialplan to wait for an agent.
@@ -683,7 +732,9 @@ def report(results: list[tuple[int, dict[str, Phase]]], args: argparse.Namespace
             print(f"  {rate:>4}/s {kind:<6} {ph.created / span:6.1f}/s over {ph.wall:5.1f} s, "
                   f"answer {ans}; {_fmt_cpu(ph.cpu)} (others "
                   f"{max(0.0, ph.cpu.get('machine', 0) - ours):.0f}%); CPU ms/call {per_call}"
-                  + (f"; SIPp failures {ph.failed_detail}" if ph.failed_detail else ""))
+                  + (f"; SIPp failures {ph.failed_detail}" if ph.failed_detail else "")
+                  + (f"; {ph.forced_hangups} channels left 60 s after, hung up"
+                     if ph.forced_hangups else ""))
     print()
     print("FastAGI (core side, µs: p50 / p99 / max; n):")
     for rate, by in results:
@@ -743,6 +794,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="experiment: run the core with this PRAGMA synchronous on its SQLite "
                         "(the project's engine leaves SQLite's default, FULL in WAL mode)")
     p.add_argument("--json", type=Path, help="also write the raw results here")
+    p.add_argument("--keep-core-log", type=Path, help="copy the core's log here at the end")
+    p.add_argument("--profile", type=Path,
+                   help="experiment: cProfile the core's event-loop thread; write the top "
+                        "functions per agi phase into this file (slows the core down)")
     p.add_argument("--core-shim", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--config", help=argparse.SUPPRESS)
     p.add_argument("--stats-file", help=argparse.SUPPRESS)

@@ -334,7 +334,7 @@ def report_self(
     for ours, bare in pairs:
         def ratio(a: list[float], b: list[float], q: float) -> str:
             pb = pct(b, q)
-            return f"{pct(a, q) / pb:.2f}x" if pb and pb == pb else "n/a"
+            return f"{pct(a, q) / pb:.3g}x" if pb and pb == pb else "n/a"
         lines.append(
             f"| {ours.rate:>6.0f} | {ratio(ours.rtts, bare.rtts, 50):>17} "
             f"| {ratio(ours.rtts, bare.rtts, 99):>17} "

@@ -3,8 +3,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.helpers.redis_server import redis_server
+
+# Speed is measured in bench/, never asserted: no per-example deadline on shared machines.
+settings.register_profile("hotline", deadline=None)
+settings.load_profile("hotline")
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,7 @@ def _agent(svc: AgentServices, request: web.Request) -> AgentEntry:
 
 
 async def list_agents(request: web.Request) -> web.Response:
+    """Agents and their states."""
     svc = _services(request)
     principal(request, svc.access)
     statuses = await svc.distributor.agents()
@@ -63,6 +64,7 @@ def _status(status: Any) -> dict[str, Any]:
 
 
 async def login(request: web.Request) -> web.Response:
+    """Log an agent in to its skills (ready)."""
     svc = _services(request)
     entry = _agent(svc, request)
     _may_act(principal(request, svc.access), entry.id)
@@ -78,14 +80,17 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
+    """Log an agent out."""
     return await _simple(request, "logout")
 
 
 async def ready(request: web.Request) -> web.Response:
+    """End a pause: the agent is ready."""
     return await _simple(request, "unpause")
 
 
 async def pause(request: web.Request) -> web.Response:
+    """Pause an agent with a reason code."""
     svc = _services(request)
     entry = _agent(svc, request)
     _may_act(principal(request, svc.access), entry.id)

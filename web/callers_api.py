@@ -37,6 +37,7 @@ def _check(request: web.Request) -> tuple[CallerServices, str]:
 
 
 async def flag(request: web.Request) -> web.Response:
+    """Flag a caller as needing help (served first)."""
     svc, number = _check(request)
     body = await json_body(request)
     reason = body.get("reason")
@@ -47,6 +48,7 @@ async def flag(request: web.Request) -> web.Response:
 
 
 async def unflag(request: web.Request) -> web.Response:
+    """Clear a caller's needs-help flag."""
     svc, number = _check(request)
     if not await svc.flags.unflag(number):
         raise json_error(404, f"{number} is not flagged")

@@ -55,6 +55,7 @@ def _as_dict(svc: CallServices, who: Principal, record: Any) -> dict[str, Any]:
 
 
 async def list_calls(request: web.Request) -> web.Response:
+    """Call records, newest first (filters: line, disposition, limit, offset)."""
     svc = _services(request)
     who = _reader(request, svc)
     q = request.query
@@ -74,6 +75,7 @@ async def list_calls(request: web.Request) -> web.Response:
 
 
 async def get_call(request: web.Request) -> web.Response:
+    """One call record."""
     svc = _services(request)
     who = _reader(request, svc)
     record = await asyncio.to_thread(svc.log.get, request.match_info["call_id"])
@@ -83,6 +85,7 @@ async def get_call(request: web.Request) -> web.Response:
 
 
 async def get_recording(request: web.Request) -> web.StreamResponse:
+    """The call's recording (WAV)."""
     svc = _services(request)
     _reader(request, svc)
     record = await asyncio.to_thread(svc.log.get, request.match_info["call_id"])

@@ -70,12 +70,14 @@ def snapshot_json(snap: QueueFigures) -> dict[str, Any]:
 
 
 async def queues(request: web.Request) -> web.Response:
+    """Live queue figures per line and skill."""
     svc = _services(request)
     principal(request, svc.access)
     return web.json_response(snapshot_json(await svc.distributor.figures()))
 
 
 async def live(request: web.Request) -> web.WebSocketResponse:
+    """Web socket: figures on every change, and speech alerts."""
     svc = _services(request)
     # Browsers cannot set headers on a web socket: the token may come as a query parameter.
     token = request.query.get("token")

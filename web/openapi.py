@@ -132,6 +132,15 @@ DOCS: dict[tuple[str, str], tuple[str, str, Body | None]] = {
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 
 
+def _from_handler(handler: Any) -> tuple[str, str, dict[str, Any] | None]:
+    """Routes not in DOCS are described by their handler: tag from the module
+    (``web.calls_api`` → ``calls``), summary from the first line of the docstring."""
+    module = getattr(handler, "__module__", "") or ""
+    tag = module.rsplit(".", 1)[-1].removesuffix("_api") or "other"
+    doc = (getattr(handler, "__doc__", None) or "").strip().splitlines()
+    return tag, doc[0].rstrip(".") if doc else "", None
+
+
 def document(app: web.Application) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in app.router.routes():
@@ -139,7 +148,7 @@ def document(app: web.Application) -> dict[str, Any]:
         path = info.get("path") or info.get("formatter")
         if not path or route.method == "HEAD":
             continue
-        tag, summary, body = DOCS.get((route.method, path), ("other", "", None))
+        tag, summary, body = DOCS.get((route.method, path)) or _from_handler(route.handler)
         op: dict[str, Any] = {
             "tags": [tag], "summary": summary,
             "responses": {

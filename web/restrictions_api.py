@@ -48,6 +48,7 @@ def _reason(body: dict[str, Any]) -> str:
 
 
 async def restrict(request: web.Request) -> web.Response:
+    """Restrict a number for N natural days (supervisor)."""
     svc = _services(request)
     who = _supervisor(request, svc)
     body = await json_body(request)
@@ -62,6 +63,7 @@ async def restrict(request: web.Request) -> web.Response:
 
 
 async def lift(request: web.Request) -> web.Response:
+    """Lift a restriction early (audited)."""
     svc = _services(request)
     who = _supervisor(request, svc)
     body = await json_body(request)
@@ -72,6 +74,7 @@ async def lift(request: web.Request) -> web.Response:
 
 
 async def audit(request: web.Request) -> web.Response:
+    """Restriction audit trail and hits."""
     svc = _services(request)
     _supervisor(request, svc)
     entries = await svc.restrictions.audit()

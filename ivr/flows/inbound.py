@@ -49,9 +49,10 @@ class InboundFlow:
         call_id = session.env.get("uniqueid", "")
         caller = session.env.get("callerid", "") or "unknown"
         recording = await session.get_variable("HOTLINE_REC")
+        # Asterisk does not send the linkedid among the AGI headers.
+        linkedid = await session.get_variable("CHANNEL(linkedid)")
         await ctx.calls.offered(call_id, line=line.number, caller=caller,
-                                department=line.department,
-                                linkedid=session.env.get("linkedid", ""),
+                                department=line.department, linkedid=linkedid or call_id,
                                 recording=recording)
         if await self._restricted(session, call_id, caller):
             return

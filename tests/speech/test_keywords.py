@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import redis
 import redis.asyncio as aioredis
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hotline_core.db import Base, make_engine
 from speech.alerts import ALERTS_CHANNEL, publish_alerts_async
@@ -155,3 +157,24 @@ def test_batch_worker_publishes_alerts_of_the_transcript(
     assert [(g["keyword"], g["line"], g["call_id"], g["source"], g["at_seconds"])
             for g in got] == [("불이야", "119", "call-7", "batch", 0.4)]
     assert job_queue.status(job.job_id)["status"] == "done"
+
+
+_HANZI = st.sampled_from(list("我家着火了要投诉燃气泄漏车祸路口请问你好的"))
+
+
+@given(st.lists(_HANZI, min_size=0, max_size=12), st.lists(_HANZI, min_size=0, max_size=12),
+       st.data())
+def test_a_keyword_is_found_however_the_model_splits_it(
+    before: list[str], after: list[str], data: st.DataObject
+) -> None:
+    keyword = "救护车"
+    cut = data.draw(st.sets(st.integers(1, len(keyword) - 1)))
+    pieces = [keyword[a:b] for a, b in zip([0, *sorted(cut)], [*sorted(cut), len(keyword)],
+                                           strict=True)]
+    texts = [*before, *pieces, *after]
+    words = [w(t, float(i)) for i, t in enumerate(texts)]
+    lists = load_keywords(ROOT / "config" / "keywords.toml")
+    alerts, _ = spot(lists, words, call_id="c", leg="caller", source="batch")
+    injury = [a for a in alerts if a.topic == "injury"]
+    assert injury and injury[0].line == "120"
+    assert injury[0].at_seconds <= float(len(before))  # never later than our occurrence
