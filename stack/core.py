@@ -13,7 +13,6 @@ import contextlib
 import logging
 import signal
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from aiohttp import web
 from hotline_core.acd import ConfigError as DistConfigError
 from hotline_core.acd import Distributor, load_distribution_config
 from hotline_core.acd.restriction import RestrictionList
+from hotline_core.acd.service import serve_dispatch
 from hotline_core.agent_directory import load_agents
 from hotline_core.calendar import ChineseWorkingCalendar, OverridesError, load_overrides
 from hotline_core.call_records import CallLog
@@ -44,7 +44,6 @@ from ivr.flows.waiting import WaitingContext, WaitingFlow
 from ivr.heartbeat import beat, run_heartbeat, stop_heartbeat
 from ivr.live_calls import LiveCalls
 from ivr.reconcile import CdrReconciler
-from ivr.resync import resync
 from ivr.records import AsyncCallLog
 from stack.asterisk import AsteriskSpec
 from stack.instance import spec_from_settings
@@ -74,6 +73,7 @@ class Core:
     agi: AgiServer | None = None
     ami: AmiClient | None = None
     redis: aioredis.Redis | None = None
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
         s = self.settings
@@ -154,7 +154,8 @@ class Core:
         self.tasks = [
             asyncio.create_task(bridge.run(), name="ami-events"),
             asyncio.create_task(run_heartbeat(self.ami, s.heartbeat_seconds), name="heartbeat"),
-            asyncio.create_task(_dispatch_loop(distributor), name="dispatch"),
+            asyncio.create_task(serve_dispatch(distributor, self.redis, self.stopping),
+                                name="dispatch"),
             asyncio.create_task(reconciler.run(10.0), name="reconcile"),
         ]
         log.info("core ready: http %s:%s, fastagi 127.0.0.1:%s", s.bind_address, s.http_port,
@@ -184,6 +185,7 @@ class Core:
         return {"redis": redis_ok, "asterisk_ami": ami_ok, "fastagi": agi_ok, "database": db_ok}
 
     async def stop(self) -> None:
+        self.stopping.set()
         if self.ami is not None and self.ami.connected:
             await stop_heartbeat(self.ami)
         for task in self.tasks:
@@ -208,19 +210,6 @@ def _migrate(url: str, engine: Any) -> None:
         Base.metadata.create_all(engine)
         return
     upgrade(url)
-
-
-async def _dispatch_loop(distributor: Distributor) -> None:
-    """Run the distributor's timed work (wrap-up ends, overflow) exactly when it is due."""
-    while True:
-        wake = await distributor.next_wakeup()
-        # Re-check at least every second: another core instance may have changed the line.
-        delay = 1.0 if wake is None else max(0.0, min(1.0, wake - time.time()))
-        await asyncio.sleep(delay)
-        try:
-            await distributor.dispatch()
-        except Exception:
-            log.exception("dispatch failed")
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:

@@ -37,13 +37,10 @@ class WaitingFlow:
 
     async def __call__(self, session: AgiSession) -> None:
         call_id = session.env.get("uniqueid", "")
-        call = next((c for c in await self.ctx.distributor.waiting() if c.call_id == call_id),
-                    None)
-        if call is None:
+        position = await self.ctx.distributor.position(call_id)
+        if position is None:
             return   # already being connected, or not a call of ours
-        queue = [c for c in await self.ctx.distributor.waiting()
-                 if c.skills[:1] == call.skills[:1]]
-        ahead = next(i for i, c in enumerate(queue) if c.call_id == call_id)
+        ahead = position - 1
         ewt = await self.ctx.distributor.estimated_wait(call_id)
         await self._say(session, ["position-ahead", *spoken_number(min(ahead, 999), True),
                                   "position-unit"])
