@@ -160,7 +160,7 @@ def pipeline(settings: SpeechSettings, files: list[Path], procs: int) -> dict[st
     t0 = time.monotonic()
     for f in files:
         queue.enqueue(f.stem, "caller", str(f))
-    finished, audio = 0, 0.0
+    finished, audio, decode, busy = 0, 0.0, 0.0, 0.0
     peak = (0.0, 0.0)
     while finished < len(files):
         msg = pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
@@ -170,6 +170,8 @@ def pipeline(settings: SpeechSettings, files: list[Path], procs: int) -> dict[st
         if event.event in ("done", "failed"):
             finished += 1
             audio += event.audio_seconds
+            decode += event.decode_seconds
+            busy += event.busy_seconds
             if finished == len(files) - 1 or finished == len(files):
                 mems = [rss_mb(p) for p in pids if Path(f"/proc/{p}").exists()]
                 if mems:
@@ -180,7 +182,10 @@ def pipeline(settings: SpeechSettings, files: list[Path], procs: int) -> dict[st
     pubsub.close()
     client.close()
     return {"load_s": load, "wall_s": wall, "audio_s": audio, "audio_s_per_s": audio / wall,
-            "rss_mb": peak[0], "peak_rss_mb": peak[1], "cpu_s": cpu}
+            "rss_mb": peak[0], "peak_rss_mb": peak[1], "cpu_s": cpu,
+            "decode_s": decode, "busy_s": busy,
+            # idle: worker-seconds not spent on a job (queue hand-over, start, tail)
+            "idle_s": wall * procs - busy}
 
 
 def main() -> int:
@@ -249,6 +254,10 @@ def main() -> int:
         summary[f"cpu_s_per_audio_s_{b}"] = cpu_b / runs[b][0]["audio_s"]
         summary[f"cpu_s_per_audio_s_{p}"] = cpu_p / runs[p][0]["audio_s"]
         summary[f"overhead_ratio_{procs}_cpu"] = cpu_p / cpu_b
+        summary[f"in_worker_overhead_{procs}"] = (sum(r["busy_s"] for r in runs[p])
+                                                  / sum(r["decode_s"] for r in runs[p]))
+        summary[f"idle_worker_s_per_job_{procs}"] = (sum(r["idle_s"] for r in runs[p])
+                                                     / (len(files) * len(runs[p])))
     print(json.dumps(summary, indent=1))
     if args.json:
         args.json.write_text(json.dumps({"runs": runs, "summary": summary}, indent=1))

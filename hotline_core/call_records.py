@@ -22,6 +22,7 @@ class Disposition(StrEnum):
     ANSWERED = "answered"        # an agent answered (the call may still be going on)
     ABANDONED = "abandoned"      # caller hung up before an agent answered (呼损)
     CALLBACK = "callback"        # virtual hold: the caller hung up keeping the place in line
+    VOICE_MESSAGE = "voice-message"  # nobody could answer: the caller left a message (留言)
     RESTRICTED = "restricted"    # caller on the restriction list, told and disconnected
     FAILED = "failed"            # the platform could not connect the call
 
@@ -48,6 +49,7 @@ class CallRecord(Base):
     reason: Mapped[str] = mapped_column(String(200), default="")
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
     recording: Mapped[str | None] = mapped_column(String(300))
+    message: Mapped[str | None] = mapped_column(String(300))   # voice message file
     route: Mapped[str] = mapped_column(String(16), default=Route.CORE.value)
     reconciled: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -68,6 +70,7 @@ class CallView:
     reason: str
     hangup_cause: int | None
     recording: str | None
+    message: str | None
     route: str
     reconciled: bool
 
@@ -95,7 +98,8 @@ def view(record: CallRecord, reveal_caller: bool = False) -> CallView:
         offered_at=_aware(record.offered_at) or record.offered_at,
         answered_at=_aware(record.answered_at), ended_at=_aware(record.ended_at),
         agent_id=record.agent_id, disposition=record.disposition, reason=record.reason,
-        hangup_cause=record.hangup_cause, recording=record.recording, route=record.route,
+        hangup_cause=record.hangup_cause, recording=record.recording,
+        message=record.message, route=record.route,
         reconciled=record.reconciled,
     )
 
@@ -135,6 +139,14 @@ class CallLog:
             rec.disposition = disposition.value
             rec.reason = reason
             rec.ended_at = rec.ended_at or at
+
+    def voice_message(self, call_id: str, message: str) -> None:
+        with self._sessions.begin() as s:
+            rec = s.get(CallRecord, call_id)
+            if rec is not None:
+                rec.disposition = Disposition.VOICE_MESSAGE.value
+                rec.reason = "no agent logged in for the line: voice message"
+                rec.message = message
 
     def callback_requested(self, call_id: str) -> None:
         with self._sessions.begin() as s:

@@ -29,6 +29,9 @@ class AsyncCallLog:
     async def closed(self, call_id: str, disposition: Disposition, reason: str) -> None:
         await asyncio.to_thread(self.sync.closed, call_id, disposition, reason, now())
 
+    async def voice_message(self, call_id: str, message: str) -> None:
+        await asyncio.to_thread(self.sync.voice_message, call_id, message)
+
     async def callback_requested(self, call_id: str) -> None:
         await asyncio.to_thread(self.sync.callback_requested, call_id)
 

@@ -56,6 +56,7 @@ class TranscriptionJob:
     path: str  # WAV written by Asterisk (MixMonitor leg file, Record(), VoiceMail)
     attempts: int = 0  # including the current one once claimed
     last_error: str = ""
+    claimed_at: float = 0.0  # time.monotonic() in the claiming process
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ class JobEvent:
     attempts: int
     audio_seconds: float = 0.0
     error: str = ""
+    decode_seconds: float = 0.0  # time in the recogniser
+    busy_seconds: float = 0.0  # time from claim to acknowledgement (decode + overhead)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -198,6 +201,7 @@ class JobQueue:
         )
         if job_id is None:
             return None
+        claimed_at = time.monotonic()  # busy time counts from here; the wait does not
         job_id = str(job_id)
         fields = {str(k): str(v) for k, v in self.client.hgetall(self.keys.job(job_id)).items()}
         if not fields or fields.get("status") in (DONE, FAILED):  # stale duplicate
@@ -208,17 +212,20 @@ class JobQueue:
             pipe.hset(self.keys.job(job_id), mapping={"status": RUNNING, "worker": worker})
             attempts = int(pipe.execute()[0])
         job = TranscriptionJob(job_id, fields["call_id"], fields["leg"], fields["path"],
-                               attempts, fields.get("error", ""))
+                               attempts, fields.get("error", ""), claimed_at)
         self._event("claimed", job, worker)
         return job
 
-    def complete(self, worker: str, job: TranscriptionJob, audio_seconds: float) -> None:
+    def complete(self, worker: str, job: TranscriptionJob, audio_seconds: float,
+                 decode_seconds: float = 0.0, claimed_at: float | None = None) -> None:
         with self.client.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.job(job.job_id), mapping={"status": DONE, "error": ""})
             pipe.expire(self.keys.job(job.job_id), DONE_JOB_TTL_SECONDS)
             pipe.lrem(self.keys.processing(worker), 1, job.job_id)
             pipe.execute()
-        self._event("done", job, worker, audio_seconds=audio_seconds)
+        busy = time.monotonic() - claimed_at if claimed_at is not None else 0.0
+        self._event("done", job, worker, audio_seconds=audio_seconds,
+                    decode_seconds=decode_seconds, busy_seconds=busy)
 
     def retry(self, worker: str, job: TranscriptionJob, reason: str) -> None:
         due = int(time.time() * 1000) + self.retry_delay_ms
@@ -255,7 +262,8 @@ class JobQueue:
         return QueueDepth(counts[0], counts[1], sum(counts[3:]), counts[2])
 
     def _event(self, event: str, job: TranscriptionJob, worker: str, *,
-               audio_seconds: float = 0.0, error: str = "") -> None:
+               audio_seconds: float = 0.0, error: str = "", decode_seconds: float = 0.0,
+               busy_seconds: float = 0.0) -> None:
         payload = JobEvent(event, job.job_id, job.call_id, job.leg, worker, job.attempts,
-                           audio_seconds, error)
+                           audio_seconds, error, decode_seconds, busy_seconds)
         self.client.publish(self.keys.events, payload.to_json())

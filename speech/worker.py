@@ -88,7 +88,9 @@ class TranscriptionWorker:
             return
         try:
             audio = Audio.from_wav(Path(job.path))
+            decode_started = time.monotonic()
             result = self.recognizer.transcribe(audio)
+            decode_seconds = time.monotonic() - decode_started
             with self.sessions.begin() as session:
                 save_transcript(session, call_id=job.call_id, leg=job.leg, audio_path=job.path,
                                 status=DONE, attempts=job.attempts, text=result.text,
@@ -107,7 +109,8 @@ class TranscriptionWorker:
                 self._record(job, QUEUED, reason)
                 self.queue.retry(self.worker_id, job, reason)
             return
-        self.queue.complete(self.worker_id, job, result.audio_seconds)
+        self.queue.complete(self.worker_id, job, result.audio_seconds, decode_seconds,
+                            job.claimed_at)
 
     def _give_up(self, job: TranscriptionJob, reason: str) -> None:
         self._record(job, FAILED, reason)

@@ -44,6 +44,7 @@ from ivr.flows.waiting import WaitingContext, WaitingFlow
 from ivr.heartbeat import beat, run_heartbeat, stop_heartbeat
 from ivr.live_calls import LiveCalls
 from ivr.reconcile import CdrReconciler
+from ivr.resync import resync
 from ivr.records import AsyncCallLog
 from stack.asterisk import AsteriskSpec
 from stack.instance import spec_from_settings
@@ -97,7 +98,7 @@ class Core:
         calls = AsyncCallLog(call_log)
         reconciler = CdrReconciler(self.spec.cdr_file, call_log, self.redis)
 
-        async def resync() -> None:
+        async def after_login() -> None:
             # After every (re)connection: tell the dialplan we are alive, pick up calls the
             # fallback handled meanwhile.
             assert self.ami is not None
@@ -106,7 +107,7 @@ class Core:
             await reconciler.run_once()
 
         self.ami = AmiClient("127.0.0.1", s.ami_port, s.ami_username, s.ami_secret,
-                             timeout=s.ami_timeout, on_login=resync)
+                             timeout=s.ami_timeout, on_login=after_login)
         dialer = CallbackDialer(self.ami, s.ring_timeout) if s.carrier_outbound_uri else None
         distributor.on_assignment = AgentConnector(self.ami, live, distributor, dialer)
         bridge = CallEventBridge(self.ami, live, calls, distributor)
@@ -114,7 +115,8 @@ class Core:
         flags = CallerFlags(self.redis)
         flow = InboundFlow(InboundContext(
             lines=lines, calls=calls, distributor=distributor, live=live,
-            sounds_dir=f"{self.spec.inst}/sounds", restrictions=restrictions,
+            sounds_dir=f"{self.spec.inst}/sounds", recordings_dir=f"{self.spec.inst}/recordings",
+            restrictions=restrictions,
             priority=CallerPriority(dist_config.priorities, flags)))
         waiting = WaitingFlow(WaitingContext(
             distributor=distributor, live=live, calls=calls,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from hotline_core.acd import Distributor, WaitingCall
+from hotline_core.acd import AgentState, Distributor, WaitingCall
 from hotline_core.acd.restriction import RestrictionList
 from hotline_core.call_records import Disposition
 from hotline_core.lines import LinePlan
@@ -30,6 +30,7 @@ class InboundContext:
     distributor: Distributor
     live: LiveCalls
     sounds_dir: str          # prompts directory as Asterisk sees it
+    recordings_dir: str      # recordings directory as Asterisk sees it
     restrictions: RestrictionList | None = None
     priority: CallerPriority | None = None
 
@@ -62,6 +63,9 @@ class InboundFlow:
                                     line=line.number, caller=caller,
                                     department=line.department))
         await session.stream_file(f"{ctx.sounds_dir}/{line.greeting}")
+        if not await self._anyone_serving(line.skills):
+            await self._voice_message(session, call_id, recording)
+            return
         priority = 0
         if ctx.priority is not None:
             transferred = await session.get_variable("PJSIP_HEADER(read,X-Hotline-Transfer-From)")
@@ -79,6 +83,28 @@ class InboundFlow:
             log.exception("could not enqueue call %s; handing it to the fallback queue", call_id)
             await ctx.live.remove(call_id)
             await session.set_variable("HOTLINE_NEXT", "fallback")
+
+    async def _anyone_serving(self, skills: tuple[str, ...]) -> bool:
+        """Is any agent logged in who could take the call, directly or by overflow?"""
+        wanted = set(skills)
+        overflow = self.ctx.distributor.config.overflow.get(skills[0])
+        if overflow is not None:
+            wanted.add(overflow.fallback)
+        return any(a.state is not AgentState.LOGGED_OUT and wanted & set(a.skills)
+                   for a in await self.ctx.distributor.agents())
+
+    async def _voice_message(self, session: AgiSession, call_id: str,
+                             recording: str | None) -> None:
+        """Nobody can answer: the caller may leave a message (语音留言), which agents find
+        in the voice-message list and turn into a work order."""
+        message = (recording or f"{call_id}.wav").replace(".wav", "-message.wav")
+        await self.ctx.calls.voice_message(call_id, message)
+        await session.stream_file(f"{self.ctx.sounds_dir}/voicemail-offer")
+        # Beep, up to 120 s, ends after 5 s of silence or on hang-up (the file is kept).
+        await session.command(
+            f'RECORD FILE "{self.ctx.recordings_dir}/{message.removesuffix(".wav")}" wav "#" '
+            f"120000 0 BEEP s=5", timeout=130)
+        await session.set_variable("HOTLINE_NEXT", "done")
 
     async def _restricted(self, session: AgiSession, call_id: str, caller: str) -> bool:
         if self.ctx.restrictions is None:

@@ -139,11 +139,13 @@ async def test_restricted_number_hears_the_notice_and_is_disconnected(
 async def test_live_figures_are_pushed_to_a_web_socket(
         stack_factory: list[HotlineStack]) -> None:
     hl = _start(stack_factory, HotlineStack(agents=[Agent("1005", {"union": 1})]))
+    hl.login("1005")
+    await hl.aapi("POST", "/api/agents/1005/pause", {"reason": "meeting"})
     url = f"http://127.0.0.1:{hl.http_port}/api/live?token={hl.token('supervisor')}"
     async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
         first = json.loads((await ws.receive(timeout=10)).data)
         assert first["type"] == "figures"
-        # Nobody serves the union seat: the caller waits, then gives up.
+        # The union seat's agent is in a meeting: the caller waits, then gives up.
         call = asyncio.create_task(hl.call("12351", "13800138400", talk_ms=6000))
         seen_waiting = False
         while True:

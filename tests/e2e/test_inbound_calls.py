@@ -53,13 +53,34 @@ async def test_call_reaches_the_agent_with_the_lines_skill(
 
 
 async def test_caller_who_hangs_up_while_waiting_is_abandoned(hotline: HotlineStack) -> None:
-    # Nobody is logged in with the union skill (12351): the caller waits, then gives up.
-    result = await hotline.call("12351", "13900139000", talk_ms=5000)
-    assert result.ok, result.output[:1500]
-    call = await hotline.wait_call(lambda c: c["line"] == "12351" and c["ended_at"] is not None)
+    # The tax seat's only agent is on a break: the caller waits, then gives up.
+    await hotline.aapi("POST", "/api/agents/1004/pause", {"reason": "break"})
+    try:
+        result = await hotline.call("12366", "13900139000", talk_ms=5000)
+        assert result.ok, result.output[:1500]
+        call = await hotline.wait_call(lambda c: c["caller"].endswith("9000") and c["ended_at"])
+    finally:
+        await hotline.aapi("POST", "/api/agents/1004/ready", {})
     assert call["disposition"] == "abandoned"
     assert call["agent_id"] is None
     assert call["answered_at"] is None
+
+
+async def test_caller_leaves_a_voice_message_when_nobody_can_answer(
+        hotline: HotlineStack) -> None:
+    # No agent with the fire-hazard skill is logged in (and 96119 has no overflow): the
+    # caller is invited to leave a message, talks for a while and hangs up.
+    result = await hotline.call("96119", "13900139100", scenario="caller_message.xml")
+    assert result.ok, result.output[:1500]
+    call = await hotline.wait_call(lambda c: c["caller"].endswith("9100") and c["ended_at"])
+    assert call["disposition"] == "voice-message"
+    assert call["agent_id"] is None
+    listed = await hotline.aapi("GET", "/api/calls?disposition=voice-message")
+    assert [c["id"] for c in listed["calls"]] == [call["id"]]
+    # The message holds the caller's voice (the prompt is not in it: recorded after the beep).
+    duration, rms = wav_stats(hotline.spec.recordings_dir / call["message"])
+    assert duration > 1.0
+    assert rms > 200
 
 
 async def test_number_not_in_service_is_told_and_refused(hotline: HotlineStack) -> None:

@@ -90,6 +90,7 @@ def test_queued_recording_is_transcribed_by_a_worker_process_and_stored(
         pool.stop()
     assert done.event == "done"
     assert done.audio_seconds == pytest.approx(duration_seconds(clip))
+    assert 0 < done.decode_seconds <= done.busy_seconds  # busy = decode + storing + acking
     row = stored(batch_settings, "call-1")
     assert (row.leg, row.status, row.attempts, row.error) == ("caller", "done", 1, None)
     assert row.words and row.text == " ".join(w["word"] for w in row.words)

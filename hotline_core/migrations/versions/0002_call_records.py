@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=200), nullable=False),
         sa.Column("hangup_cause", sa.Integer(), nullable=True),
         sa.Column("recording", sa.String(length=300), nullable=True),
+        sa.Column("message", sa.String(length=300), nullable=True),
         sa.Column("route", sa.String(length=16), nullable=False),
         sa.Column("reconciled", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_call_records")),
