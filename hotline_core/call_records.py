@@ -210,9 +210,12 @@ class CallLog:
                         old.answered_at, old.agent_id = new.answered_at, new.agent_id
                     if old.disposition == Disposition.OFFERED.value:
                         old.disposition = new.disposition
-                    if new.route == Route.FALLBACK.value:
-                        old.route = new.route
                     old.reconciled = True
+                    changed += 1
+                # The CDR knows when app_queue delivered the call, even if the core saw
+                # the hang-up itself.
+                if new.route == Route.FALLBACK.value and old.route != new.route:
+                    old.route = new.route
                     changed += 1
         return changed
 

@@ -8,10 +8,11 @@ that went through the fallback queue are picked up later from the CDR file.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from hotline_core.acd import Distributor
-from hotline_core.call_records import Disposition
+from hotline_core.call_records import CallRecord, Disposition
 from ivr.ami import AmiClient
 from ivr.dialer import call_of_leg
 from ivr.live_calls import LiveCalls
@@ -36,8 +37,10 @@ def agent_of(channel: str) -> str | None:
 
 class CallEventBridge:
     def __init__(self, ami: AmiClient, live: LiveCalls, calls: AsyncCallLog,
-                 distributor: Distributor) -> None:
+                 distributor: Distributor,
+                 on_ended: Callable[[CallRecord], None] | None = None) -> None:
         self._ami = ami
+        self._on_ended = on_ended
         self._live = live
         self._calls = calls
         self._distributor = distributor
@@ -94,6 +97,7 @@ class CallEventBridge:
             return
         await self._live.remove(call_id)
         await self._calls.ended(call_id, cause)
+        await self._finished(call_id)
         agent = self._answered.pop(call_id, None)
         if agent is None:
             record = await self._calls.get(call_id)
@@ -103,6 +107,12 @@ class CallEventBridge:
         else:
             await self._distributor.abandon(call_id)
 
+
+    async def _finished(self, call_id: str) -> None:
+        if self._on_ended is not None:
+            record = await self._calls.get(call_id)
+            if record is not None:
+                self._on_ended(record)
 
     async def _left_for_fallback(self, event: Any) -> None:
         """The dialplan judged the core dead (stale heartbeat) and queued the caller in
@@ -136,6 +146,7 @@ class CallEventBridge:
             if up is not None:
                 await self._live.remove(call_id)
                 await self._calls.ended(call_id, _int(event.get("Cause")))
+                await self._finished(call_id)
                 await self._distributor.call_ended(call_id, up)
             elif agent is not None:
                 # The agent's phone never answered the callback: next agent, same place.

@@ -6,6 +6,8 @@
     hotline down               stop a detached stack
     hotline core               run only the core (redis and Asterisk already up)
     hotline render-asterisk    write the Asterisk configuration (for a system Asterisk)
+    hotline transcribe FILE…   transcribe recordings (or --backlog) with a progress bar
+    hotline speech-workers     run the transcription worker pool
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+from speech.cli import add_transcribe_command, add_worker_command
+from speech.settings import SpeechSettings
 from stack.asterisk import AsteriskProcess
 from stack.core import CONFIG_ERRORS, validate
 from stack.instance import spec_from_settings
-from stack.services import CoreProcess, Redis, StartError, _http_host, pidfile
+from stack.services import CoreProcess, Redis, SpeechWorkers, StartError, _http_host, pidfile
 from stack.settings import REPO_ROOT, Settings, load_settings, sip_password
+from stack.speech_service import speech_settings
 from stack.tokens import ensure_tokens_file
 
 
@@ -41,7 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down")
     sub.add_parser("core")
     sub.add_parser("render-asterisk", help="write the Asterisk configuration and prompts")
+    add_transcribe_command(sub, lambda: _speech_or_exit(args.config))
+    add_worker_command(sub, lambda: _speech_or_exit(args.config))
     args = parser.parse_args(argv)
+    if hasattr(args, "func"):
+        try:
+            return int(args.func(args))
+        except CONFIG_ERRORS as exc:
+            print(f"hotline: bad setting: {exc}", file=sys.stderr)
+            return 2
 
     if args.command == "provision":
         return subprocess.call(["bash", str(REPO_ROOT / "stack" / "provision.sh")])
@@ -69,6 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _speech_or_exit(config: Path | None) -> SpeechSettings:
+    speech = speech_settings(load_settings(config))
+    if speech is None:
+        raise SystemExit("hotline: transcription is off: set [speech] model_dir in the settings")
+    return speech
+
+
 def _up(settings: Settings) -> int:
     validate(settings)                    # every config file, before anything starts
     spec = spec_from_settings(settings)
@@ -80,6 +100,7 @@ def _up(settings: Settings) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     redis, asterisk, core = Redis(settings), AsteriskProcess(spec), CoreProcess(settings)
+    speech = SpeechWorkers(settings) if speech_settings(settings) is not None else None
     pid = pidfile(settings)
     pid.parent.mkdir(parents=True, exist_ok=True)
     pid.write_text(str(os.getpid()))
@@ -88,17 +109,24 @@ def _up(settings: Settings) -> int:
         asterisk.start()
         _link_recordings(settings, spec.recordings_dir)
         core.start()
+        if speech is not None:
+            speech.start()
         _banner(settings, spec)
         while not stop["now"]:
             if not core.alive():
                 # The dialplan's fallback keeps calls flowing meanwhile; bring the core back.
                 print("hotline: core exited; restarting it", file=sys.stderr)
                 core.start()
+            if speech is not None and not speech.alive():
+                print("hotline: speech workers exited; restarting them", file=sys.stderr)
+                speech.start()
             if not asterisk.running():
                 print("hotline: Asterisk exited; restarting it", file=sys.stderr)
                 asterisk.start()
             time.sleep(0.5)
     finally:
+        if speech is not None:
+            speech.stop()
         core.stop()
         asterisk.stop()
         redis.stop()

@@ -44,11 +44,14 @@ from ivr.flows.waiting import WaitingContext, WaitingFlow
 from ivr.heartbeat import beat, run_heartbeat, stop_heartbeat
 from ivr.live_calls import LiveCalls
 from ivr.reconcile import CdrReconciler
-from ivr.resync import resync
 from ivr.records import AsyncCallLog
+from ivr.resync import resync
+from ivr.transcription import TranscriptionTrigger
+from speech.settings import SpeechSettingsError
 from stack.asterisk import AsteriskSpec
 from stack.instance import spec_from_settings
 from stack.settings import Settings, load_settings
+from stack.speech_service import speech_settings
 from stack.tokens import ensure_tokens_file
 from web import (
     agents_api,
@@ -92,7 +95,11 @@ class Core:
         sessions = make_sessionmaker(engine)
         call_log = CallLog(sessions)
 
-        self.redis = aioredis.from_url(s.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        # A blocking pool: under load callers wait briefly for a connection instead of
+        # failing with "Too many connections" (redis-py's default pool raises at 100).
+        self.redis = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
+            s.redis_url, max_connections=400, timeout=5, socket_timeout=5,
+            socket_connect_timeout=5))
         distributor = Distributor(self.redis, dist_config)
         live = LiveCalls(self.redis)
         calls = AsyncCallLog(call_log)
@@ -110,7 +117,11 @@ class Core:
                              timeout=s.ami_timeout, on_login=after_login)
         dialer = CallbackDialer(self.ami, s.ring_timeout) if s.carrier_outbound_uri else None
         distributor.on_assignment = AgentConnector(self.ami, live, distributor, dialer)
-        bridge = CallEventBridge(self.ami, live, calls, distributor)
+        speech = speech_settings(s)
+        trigger = (TranscriptionTrigger(self.redis, self.spec.recordings_dir)
+                   if speech is not None else None)
+        bridge = CallEventBridge(self.ami, live, calls, distributor,
+                                 on_ended=trigger.call_ended if trigger else None)
         restrictions = RestrictionList(self.redis)
         flags = CallerFlags(self.redis)
         flow = InboundFlow(InboundContext(
@@ -138,7 +149,8 @@ class Core:
                            workorders_api.register, open311.register, openapi.register],
             health_probes=self._probes(engine),
             services={
-                "calls": calls_api.CallServices(call_log, access, self.spec.recordings_dir),
+                "calls": calls_api.CallServices(call_log, access, self.spec.recordings_dir,
+                                                sessions),
                 "agents": agents_api.AgentServices(distributor, {a.id: a for a in agents},
                                                    access),
                 "distributor": distributor,
@@ -224,7 +236,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
 
 CONFIG_ERRORS: tuple[type[Exception], ...] = (ConfigError, PresetError, OverridesError,
-                                              AccessConfigError, DistConfigError)
+                                              AccessConfigError, DistConfigError,
+                                              SpeechSettingsError)
 
 
 def validate(settings: Settings) -> None:
@@ -237,6 +250,7 @@ def validate(settings: Settings) -> None:
         load_overrides(settings.calendar_overrides)
     if settings.api_tokens_file.exists():
         load_policy(settings.api_tokens_file)
+    speech_settings(settings)
 
 
 def main(argv: list[str] | None = None) -> int:

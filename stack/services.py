@@ -116,3 +116,32 @@ def _http_host(settings: Settings) -> str:
 
 def pidfile(settings: Settings) -> Path:
     return settings.state_dir / "run" / "hotline.pid"
+
+
+@dataclass
+class SpeechWorkers:
+    """The speech worker pool (``python -m stack.speech_service``), when configured."""
+
+    settings: Settings
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.settings.state_dir / "logs" / "speech.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as fh:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "stack.speech_service", "--config",
+                 str(self.settings.source)],
+                cwd=REPO_ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)

@@ -57,6 +57,7 @@ class Settings:
     carrier_outbound_uri: str
     preset: str
     calendar_overrides: Path | None
+    speech: dict[str, Any]          # the [speech] table; empty: no transcription
 
     @property
     def loopback(self) -> str:
@@ -149,6 +150,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         announce_seconds=int(r.positive("calls", "announce_seconds", 30)),
         callback_offer_seconds=int(r.positive("calls", "callback_offer_seconds", 60)),
         carrier_outbound_uri=r.str("trunk", "outbound_uri", ""),
+        speech=r.table("speech"),
         preset=r.str("workorders", "preset", "gaotai"),
         calendar_overrides=(r.path("workorders", "calendar_overrides", "", base)
                             if r.str("workorders", "calendar_overrides", "") else None),
@@ -192,7 +194,7 @@ class _Reader:
         self.path_ = path
         self.data = data
         known = {"network", "ami", "agi", "redis", "database", "paths", "asterisk", "trunk",
-                 "calls", "workorders"}
+                 "calls", "workorders", "speech"}
         for section in data:
             if section not in known:
                 raise ConfigError(path, section, "unknown section")
@@ -202,6 +204,12 @@ class _Reader:
         if not isinstance(table, dict):
             raise ConfigError(self.path_, section, "must be a table")
         return table.get(key, default)
+
+    def table(self, section: str) -> dict[str, Any]:
+        table = self.data.get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(self.path_, section, "must be a table")
+        return dict(table)
 
     def str(self, section: str, key: str, default: str) -> str:
         value = self._get(section, key, default)

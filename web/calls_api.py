@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.call_records import CallLog, Disposition, view
+from hotline_core.transcripts import search_transcripts, transcripts_of_call
 from hotline_core.workorders.access import AccessPolicy, Principal, Role
 from web import keys
 from web.errors import json_error
@@ -27,6 +29,7 @@ class CallServices:
     log: CallLog
     access: AccessPolicy
     recordings_root: Path   # host path that recording names are relative to
+    sessions: sessionmaker[Session] | None = None   # for transcripts
 
 
 def _services(request: web.Request) -> CallServices:
@@ -55,7 +58,7 @@ def _as_dict(svc: CallServices, who: Principal, record: Any) -> dict[str, Any]:
 
 
 async def list_calls(request: web.Request) -> web.Response:
-    """Call records, newest first (filters: line, disposition, limit, offset)."""
+    """Call records, newest first (filters: line, disposition, q = transcript text)."""
     svc = _services(request)
     who = _reader(request, svc)
     q = request.query
@@ -69,9 +72,31 @@ async def list_calls(request: web.Request) -> web.Response:
         raise json_error(400, "limit and offset must be integers") from None
     if not 1 <= limit <= 1000 or offset < 0:
         raise json_error(400, "limit must be 1-1000 and offset >= 0")
-    rows = await asyncio.to_thread(svc.log.list, line=q.get("line"), disposition=disposition,
-                                   limit=limit, offset=offset)
+    text = q.get("q", "").strip()
+    if text:
+        rows = await asyncio.to_thread(_search, svc, text, limit)
+    else:
+        rows = await asyncio.to_thread(svc.log.list, line=q.get("line"),
+                                       disposition=disposition, limit=limit, offset=offset)
     return web.json_response({"calls": [_as_dict(svc, who, r) for r in rows]})
+
+
+def _search(svc: CallServices, text: str, limit: int) -> list[Any]:
+    """Calls whose transcript contains ``text`` (spaces between words ignored)."""
+    if svc.sessions is None:
+        raise json_error(503, "transcripts are not available in this process")
+    with svc.sessions() as s:
+        ids = list(dict.fromkeys(t.call_id for t in search_transcripts(s, text, limit)))
+    return [r for r in (svc.log.get(i) for i in ids) if r is not None]
+
+
+def _transcripts(svc: CallServices, call_id: str) -> list[dict[str, Any]]:
+    if svc.sessions is None:
+        return []
+    with svc.sessions() as s:
+        return [{"leg": t.leg, "status": t.status, "text": t.text, "words": t.words,
+                 "audio_seconds": t.audio_seconds, "error": t.error}
+                for t in transcripts_of_call(s, call_id)]
 
 
 async def get_call(request: web.Request) -> web.Response:
@@ -81,7 +106,9 @@ async def get_call(request: web.Request) -> web.Response:
     record = await asyncio.to_thread(svc.log.get, request.match_info["call_id"])
     if record is None:
         raise json_error(404, "no such call")
-    return web.json_response(_as_dict(svc, who, record))
+    data = _as_dict(svc, who, record)
+    data["transcripts"] = await asyncio.to_thread(_transcripts, svc, record.id)
+    return web.json_response(data)
 
 
 async def get_recording(request: web.Request) -> web.StreamResponse:

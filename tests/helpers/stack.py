@@ -35,6 +35,16 @@ from tests.helpers.sipp import Sipp, stop_phone
 CHROOT = Path(os.environ.get("HOTLINE_CHROOT", "/var/cache/hotline/asterisk-sid"))
 
 
+def _stop_process(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 def free_udp_port() -> int:
     while True:
         port = free_port()
@@ -63,6 +73,8 @@ class HotlineStack:
     calls_settings: str = ""
     # A citizen's phone behind the carrier trunk, for callbacks (virtual hold).
     citizen_phone: bool = False
+    # The [speech] settings table (TOML text); empty: no transcription.
+    speech: str = ""
     # Edits of config/distribution.toml for this stack (e.g. a shorter overflow wait).
     distribution_edit: Callable[[str], str] = field(default=lambda text: text)
     # Optional hooks (benchmarks): RTP ports for Asterisk (2 per call), raw pjsip.conf and
@@ -153,6 +165,8 @@ heartbeat_seconds = 1
 core_dead_after = 3
 {self.calls_settings}
 """
+        if self.speech:
+            toml += f"[speech]\nwork_dir = \"{self.tmp / 'speech'}\"\n{self.speech}\n"
         path = cfg / "hotline.toml"
         path.write_text(toml)
         return path
@@ -165,6 +179,14 @@ core_dead_after = 3
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
             start_new_session=True)
         self.wait_healthy()
+
+    def start_speech_workers(self) -> subprocess.Popen[bytes]:
+        log = open(self.tmp / "speech.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stack.speech_service", "--config", str(self.config)],
+            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self._exit.callback(_stop_process, proc)
+        return proc
 
     def wait_healthy(self, timeout: float = 120.0) -> dict[str, Any]:
         # The health endpoint is the core's readiness signal; poll it until all is up.
