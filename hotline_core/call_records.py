@@ -7,9 +7,13 @@ from Asterisk's CDR file (``reconciled``), so no call is missing from the list.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Boolean, DateTime, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
@@ -109,11 +113,43 @@ class CallLog:
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._sessions = session_factory
+        self._batch = threading.local()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        """The open batch's session on this thread, or a transaction of its own."""
+        current: Session | None = getattr(self._batch, "session", None)
+        if current is not None:
+            yield current
+            return
+        with self._sessions.begin() as s:
+            yield s
+
+    def run_batch(self, ops: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Run several operations in one transaction (one commit); if that fails, each on
+        its own so one bad operation cannot take the others down. Returns their results
+        (an exception object for an operation that failed)."""
+        try:
+            with self._sessions.begin() as s:
+                self._batch.session = s
+                try:
+                    results = [op() for op in ops]
+                finally:
+                    self._batch.session = None
+            return results
+        except Exception:
+            out: list[Any] = []
+            for op in ops:
+                try:
+                    out.append(op())
+                except Exception as exc:  # reported to the caller of that operation
+                    out.append(exc)
+            return out
 
     def offered(self, call_id: str, *, line: str, caller: str, at: datetime,
                 department: str = "", linkedid: str = "", recording: str | None = None,
                 route: Route = Route.CORE) -> None:
-        with self._sessions.begin() as s:
+        with self._tx() as s:
             if s.get(CallRecord, call_id) is not None:
                 return  # a retried AGI request must not duplicate the call
             s.add(CallRecord(id=call_id, linkedid=linkedid or call_id, line=line,
@@ -122,7 +158,7 @@ class CallLog:
                              disposition=Disposition.OFFERED.value))
 
     def answered(self, call_id: str, agent_id: str, at: datetime) -> None:
-        with self._sessions.begin() as s:
+        with self._tx() as s:
             rec = s.get(CallRecord, call_id)
             if rec is None or rec.answered_at is not None:
                 return
@@ -132,7 +168,7 @@ class CallLog:
 
     def closed(self, call_id: str, disposition: Disposition, reason: str, at: datetime) -> None:
         """End a call that the platform itself ended (restriction, failure)."""
-        with self._sessions.begin() as s:
+        with self._tx() as s:
             rec = s.get(CallRecord, call_id)
             if rec is None:
                 return
@@ -141,7 +177,7 @@ class CallLog:
             rec.ended_at = rec.ended_at or at
 
     def voice_message(self, call_id: str, message: str) -> None:
-        with self._sessions.begin() as s:
+        with self._tx() as s:
             rec = s.get(CallRecord, call_id)
             if rec is not None:
                 rec.disposition = Disposition.VOICE_MESSAGE.value
@@ -149,14 +185,14 @@ class CallLog:
                 rec.message = message
 
     def callback_requested(self, call_id: str) -> None:
-        with self._sessions.begin() as s:
+        with self._tx() as s:
             rec = s.get(CallRecord, call_id)
             if rec is not None:
                 rec.disposition = Disposition.CALLBACK.value
                 rec.reason = "callback requested (virtual hold)"
 
     def callback_connected(self, call_id: str, agent_id: str, at: datetime) -> None:
-        with self._sessions.begin() as s:
+        with self._tx() as s:
             rec = s.get(CallRecord, call_id)
             if rec is not None:
                 rec.answered_at, rec.agent_id = at, agent_id
@@ -165,7 +201,7 @@ class CallLog:
                 rec.ended_at = None
 
     def ended(self, call_id: str, at: datetime, cause: int | None = None) -> None:
-        with self._sessions.begin() as s:
+        with self._tx() as s:
             rec = s.get(CallRecord, call_id)
             if rec is None or rec.ended_at is not None:
                 return
@@ -175,6 +211,9 @@ class CallLog:
                 rec.disposition = Disposition.ABANDONED.value
 
     def get(self, call_id: str) -> CallRecord | None:
+        current: Session | None = getattr(self._batch, "session", None)
+        if current is not None:
+            return current.get(CallRecord, call_id)
         with self._sessions() as s:
             return s.get(CallRecord, call_id)
 

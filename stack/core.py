@@ -78,6 +78,7 @@ class Core:
     ami: AmiClient | None = None
     redis: aioredis.Redis | None = None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    calls: AsyncCallLog | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -102,7 +103,7 @@ class Core:
             socket_connect_timeout=5))
         distributor = Distributor(self.redis, dist_config)
         live = LiveCalls(self.redis)
-        calls = AsyncCallLog(call_log)
+        calls = self.calls = AsyncCallLog(call_log)
         reconciler = CdrReconciler(self.spec.cdr_file, call_log, self.redis)
 
         async def after_login() -> None:
@@ -209,6 +210,8 @@ class Core:
                 await task
         if self.agi is not None:
             await self.agi.stop()
+        if self.calls is not None:
+            await asyncio.to_thread(self.calls.close)
         if self.ami is not None:
             await self.ami.stop()
         if self.runner is not None:

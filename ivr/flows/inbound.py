@@ -49,9 +49,11 @@ class InboundFlow:
             return
         call_id = session.env.get("uniqueid", "")
         caller = session.env.get("callerid", "") or "unknown"
-        recording = await session.get_variable("HOTLINE_REC")
+        # The dialplan passes these in the AGI URL; ask for them only if it did not.
+        p = session.params
+        recording = p.get("rec") or await session.get_variable("HOTLINE_REC")
         # Asterisk does not send the linkedid among the AGI headers.
-        linkedid = await session.get_variable("CHANNEL(linkedid)")
+        linkedid = p.get("linkedid") or await session.get_variable("CHANNEL(linkedid)")
         await ctx.calls.offered(call_id, line=line.number, caller=caller,
                                 department=line.department, linkedid=linkedid or call_id,
                                 recording=recording)
@@ -68,7 +70,8 @@ class InboundFlow:
             return
         priority = 0
         if ctx.priority is not None:
-            transferred = await session.get_variable("PJSIP_HEADER(read,X-Hotline-Transfer-From)")
+            transferred = (p["transfer"] if "transfer" in p else await session.get_variable(
+                "PJSIP_HEADER(read,X-Hotline-Transfer-From)"))
             priority = await ctx.priority.of(caller, transferred or "")
         await session.set_variable("HOTLINE_NEXT", "wait")
         try:
