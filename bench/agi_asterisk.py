@@ -388,7 +388,7 @@ def _ms(value: str) -> float | None:
 
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
-        from tests.helpers.stack import HotlineStack
+        from tests.helpers.stack import Agent, HotlineStack
 
         self.args = args
         max_rate = max(args.rates)
@@ -411,7 +411,10 @@ class Bench:
                     start_new_session=True)
                 self.wait_healthy()
 
-        self.stack = BenchStack(agents=[], rtp_ports=2 * calls_at_once,
+        # One agent logged in but on a break: callers take the real path (greeting, then
+        # the waiting line) rather than the voice-message path for a line nobody serves.
+        self.stack = BenchStack(agents=[Agent("1001", {"general": 1})],
+                                rtp_ports=2 * calls_at_once,
                                 extra_endpoints=BENCH_ENDPOINT, extra_dialplan=BENCH_DIALPLAN)
         self.stats_file = self.stack.tmp / "agi-stats.json"
         self.sipp_proc: subprocess.Popen[bytes] | None = None
@@ -427,6 +430,8 @@ class Bench:
             _write_silence(prompts / f"{p.name}.wav")
         t0 = time.monotonic()
         self.stack.start()
+        self.stack.login("1001")
+        self.stack.api("POST", "/api/agents/1001/pause", {"reason": "bench"})
         print(f"stack up in {time.monotonic() - t0:.1f} s: Asterisk instance "
               f"{self.stack.spec.name}, SIP 127.0.0.1:{self.stack.settings.sip_port}, "
               f"RTP {self.stack.settings.rtp_start}-{self.stack.settings.rtp_end}, "
