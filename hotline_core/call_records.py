@@ -222,7 +222,7 @@ class CallLog:
             rows = s.scalars(select(CallRecord.id).where(CallRecord.id.in_(ids)))
             return set(rows)
 
-    def list(self, *, line: str | None = None, disposition: str | None = None,
+    def page(self, *, line: str | None = None, disposition: str | None = None,
              limit: int = 100, offset: int = 0) -> list[CallRecord]:
         with self._sessions() as s:
             q = select(CallRecord).order_by(CallRecord.offered_at.desc(), CallRecord.id)

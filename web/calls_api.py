@@ -76,7 +76,7 @@ async def list_calls(request: web.Request) -> web.Response:
     if text:
         rows = await asyncio.to_thread(_search, svc, text, limit)
     else:
-        rows = await asyncio.to_thread(svc.log.list, line=q.get("line"),
+        rows = await asyncio.to_thread(svc.log.page, line=q.get("line"),
                                        disposition=disposition, limit=limit, offset=offset)
     return web.json_response({"calls": [_as_dict(svc, who, r) for r in rows]})
 
