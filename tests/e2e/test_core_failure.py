@@ -4,8 +4,8 @@ the call records are reconciled from Asterisk's CDR file when the core comes bac
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 
