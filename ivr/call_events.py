@@ -16,6 +16,7 @@ from hotline_core.call_records import CallRecord, Disposition
 from ivr.ami import AmiClient
 from ivr.dialer import call_of_leg
 from ivr.live_calls import LiveCalls
+from ivr.live_transcript import LiveTranscripts
 from ivr.records import AsyncCallLog
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,10 @@ def agent_of(channel: str) -> str | None:
 class CallEventBridge:
     def __init__(self, ami: AmiClient, live: LiveCalls, calls: AsyncCallLog,
                  distributor: Distributor,
-                 on_ended: Callable[[CallRecord], None] | None = None) -> None:
+                 on_ended: Callable[[CallRecord], None] | None = None,
+                 live_transcripts: LiveTranscripts | None = None) -> None:
         self._ami = ami
+        self._live_transcripts = live_transcripts
         self._on_ended = on_ended
         self._live = live
         self._calls = calls
@@ -81,6 +84,10 @@ class CallEventBridge:
             self._answered[call_id] = agent
             await self._calls.answered(call_id, agent)
             await self._distributor.agent_answered(call_id, agent)
+            if self._live_transcripts is not None:
+                record = await self._calls.get(call_id)
+                self._live_transcripts.answered(call_id, agent,
+                                                record.recording if record else None)
         elif status in RING_FAILURES:
             log.info("agent %s did not take call %s (%s)", agent, call_id, status)
             await self._distributor.ring_no_answer(call_id, agent, cause=RING_FAILURES[status])
@@ -97,6 +104,8 @@ class CallEventBridge:
             return
         await self._live.remove(call_id)
         await self._calls.ended(call_id, cause)
+        if self._live_transcripts is not None:
+            self._live_transcripts.ended(call_id)
         await self._finished(call_id)
         agent = self._answered.pop(call_id, None)
         if agent is None:

@@ -43,15 +43,19 @@ from ivr.flows.inbound import InboundContext, InboundFlow
 from ivr.flows.waiting import WaitingContext, WaitingFlow
 from ivr.heartbeat import beat, run_heartbeat, stop_heartbeat
 from ivr.live_calls import LiveCalls
+from ivr.live_transcript import LiveTranscripts
 from ivr.reconcile import CdrReconciler
 from ivr.records import AsyncCallLog
 from ivr.resync import resync
 from ivr.transcription import TranscriptionTrigger
+from speech.keywords import load_keywords
+from speech.live import LiveTranscriber
 from speech.settings import SpeechSettingsError
 from stack.asterisk import AsteriskSpec
 from stack.instance import spec_from_settings
 from stack.settings import Settings, load_settings
 from stack.speech_service import speech_settings
+from stack.supervision_loop import run_supervision_loop
 from stack.tokens import ensure_tokens_file
 from web import (
     agents_api,
@@ -79,6 +83,7 @@ class Core:
     redis: aioredis.Redis | None = None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     calls: AsyncCallLog | None = None
+    transcriber: LiveTranscriber | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -121,8 +126,16 @@ class Core:
         speech = speech_settings(s)
         trigger = (TranscriptionTrigger(self.redis, self.spec.recordings_dir)
                    if speech is not None else None)
+        live_transcripts = None
+        if speech is not None and speech.max_live_streams > 0:
+            self.transcriber = LiveTranscriber(
+                speech, load_keywords(speech.keywords_file) if speech.keywords_file else None,
+                self.redis)
+            live_transcripts = LiveTranscripts(self.transcriber, self.redis,
+                                               self.spec.recordings_dir)
         bridge = CallEventBridge(self.ami, live, calls, distributor,
-                                 on_ended=trigger.call_ended if trigger else None)
+                                 on_ended=trigger.call_ended if trigger else None,
+                                 live_transcripts=live_transcripts)
         restrictions = RestrictionList(self.redis)
         flags = CallerFlags(self.redis)
         flow = InboundFlow(InboundContext(
@@ -172,7 +185,12 @@ class Core:
             asyncio.create_task(serve_dispatch(distributor, self.redis, self.stopping),
                                 name="dispatch"),
             asyncio.create_task(reconciler.run(10.0), name="reconcile"),
+            asyncio.create_task(run_supervision_loop(sessions, desk, 300.0),
+                                name="supervision"),
         ]
+        if self.transcriber is not None:
+            # Loading the model takes seconds: calls are served meanwhile.
+            self.tasks.append(asyncio.create_task(self.transcriber.start(), name="live-asr"))
         log.info("core ready: http %s:%s, fastagi 127.0.0.1:%s", s.bind_address, s.http_port,
                  s.agi_port)
 
@@ -212,6 +230,8 @@ class Core:
             await self.agi.stop()
         if self.calls is not None:
             await asyncio.to_thread(self.calls.close)
+        if self.transcriber is not None:
+            await asyncio.to_thread(self.transcriber.close)
         if self.ami is not None:
             await self.ami.stop()
         if self.runner is not None:

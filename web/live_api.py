@@ -2,7 +2,8 @@
 
 The web socket pushes a fresh snapshot of the figures whenever the distributor announces a
 change on Redis pub/sub (``<namespace>:events``), and forwards speech alerts
-(``hotline:alerts``) as they come, so wallboards and agent desktops never poll.
+(``hotline:alerts``) and live transcripts (``hotline:transcripts``) as they come, so
+wallboards and agent desktops never poll.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from web.workorders_requests import principal
 
 log = logging.getLogger(__name__)
 ALERTS_CHANNEL = "hotline:alerts"
+TRANSCRIPTS_CHANNEL = "hotline:transcripts"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +94,8 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     pubsub = svc.redis.pubsub()
-    await pubsub.subscribe(svc.distributor.events_channel, ALERTS_CHANNEL)
+    await pubsub.subscribe(svc.distributor.events_channel, ALERTS_CHANNEL,
+                           TRANSCRIPTS_CHANNEL)
     pump = asyncio.create_task(_pump(ws, pubsub, svc))
     try:
         await ws.send_json({"type": "figures", "figures":
@@ -117,12 +120,13 @@ async def _pump(ws: web.WebSocketResponse, pubsub: Any, svc: LiveServices) -> No
         channel = channel.decode() if isinstance(channel, bytes) else channel
         data = message["data"]
         data = data.decode() if isinstance(data, bytes) else data
-        if channel == ALERTS_CHANNEL:
+        if channel in (ALERTS_CHANNEL, TRANSCRIPTS_CHANNEL):
             try:
                 payload = json.loads(data)
             except ValueError:
                 payload = {"raw": data}
-            await ws.send_json({"type": "alert", "alert": payload})
+            kind = "alert" if channel == ALERTS_CHANNEL else "transcript"
+            await ws.send_json({"type": kind, kind: payload})
         else:
             await ws.send_json({"type": "figures", "figures":
                                 snapshot_json(await svc.distributor.figures())})

@@ -97,3 +97,28 @@ async def test_keyword_alert_reaches_the_wallboard(hotline: HotlineStack,
     assert msg["alert"]["keyword"] == "화재"
     assert msg["alert"]["line"] == "119"       # suggests transferring to the fire brigade
     assert msg["alert"]["call_id"] == "call-1"
+
+
+async def test_live_transcript_reaches_the_desktop_during_the_call(
+        hotline: HotlineStack) -> None:
+    hotline.login("1001")
+    url = f"http://127.0.0.1:{hotline.http_port}/api/live?token={hotline.token('1001')}"
+    messages: list[tuple[float, dict[str, object]]] = []
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        call = asyncio.create_task(hotline.call("12345", "13800138900", talk_ms=8000))
+        while not any(m.get("closed") for _, m in messages):
+            msg = json.loads((await ws.receive(timeout=60)).data)
+            if msg["type"] == "transcript":
+                messages.append((time.time(), msg["transcript"]))
+        assert (await call).ok
+    record = await hotline.wait_call(lambda c: c["caller"].endswith("8900") and c["ended_at"])
+    ours = [(t, m) for t, m in messages if m["call_id"] == record["id"]]
+    assert all(m["agent_id"] == "1001" and m["live"] is True for _, m in ours)
+    started = [t for t, m in ours if m.get("started")]
+    # The stream was open while the caller and the agent were still talking.
+    from datetime import datetime
+    assert started and started[0] < datetime.fromisoformat(record["ended_at"]).timestamp()
+    assert ours[-1][1]["final"] is True
+    # It decoded the caller's own leg, which MixMonitor writes apart.
+    leg = hotline.spec.recordings_dir / record["recording"].replace(".wav", "-in.wav")
+    assert leg.stat().st_size > 44 + 8000   # more than half a second of 8 kHz audio
