@@ -27,22 +27,13 @@ from typing import Any
 
 from stack.asterisk import AsteriskProcess
 from stack.instance import spec_from_settings
+from stack.services import stop_process
 from stack.settings import REPO_ROOT, load_settings
 from stack.tokens import token_of
 from tests.helpers.redis_server import free_port, redis_server
 from tests.helpers.sipp import Sipp, stop_phone
 
 CHROOT = Path(os.environ.get("HOTLINE_CHROOT", "/var/cache/hotline/asterisk-sid"))
-
-
-def _stop_process(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 def free_udp_port() -> int:
@@ -185,7 +176,7 @@ core_dead_after = 3
         proc = subprocess.Popen(
             [sys.executable, "-m", "stack.speech_service", "--config", str(self.config)],
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self._exit.callback(_stop_process, proc)
+        self._exit.callback(stop_process, proc, 30)
         return proc
 
     def wait_healthy(self, timeout: float = 120.0) -> dict[str, Any]:
@@ -278,12 +269,7 @@ core_dead_after = 3
     def stop(self) -> None:
         for proc in self.phones.values():
             stop_phone(proc)
-        if self.core is not None and self.core.poll() is None:
-            self.core.terminate()
-            try:
-                self.core.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.core.kill()
+        stop_process(self.core, grace=15)
         if self.asterisk is not None:
             self.asterisk.stop()
         self._exit.close()
