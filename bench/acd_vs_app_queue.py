@@ -53,11 +53,9 @@ import os
 import re
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import time
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,24 +89,16 @@ exten => s,1,Set(CDR(hotline_route)=bench-app-queue)
 # ============================================================================ helpers
 
 
-def _write_silence(path: Path, seconds: float) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\0\0" * int(8000 * seconds))
+def _write_silence(path: Path, seconds: float = 0.1) -> None:
+    from tests.helpers.sipp import write_silence_wav
+
+    write_silence_wav(path, seconds)
 
 
 def _short_pcap(src: Path, dest: Path, packets: int) -> None:
-    data = src.read_bytes()
-    out, off = [data[:24]], 24
-    for _ in range(packets):
-        if off >= len(data):
-            break
-        incl = struct.unpack("<I", data[off + 8:off + 12])[0]
-        out.append(data[off:off + 16 + incl])
-        off += 16 + incl
-    dest.write_bytes(b"".join(out))
+    from tests.helpers.sipp import short_pcap
+
+    short_pcap(src, dest, packets)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -54,12 +54,10 @@ import re
 import shutil
 import signal
 import sqlite3
-import struct
 import subprocess
 import sys
 import time
 import traceback
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,23 +290,15 @@ def core_shim(config: str, stats_file: str) -> int:
 
 
 def _write_silence(path: Path, seconds: float = 0.1) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\0\0" * int(8000 * seconds))
+    from tests.helpers.sipp import write_silence_wav
+
+    write_silence_wav(path, seconds)
 
 
 def _short_pcap(src: Path, dest: Path, packets: int) -> None:
-    data = src.read_bytes()
-    out, off = [data[:24]], 24
-    for _ in range(packets):
-        if off >= len(data):
-            break
-        incl = struct.unpack("<I", data[off + 8:off + 12])[0]
-        out.append(data[off:off + 16 + incl])
-        off += 16 + incl
-    dest.write_bytes(b"".join(out))
+    from tests.helpers.sipp import short_pcap
+
+    short_pcap(src, dest, packets)
 
 
 def _cpu_ticks(pid: int | None) -> int:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hotline_core.config_errors import ConfigError
+from hotline_core.config_errors import ConfigError, check_entry, read_toml
 
 GROUPS = ("call-taking", "quality-check", "callback", "supervision")
 _ID = re.compile(r"^[0-9]{2,10}$")
@@ -26,12 +25,7 @@ class AgentEntry:
 
 
 def load_agents(path: Path) -> tuple[AgentEntry, ...]:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(path, "agents_file", "file not found") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, "agent", f"not valid TOML: {exc}") from exc
+    data = read_toml(path, "agents_file")
     raw = data.get("agent", [])
     if not isinstance(raw, list):
         raise ConfigError(path, "agent", "must be an array of [[agent]] tables")
@@ -45,11 +39,7 @@ def load_agents(path: Path) -> tuple[AgentEntry, ...]:
 
 def _parse(path: Path, index: int, entry: Any) -> AgentEntry:
     where = f"agent[{index}]"
-    if not isinstance(entry, dict):
-        raise ConfigError(path, where, "must be a table")
-    unknown = set(entry) - _KEYS
-    if unknown:
-        raise ConfigError(path, f"{where}.{sorted(unknown)[0]}", "unknown setting")
+    entry = check_entry(path, where, entry, _KEYS)
     agent_id = entry.get("id")
     if not isinstance(agent_id, str) or not _ID.match(agent_id):
         raise ConfigError(path, f"{where}.id", "must be 2-10 digits (it is the SIP user name)")

@@ -7,13 +7,12 @@ The list is configuration (R-LINES): the public number 12345, merged department 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from hotline_core.config_errors import ConfigError
+from hotline_core.config_errors import ConfigError, check_entry, read_toml
 
 _NUMBER = re.compile(r"^[0-9]{3,20}$")
 _SKILL = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -61,12 +60,7 @@ _KEYS = {"number", "name", "kind", "skills", "greeting", "department"}
 
 
 def load_lines(path: Path) -> LinePlan:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(path, "lines_file", "file not found") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, "line", f"not valid TOML: {exc}") from exc
+    data = read_toml(path, "lines_file")
     raw = data.get("line")
     if not isinstance(raw, list) or not raw:
         raise ConfigError(path, "line", "at least one [[line]] table is required")
@@ -80,11 +74,7 @@ def load_lines(path: Path) -> LinePlan:
 
 def _parse_line(path: Path, index: int, entry: Any) -> Line:
     where = f"line[{index}]"
-    if not isinstance(entry, dict):
-        raise ConfigError(path, where, "must be a table")
-    unknown = set(entry) - _KEYS
-    if unknown:
-        raise ConfigError(path, f"{where}.{sorted(unknown)[0]}", "unknown setting")
+    entry = check_entry(path, where, entry, _KEYS)
     number = _require_str(path, entry, where, "number")
     if not _NUMBER.match(number):
         raise ConfigError(path, f"{where}.number", f"{number!r} is not a phone number (digits)")

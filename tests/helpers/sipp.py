@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import struct
 import subprocess
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,3 +107,25 @@ def stop_phone(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5)
+
+
+def write_silence_wav(path: Path, seconds: float) -> None:
+    """An 8 kHz mono 16-bit WAV of silence (a stand-in prompt that costs no playing time)."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * int(8000 * seconds))
+
+
+def short_pcap(src: Path, dest: Path, packets: int) -> None:
+    """The first ``packets`` packets of a pcap file (a shorter RTP burst for SIPp)."""
+    data = src.read_bytes()
+    out, off = [data[:24]], 24
+    for _ in range(packets):
+        if off >= len(data):
+            break
+        incl = struct.unpack("<I", data[off + 8:off + 12])[0]
+        out.append(data[off:off + 16 + incl])
+        off += 16 + incl
+    dest.write_bytes(b"".join(out))
