@@ -58,6 +58,7 @@ class Settings:
     preset: str
     calendar_overrides: Path | None
     speech: dict[str, Any]          # the [speech] table; empty: no transcription
+    dialing: dict[str, Any]         # the [dialing] table: the outbound number policy
 
     @property
     def loopback(self) -> str:
@@ -151,6 +152,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         callback_offer_seconds=int(r.positive("calls", "callback_offer_seconds", 60)),
         carrier_outbound_uri=r.str("trunk", "outbound_uri", ""),
         speech=r.table("speech"),
+        dialing=r.table("dialing"),
         preset=r.str("workorders", "preset", "gaotai"),
         calendar_overrides=(r.path("workorders", "calendar_overrides", "", base)
                             if r.str("workorders", "calendar_overrides", "") else None),
@@ -194,7 +196,7 @@ class _Reader:
         self.path_ = path
         self.data = data
         known = {"network", "ami", "agi", "redis", "database", "paths", "asterisk", "trunk",
-                 "calls", "workorders", "speech"}
+                 "calls", "workorders", "speech", "dialing"}
         for section in data:
             if section not in known:
                 raise ConfigError(path, section, "unknown section")

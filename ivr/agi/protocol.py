@@ -37,6 +37,9 @@ _PAREN_TAIL_RE = re.compile(r"\((.*?)\)\s+(\w+=.*)\Z", re.S)
 _USAGE_END = "520 End of proper usage."
 _HEADER_KEY_RE = re.compile(r"agi_[A-Za-z0-9_]+\Z")
 _ARG_KEY_RE = re.compile(r"arg_(\d+)\Z")
+# C0 controls (tab excepted) and DEL: no header value Asterisk sends holds one; a peer that
+# sends them is trying to smuggle a second line into a log, a variable or a file name.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,13 @@ def parse_header_block(raws: list[bytes]) -> dict[str, str]:
     env: dict[str, str] = {}
     for line in text.split("\n")[:-1]:
         key, value = _split_header(line[:-1] if line[-1:] == "\r" else line)
+        if key in env:
+            # Asterisk sends each key once; a repeat would let the later line override
+            # what the earlier one (e.g. agi_callerid) said.
+            raise AgiProtocolError(f"header key agi_{key} repeated")
+        if _CONTROL_RE.search(value):
+            raise AgiProtocolError(f"header agi_{key} holds a control character: "
+                                   f"{_show(value)}")
         env[key] = value
     return env
 
@@ -201,7 +211,13 @@ def build_request(env: dict[str, str]) -> AgiRequest:
         parts = urlsplit(env.get("request", ""))
         path, query = parts.path, parts.query
     script = unquote(path).strip("/")
-    params = dict(parse_qsl(query, keep_blank_values=True))
+    pairs = parse_qsl(query, keep_blank_values=True)
+    params = dict(pairs)
+    if len(params) != len(pairs):
+        raise AgiProtocolError(f"AGI URL repeats a parameter: {_show(query)}")
+    for name, value in pairs:
+        if _CONTROL_RE.search(name + value):
+            raise AgiProtocolError(f"AGI URL parameter {_show(name)} holds a control character")
     numbered: list[tuple[int, str]] = []
     for key, value in env.items():
         m = _ARG_KEY_RE.match(key)
