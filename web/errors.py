@@ -1,22 +1,54 @@
-"""JSON errors with a reason, for every API route."""
+"""JSON errors with a reason, for every API route, and the request checks every route shares."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+# Every status aiohttp has a class for (HTTPBadRequest, HTTPConflict, ...), by number.
+_BY_STATUS: dict[int, type[web.HTTPException]] = {
+    cls.status_code: cls for cls in vars(web).values()
+    if isinstance(cls, type) and issubclass(cls, web.HTTPException)
+    and isinstance(getattr(cls, "status_code", None), int) and cls.status_code >= 400
+}
+
 
 def json_error(status: int, reason: str, **extra: Any) -> web.HTTPException:
     """Build an HTTP error whose body is ``{"error": reason, ...}``; raise it from a handler."""
-    cls = web.HTTPException
-    for candidate in (web.HTTPBadRequest, web.HTTPForbidden, web.HTTPNotFound,
-                      web.HTTPConflict, web.HTTPUnprocessableEntity, web.HTTPUnauthorized,
-                      web.HTTPServiceUnavailable):
-        if candidate.status_code == status:
-            cls = candidate
-            break
+    cls = _BY_STATUS.get(status, web.HTTPBadRequest)
     body = {"error": reason, **extra}
-    import json
-
     return cls(text=json.dumps(body, ensure_ascii=False), content_type="application/json")
+
+
+def unusable_text(value: str) -> str | None:
+    """Why ``value`` cannot be stored or looked up as text, or None when it can.
+
+    PostgreSQL text holds no NUL character, and a lone surrogate (``\\ud800``, legal in
+    JSON escapes) has no UTF-8 encoding for either database.
+    """
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (lone surrogate)"
+    return None
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def refuse_unusable_urls(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A NUL or an undecodable character in the path or the query is refused with 400
+    before any route sees it (a database would fail on it later with a 500)."""
+    for name, value in (("path", request.path), *request.query.items()):
+        for part in (name, value):
+            why = unusable_text(part)
+            if why is not None:
+                where = "the URL path" if name == "path" else f"query parameter {name!r}"
+                raise json_error(400, f"{where} {why.replace('NUL', 'NUL (0x00)')}")
+    return await handler(request)

@@ -40,6 +40,8 @@ from hotline_core.workorders.views import event_view, order_view
 from web import keys
 from web.errors import json_error
 from web.workorders_requests import (
+    INT_MAX,
+    ascii_id,
     choice,
     flag,
     integer,
@@ -92,9 +94,10 @@ def _who(request: web.Request) -> tuple[WorkOrderServices, Principal]:
 
 def _order_id(request: web.Request) -> int:
     raw = request.match_info["order_id"]
-    if not raw.isdigit():
+    oid = ascii_id(raw)
+    if oid is None:
         raise json_error(404, f"work order {raw!r} does not exist")
-    return int(raw)
+    return oid
 
 
 def _detail(session: Session, svc: WorkOrderServices, who: Principal,
@@ -140,8 +143,10 @@ async def create_order(request: web.Request) -> web.Response:
                          field="not_accepted")
     reason = (choice(NotAcceptedReason, not_accepted.get("reason"), "not_accepted.reason")
               if not_accepted is not None else None)
-    if kb_entry is not None and (isinstance(kb_entry, bool) or not isinstance(kb_entry, int)):
-        raise json_error(422, "kb_entry_id: must be a whole number", field="kb_entry_id")
+    if kb_entry is not None and (isinstance(kb_entry, bool) or not isinstance(kb_entry, int)
+                                 or not 1 <= kb_entry <= INT_MAX):
+        raise json_error(422, f"kb_entry_id: must be a whole number from 1 to {INT_MAX}",
+                         field="kb_entry_id")
 
     def work(session: Session) -> tuple[int, dict[str, Any]]:
         if reason is not None:

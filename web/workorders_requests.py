@@ -6,6 +6,7 @@ Every problem becomes a JSON error naming the field, before anything is written.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -13,9 +14,26 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from hotline_core.workorders.access import AccessPolicy, Principal
-from web.errors import json_error
+from web.errors import json_error, unusable_text
 
 E = TypeVar("E", bound=StrEnum)
+
+# Ids and stored whole numbers are signed 32-bit integers in SQLite and PostgreSQL alike.
+INT_MAX = 2**31 - 1
+INT_MIN = -(2**31)
+_ASCII_DIGITS = re.compile(r"[0-9]{1,10}")
+
+
+def ascii_id(raw: str) -> int | None:
+    """The positive id written in ``raw`` with ASCII digits only, or None.
+
+    ``str.isdigit`` is not enough: ``"²"`` and ``"١"`` (Arabic-Indic one) are digits to
+    Python, and ``int("١")`` is 1 — a second spelling of every id.
+    """
+    if not _ASCII_DIGITS.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= INT_MAX else None
 
 
 def principal(request: web.Request, policy: AccessPolicy) -> Principal:
@@ -35,11 +53,34 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except RecursionError:
+        raise json_error(400, "body is not usable JSON: nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, over-long integers
         raise json_error(400, f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise json_error(400, "body must be a JSON object")
+    _check_strings(data)
     return data
+
+
+def _check_strings(data: dict[str, Any]) -> None:
+    """Refuse a NUL or a lone surrogate in any key or string of the body, naming where."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{where}.{key}" if where else str(key)
+                why = unusable_text(key)
+                if why is not None:
+                    raise json_error(400, f"{name!r}: the key {why}", field=name)
+                stack.append((name, item))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            why = unusable_text(value)
+            if why is not None:
+                raise json_error(400, f"{where}: {why}", field=where)
 
 
 def _bad(field: str, message: str) -> web.HTTPException:
@@ -69,12 +110,15 @@ def flag(body: dict[str, Any], field: str, default: bool = False) -> bool:
     return value
 
 
-def integer(body: dict[str, Any], field: str, default: int | None = None) -> int:
+def integer(body: dict[str, Any], field: str, default: int | None = None, *,
+            lo: int = INT_MIN, hi: int = INT_MAX) -> int:
     value = body.get(field, default)
     if value is None:
         raise _bad(field, "is required")
     if isinstance(value, bool) or not isinstance(value, int):
         raise _bad(field, "must be a whole number")
+    if not lo <= value <= hi:
+        raise _bad(field, f"must be between {lo} and {hi}")
     return value
 
 
@@ -116,10 +160,9 @@ def query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -
     raw = request.query.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _bad(name, f"{raw!r} is not a whole number") from None
+    if not re.fullmatch(r"-?[0-9]{1,12}", raw):  # ASCII digits only: int("١٠") is 10
+        raise _bad(name, f"{raw!r} is not a whole number")
+    value = int(raw)
     if not lo <= value <= hi:
         raise _bad(name, f"must be between {lo} and {hi}")
     return value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
@@ -49,20 +50,48 @@ class CsvImportError(ValueError):
         super().__init__(f"{what}: nothing imported: {shown}{more}")
 
 
-def _rows(text: str, what: str, required: list[str]) -> list[tuple[int, dict[str, str]]]:
+def _rows(text: str, what: str, required: list[str], limits: dict[str, int],
+          problems: list[CsvProblem]) -> list[tuple[int, dict[str, str]]]:
+    """The data rows with their line numbers; a cell longer than its database column
+    (``limits``) or holding a NUL is a problem of its own. A row the csv module cannot
+    read at all (a cell over its field limit, 131 072 characters by default) stops the
+    reading: nothing after it can be trusted to line up."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise CsvImportError(what, [CsvProblem(1, "*", f"unreadable header: {exc}")]) from None
     missing = [c for c in required if c not in header]
     if missing:
         raise CsvImportError(what, [CsvProblem(1, c, "column missing from the header")
                                     for c in missing])
     rows = []
-    for row in reader:
+    while True:
+        starts_at = reader.line_num + 1  # the row about to be read begins on this line
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(CsvProblem(starts_at, "*", f"unreadable row: {exc}"))
+            raise CsvImportError(what, problems) from None
         if None in row:
             rows.append((reader.line_num, {"__extra__": "x"}))
             continue
-        rows.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()}))
+        cells = {k: (v or "").strip() for k, v in row.items()}
+        for column, value in cells.items():
+            if "\x00" in value:
+                problems.append(CsvProblem(reader.line_num, column, "contains a NUL character"))
+            elif column in limits and len(value) > limits[column]:
+                problems.append(CsvProblem(reader.line_num, column,
+                                           f"is longer than {limits[column]} characters"))
+        rows.append((reader.line_num, cells))
     return rows
+
+
+def _phone(value: str) -> bool:
+    """Digits 0-9 (ASCII: ``str.isdigit`` also takes ``１`` and ``²``), dashes allowed."""
+    return re.fullmatch(r"[0-9]+(-[0-9]+)*", value) is not None
 
 
 def _bool(value: str, line: int, column: str, problems: list[CsvProblem]) -> bool:
@@ -89,7 +118,9 @@ def import_units(session: Session, text: str) -> int:
     problems: list[CsvProblem] = []
     parsed: list[tuple[str, str, str, list[tuple[str, str, str]]]] = []
     seen: set[str] = set()
-    for line, row in _rows(text, what, cols[:3]):
+    limits = {"code": 64, "name": 200, **{f"{p}_name": 100 for p in ("lead", "a", "b")},
+              **{f"{p}_phone": 32 for p in ("lead", "a", "b")}}
+    for line, row in _rows(text, what, cols[:3], limits, problems):
         if "__extra__" in row:
             problems.append(CsvProblem(line, "*", "more cells than header columns"))
             continue
@@ -108,7 +139,7 @@ def import_units(session: Session, text: str) -> int:
             if bool(cname) != bool(phone):
                 problems.append(CsvProblem(line, f"{prefix}_phone" if cname else f"{prefix}_name",
                                            "name and phone go together"))
-            elif phone and not phone.replace("-", "").isdigit():
+            elif phone and not _phone(phone):
                 problems.append(CsvProblem(line, f"{prefix}_phone", f"{phone!r} is not a number"))
             elif cname:
                 contacts.append((role, cname, phone))
@@ -135,7 +166,8 @@ def import_responsibility_list(session: Session, text: str) -> int:
     units = _known_units(session)
     parsed: list[Matter] = []
     seen: set[str] = set()
-    for line, row in _rows(text, what, ["matter", "department", "section"]):
+    limits = {"matter": 200, "department": 64, "section": 200}
+    for line, row in _rows(text, what, ["matter", "department", "section"], limits, problems):
         if "__extra__" in row:
             problems.append(CsvProblem(line, "*", "more cells than header columns"))
             continue
@@ -172,7 +204,8 @@ def import_gazetteer(session: Session, text: str) -> int:
     units = {code: kind for code, kind in session.execute(select(Unit.code, Unit.kind))}
     parsed: list[Place] = []
     seen: set[str] = set()
-    for line, row in _rows(text, what, ["place", "town"]):
+    for line, row in _rows(text, what, ["place", "town"], {"place": 200, "town": 64},
+                           problems):
         if "__extra__" in row:
             problems.append(CsvProblem(line, "*", "more cells than header columns"))
             continue

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline_core import deadlines
@@ -64,6 +65,19 @@ class Invalid(WorkOrderError):
 
 class Conflict(WorkOrderError):
     status = 409
+
+
+class OrderChanged(Conflict):
+    """Another command changed the order between this command's read and its write.
+
+    Every event takes the next sequence number of its order, and (order id, seq) is
+    unique in the database: of two commands that read the same state, the second to
+    write is refused whole, and the client may simply retry on the new state.
+    """
+
+    def __init__(self, order_id: int) -> None:
+        super().__init__(f"work order {order_id}: the order changed meanwhile, retry",
+                         retry=True)
 
 
 class RulesUnavailable(WorkOrderError):
@@ -158,10 +172,24 @@ def _append(
         actor=who.name, actor_role=who.role.value, unit=unit, data=dict(data or {}),
     ))
     order.event_count += 1
-    session.flush()
+    order_id = order.id  # the failed flush below expires the order's attributes
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        if _is_sequence_clash(exc):
+            raise OrderChanged(order_id) from exc
+        raise
     state = state_of(session, order)
     _project(order, state)
     return state
+
+
+def _is_sequence_clash(exc: IntegrityError) -> bool:
+    """The unique (order id, seq) of the event table refused a second event ``seq``."""
+    diag = getattr(exc.orig, "diag", None)  # psycopg names the constraint
+    if diag is not None and getattr(diag, "constraint_name", None):
+        return bool(diag.constraint_name == "uq_wo_events_order_seq")
+    return "wo_events.order_id, wo_events.seq" in str(exc.orig)  # SQLite names the columns
 
 
 def _project(order: WorkOrder, s: OrderState) -> None:
