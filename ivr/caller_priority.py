@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as aioredis
 
 from hotline_core.acd.config import Priorities
+from hotline_core.phone_numbers import canonical_number
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +32,16 @@ class CallerFlags:
         self._redis = redis
         self._key = f"{namespace}:callers:needs-help"
 
+    # Numbers are kept in their canonical form, whatever form the agent typed or the
+    # carrier sent.
     async def flag(self, number: str, reason: str) -> None:
-        await self._redis.hset(self._key, number, reason)
+        await self._redis.hset(self._key, canonical_number(number), reason)
 
     async def unflag(self, number: str) -> bool:
-        return bool(await self._redis.hdel(self._key, number))
+        return bool(await self._redis.hdel(self._key, canonical_number(number)))
 
     async def needs_help(self, number: str) -> bool:
-        return bool(await self._redis.hexists(self._key, number))
+        return bool(await self._redis.hexists(self._key, canonical_number(number)))
 
 
 class CallerPriority:

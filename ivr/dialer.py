@@ -4,14 +4,18 @@ The agent's phone rings first; once the agent answers, the dialplan (``hotline-c
 dials the citizen through the carrier trunk. Agent first, because a citizen who picks up
 must hear a live agent at once, never a queue again; if the citizen does not answer, the
 agent's time is lost, not the citizen's. Only numbers that called in and asked for a
-callback are dialled (no toll fraud through this path).
+callback are dialled, and only when the outbound number policy
+(:mod:`hotline_core.dial_policy`) allows them: what reaches the ``HOTLINE_CALLBACK_NUMBER``
+variable is the policy's national form, digits only.
 """
 
 from __future__ import annotations
 
 import logging
+from enum import Enum
 
 from hotline_core.acd import Assignment
+from hotline_core.dial_policy import DialPolicy, DialRefused
 from ivr.ami import AmiClient, AmiError
 from ivr.live_calls import LiveCall
 
@@ -29,12 +33,20 @@ def call_of_leg(uniqueid: str) -> str | None:
     return uniqueid[len(LEG_PREFIX):] if uniqueid.startswith(LEG_PREFIX) else None
 
 
+class Outcome(Enum):
+    PLACED = "placed"
+    FAILED = "failed"        # AMI could not place it: another agent may try
+    REFUSED = "refused"      # the number policy refused the number: nobody may dial it
+
+
 class CallbackDialer:
-    def __init__(self, ami: AmiClient, ring_timeout: int) -> None:
+    def __init__(self, ami: AmiClient, ring_timeout: int, policy: DialPolicy) -> None:
         self._ami = ami
         self._ring_timeout = ring_timeout
+        self.policy = policy
 
     async def call_back(self, assignment: Assignment, call: LiveCall) -> None:
+        digits = await self.policy.authorize(call.caller, f"callback of {assignment.call_id}")
         leg = callback_leg(assignment.call_id)
         await self._ami.action({
             "Action": "Originate",
@@ -44,7 +56,7 @@ class CallbackDialer:
             "CallerID": f"\"callback {call.line}\" <{call.line}>",
             "ChannelId": leg,
             "Variable": ",".join([
-                f"HOTLINE_CALLBACK_NUMBER={call.caller}",
+                f"HOTLINE_CALLBACK_NUMBER={digits}",
                 f"HOTLINE_CALL_ID={assignment.call_id}",
                 f"HOTLINE_LINE={call.line}",
             ]),
@@ -55,10 +67,12 @@ class CallbackDialer:
 
 
 async def safe_call_back(dialer: CallbackDialer, assignment: Assignment,
-                         call: LiveCall) -> bool:
+                         call: LiveCall) -> Outcome:
     try:
         await dialer.call_back(assignment, call)
+    except DialRefused:
+        return Outcome.REFUSED      # logged by the policy, with the reason
     except AmiError as exc:
         log.warning("callback for %s not placed: %s", assignment.call_id, exc)
-        return False
-    return True
+        return Outcome.FAILED
+    return Outcome.PLACED

@@ -1,7 +1,10 @@
-"""The core's heartbeat in Asterisk's AstDB (``hotline/heartbeat`` = epoch seconds).
+"""The core's heartbeat: Asterisk's global variable ``HOTLINE_HEARTBEAT`` = epoch seconds.
 
 The dialplan's waiting loop reads it: when the core stops beating, waiting callers go to
-the fallback queue instead of hearing music forever.
+the fallback queue instead of hearing music forever. A global variable (AMI ``Setvar``, the
+``call`` class) rather than AstDB (``DBPut``, the ``system`` class, which also allows
+reloads and module loads): the AMI user needs no system rights. It also dies with Asterisk,
+so a restarted Asterisk never trusts a stale beat.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from ivr.ami import AmiClient, AmiError
 
 log = logging.getLogger(__name__)
 
+HEARTBEAT_VARIABLE = "HOTLINE_HEARTBEAT"   # read by extensions.conf [hotline-wait]
+
 
 async def beat(ami: AmiClient) -> None:
-    await ami.action({"Action": "DBPut", "Family": "hotline", "Key": "heartbeat",
-                      "Val": str(int(time.time()))})
+    await ami.action({"Action": "Setvar", "Variable": HEARTBEAT_VARIABLE,
+                      "Value": str(int(time.time()))})
 
 
 async def run_heartbeat(ami: AmiClient, every: float) -> None:
@@ -33,6 +38,6 @@ async def run_heartbeat(ami: AmiClient, every: float) -> None:
 async def stop_heartbeat(ami: AmiClient) -> None:
     """On a clean stop, hand waiting callers to the fallback queue at once."""
     try:
-        await ami.action({"Action": "DBDel", "Family": "hotline", "Key": "heartbeat"})
+        await ami.action({"Action": "Setvar", "Variable": HEARTBEAT_VARIABLE, "Value": ""})
     except AmiError as exc:
         log.warning("could not clear heartbeat: %s", exc)

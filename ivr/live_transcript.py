@@ -16,6 +16,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from hotline_core.recording_names import confined
 from speech.live import BatchFallback, LiveTranscriber, follow_growing_wav
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,13 @@ class LiveTranscripts:
     def answered(self, call_id: str, agent_id: str, recording: str | None) -> None:
         if not recording or call_id in self._calls:
             return
+        try:
+            path = confined(self._dir, caller_leg(recording))
+        except ValueError as exc:
+            log.warning("call %s: %s; no live transcript", call_id, exc)
+            return
         live = self._calls[call_id] = _Live()
-        live.task = asyncio.create_task(
-            self._run(call_id, agent_id, self._dir / caller_leg(recording), live.ended))
+        live.task = asyncio.create_task(self._run(call_id, agent_id, path, live.ended))
 
     def ended(self, call_id: str) -> None:
         live = self._calls.pop(call_id, None)

@@ -18,6 +18,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from hotline_core.call_records import CallLog, CallRecord, Disposition, Route
+from hotline_core.phone_numbers import canonical_number
 from ivr.call_events import agent_of
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ def _record(uid: str, rows: list[dict[str, str]]) -> CallRecord:
     ends = [t for r in rows if (t := _time(r["end"]))]
     route = Route.FALLBACK if any(r["route"] == "fallback" for r in rows) else Route.CORE
     rec = CallRecord(
-        id=uid, linkedid=first["linkedid"], line=first["line"], caller=first["src"],
+        id=uid, linkedid=first["linkedid"], line=first["line"],
+        caller=canonical_number(first["src"]),
         department="", offered_at=min(starts), ended_at=max(ends) if ends else None,
         recording=first["recording"] or None, route=route.value, reconciled=True,
         disposition=Disposition.ABANDONED.value, agent_id=None, answered_at=None,

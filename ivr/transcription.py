@@ -14,6 +14,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from hotline_core.call_records import CallRecord
+from hotline_core.recording_names import confined
 from speech.jobs import enqueue_transcription
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,12 @@ class TranscriptionTrigger:
     def call_ended(self, record: CallRecord) -> None:
         for leg, name in (("mixed", record.recording), ("voicemail", record.message)):
             if name:
-                task = asyncio.create_task(self._queue(record.id, leg, self._dir / name))
+                try:
+                    path = confined(self._dir, name)
+                except ValueError as exc:
+                    log.warning("call %s: %s; not transcribed", record.id, exc)
+                    continue
+                task = asyncio.create_task(self._queue(record.id, leg, path))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 

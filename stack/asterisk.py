@@ -25,6 +25,27 @@ TEMPLATES = ("asterisk.conf", "modules.conf", "logger.conf", "rtp.conf", "manage
              "musiconhold.conf", "cdr.conf", "cdr_custom.conf", "pjsip.conf", "extensions.conf",
              "queues.conf")
 _PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
+# Asterisk drops root right after start (-U/-G) and runs as this user of its root's
+# /etc/passwd (Debian's package creates it). What it writes - recordings, CDR, logs - is
+# created under umask 027: readable by the core (root) and its group, nobody else.
+RUN_AS = "asterisk"
+ASTERISK_UMASK = 0o027
+# Directories Asterisk writes to (recordings only one level deep: it may hold many files).
+_WRITABLE = ("lib", "spool", "run", "log", "log/cdr-custom")
+
+
+def system_user(root: Path, name: str = RUN_AS) -> tuple[int, int]:
+    """uid and gid of ``name`` in ``root``'s /etc/passwd (the chroot's, or this machine's)."""
+    try:
+        lines = (root / "etc" / "passwd").read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise RuntimeError(f"cannot read {root / 'etc' / 'passwd'}: {exc}") from exc
+    for line in lines:
+        fields = line.split(":")
+        if len(fields) >= 4 and fields[0] == name:
+            return int(fields[2]), int(fields[3])
+    raise RuntimeError(f"no user {name!r} in {root / 'etc' / 'passwd'}: Asterisk must not run "
+                       f"as root (install Debian's asterisk package, which creates it)")
 
 
 @dataclass(frozen=True)
@@ -123,9 +144,30 @@ def render(spec: AsteriskSpec) -> None:
             out += "\n" + spec.extra_dialplan
         target = host / "etc" / name
         target.write_text(out, encoding="utf-8")
-        if name == "manager.conf" or name == "pjsip.conf":
-            os.chmod(target, 0o600)  # they hold secrets
+        # manager.conf and pjsip.conf hold secrets: only root and Asterisk's group read them.
+        os.chmod(target, 0o640)
     build_prompts(spec.prompts_file, spec.prompts_override_dir, host / "sounds")
+    _own(spec)
+
+
+def _own(spec: AsteriskSpec) -> None:
+    """Asterisk's user owns what it writes; its configuration stays root's, group-readable."""
+    uid, gid = system_user(spec.root)
+    host = spec.host_dir
+    for sub in ("etc", "sounds"):
+        for path in (host / sub, *(host / sub).rglob("*")):
+            os.chown(path, 0, gid)
+            os.chmod(path, 0o750 if path.is_dir() else 0o640)
+    os.chown(host, 0, gid)
+    os.chmod(host, 0o750)
+    for sub in _WRITABLE:
+        for path in (host / sub, *(host / sub).rglob("*")):
+            os.chown(path, uid, gid, follow_symlinks=False)
+        os.chmod(host / sub, 0o750)
+    recordings = host / "recordings"
+    for path in (recordings, *(p for p in recordings.iterdir() if p.is_dir())):
+        os.chown(path, uid, gid)
+        os.chmod(path, 0o750)
 
 
 def _agent_endpoints(spec: AsteriskSpec) -> str:
@@ -185,9 +227,10 @@ class AsteriskProcess:
         (self.spec.host_dir / "run").mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
-            self.proc = subprocess.Popen(self._argv("-f", "-n", "-q"), stdout=log,
+            self.proc = subprocess.Popen(self._argv("-U", RUN_AS, "-G", RUN_AS, "-f", "-n", "-q"),
+                                         stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+                                         start_new_session=True, umask=ASTERISK_UMASK)
         self.wait_booted(timeout)
 
     def wait_booted(self, timeout: float) -> None:

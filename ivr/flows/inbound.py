@@ -15,6 +15,8 @@ from hotline_core.acd import AgentState, Distributor, WaitingCall
 from hotline_core.acd.restriction import RestrictionList
 from hotline_core.call_records import Disposition
 from hotline_core.lines import LinePlan
+from hotline_core.phone_numbers import canonical_number
+from hotline_core.recording_names import recording_name
 from ivr.agi import AgiHangup, AgiSession
 from ivr.caller_priority import CallerPriority
 from ivr.live_calls import LiveCall, LiveCalls
@@ -48,10 +50,13 @@ class InboundFlow:
             await session.set_variable("HOTLINE_NEXT", "done")
             return
         call_id = session.env.get("uniqueid", "")
-        caller = session.env.get("callerid", "") or "unknown"
-        # The dialplan passes these in the AGI URL; ask for them only if it did not.
+        # One form for every look-up below (restriction, priority, history, callback):
+        # "+8613800138000" and "13800138000" are the same caller.
+        caller = canonical_number(session.env.get("callerid", ""))
+        # The dialplan passes these in the AGI URL; ask for them only if it did not. A name
+        # that is not a plain recording name (".." or a quote smuggled in) is not used.
         p = session.params
-        recording = p.get("rec") or await session.get_variable("HOTLINE_REC")
+        recording = recording_name(p.get("rec") or await session.get_variable("HOTLINE_REC"))
         # Asterisk does not send the linkedid among the AGI headers.
         linkedid = p.get("linkedid") or await session.get_variable("CHANNEL(linkedid)")
         await ctx.calls.offered(call_id, line=line.number, caller=caller,
@@ -100,7 +105,11 @@ class InboundFlow:
                              recording: str | None) -> None:
         """Nobody can answer: the caller may leave a message (语音留言), which agents find
         in the voice-message list and turn into a work order."""
-        message = (recording or f"{call_id}.wav").replace(".wav", "-message.wav")
+        message = recording_name((recording or f"{call_id}.wav").replace(".wav", "-message.wav"))
+        if message is None:
+            log.warning("call %s: no safe name for a voice message; not recorded", call_id)
+            await session.set_variable("HOTLINE_NEXT", "done")
+            return
         await self.ctx.calls.voice_message(call_id, message)
         await session.stream_file(f"{self.ctx.sounds_dir}/voicemail-offer")
         # Beep, up to 120 s, ends after 5 s of silence or on hang-up (the file is kept).

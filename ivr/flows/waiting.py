@@ -4,7 +4,8 @@ Run by the dialplan's waiting loop every ``calls.announce_seconds``: tells the c
 many callers are ahead and the estimated wait (numbers as words), and — when the estimated
 wait exceeds ``calls.callback_offer_seconds`` and callbacks are enabled — offers a callback
 on key 1. A caller who accepts keeps their place in line and hangs up; the dialer calls
-back when an agent is free.
+back when an agent is free. The offer is made only to callers whose number the outbound
+number policy would dial (a withheld, foreign or premium number keeps waiting instead).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from hotline_core.acd import Distributor
+from hotline_core.dial_policy import DialPolicy, DialRefused
 from ivr.agi import AgiSession
 from ivr.live_calls import LiveCalls
 from ivr.numbers import spoken_number
@@ -29,6 +31,7 @@ class WaitingContext:
     calls: AsyncCallLog
     sounds_dir: str
     callback_offer_seconds: float | None   # None: virtual hold disabled (no outbound trunk)
+    dial_policy: DialPolicy | None = None
 
 
 class WaitingFlow:
@@ -52,10 +55,22 @@ class WaitingFlow:
                 await self._say(session, ["wait-about", *spoken_number(min(minutes, 999), True),
                                           "wait-minutes"])
         offer = self.ctx.callback_offer_seconds
-        if offer is not None and ewt is not None and ewt >= offer:
+        if offer is not None and ewt is not None and ewt >= offer \
+                and await self._may_call_back(call_id):
             digit = await session.stream_file(f"{self.ctx.sounds_dir}/callback-offer", "1")
             if digit == "1":
                 await self._accept_callback(session, call_id)
+
+    async def _may_call_back(self, call_id: str) -> bool:
+        call = await self.ctx.live.get(call_id)
+        if call is None or self.ctx.dial_policy is None:
+            return False
+        try:
+            self.ctx.dial_policy.dialable(call.caller)
+        except DialRefused as exc:
+            log.info("call %s: no callback offered: %s", call_id, exc.reason)
+            return False
+        return True
 
     async def _say(self, session: AgiSession, prompts: list[str]) -> None:
         for name in prompts:

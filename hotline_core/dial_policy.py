@@ -1,0 +1,169 @@
+"""The outbound number policy (外呼号码策略): the one gate every number the platform dials
+passes, so no flow can be turned into a toll-fraud relay.
+
+A number may be dialled when it is
+
+* a mainland number (country code 86) that libphonenumber (``phonenumbers``) calls valid,
+* of an allowed type (``dialing.allow_types``: mobile and fixed lines by default, so
+  premium-rate, shared-cost (400), toll-free (800), VoIP and service numbers are refused), or
+  starts, in national form, with one of ``dialing.allow_prefixes``,
+* under both rate caps: ``dialing.per_number_per_hour`` calls to the same number and
+  ``dialing.overall_per_minute`` calls in all (fixed windows counted in Redis, so several core
+  processes share them).
+
+What reaches Asterisk is the national form, digits only: nothing a caller put into the
+From header (``&``, ``,``, ``/``, a second channel) can reach an AMI variable or ``Dial()``.
+Every refusal is logged with its reason and the number masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import phonenumbers
+import redis.asyncio as aioredis
+from phonenumbers import PhoneNumberType
+
+from hotline_core.config_errors import ConfigError
+from hotline_core.masking import mask_phone
+from hotline_core.phone_numbers import MAINLAND_CODE, national_digits, parse
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# The names operators write in [dialing] allow_types, in libphonenumber's own terms.
+NUMBER_TYPES: dict[str, int] = {
+    "mobile": PhoneNumberType.MOBILE,
+    "fixed_line": PhoneNumberType.FIXED_LINE,
+    "fixed_line_or_mobile": PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    "toll_free": PhoneNumberType.TOLL_FREE,
+    "premium_rate": PhoneNumberType.PREMIUM_RATE,
+    "shared_cost": PhoneNumberType.SHARED_COST,
+    "voip": PhoneNumberType.VOIP,
+    "personal_number": PhoneNumberType.PERSONAL_NUMBER,
+    "pager": PhoneNumberType.PAGER,
+    "uan": PhoneNumberType.UAN,
+    "voicemail": PhoneNumberType.VOICEMAIL,
+}
+_TYPE_NAMES = {v: k for k, v in NUMBER_TYPES.items()}
+_KEYS = ("allow_types", "allow_prefixes", "per_number_per_hour", "overall_per_minute")
+
+
+class DialRefused(Exception):
+    """The policy refuses to dial a number; ``reason`` says why (for logs and records)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class DialPolicySettings:
+    allow_types: frozenset[int] = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE,
+                                             PhoneNumberType.FIXED_LINE_OR_MOBILE})
+    allow_prefixes: tuple[str, ...] = ()
+    per_number_per_hour: int = 3
+    overall_per_minute: int = 60
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any], source: str | Path) -> DialPolicySettings:
+        """Read the ``[dialing]`` table; every problem names ``dialing.<key>``."""
+        for key in table:
+            if key not in _KEYS:
+                raise ConfigError(source, f"dialing.{key}",
+                                  f"unknown setting (known: {', '.join(_KEYS)})")
+        default = cls()
+        types = table.get("allow_types", sorted(_TYPE_NAMES[t] for t in default.allow_types))
+        if not isinstance(types, list) or not all(t in NUMBER_TYPES for t in types):
+            raise ConfigError(source, "dialing.allow_types",
+                              f"must be a list of: {', '.join(NUMBER_TYPES)}")
+        prefixes = table.get("allow_prefixes", [])
+        if not isinstance(prefixes, list) or not all(
+                isinstance(p, str) and p.isascii() and p.isdigit() for p in prefixes):
+            raise ConfigError(source, "dialing.allow_prefixes",
+                              "must be a list of digit strings (national form, e.g. \"400\")")
+        return cls(allow_types=frozenset(NUMBER_TYPES[t] for t in types),
+                   allow_prefixes=tuple(prefixes),
+                   per_number_per_hour=_cap(table, "per_number_per_hour",
+                                            default.per_number_per_hour, source),
+                   overall_per_minute=_cap(table, "overall_per_minute",
+                                           default.overall_per_minute, source))
+
+
+def _cap(table: Mapping[str, Any], key: str, default: int, source: str | Path) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(source, f"dialing.{key}", f"{value!r} must be a whole number >= 1")
+    return value
+
+
+class DialPolicy:
+    """Decides whether a number may be dialled, and counts the calls against the caps."""
+
+    def __init__(self, settings: DialPolicySettings, redis: aioredis.Redis,
+                 namespace: str = "hotline", clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self._redis = redis
+        self._prefix = f"{namespace}:dial"
+        self._clock = clock
+
+    def dialable(self, raw: str) -> str:
+        """The digits to dial for ``raw``, or :class:`DialRefused`. Counts nothing."""
+        number = parse(raw)
+        if number is None:
+            raise DialRefused("not a phone number")
+        if number.country_code != MAINLAND_CODE:
+            raise DialRefused(f"not a mainland number (country code +{number.country_code})")
+        digits = national_digits(number)
+        if any(digits.startswith(p) for p in self.settings.allow_prefixes):
+            return digits
+        if not phonenumbers.is_valid_number(number):
+            raise DialRefused("not a valid mainland number")
+        kind = phonenumbers.number_type(number)
+        if kind not in self.settings.allow_types:
+            name = _TYPE_NAMES.get(kind, "unknown")
+            raise DialRefused(f"number type {name} is not allowed (dialing.allow_types)")
+        return digits
+
+    async def authorize(self, raw: str, purpose: str) -> str:
+        """The digits to dial, counted against the caps; refusals are logged and raised."""
+        try:
+            digits = self.dialable(raw)
+            await self._count(digits)
+        except DialRefused as exc:
+            log.warning("%s to %s refused: %s", purpose, mask_phone(raw[:32]), exc.reason)
+            raise
+        return digits
+
+    async def _count(self, digits: str) -> None:
+        now = int(self._clock())
+        s = self.settings
+        per_number = f"{self._prefix}:n:{digits}:{now // 3600}"
+        overall = f"{self._prefix}:all:{now // 60}"
+        if await self._incr(per_number, 3600) > s.per_number_per_hour:
+            await self._redis.decr(per_number)
+            raise DialRefused(f"rate cap: {s.per_number_per_hour} calls to this number "
+                              "per hour (dialing.per_number_per_hour)")
+        if await self._incr(overall, 60) > s.overall_per_minute:
+            await self._redis.decr(overall)
+            await self._redis.decr(per_number)
+            raise DialRefused(f"rate cap: {s.overall_per_minute} calls per minute in all "
+                              "(dialing.overall_per_minute)")
+
+    async def _incr(self, key: str, ttl: int) -> int:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, ttl * 2)
+        count, _ = await _timed(pipe.execute())
+        return int(count)
+
+
+async def _timed(awaitable: Awaitable[T]) -> T:
+    return await asyncio.wait_for(awaitable, 5)
+
