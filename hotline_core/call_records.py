@@ -19,6 +19,7 @@ from sqlalchemy import Boolean, DateTime, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from hotline_core.db import Base
+from hotline_core.masking import mask_phone
 
 
 class Disposition(StrEnum):
@@ -79,15 +80,6 @@ class CallView:
     reconciled: bool
 
 
-def mask_number(number: str) -> str:
-    """138****8000: keep the first 3 and last 4 digits of numbers long enough to have them."""
-    if len(number) >= 8:
-        return number[:3] + "*" * (len(number) - 7) + number[-4:]
-    if len(number) >= 3:
-        return number[0] + "*" * (len(number) - 2) + number[-1]
-    return "*" * len(number)
-
-
 def _aware(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; everything stored is UTC.
     if value is not None and value.tzinfo is None:
@@ -98,7 +90,7 @@ def _aware(value: datetime | None) -> datetime | None:
 def view(record: CallRecord, reveal_caller: bool = False) -> CallView:
     return CallView(
         id=record.id, line=record.line, department=record.department,
-        caller=record.caller if reveal_caller else mask_number(record.caller),
+        caller=record.caller if reveal_caller else mask_phone(record.caller),
         offered_at=_aware(record.offered_at) or record.offered_at,
         answered_at=_aware(record.answered_at), ended_at=_aware(record.ended_at),
         agent_id=record.agent_id, disposition=record.disposition, reason=record.reason,

@@ -30,7 +30,7 @@ from stack.instance import spec_from_settings
 from stack.services import CoreProcess, Redis, SpeechWorkers, StartError, _http_host, pidfile
 from stack.settings import REPO_ROOT, Settings, load_settings, sip_password
 from stack.speech_service import speech_settings
-from stack.tokens import ensure_tokens_file
+from stack.tokens import ensure_tokens_file, token_of
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,8 +181,14 @@ def _status(settings: Settings) -> int:
     for name, address in settings.addresses().items():
         print(f"  {name:<10} {address}")
     url = f"http://{_http_host(settings)}:{settings.http_port}/api/health"
+    request = urllib.request.Request(url)
+    # Component details are for supervisors: the supervisor token of the tokens file.
+    token = (token_of(settings.api_tokens_file, "supervisor")
+             if settings.api_tokens_file.exists() else None)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(url, timeout=3) as resp:
+        with urllib.request.urlopen(request, timeout=3) as resp:
             health = json.loads(resp.read())
     except OSError as exc:
         health = {"ok": False, "error": str(exc)}

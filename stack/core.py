@@ -84,6 +84,7 @@ class Core:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     calls: AsyncCallLog | None = None
     transcriber: LiveTranscriber | None = None
+    live_redis: aioredis.Redis | None = None  # the /api/live sockets' own pub/sub client
 
     async def start(self) -> None:
         s = self.settings
@@ -106,9 +107,16 @@ class Core:
         self.redis = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
             s.redis_url, max_connections=400, timeout=5, socket_timeout=5,
             socket_connect_timeout=5))
+        # The live web sockets hold a pub/sub connection each: a client of their own, so
+        # open wallboards never take connections from the pool that serves calls.
+        self.live_redis = live_api.pubsub_client(s.redis_url)
         distributor = Distributor(self.redis, dist_config)
         live = LiveCalls(self.redis)
         calls = self.calls = AsyncCallLog(call_log)
+
+        async def agent_of_call(call_id: str) -> str | None:
+            record = await calls.get(call_id)
+            return record.agent_id if record is not None else None
         reconciler = CdrReconciler(self.spec.cdr_file, call_log, self.redis)
 
         async def after_login() -> None:
@@ -162,6 +170,7 @@ class Core:
                            restrictions_api.register, callers_api.register,
                            workorders_api.register, open311.register, openapi.register],
             health_probes=self._probes(engine),
+            access=access,
             services={
                 "calls": calls_api.CallServices(call_log, access, self.spec.recordings_dir,
                                                 sessions),
@@ -169,7 +178,8 @@ class Core:
                                                    access),
                 "distributor": distributor,
                 "restrictions": restrictions_api.RestrictionServices(restrictions, access),
-                "live": live_api.LiveServices(distributor, self.redis, access),
+                "live": live_api.LiveServices(distributor, self.live_redis, access,
+                                              call_owner=agent_of_call),
                 "callers": callers_api.CallerServices(flags, access),
                 "workorders": workorders_api.WorkOrderServices(desk=desk, access=access),
             },
@@ -198,7 +208,7 @@ class Core:
         async def redis_ok() -> tuple[bool, str]:
             assert self.redis is not None
             await asyncio.wait_for(self.redis.ping(), 2)
-            return True, self.settings.redis_url
+            return True, "reachable"  # never the URL: it carries the password
 
         async def ami_ok() -> tuple[bool, str]:
             ok = self.ami is not None and self.ami.connected
@@ -206,14 +216,14 @@ class Core:
 
         async def agi_ok() -> tuple[bool, str]:
             ok = self.agi is not None and self.agi.serving
-            return ok, f"127.0.0.1:{self.settings.agi_port}"
+            return ok, "serving" if ok else "not serving"
 
         async def db_ok() -> tuple[bool, str]:
             def ping() -> None:
                 with engine.connect() as conn:
                     conn.exec_driver_sql("SELECT 1")
             await asyncio.wait_for(asyncio.to_thread(ping), 5)
-            return True, engine.url.render_as_string(hide_password=True)
+            return True, f"reachable ({engine.dialect.name})"
 
         return {"redis": redis_ok, "asterisk_ami": ami_ok, "fastagi": agi_ok, "database": db_ok}
 
@@ -238,6 +248,8 @@ class Core:
             await self.runner.cleanup()
         if self.redis is not None:
             await self.redis.aclose()
+        if self.live_redis is not None:
+            await self.live_redis.aclose()
 
 
 def _migrate(url: str, engine: Any) -> None:

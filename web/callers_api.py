@@ -1,5 +1,6 @@
 """Caller flags over HTTP: mark a number as needing help (elderly, dialect — R-ELDERLY) so
-the caller is served first next time; agents and supervisors may set and clear it."""
+the caller is served first next time; agents and supervisors may set and clear it.
+Answers echo the number masked."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 
 from aiohttp import web
 
+from hotline_core.masking import mask_phone
 from hotline_core.workorders.access import AccessPolicy, Role
 from ivr.caller_priority import CallerFlags
 from web import keys
@@ -44,15 +46,15 @@ async def flag(request: web.Request) -> web.Response:
     if not isinstance(reason, str) or not reason.strip():
         raise json_error(422, "reason: say why the caller needs help (e.g. elderly, dialect)")
     await svc.flags.flag(number, reason.strip())
-    return web.json_response({"number": number, "needs_help": True})
+    return web.json_response({"number": mask_phone(number), "needs_help": True})
 
 
 async def unflag(request: web.Request) -> web.Response:
     """Clear a caller's needs-help flag."""
     svc, number = _check(request)
     if not await svc.flags.unflag(number):
-        raise json_error(404, f"{number} is not flagged")
-    return web.json_response({"number": number, "needs_help": False})
+        raise json_error(404, f"{mask_phone(number)} is not flagged")
+    return web.json_response({"number": mask_phone(number), "needs_help": False})
 
 
 def register(app: web.Application) -> None:

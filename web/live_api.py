@@ -4,6 +4,23 @@ The web socket pushes a fresh snapshot of the figures whenever the distributor a
 change on Redis pub/sub (``<namespace>:events``), and forwards speech alerts
 (``hotline:alerts``) and live transcripts (``hotline:transcripts``) as they come, so
 wallboards and agent desktops never poll.
+
+Who receives what (the caller's words are personal data):
+
+- a supervisor: the figures, every transcript and every alert (``?agent=<id>`` narrows
+  them to one agent's calls);
+- an operator (token name = agent id): the figures, and the transcripts and alerts of
+  the calls that agent took; ``?agent=`` naming another agent is refused (403);
+- dispatcher and callback staff: the figures only;
+- a unit: nothing (403).
+
+A transcript names its agent (``agent_id``, see :mod:`ivr.live_transcript`); an alert
+names only its call, so its agent is the one seen on that call's transcripts or, failing
+that, the one the call record names (``call_owner``).
+
+Sockets are capped per token and in total (429 beyond). Their pub/sub connections come
+from a Redis client of their own (:func:`pubsub_client`), never from the pool that serves
+calls, so wallboards left open cannot starve call distribution of connections.
 """
 
 from __future__ import annotations
@@ -11,8 +28,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
+import re
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Any
 
@@ -21,7 +41,7 @@ from aiohttp import WSMsgType, web
 
 from hotline_core.acd import Distributor
 from hotline_core.acd.figures import Figures, QueueFigures
-from hotline_core.workorders.access import AccessPolicy, Role
+from hotline_core.workorders.access import AccessPolicy, Principal, Role
 from web import keys
 from web.errors import json_error
 from web.workorders_requests import principal
@@ -29,13 +49,60 @@ from web.workorders_requests import principal
 log = logging.getLogger(__name__)
 ALERTS_CHANNEL = "hotline:alerts"
 TRANSCRIPTS_CHANNEL = "hotline:transcripts"
+MAX_SOCKETS = 200            # web sockets open at once, all tokens together
+MAX_SOCKETS_PER_TOKEN = 4    # one desktop or wallboard with a few tabs
+PUBSUB_CLIENT_NAME = "hotline-live"
+REDIS_SECONDS = 5.0          # bound on every Redis round trip of a socket
+OWNERS_KEPT = 2000           # call → agent entries a socket remembers
+_AGENT_ID = re.compile(r"^[0-9A-Za-z_.-]{1,32}$")
+
+CallOwner = Callable[[str], Awaitable[str | None]]
+
+
+class SocketCount:
+    """Open sockets, per token (by its sha256) and in total; only the event loop touches it."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.per_token: dict[str, int] = {}
+
+    def take(self, token_key: str, max_total: int, max_per_token: int) -> str | None:
+        """Take a slot, or say why not (no await between the check and the count)."""
+        if self.total >= max_total:
+            return f"too many live sockets open ({self.total}/{max_total})"
+        mine = self.per_token.get(token_key, 0)
+        if mine >= max_per_token:
+            return f"this token has {mine} live sockets open already (at most {max_per_token})"
+        self.total += 1
+        self.per_token[token_key] = mine + 1
+        return None
+
+    def give_back(self, token_key: str) -> None:
+        self.total -= 1
+        left = self.per_token.get(token_key, 1) - 1
+        if left > 0:
+            self.per_token[token_key] = left
+        else:
+            self.per_token.pop(token_key, None)
 
 
 @dataclasses.dataclass(frozen=True)
 class LiveServices:
     distributor: Distributor
-    redis: aioredis.Redis
+    redis: aioredis.Redis  # pub/sub only: its own client (pubsub_client), not the calls' pool
     access: AccessPolicy
+    call_owner: CallOwner | None = None  # the agent who took a call (for alerts)
+    max_sockets: int = MAX_SOCKETS
+    max_sockets_per_token: int = MAX_SOCKETS_PER_TOKEN
+    sockets: SocketCount = dataclasses.field(default_factory=SocketCount)
+
+
+def pubsub_client(url: str, max_sockets: int = MAX_SOCKETS) -> aioredis.Redis:
+    """The live sockets' own Redis client: one pub/sub connection per socket, plus one."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=max_sockets + 1, timeout=REDIS_SECONDS,
+        socket_connect_timeout=REDIS_SECONDS, client_name=PUBSUB_CLIENT_NAME)
+    return aioredis.Redis(connection_pool=pool)
 
 
 def _services(request: web.Request) -> LiveServices:
@@ -78,40 +145,129 @@ async def queues(request: web.Request) -> web.Response:
     return web.json_response(snapshot_json(await svc.distributor.figures()))
 
 
-async def live(request: web.Request) -> web.WebSocketResponse:
-    """Web socket: figures on every change, and speech alerts."""
-    svc = _services(request)
+def _token(request: web.Request) -> str:
     # Browsers cannot set headers on a web socket: the token may come as a query parameter.
     token = request.query.get("token")
     if token:
-        who = svc.access.principal_for(token)
+        return token
+    return request.headers.get("Authorization", "").partition(" ")[2].strip()
+
+
+def _who(request: web.Request, svc: LiveServices) -> Principal:
+    if request.query.get("token"):
+        who = svc.access.principal_for(request.query["token"])
         if who is None:
             raise json_error(401, "unknown token")
-    else:
-        who = principal(request, svc.access)
+        return who
+    return principal(request, svc.access)
+
+
+def _agent_watched(request: web.Request, who: Principal) -> str | None:
+    """Whose calls' words this socket receives: an agent id, ``None`` for every agent's
+    (supervisors), ``""`` for nobody's (figures only)."""
     if who.role is Role.UNIT:
         raise json_error(403, "units do not see the call centre's live figures")
+    asked = request.query.get("agent")
+    if asked is not None and not _AGENT_ID.match(asked):
+        raise json_error(422, "agent: must be an agent id (letters, digits, . _ -; 1-32)")
+    if who.role is Role.SUPERVISOR:
+        return asked
+    if who.role is Role.OPERATOR:
+        if asked is not None and asked != who.name:
+            raise json_error(403, f"agent {who.name} may not receive agent {asked}'s calls")
+        return who.name
+    if asked is not None:
+        raise json_error(403, f"{who.role.value} receives the figures only, no agent's calls")
+    return ""
+
+
+async def live(request: web.Request) -> web.WebSocketResponse:
+    """Web socket: figures on every change; transcripts and alerts of the calls one may see."""
+    svc = _services(request)
+    who = _who(request, svc)
+    watched = _agent_watched(request, who)
+    token_key = hashlib.sha256(_token(request).encode()).hexdigest()
+    refused = svc.sockets.take(token_key, svc.max_sockets, svc.max_sockets_per_token)
+    if refused is not None:
+        raise web.HTTPTooManyRequests(text=json.dumps({"error": refused}),
+                                      content_type="application/json")
+    try:
+        return await _serve(request, svc, _Filter(watched, svc.call_owner))
+    finally:
+        svc.sockets.give_back(token_key)
+
+
+async def _serve(request: web.Request, svc: LiveServices,
+                 words: _Filter) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     pubsub = svc.redis.pubsub()
-    await pubsub.subscribe(svc.distributor.events_channel, ALERTS_CHANNEL,
-                           TRANSCRIPTS_CHANNEL)
-    pump = asyncio.create_task(_pump(ws, pubsub, svc))
     try:
-        await ws.send_json({"type": "figures", "figures":
-                            snapshot_json(await svc.distributor.figures())})
-        async for msg in ws:
-            if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
-                break
+        async with asyncio.timeout(REDIS_SECONDS):
+            await pubsub.subscribe(svc.distributor.events_channel, ALERTS_CHANNEL,
+                                   TRANSCRIPTS_CHANNEL)
+        pump = asyncio.create_task(_pump(ws, pubsub, svc, words))
+        try:
+            await ws.send_json({"type": "figures", "figures":
+                                snapshot_json(await svc.distributor.figures())})
+            async for msg in ws:
+                if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                    break
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
     finally:
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
-        await pubsub.aclose()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
     return ws
 
 
-async def _pump(ws: web.WebSocketResponse, pubsub: Any, svc: LiveServices) -> None:
+class _Filter:
+    """Which transcripts and alerts one socket forwards (see the module's docstring)."""
+
+    def __init__(self, watched: str | None, call_owner: CallOwner | None) -> None:
+        self.watched = watched
+        self._call_owner = call_owner
+        self._owners: dict[str, str | None] = {}  # call id → agent id, newest last
+
+    def _remember(self, call_id: str, agent_id: str | None) -> None:
+        self._owners[call_id] = agent_id
+        if len(self._owners) > OWNERS_KEPT:
+            del self._owners[next(iter(self._owners))]
+
+    async def _owner(self, call_id: str) -> str | None:
+        if call_id in self._owners:
+            return self._owners[call_id]
+        owner = None
+        if self._call_owner is not None:
+            try:
+                owner = await asyncio.wait_for(self._call_owner(call_id), REDIS_SECONDS)
+            except Exception:  # unknown owner: only those who see every call get it
+                log.warning("live: could not tell which agent took call %s", call_id)
+                return None
+        self._remember(call_id, owner)
+        return owner
+
+    async def passes(self, kind: str, payload: Any) -> bool:
+        if not isinstance(payload, dict):
+            return self.watched is None
+        call_id = str(payload.get("call_id", ""))
+        if kind == "transcript":
+            agent = payload.get("agent_id")
+            owner = str(agent) if agent is not None else None
+            if call_id:
+                self._remember(call_id, owner)
+        elif self.watched == "":
+            return False
+        else:
+            owner = await self._owner(call_id) if call_id else None
+        if self.watched is None:
+            return True
+        return self.watched != "" and owner == self.watched
+
+
+async def _pump(ws: web.WebSocketResponse, pubsub: Any, svc: LiveServices,
+                words: _Filter) -> None:
     while not ws.closed:
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
         if message is None:
@@ -126,7 +282,8 @@ async def _pump(ws: web.WebSocketResponse, pubsub: Any, svc: LiveServices) -> No
             except ValueError:
                 payload = {"raw": data}
             kind = "alert" if channel == ALERTS_CHANNEL else "transcript"
-            await ws.send_json({"type": kind, kind: payload})
+            if await words.passes(kind, payload):
+                await ws.send_json({"type": kind, kind: payload})
         else:
             await ws.send_json({"type": "figures", "figures":
                                 snapshot_json(await svc.distributor.figures())})

@@ -2,10 +2,21 @@
 orders as service requests, for civic apps that speak the standard.
 
 Service codes are the category codes (consult, help, complaint, report, suggestion,
-other). Requests are public: no caller identity ever, confidential and not-accepted
-orders are left out. Posting a request needs an ``api_key`` that is an operator's or
-dispatcher's token; it becomes a work order from the ``api`` channel.
+other). Posting a request needs an ``api_key`` that is an operator's or dispatcher's
+token; it becomes a work order from the ``api`` channel.
 Errors follow GeoReport: ``[{"code": 400, "description": "..."}]``.
+
+What a read shows, by who asks (``Authorization: Bearer <token>`` is optional):
+
+- without a token (the public): only orders whose citizen agreed to publication
+  (``publish_consent`` at intake);
+- a unit's token: only the orders dispatched to that unit;
+- a staff token (operator, dispatcher, supervisor, callback): every order;
+- an unknown token: 401.
+
+For everyone: confidential and not-accepted orders are never listed, no caller name or
+number ever, and the place is the locality (village, community), never the exact
+address; the description is shown (for the public, of consenting orders only).
 """
 
 from __future__ import annotations
@@ -20,12 +31,13 @@ from sqlalchemy import select
 
 from hotline_core.presets import Category
 from hotline_core.workorders import desk
-from hotline_core.workorders.access import Role
+from hotline_core.workorders.access import Principal, Role
 from hotline_core.workorders.desk import Intake, WorkOrderError
 from hotline_core.workorders.lifecycle import Status
-from hotline_core.workorders.model import Unit, WorkOrder
+from hotline_core.workorders.model import Assignment, Unit, WorkOrder
 from web import keys
 from web.workorders_api import services
+from web.workorders_requests import ascii_id
 
 SERVICES = {
     Category.CONSULT: ("咨询", "政策法规、公共服务信息咨询"),
@@ -37,11 +49,12 @@ SERVICES = {
 }
 HIDDEN = (Status.NOT_ACCEPTED.value,)
 CLOSED = (Status.CLOSED.value,)
+STAFF = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.CALLBACK})
 
 
 def _error(status: int, description: str) -> web.HTTPException:
-    cls = {400: web.HTTPBadRequest, 403: web.HTTPForbidden, 404: web.HTTPNotFound}.get(
-        status, web.HTTPBadRequest)
+    cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden,
+           404: web.HTTPNotFound}.get(status, web.HTTPBadRequest)
     return cls(text=json.dumps([{"code": status, "description": description}],
                                ensure_ascii=False), content_type="application/json")
 
@@ -72,13 +85,39 @@ def _request_view(o: WorkOrder, units: dict[str, str]) -> dict[str, Any]:
         "updated_datetime": _iso(o.closed_at or o.replied_at or o.signed_at
                                  or o.dispatched_at or o.received_at),
         "expected_datetime": _iso(o.due_at),
-        "address": o.locality or o.address,
+        "address": o.locality,  # the locality only: an exact address may identify a person
         "address_id": "", "zipcode": "", "lat": None, "long": None, "media_url": "",
     }
 
 
-def _public(stmt: Any) -> Any:
-    return stmt.where(WorkOrder.confidential.is_(False), WorkOrder.status.not_in(HIDDEN))
+def _is_id(raw: str) -> bool:
+    """An order id: ASCII digits that fit the databases' 32-bit integer column."""
+    return ascii_id(raw) is not None
+
+
+def _reader(request: web.Request) -> Principal | None:
+    """Who reads: ``None`` for the public (no token)."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    who = services(request).access.principal_for(token.strip())
+    if scheme.lower() != "bearer" or who is None:
+        raise _error(401, "Authorization: unknown token (leave it out to read as the public)")
+    return who
+
+
+def _visible(stmt: Any, who: Principal | None) -> Any:
+    """The orders ``who`` may read on this interface (see the module's docstring)."""
+    stmt = stmt.where(WorkOrder.confidential.is_(False), WorkOrder.status.not_in(HIDDEN))
+    if who is None:
+        return stmt.where(WorkOrder.publish_consent.is_(True))
+    if who.role is Role.UNIT:
+        return stmt.where(WorkOrder.id.in_(
+            select(Assignment.order_id).where(Assignment.unit_code == who.unit)))
+    if who.role in STAFF:
+        return stmt
+    return stmt.where(WorkOrder.publish_consent.is_(True))
 
 
 def _date(raw: str | None, name: str) -> datetime | None:
@@ -104,12 +143,13 @@ async def request_list(request: web.Request) -> web.Response:
     if status not in ("", "open", "closed"):
         raise _error(400, "status: must be open or closed")
     ids = [i for i in q.get("service_request_id", "").split(",") if i]
-    if not all(i.isdigit() for i in ids):
-        raise _error(400, "service_request_id: must be numbers")
+    if not all(_is_id(i) for i in ids):
+        raise _error(400, "service_request_id: must be order ids (ASCII digits)")
+    who = _reader(request)
     maker = request.app[keys.SESSIONMAKER]
 
     def work() -> list[dict[str, Any]]:
-        stmt = _public(select(WorkOrder)).order_by(WorkOrder.id.desc()).limit(1000)
+        stmt = _visible(select(WorkOrder), who).order_by(WorkOrder.id.desc()).limit(1000)
         if ids:
             stmt = stmt.where(WorkOrder.id.in_([int(i) for i in ids]))
         if codes:
@@ -131,13 +171,15 @@ async def request_list(request: web.Request) -> web.Response:
 
 async def request_one(request: web.Request) -> web.Response:
     raw = request.match_info["request_id"]
-    if not raw.isdigit():
+    if not _is_id(raw):
         raise _error(404, f"service request {raw!r} does not exist")
+    who = _reader(request)
     maker = request.app[keys.SESSIONMAKER]
 
     def work() -> list[dict[str, Any]]:
         with maker() as session:
-            o = session.scalars(_public(select(WorkOrder)).where(WorkOrder.id == int(raw))).first()
+            stmt = _visible(select(WorkOrder), who).where(WorkOrder.id == int(raw))
+            o = session.scalars(stmt).first()
             if o is None:
                 raise _error(404, f"service request {raw} does not exist")
             units = dict(session.execute(select(Unit.code, Unit.name)).all())

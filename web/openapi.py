@@ -30,6 +30,8 @@ INTAKE = _obj(
     address="string", locality="string", matter="string", confidential="boolean",
     emergency="boolean", priority="integer", leader_instruction="boolean",
     call_record_id="string", recording="string", new_information="boolean",
+    publish_consent={"type": "boolean", "description": "the citizen agreed that the demand "
+                     "is published on Open311 (without identity); default false"},
     kb_entry_id="integer",
     not_accepted=_obj(["reason"], reason={"type": "string", "enum": [
         "outside_jurisdiction", "legal_procedure", "petition", "secrets_or_privacy",

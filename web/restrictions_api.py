@@ -1,5 +1,8 @@
 """The restriction list over HTTP (限制呼入, R-RESTRICT): supervisors restrict a number for
 a number of natural days with a reason, lift it early (audited), and read hits and audit.
+
+Answers show numbers masked (:func:`hotline_core.masking.mask_phone`), for supervisors
+too: the audit is read to see who restricted whom and why, not to collect numbers.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from hotline_core.acd.restriction import RestrictionList
+from hotline_core.masking import mask_phone
 from hotline_core.workorders.access import AccessPolicy, Principal, Role
 from web import keys
 from web.errors import json_error
@@ -59,7 +63,7 @@ async def restrict(request: web.Request) -> web.Response:
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 366:
         raise json_error(422, "days: must be a whole number of days, 1-366")
     entry = await svc.restrictions.restrict(number, _reason(body), by=who.name, days=days)
-    return web.json_response(dataclasses.asdict(entry), status=201)
+    return web.json_response(_masked(entry), status=201)
 
 
 async def lift(request: web.Request) -> web.Response:
@@ -69,8 +73,8 @@ async def lift(request: web.Request) -> web.Response:
     body = await json_body(request)
     number = request.match_info["number"]
     if not await svc.restrictions.lift(number, by=who.name, reason=_reason(body)):
-        raise json_error(404, f"{number} is not on the restriction list")
-    return web.json_response({"number": number, "lifted": True})
+        raise json_error(404, f"{mask_phone(number)} is not on the restriction list")
+    return web.json_response({"number": mask_phone(number), "lifted": True})
 
 
 async def audit(request: web.Request) -> web.Response:
@@ -79,8 +83,15 @@ async def audit(request: web.Request) -> web.Response:
     _supervisor(request, svc)
     entries = await svc.restrictions.audit()
     hits = await svc.restrictions.hits()
-    return web.json_response({"audit": [dataclasses.asdict(e) for e in entries],
-                              "hits": [dataclasses.asdict(h) for h in hits]})
+    return web.json_response({"audit": [_masked(e) for e in entries],
+                              "hits": [_masked(h) for h in hits]})
+
+
+def _masked(item: Any) -> dict[str, Any]:
+    """A restriction, audit entry or hit as an answer: its number masked."""
+    data = dataclasses.asdict(item)
+    data["number"] = mask_phone(str(data["number"]))
+    return data
 
 
 def register(app: web.Application) -> None:

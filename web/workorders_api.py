@@ -129,6 +129,7 @@ def _intake(body: dict[str, Any]) -> Intake:
         call_record_id=text(body, "call_record_id", max_len=64) or None,
         recording=text(body, "recording", max_len=500) or None,
         new_information=flag(body, "new_information"),
+        publish_consent=flag(body, "publish_consent"),
     )
 
 

@@ -42,6 +42,7 @@ from hotline_core.acd.calls import Assignment, LiveChannel, WaitingCall
 from hotline_core.acd.config import DistributionConfig
 from hotline_core.acd.figures import Figures, QueueFigures, estimated_wait
 from hotline_core.acd.routing import skills_for_call
+from hotline_core.masking import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,19 @@ def _s(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8")
     return str(value)
+
+
+# Position of the caller's number in the arguments of the operations that carry it.
+_CALLER_ARG = {"enqueue": 3, "force_talk": 5}
+
+
+def _shown(op: str, args: Sequence[str | int | float]) -> tuple[str | int | float, ...]:
+    """An operation's arguments as logs and errors may show them: the caller masked."""
+    shown = list(args)
+    at = _CALLER_ARG.get(op)
+    if at is not None and at < len(shown):
+        shown[at] = mask_phone(str(shown[at]))
+    return tuple(shown)
 
 
 class Distributor:
@@ -109,9 +123,9 @@ class Distributor:
         ))
         result = json.loads(_s(raw))
         if result.get("w"):
-            log.warning("acd %s %s: stale event ignored: %s", op, args, result["w"])
+            log.warning("acd %s %s: stale event ignored: %s", op, _shown(op, args), result["w"])
         if result.get("e"):
-            raise DistributionError(str(result["e"]), f"{op} {args!r}")
+            raise DistributionError(str(result["e"]), f"{op} {_shown(op, args)!r}")
         made = [
             Assignment(call_id=a[0], agent_id=a[1], line=a[2], caller=a[3], department=a[4],
                        callback=bool(a[5]), priority=int(a[6]))
@@ -125,7 +139,8 @@ class Distributor:
                 except Exception:
                     # Redis already holds the decision; the telephony side reports failure
                     # with ring_no_answer (or abandon). One failure must not hide the others.
-                    log.exception("on_assignment failed for %s", assignment)
+                    log.exception("on_assignment failed for call %s -> agent %s",
+                                  assignment.call_id, assignment.agent_id)
         return made
 
     # ------------------------------------------------------------------ agents

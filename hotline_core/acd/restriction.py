@@ -5,7 +5,7 @@ number of natural days (30 by the huizhou rule; the length is the caller's choic
 the rule preset). An entry ends by itself: its expiry time is checked on every look-up
 against the injected clock, and Redis drops the key (TTL) a day after that as housekeeping.
 Every hit (a restricted number calling) is logged, and every restriction and lift is
-written to an audit stream that is never trimmed.
+written to an audit stream that is never trimmed. Logs show numbers masked (脱敏).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+
+from hotline_core.masking import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ class RestrictionList:
         pipe.xadd(f"{self._p}:audit", {"e": json.dumps(AuditEntry(
             "restrict", number, by, reason, now, entry.until).__dict__)})
         await self._io(pipe.execute())
-        log.info("restricted %s until %s by %s: %s", number, entry.until, by, reason)
+        log.info("restricted %s until %s by %s: %s", mask_phone(number), entry.until, by, reason)
         return entry
 
     async def is_restricted(self, number: str) -> Restriction | None:
@@ -105,7 +107,7 @@ class RestrictionList:
         hit = RestrictionHit(number, now, entry.reason)
         await self._io(self._redis.xadd(f"{self._p}:hits", {"e": json.dumps(hit.__dict__)},
                                         maxlen=self._hits_kept, approximate=True))
-        log.info("restricted caller %s refused (%s)", number, entry.reason)
+        log.info("restricted caller %s refused (%s)", mask_phone(number), entry.reason)
         return entry
 
     async def lift(self, number: str, by: str, reason: str) -> bool:

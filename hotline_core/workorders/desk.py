@@ -117,6 +117,7 @@ class Intake:
     call_record_id: str | None = None
     recording: str | None = None
     new_information: bool = False  # the caller brings something new: never a duplicate
+    publish_consent: bool = False  # the citizen agreed to publication on Open311
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,7 @@ def _new_order(session: Session, intake: Intake, who: Principal, now: datetime) 
         caller_name=intake.caller_name, category=intake.category.value,
         description=intake.description, address=intake.address, locality=intake.locality,
         matter=intake.matter, confidential=intake.confidential, emergency=intake.emergency,
+        publish_consent=intake.publish_consent,
         priority=intake.priority, created_by=who.name, status=Status.PENDING_DISPATCH.value,
         event_count=0,
     )
@@ -267,6 +269,7 @@ def _created_data(intake: Intake, due: datetime | None) -> dict[str, Any]:
         "matter": intake.matter, "locality": intake.locality, "confidential": intake.confidential,
         "emergency": intake.emergency, "priority": intake.priority,
         "leader_instruction": intake.leader_instruction,
+        "publish_consent": intake.publish_consent,
         "call_record_id": intake.call_record_id, "due_at": _iso(due),
     }
 

@@ -5,6 +5,11 @@ yields 社保 and 缴费), every word is mapped through the synonym table (医�
 and the words go into an inverted index table. A search segments the query the same way
 and ranks entries by how many distinct query words they contain, then by weight — an
 indexed lookup in SQL, so it stays fast with many entries (hebei: 模糊查询、精准定位).
+
+Who sees what: the public only public entries; a unit public entries and its own; the
+hotline's staff all. A unit cannot publish by itself: an entry it asks to make public
+(or any later edit of it) waits private, ``review_pending``, until a supervisor approves
+it (:func:`decide_review`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import jieba
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from hotline_core.workorders.csv_import import CsvImportError, CsvProblem
@@ -82,8 +87,12 @@ def set_synonyms(session: Session, pairs: list[tuple[str, str]]) -> None:
 
 def save_entry(session: Session, *, unit: str | None, question: str, answer: str,
                keywords: str = "", public: bool = True, now: datetime,
-               entry_id: int | None = None) -> KnowledgeEntry:
-    """Add an entry, or replace an existing one's text (the unit keeps it up to date)."""
+               entry_id: int | None = None, reviewed: bool = True) -> KnowledgeEntry:
+    """Add an entry, or replace an existing one's text (the unit keeps it up to date).
+
+    ``reviewed=False`` (a unit's edit): the entry is private whatever ``public`` says, and
+    waits for a supervisor's review when ``public`` was asked for.
+    """
     if entry_id is None:
         entry = KnowledgeEntry(unit_code=unit)
         session.add(entry)
@@ -93,7 +102,9 @@ def save_entry(session: Session, *, unit: str | None, question: str, answer: str
             raise KeyError(entry_id)
         entry = found
     entry.question, entry.answer, entry.keywords = question, answer, keywords
-    entry.public, entry.updated_at = public, now
+    entry.public = public and reviewed
+    entry.review_pending = public and not reviewed
+    entry.updated_at = now
     session.flush()
     _teach_jieba(re.split(r"[;,\s]+", keywords))
     _index(session, entry, _synonyms(session))
@@ -137,6 +148,26 @@ def import_entries(session: Session, text: str, now: datetime) -> int:
     return len(rows)
 
 
+class NotPending(ValueError):
+    """The entry does not wait for a review."""
+
+
+def decide_review(session: Session, entry_id: int, approve: bool,
+                  now: datetime) -> KnowledgeEntry:
+    """A supervisor's decision on an entry a unit asked to publish: public, or stays private.
+
+    Raises KeyError for an unknown entry, NotPending when it waits for no review.
+    """
+    entry = session.get(KnowledgeEntry, entry_id)
+    if entry is None:
+        raise KeyError(entry_id)
+    if not entry.review_pending:
+        raise NotPending(f"knowledge-base entry {entry_id} is not waiting for a review")
+    entry.public, entry.review_pending, entry.updated_at = approve, False, now
+    session.flush()
+    return entry
+
+
 @dataclass(frozen=True)
 class Hit:
     entry: KnowledgeEntry
@@ -145,7 +176,9 @@ class Hit:
 
 
 def search(session: Session, query: str, *, limit: int = 10,
-           public_only: bool = False) -> list[Hit]:
+           public_only: bool = False, own_unit: str | None = None) -> list[Hit]:
+    """Ranked entries for ``query``; ``public_only`` keeps public entries and, when
+    ``own_unit`` is given, that unit's own entries."""
     words = sorted(set(segment(query, _synonyms(session))))
     if not words:
         return []
@@ -157,8 +190,11 @@ def search(session: Session, query: str, *, limit: int = 10,
             .order_by(matched.desc(), score.desc(), KnowledgeTerm.entry_id)
             .limit(limit))
     if public_only:
+        visible: ColumnElement[bool] = KnowledgeEntry.public.is_(True)
+        if own_unit is not None:
+            visible = or_(visible, KnowledgeEntry.unit_code == own_unit)
         stmt = stmt.where(KnowledgeTerm.entry_id.in_(
-            select(KnowledgeEntry.id).where(KnowledgeEntry.public.is_(True))))
+            select(KnowledgeEntry.id).where(visible)))
     ranked = session.execute(stmt).all()
     entries = {e.id: e for e in session.scalars(
         select(KnowledgeEntry).where(KnowledgeEntry.id.in_([r[0] for r in ranked])))}

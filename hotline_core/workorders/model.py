@@ -104,6 +104,9 @@ class WorkOrder(Base):
     locality: Mapped[str] = mapped_column(String(200), default="")
     matter: Mapped[str] = mapped_column(String(200), default="", index=True)
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The citizen agreed that the demand (description, locality, handling) is published on
+    # the open interface (Open311); without it the public never sees the order.
+    publish_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str] = mapped_column(String(100), default="")
@@ -185,6 +188,8 @@ class KnowledgeEntry(Base):
     answer: Mapped[str] = mapped_column(Text)
     keywords: Mapped[str] = mapped_column(String(500), default="")
     public: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A unit asked for the entry to be public: it stays private until a supervisor approves.
+    review_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 

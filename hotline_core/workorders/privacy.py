@@ -2,23 +2,14 @@
 
 The citizen's identity is never disclosed to the party complained about (hebei art. 36):
 for a confidential order a unit sees neither name nor number. Phone numbers are masked
-in every listing; only roles that must call the citizen back see them in full, and only
-in an order's detail.
+(:func:`hotline_core.masking.mask_phone`) in every listing; only roles that must call the
+citizen back see them in full, and only in an order's detail.
 """
 
 from __future__ import annotations
 
+from hotline_core.masking import mask_phone
 from hotline_core.workorders.access import AccessPolicy, Principal, Role
-
-
-def mask_phone(number: str) -> str:
-    """Keep the first 3 and last 4 digits of a mobile number: ``138****5678``."""
-    n = number.strip()
-    if len(n) >= 11:
-        return n[:3] + "*" * (len(n) - 7) + n[-4:]
-    if len(n) > 4:
-        return "*" * (len(n) - 4) + n[-4:]
-    return "*" * len(n)
 
 
 def mask_name(name: str) -> str:

@@ -33,6 +33,7 @@ def order_view(order: WorkOrder, who: Principal, policy: AccessPolicy, preset: P
         "light": light.value if light else None,
         "grade": order.grade,
         "confidential": order.confidential,
+        "publish_consent": order.publish_consent,
         "priority": order.priority,
         "leader_instruction": order.leader_instruction,
         "evaluation": order.evaluation,

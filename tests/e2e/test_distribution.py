@@ -109,7 +109,7 @@ async def test_restricted_number_hears_the_notice_and_is_disconnected(
     hl.login("1001")
     res = await hl.aapi("POST", "/api/restrictions",
                         {"number": "13500135000", "reason": "threatened an agent"})
-    assert res["number"] == "13500135000"
+    assert res["number"] == "135****5000"  # masked for supervisors too (脱敏)
     # R-RESTRICT: 30 natural days by default.
     assert round((res["until"] - res["since"]) / 86400) == 30
 
@@ -120,7 +120,7 @@ async def test_restricted_number_hears_the_notice_and_is_disconnected(
     assert "threatened an agent" in call["reason"]
     assert call["agent_id"] is None
     audit = await hl.aapi("GET", "/api/restrictions/audit")
-    assert [h["number"] for h in audit["hits"]] == ["13500135000"]
+    assert [h["number"] for h in audit["hits"]] == ["135****5000"]
 
     # Lifting early is audited, and the number gets through again.
     lifted = await hl.aapi("POST", "/api/restrictions/13500135000/lift",

@@ -189,7 +189,8 @@ core_dead_after = 3
             try:
                 last = self._request("GET", "/api/health", token=None)
                 if last.get("ok"):
-                    return dict(last)
+                    # Up; the component details are for supervisors.
+                    return dict(self._request("GET", "/api/health", self.token("supervisor")))
             except (urllib.error.URLError, ConnectionError, OSError):
                 pass
             time.sleep(0.1)

@@ -16,10 +16,11 @@ async def test_services_map_categories_to_service_codes(api: Api) -> None:
 
 
 async def test_requests_are_public_without_identity_or_confidential_orders(api: Api) -> None:
-    _, open_ = await api.post(NEW, "operator", complaint())
+    _, open_ = await api.post(NEW, "operator", complaint(publish_consent=True))
     await api.post(f"{NEW}/{open_['order']['id']}/dispatch", "dispatcher", {})
     _, secret = await api.post(NEW, "operator", complaint(
-        confidential=True, matter="食品安全", caller_number="13500000000"))
+        confidential=True, matter="食品安全", caller_number="13500000000",
+        publish_consent=True))
     resp = await api.client.get("/open311/v2/requests.json?service_code=complaint")
     body = await resp.json()
     assert resp.status == 200

@@ -1,0 +1,148 @@
+"""The HTTP API composed as the core composes it (every route module, the same services,
+health probes from :class:`stack.core.Core`), on a migrated SQLite database and a real
+redis-server, served by a real aiohttp server on loopback."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.orm import Session, sessionmaker
+
+from hotline_core.acd import DistributionConfig, Distributor
+from hotline_core.acd.restriction import RestrictionList
+from hotline_core.agent_directory import AgentEntry
+from hotline_core.calendar import ChineseWorkingCalendar
+from hotline_core.call_records import CallLog
+from hotline_core.db import make_engine, make_sessionmaker
+from hotline_core.migrate import upgrade
+from hotline_core.presets import load_preset
+from hotline_core.workorders.access import AccessPolicy, policy_from_mapping
+from hotline_core.workorders.desk import DeskSettings
+from ivr.caller_priority import CallerFlags
+from stack.core import Core
+from tests.workorders.conftest import load_sample_dispatch_data
+from web import (
+    agents_api,
+    callers_api,
+    calls_api,
+    live_api,
+    open311,
+    openapi,
+    restrictions_api,
+    workorders_api,
+)
+from web.app import create_app
+
+# name -> token. Operators are named by their agent id, as `hotline up` names them.
+TOKENS = {
+    "supervisor": "tok-supervisor", "dispatcher": "tok-dispatcher", "callback": "tok-callback",
+    "1001": "tok-agent-1001", "1002": "tok-agent-1002",
+    "town-chengguan": "tok-unit-chengguan", "dept-housing": "tok-unit-housing",
+}
+ROLES = {"supervisor": "supervisor", "dispatcher": "dispatcher", "callback": "callback",
+         "1001": "operator", "1002": "operator",
+         "town-chengguan": "unit", "dept-housing": "unit"}
+_namespaces = itertools.count()
+
+
+def policy() -> AccessPolicy:
+    entries: list[dict[str, Any]] = []
+    for name, token in TOKENS.items():
+        entry = {"name": name, "role": ROLES[name], "token": token}
+        if ROLES[name] == "unit":
+            entry["unit"] = name
+        entries.append(entry)
+    return policy_from_mapping({"tokens": entries, "unmasked_roles": ["callback"]})
+
+
+def bearer(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[name]}"}
+
+
+@dataclass
+class Composed:
+    client: TestClient[Any, Any]
+    maker: sessionmaker[Session]
+    redis: aioredis.Redis           # the calls' client (distributor, restrictions, flags)
+    live_redis: aioredis.Redis      # the live sockets' own client
+    distributor: Distributor
+    restrictions: RestrictionList
+    call_log: CallLog
+    live: live_api.LiveServices
+
+    async def json(self, method: str, path: str, who: str | None = None,
+                   body: Any = None) -> tuple[int, Any]:
+        resp = await self.client.request(method, path, json=body,
+                                         headers=bearer(who) if who else {})
+        return resp.status, await resp.json()
+
+
+@asynccontextmanager
+async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.MAX_SOCKETS,
+                   max_sockets_per_token: int = live_api.MAX_SOCKETS_PER_TOKEN,
+                   ) -> AsyncIterator[Composed]:
+    """The composed API, with LiveServices' socket caps as given."""
+    url = f"sqlite:///{tmp_path / 'hotline.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    maker = make_sessionmaker(engine)
+    load_sample_dispatch_data(maker)
+    access = policy()
+    desk = DeskSettings(preset=load_preset("gaotai"), calendar=ChineseWorkingCalendar(),
+                        clock=lambda: datetime(2026, 6, 8, 9, 0))
+    namespace = f"sec{next(_namespaces)}-{id(tmp_path)}"
+    redis = aioredis.from_url(redis_url, socket_timeout=5, client_name="hotline-calls")
+    live_redis = live_api.pubsub_client(redis_url, max_sockets)
+    distributor = Distributor(redis, DistributionConfig(), namespace=namespace)
+    restrictions = RestrictionList(redis, namespace=namespace)
+    call_log = CallLog(maker)
+
+    async def agent_of_call(call_id: str) -> str | None:
+        record = call_log.get(call_id)
+        return record.agent_id if record is not None else None
+
+    live = live_api.LiveServices(distributor, live_redis, access, call_owner=agent_of_call,
+                                 max_sockets=max_sockets,
+                                 max_sockets_per_token=max_sockets_per_token)
+    core = Core(settings=None, spec=None)  # type: ignore[arg-type]  # probes need neither
+    core.redis = redis
+    agents = {a: AgentEntry(id=a, name=a, group="call-taking", skills={"general": 1})
+              for a in ("1001", "1002")}
+    app = create_app(
+        maker,
+        route_modules=[calls_api.register, agents_api.register, live_api.register,
+                       restrictions_api.register, callers_api.register,
+                       workorders_api.register, open311.register, openapi.register],
+        health_probes=core._probes(engine),
+        services={
+            "calls": calls_api.CallServices(call_log, access, tmp_path / "recordings", maker),
+            "agents": agents_api.AgentServices(distributor, agents, access),
+            "distributor": distributor,
+            "restrictions": restrictions_api.RestrictionServices(restrictions, access),
+            "live": live,
+            "callers": callers_api.CallerServices(CallerFlags(redis, namespace), access),
+            "workorders": workorders_api.WorkOrderServices(desk=desk, access=access),
+        },
+        access=access,
+    )
+    server = TestServer(app, host="127.0.0.1")
+    # No access log, as the core serves it (paths such as /api/callers/{number} hold numbers).
+    await server.start_server(access_log=None)
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        yield Composed(client, maker, redis, live_redis, distributor, restrictions, call_log,
+                       live)
+    finally:
+        await client.close()
+        await live_redis.aclose()
+        await redis.aclose()
+        engine.dispose()
