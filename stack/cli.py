@@ -27,13 +27,18 @@ from speech.settings import SpeechSettings
 from stack.asterisk import AsteriskProcess
 from stack.core import CONFIG_ERRORS, validate
 from stack.instance import spec_from_settings
-from stack.services import CoreProcess, Redis, SpeechWorkers, StartError, _http_host, pidfile
+from stack.secret_files import private_dir, restrict_umask
+from stack.services import CoreProcess, Redis, SpeechWorkers, StartError, pidfile
 from stack.settings import REPO_ROOT, Settings, load_settings, sip_password
 from stack.speech_service import speech_settings
+from stack.tls import client_context, ensure_certificate
 from stack.tokens import ensure_tokens_file, token_of
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything the stack writes (database, logs, recordings, Redis AOF, secrets) is private
+    # to the hotline's user and group; the processes it starts inherit this.
+    restrict_umask()
     parser = argparse.ArgumentParser(prog="hotline", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=None,
@@ -99,6 +104,9 @@ def _up(settings: Settings) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    prepare_state_dirs(settings)
+    if settings.https:
+        ensure_certificate(settings)      # before the health wait, which trusts it
     redis, asterisk, core = Redis(settings), AsteriskProcess(spec), CoreProcess(settings)
     speech = SpeechWorkers(settings) if speech_settings(settings) is not None else None
     pid = pidfile(settings)
@@ -135,6 +143,15 @@ def _up(settings: Settings) -> int:
     return 0
 
 
+def prepare_state_dirs(settings: Settings) -> None:
+    """The state directory and its parts: 0750 (secrets 0700), also when an older
+    installation made them world-readable."""
+    private_dir(settings.state_dir)
+    for part in ("logs", "run", "redis"):
+        private_dir(settings.state_dir / part)
+    private_dir(settings.state_dir / "secrets", 0o700)
+
+
 def _link_recordings(settings: Settings, recordings: Path) -> None:
     link = settings.state_dir / "recordings"
     if link.is_symlink() or not link.exists():
@@ -147,13 +164,18 @@ def _banner(settings: Settings, spec: object) -> None:
 
     agents = load_agents(settings.agents_file)
     tokens = ensure_tokens_file(settings.api_tokens_file, agents)
-    host = _http_host(settings)
-    print(f"\nhotline is up.\n  dashboard / API: http://{host}:{settings.http_port}/")
+    print(f"\nhotline is up.\n  dashboard / API: {settings.http_url}")
     print(f"  API tokens:      {tokens}")
     print(f"  SIP server:      {settings.bind_address}:{settings.sip_port} (udp)")
-    print("  agents' SIP accounts (user / password):")
-    for a in agents:
-        print(f"    {a.id:<6} {sip_password(settings.state_dir, a.id):<26} {a.name}")
+    if sys.stdout.isatty():
+        print("  agents' SIP accounts (user / password):")
+        for a in agents:
+            print(f"    {a.id:<6} {sip_password(settings.state_dir, a.id):<26} {a.name}")
+    else:
+        # Not a terminal (a detached stack logs this to stack.log): no secret goes there.
+        print("  agents' SIP accounts (user / password file, or HOTLINE_SIP_PASSWORD_<id>):")
+        for a in agents:
+            print(f"    {a.id:<6} {settings.state_dir / 'secrets' / f'sip-{a.id}'}  {a.name}")
     print(f"  logs:            {settings.state_dir / 'logs'}  (Asterisk: "
           f"{getattr(spec, 'host_dir', '')}/log)")
     print(f"  recordings:      {settings.state_dir / 'recordings'}")
@@ -161,8 +183,9 @@ def _banner(settings: Settings, spec: object) -> None:
 
 
 def _up_detached(settings: Settings, config: Path | None) -> int:
+    validate(settings)                    # a bad setting: exit 2 here, not in the background
+    prepare_state_dirs(settings)
     log = settings.state_dir / "logs" / "stack.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "stack.cli"]
     if config is not None:
         argv += ["--config", str(config)]
@@ -180,7 +203,7 @@ def _status(settings: Settings) -> int:
     print(f"stack: {'running, pid ' + pid.read_text().strip() if running else 'not running'}")
     for name, address in settings.addresses().items():
         print(f"  {name:<10} {address}")
-    url = f"http://{_http_host(settings)}:{settings.http_port}/api/health"
+    url = f"{settings.http_url}api/health"
     request = urllib.request.Request(url)
     # Component details are for supervisors: the supervisor token of the tokens file.
     token = (token_of(settings.api_tokens_file, "supervisor")
@@ -188,7 +211,8 @@ def _status(settings: Settings) -> int:
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=3) as resp:
+        with urllib.request.urlopen(request, timeout=3,
+                                    context=client_context(settings)) as resp:
             health = json.loads(resp.read())
     except OSError as exc:
         health = {"ok": False, "error": str(exc)}

@@ -27,10 +27,10 @@ from hotline_core.acd.service import serve_dispatch
 from hotline_core.agent_directory import load_agents
 from hotline_core.calendar import ChineseWorkingCalendar, OverridesError, load_overrides
 from hotline_core.call_records import CallLog
-from hotline_core.config_errors import ConfigError
+from hotline_core.config_errors import ConfigError, line_of, read_config_text
 from hotline_core.db import Base, make_engine, make_sessionmaker
 from hotline_core.lines import load_lines
-from hotline_core.presets import PresetError, load_preset
+from hotline_core.presets import PRESET_DIR, PresetError, load_preset
 from hotline_core.workorders.access import AccessConfigError, load_policy
 from hotline_core.workorders.desk import DeskSettings
 from ivr.agi import AgiServer
@@ -54,9 +54,11 @@ from speech.settings import SpeechSettingsError
 from stack.asterisk import AsteriskSpec
 from stack.instance import spec_from_settings
 from stack.settings import Settings, load_settings
+from stack.secret_files import private_dir, restrict_umask
 from stack.speech_service import speech_settings
 from stack.supervision_loop import run_supervision_loop
 from stack.tokens import ensure_tokens_file
+from stack.tls import check_certificate, server_context
 from web import (
     agents_api,
     callers_api,
@@ -96,7 +98,7 @@ class Core:
             preset=load_preset(s.preset),
             calendar=ChineseWorkingCalendar(
                 load_overrides(s.calendar_overrides) if s.calendar_overrides else None))
-        s.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(s.state_dir)
         engine = make_engine(s.database_url)
         _migrate(s.database_url, engine)
         sessions = make_sessionmaker(engine)
@@ -186,7 +188,9 @@ class Core:
         )
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
-        await web.TCPSite(self.runner, s.bind_address, s.http_port).start()
+        # HTTPS beyond loopback (settings.https); the certificate is made on first start.
+        await web.TCPSite(self.runner, s.bind_address, s.http_port,
+                          ssl_context=server_context(s)).start()
         await self.agi.start()
         self.ami.start()
         self.tasks = [
@@ -201,8 +205,8 @@ class Core:
         if self.transcriber is not None:
             # Loading the model takes seconds: calls are served meanwhile.
             self.tasks.append(asyncio.create_task(self.transcriber.start(), name="live-asr"))
-        log.info("core ready: http %s:%s, fastagi 127.0.0.1:%s", s.bind_address, s.http_port,
-                 s.agi_port)
+        log.info("core ready: %s %s:%s, fastagi 127.0.0.1:%s", "https" if s.https else "http",
+                 s.bind_address, s.http_port, s.agi_port)
 
     def _probes(self, engine: Any) -> dict[str, Any]:
         async def redis_ok() -> tuple[bool, str]:
@@ -276,25 +280,76 @@ CONFIG_ERRORS: tuple[type[Exception], ...] = (ConfigError, PresetError, Override
 
 
 def validate(settings: Settings) -> None:
-    """Load every configuration file once, so a bad one stops start-up before anything runs."""
+    """Load every configuration file once, so a bad one stops start-up before anything runs.
+
+    Each error names the file, the setting and, where it can be found, the line: a file a
+    setting points to that is missing names the setting in the settings file.
+    """
+    text = read_config_text(settings.source, "HOTLINE_CONFIG")
+    _referenced_file(settings, text, "paths.lines_file", settings.lines_file)
     load_lines(settings.lines_file)
     load_agents(settings.agents_file)
-    load_distribution_config(settings.distribution_file)
+    _referenced_file(settings, text, "paths.distribution_file", settings.distribution_file)
+    try:
+        load_distribution_config(settings.distribution_file)
+    except DistConfigError as exc:
+        raise _distribution_error(settings.distribution_file, str(exc)) from exc
+    _preset(settings, text)
     load_preset(settings.preset)
     if settings.calendar_overrides:
         load_overrides(settings.calendar_overrides)
+    _referenced_file(settings, text, "paths.agents_file", settings.agents_file)
     if settings.api_tokens_file.exists():
         load_policy(settings.api_tokens_file)
     speech_settings(settings)
 
+        _referenced_file(settings, text, "workorders.calendar_overrides",
+                         settings.calendar_overrides)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hotline-core")
+    check_certificate(settings)
     parser.add_argument("--config", type=Path, default=None)
+
+
+def _referenced_file(settings: Settings, text: str, setting: str, path: Path) -> None:
+    section, key = setting.split(".", 1)
+    if not path.is_file():
+        raise ConfigError(settings.source, setting, f"{path}: file not found",
+                          line_of(text, section, key))
+    read_config_text(path, setting)       # invalid UTF-8: names that file and its line
+
+
+def _preset(settings: Settings, text: str) -> None:
+    name = settings.preset
+    if "/" in name or name.endswith(".toml"):
+        _referenced_file(settings, text, "workorders.preset", Path(name))
+        return
+    if not (PRESET_DIR / f"{name}.toml").is_file():
+        shipped = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.toml")))
+        raise ConfigError(settings.source, "workorders.preset",
+                          f"no preset named {name!r}; shipped presets: {shipped}",
+                          line_of(text, "workorders", "preset"))
+    read_config_text(PRESET_DIR / f"{name}.toml", "workorders.preset")
+
+
+def _distribution_error(path: Path, message: str) -> ConfigError:
+    """The distribution loader's message ("setting: problem") as a ConfigError on its file."""
+    if message.startswith(f"{path}: "):
+        return ConfigError(path, "(file)", message[len(f"{path}: "):])
+    setting, _, problem = message.partition(": ")
+    section, _, key = setting.rpartition(".")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    return ConfigError(path, setting, problem or message,
+                       line_of(text, section, key) if section else None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+    restrict_umask()    # database, logs and recordings are not for other users of the machine
         settings = load_settings(args.config)
         validate(settings)
     except CONFIG_ERRORS as exc:

@@ -8,11 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from stack.secret_files import private_dir
 from stack.settings import REPO_ROOT, Settings
+from stack.tls import client_context
 
 
 class StartError(RuntimeError):
@@ -51,8 +54,8 @@ class Redis:
 
     @property
     def owned(self) -> bool:
-        """Only a local URL on the configured port is ours to start."""
-        return self.settings.redis_url == f"redis://127.0.0.1:{self.settings.redis_port}/0"
+        """Without a configured URL the stack starts its own redis-server on redis_port."""
+        return self.settings.redis_owned
 
     def start(self) -> None:
         if not self.owned:
@@ -60,16 +63,24 @@ class Redis:
         exe = shutil.which("redis-server")
         if exe is None:
             raise StartError("redis-server is not installed: run `make run`, which provisions it")
-        data = self.settings.state_dir / "redis"
-        data.mkdir(parents=True, exist_ok=True)
-        log = self.settings.state_dir / "logs" / "redis.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
+        data = private_dir(self.settings.state_dir / "redis")
+        log = private_dir(self.settings.state_dir / "logs") / "redis.log"
+        password = urllib.parse.urlsplit(self.settings.redis_url).password
+        if not password:
+            raise StartError("the stack's own Redis needs a password (see stack.settings)")
         # Loopback only, protected mode, append-only file so waiting calls survive a restart.
+        # The password goes in as configuration on stdin ("-"): never on the command line,
+        # where every user of the machine could read it with ps.
         self.proc = subprocess.Popen(
-            [exe, "--bind", "127.0.0.1", "--port", str(self.settings.redis_port),
+            [exe, "-", "--bind", "127.0.0.1", "--port", str(self.settings.redis_port),
              "--protected-mode", "yes", "--dir", str(data), "--appendonly", "yes",
              "--logfile", str(log)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        assert self.proc.stdin is not None
+        with self.proc.stdin as config:
+            config.write(f'requirepass "{_redis_quoted(urllib.parse.unquote(password))}"\n'
+                         .encode())
         _wait_tcp(self.settings.redis_port, self.proc, "redis-server", 10)
 
     def stop(self) -> None:
@@ -82,8 +93,7 @@ class CoreProcess:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        log = self.settings.state_dir / "logs" / "core.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
+        log = private_dir(self.settings.state_dir / "logs") / "core.log"
         with open(log, "ab") as fh:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "stack.core", "--config", str(self.settings.source)],
@@ -93,13 +103,15 @@ class CoreProcess:
 
     def wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        url = f"http://{_http_host(self.settings)}:{self.settings.http_port}/api/health"
+        url = f"{self.settings.http_url}api/health"
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise StartError(f"core exited with {self.proc.returncode}; see "
                                  f"{self.settings.state_dir / 'logs' / 'core.log'}")
             try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
+                # Built on every try: on a first start the core generates the certificate.
+                context = client_context(self.settings)
+                with urllib.request.urlopen(url, timeout=2, context=context) as resp:
                     if resp.status == 200:
                         return
             except OSError:
@@ -114,8 +126,9 @@ class CoreProcess:
         stop_process(self.proc, grace=15)
 
 
-def _http_host(settings: Settings) -> str:
-    return "127.0.0.1" if settings.bind_address in ("0.0.0.0", "::") else settings.bind_address
+def _redis_quoted(value: str) -> str:
+    """A value inside a double-quoted redis.conf string."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def pidfile(settings: Settings) -> Path:
@@ -130,8 +143,7 @@ class SpeechWorkers:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        log = self.settings.state_dir / "logs" / "speech.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
+        log = private_dir(self.settings.state_dir / "logs") / "speech.log"
         with open(log, "ab") as fh:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "stack.speech_service", "--config",

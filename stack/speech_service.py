@@ -7,7 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from hotline_core.config_errors import ConfigError
 from speech.settings import SpeechSettings, SpeechSettingsError
+from stack.secret_files import restrict_umask
 from stack.settings import REPO_ROOT, Settings, load_settings
 
 
@@ -25,12 +27,13 @@ def speech_settings(settings: Settings) -> SpeechSettings | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    restrict_umask()    # transcripts and working files are not for other users of the machine
     parser = argparse.ArgumentParser(prog="hotline-speech")
     parser.add_argument("--config", type=Path, default=None)
     args = parser.parse_args(argv)
     try:
         speech = speech_settings(load_settings(args.config))
-    except SpeechSettingsError as exc:
+    except (SpeechSettingsError, ConfigError) as exc:
         print(f"hotline-speech: bad setting: {exc}", file=sys.stderr)
         return 2
     if speech is None:

@@ -6,26 +6,26 @@ at their own file (see hotline_core.workorders.access for the format).
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 import yaml
 
 from hotline_core.agent_directory import AgentEntry
+from stack.secret_files import read_secret_file, write_secret_file
 
 
 def ensure_tokens_file(path: Path, agents: tuple[AgentEntry, ...]) -> Path:
     if path.exists():
+        read_secret_file(path)            # an empty tokens file stops start-up, named
         return path
     entries = [{"name": "supervisor", "role": "supervisor", "token": secrets.token_urlsafe(24)}]
     entries += [{"name": a.id, "role": "operator", "token": secrets.token_urlsafe(24)}
                 for a in agents]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        yaml.safe_dump({"unmasked_roles": ["callback"], "tokens": entries}, fh,
-                       allow_unicode=True)
+    # Written whole or not at all (mode 0600); a core starting at the same moment keeps the
+    # file that was written first.
+    write_secret_file(path, yaml.safe_dump({"unmasked_roles": ["callback"], "tokens": entries},
+                                           allow_unicode=True))
     return path
 
 

@@ -27,10 +27,10 @@ from typing import Any
 
 from stack.asterisk import AsteriskProcess
 from stack.instance import spec_from_settings
-from stack.services import stop_process
+from stack.services import Redis, stop_process
 from stack.settings import REPO_ROOT, load_settings
 from stack.tokens import token_of
-from tests.helpers.redis_server import free_port, redis_server
+from tests.helpers.redis_server import free_port
 from tests.helpers.sipp import Sipp, stop_phone
 
 CHROOT = Path(os.environ.get("HOTLINE_CHROOT", "/var/cache/hotline/asterisk-sid"))
@@ -82,7 +82,7 @@ class HotlineStack:
 
     # -- set-up -----------------------------------------------------------------------------
     def start(self) -> HotlineStack:
-        redis_url = self._exit.enter_context(redis_server())
+        redis_port = free_port()
         self.instance = f"e2e-{os.getpid()}-{free_port()}"
         self.http_port = free_port()
         rtp = 20000 + (free_port() % 200) * 100
@@ -90,10 +90,14 @@ class HotlineStack:
             a.port, a.media_port = free_udp_port(), rtp + self.rtp_ports + len(self._ports) * 2
             self._ports.add(a.port)
         self.citizen_port = free_udp_port() if self.citizen_phone else 0
-        self.config = self._write_config(redis_url, rtp)
+        self.config = self._write_config(redis_port, rtp)
         self.settings = load_settings(self.config)
         self.spec = spec_from_settings(self.settings)
         if self.extra_endpoints or self.extra_dialplan:
+        # The stack's own redis-server, as `hotline up` runs it: password required.
+        redis = Redis(self.settings)
+        redis.start()
+        self._exit.callback(redis.stop)
             self.spec = dataclasses.replace(self.spec, extra_endpoints=self.extra_endpoints,
                                             extra_dialplan=self.extra_dialplan)
         self.asterisk = AsteriskProcess(self.spec)
@@ -111,7 +115,7 @@ class HotlineStack:
         self.start_core()
         return self
 
-    def _write_config(self, redis_url: str, rtp: int) -> Path:
+    def _write_config(self, redis_port: int, rtp: int) -> Path:
         cfg = self.tmp / "config"
         cfg.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / "config" / "lines.toml", cfg / "lines.toml")
@@ -135,7 +139,7 @@ port = {free_port()}
 [agi]
 port = {free_port()}
 [redis]
-url = "{redis_url}"
+port = {redis_port}
 [paths]
 state_dir = "{self.tmp / 'var'}"
 lines_file = "{cfg / 'lines.toml'}"
