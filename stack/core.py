@@ -53,12 +53,12 @@ from speech.live import LiveTranscriber
 from speech.settings import SpeechSettingsError
 from stack.asterisk import AsteriskSpec
 from stack.instance import spec_from_settings
-from stack.settings import Settings, load_settings
 from stack.secret_files import private_dir, restrict_umask
+from stack.settings import Settings, load_settings
 from stack.speech_service import speech_settings
 from stack.supervision_loop import run_supervision_loop
-from stack.tokens import ensure_tokens_file
 from stack.tls import check_certificate, server_context
+from stack.tokens import ensure_tokens_file
 from web import (
     agents_api,
     callers_api,
@@ -288,6 +288,7 @@ def validate(settings: Settings) -> None:
     text = read_config_text(settings.source, "HOTLINE_CONFIG")
     _referenced_file(settings, text, "paths.lines_file", settings.lines_file)
     load_lines(settings.lines_file)
+    _referenced_file(settings, text, "paths.agents_file", settings.agents_file)
     load_agents(settings.agents_file)
     _referenced_file(settings, text, "paths.distribution_file", settings.distribution_file)
     try:
@@ -297,19 +298,13 @@ def validate(settings: Settings) -> None:
     _preset(settings, text)
     load_preset(settings.preset)
     if settings.calendar_overrides:
-        load_overrides(settings.calendar_overrides)
-    _referenced_file(settings, text, "paths.agents_file", settings.agents_file)
-    if settings.api_tokens_file.exists():
-        load_policy(settings.api_tokens_file)
-    speech_settings(settings)
-
         _referenced_file(settings, text, "workorders.calendar_overrides",
                          settings.calendar_overrides)
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hotline-core")
+        load_overrides(settings.calendar_overrides)
+    if settings.api_tokens_file.exists():
+        load_policy(settings.api_tokens_file)
     check_certificate(settings)
-    parser.add_argument("--config", type=Path, default=None)
+    speech_settings(settings)
 
 
 def _referenced_file(settings: Settings, text: str, setting: str, path: Path) -> None:
@@ -345,11 +340,16 @@ def _distribution_error(path: Path, message: str) -> ConfigError:
         text = ""
     return ConfigError(path, setting, problem or message,
                        line_of(text, section, key) if section else None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    restrict_umask()    # database, logs and recordings are not for other users of the machine
+    parser = argparse.ArgumentParser(prog="hotline-core")
+    parser.add_argument("--config", type=Path, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-    restrict_umask()    # database, logs and recordings are not for other users of the machine
         settings = load_settings(args.config)
         validate(settings)
     except CONFIG_ERRORS as exc:

@@ -92,12 +92,12 @@ class HotlineStack:
         self.citizen_port = free_udp_port() if self.citizen_phone else 0
         self.config = self._write_config(redis_port, rtp)
         self.settings = load_settings(self.config)
-        self.spec = spec_from_settings(self.settings)
-        if self.extra_endpoints or self.extra_dialplan:
         # The stack's own redis-server, as `hotline up` runs it: password required.
         redis = Redis(self.settings)
         redis.start()
         self._exit.callback(redis.stop)
+        self.spec = spec_from_settings(self.settings)
+        if self.extra_endpoints or self.extra_dialplan:
             self.spec = dataclasses.replace(self.spec, extra_endpoints=self.extra_endpoints,
                                             extra_dialplan=self.extra_dialplan)
         self.asterisk = AsteriskProcess(self.spec)
