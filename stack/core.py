@@ -29,6 +29,7 @@ from hotline_core.calendar import ChineseWorkingCalendar, OverridesError, load_o
 from hotline_core.call_records import CallLog
 from hotline_core.config_errors import ConfigError, line_of, read_config_text
 from hotline_core.db import Base, make_engine, make_sessionmaker
+from hotline_core.dial_policy import DialPolicy, DialPolicySettings
 from hotline_core.lines import load_lines
 from hotline_core.presets import PRESET_DIR, PresetError, load_preset
 from hotline_core.workorders.access import AccessConfigError, load_policy
@@ -131,8 +132,11 @@ class Core:
 
         self.ami = AmiClient("127.0.0.1", s.ami_port, s.ami_username, s.ami_secret,
                              timeout=s.ami_timeout, on_login=after_login)
-        dialer = CallbackDialer(self.ami, s.ring_timeout) if s.carrier_outbound_uri else None
-        distributor.on_assignment = AgentConnector(self.ami, live, distributor, dialer)
+        # One number policy for everything the platform dials (callbacks today).
+        dial_policy = DialPolicy(DialPolicySettings.from_table(s.dialing, s.source), self.redis)
+        dialer = (CallbackDialer(self.ami, s.ring_timeout, dial_policy)
+                  if s.carrier_outbound_uri else None)
+        distributor.on_assignment = AgentConnector(self.ami, live, distributor, dialer, calls)
         speech = speech_settings(s)
         trigger = (TranscriptionTrigger(self.redis, self.spec.recordings_dir)
                    if speech is not None else None)
@@ -156,7 +160,8 @@ class Core:
         waiting = WaitingFlow(WaitingContext(
             distributor=distributor, live=live, calls=calls,
             sounds_dir=f"{self.spec.inst}/sounds",
-            callback_offer_seconds=s.callback_offer_seconds if dialer else None))
+            callback_offer_seconds=s.callback_offer_seconds if dialer else None,
+            dial_policy=dial_policy))
         self.agi = AgiServer({"inbound": flow, "waiting": waiting}, host="127.0.0.1",
                              port=s.agi_port, command_timeout=s.agi_command_timeout)
 
@@ -305,6 +310,7 @@ def validate(settings: Settings) -> None:
         load_policy(settings.api_tokens_file)
     check_certificate(settings)
     speech_settings(settings)
+    DialPolicySettings.from_table(settings.dialing, settings.source)
 
 
 def _referenced_file(settings: Settings, text: str, setting: str, path: Path) -> None:

@@ -15,6 +15,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.call_records import CallLog, Disposition, view
+from hotline_core.recording_names import confined
 from hotline_core.transcripts import search_transcripts, transcripts_of_call
 from hotline_core.workorders.access import AccessPolicy, Principal, Role
 from web import keys
@@ -118,8 +119,11 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
     record = await asyncio.to_thread(svc.log.get, request.match_info["call_id"])
     if record is None or not record.recording:
         raise json_error(404, "no recording for this call")
-    path = (svc.recordings_root / record.recording).resolve()
-    if svc.recordings_root.resolve() not in path.parents or not path.is_file():
+    try:
+        path = confined(svc.recordings_root, record.recording)
+    except ValueError:
+        raise json_error(404, "recording file is missing") from None
+    if not path.is_file():
         raise json_error(404, "recording file is missing")
     return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
 

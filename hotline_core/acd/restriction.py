@@ -21,6 +21,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from hotline_core.masking import mask_phone
+from hotline_core.phone_numbers import canonical_number
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class RestrictionList:
         (calendar days, weekends and holidays included); renews an existing entry."""
         if not number:
             raise ValueError("number: must be non-empty")
+        # Kept in canonical form: "+86…" and "0086…" of the same caller are one entry.
+        number = canonical_number(number)
         if not reason or not by:
             raise ValueError("reason and by: a restriction must say why and who")
         if days <= 0:
@@ -97,6 +100,7 @@ class RestrictionList:
 
     async def is_restricted(self, number: str) -> Restriction | None:
         """The live restriction of ``number``, or None; a hit is logged."""
+        number = canonical_number(number)
         raw = await self._io(self._redis.get(f"{self._p}:n:{number}"))
         if raw is None:
             return None
@@ -114,6 +118,7 @@ class RestrictionList:
         """End a restriction early; audited. False if the number was not restricted."""
         if not by or not reason:
             raise ValueError("by and reason: lifting a restriction must say who and why")
+        number = canonical_number(number)
         key = f"{self._p}:n:{number}"
         raw = await self._io(self._redis.get(key))
         live = raw is not None and Restriction(**json.loads(raw)).until > self._clock()

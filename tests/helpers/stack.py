@@ -66,6 +66,8 @@ class HotlineStack:
     citizen_phone: bool = False
     # The [speech] settings table (TOML text); empty: no transcription.
     speech: str = ""
+    # The [dialing] settings table body (TOML text): the outbound number policy.
+    dialing: str = ""
     # Edits of config/distribution.toml for this stack (e.g. a shorter overflow wait).
     distribution_edit: Callable[[str], str] = field(default=lambda text: text)
     # Optional hooks (benchmarks): RTP ports for Asterisk (2 per call), raw pjsip.conf and
@@ -160,6 +162,8 @@ heartbeat_seconds = 1
 core_dead_after = 3
 {self.calls_settings}
 """
+        if self.dialing:
+            toml += f"[dialing]\n{self.dialing}\n"
         if self.speech:
             toml += f"[speech]\nwork_dir = \"{self.tmp / 'speech'}\"\n{self.speech}\n"
         path = cfg / "hotline.toml"
