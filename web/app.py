@@ -6,7 +6,6 @@ and its state in words ("reachable", "logged in"); never an address or a URL, wh
 carry a password. Any other valid token gets the short answer; an unknown token 401.
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
@@ -18,7 +17,7 @@ from sqlalchemy.orm import sessionmaker
 
 from hotline_core.workorders.access import AccessPolicy, Role
 from web import keys
-from web.errors import json_error
+from web.errors import json_error, refuse_unusable_urls
 from web.workorders_requests import principal
 
 RouteModule = Callable[[web.Application], None]
@@ -32,7 +31,8 @@ def create_app(
     access: AccessPolicy | None = None,
 ) -> web.Application:
     """``access`` decides who sees the health details (supervisors); without it nobody."""
-    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app = web.Application(client_max_size=2 * 1024 * 1024,
+                          middlewares=[refuse_unusable_urls])
     app[keys.SESSIONMAKER] = session_factory
     app[keys.HEALTH_PROBES] = dict(health_probes or {})
     app[keys.HEALTH_ACCESS] = access

@@ -36,6 +36,7 @@ from hotline_core.workorders.desk import Intake, WorkOrderError
 from hotline_core.workorders.lifecycle import Status
 from hotline_core.workorders.model import Assignment, Unit, WorkOrder
 from web import keys
+from web.errors import unusable_text
 from web.workorders_api import services
 from web.workorders_requests import ascii_id
 
@@ -188,9 +189,41 @@ async def request_one(request: web.Request) -> web.Response:
     return web.json_response(await asyncio.to_thread(work))
 
 
+# How long each GeoReport v2 form field may be: the work-order column it lands in, or a
+# generous bound for fields the hotline ignores. ``last_name`` + " " + ``first_name`` fits
+# the 100 characters of caller_name.
+FIELD_LIMITS = {
+    "api_key": 200, "jurisdiction_id": 100, "service_code": 40, "lat": 40, "long": 40,
+    "address_string": 300, "address_id": 100, "email": 254, "device_id": 100,
+    "account_id": 100, "first_name": 50, "last_name": 49, "phone": 32,
+    "description": 10_000, "media_url": 2_000,
+}
+OTHER_FIELD_LIMIT = 1_000  # attribute[...] and any other field
+MAX_FIELDS = 100
+
+
+def _form_problem(form: Any) -> str | None:
+    """Why the posted form cannot be taken as it is, naming the field; None when it can."""
+    if len(form) > MAX_FIELDS:
+        return f"the form has {len(form)} fields; at most {MAX_FIELDS}"
+    for name, value in form.items():
+        if not isinstance(value, str):
+            return f"{name}: must be a text field, not a file"
+        limit = FIELD_LIMITS.get(name, OTHER_FIELD_LIMIT)
+        if len(value) > limit:
+            return f"{name}: is longer than {limit} characters"
+        why = unusable_text(value) or unusable_text(name)
+        if why is not None:
+            return f"{name}: {why}"
+    return None
+
+
 async def create_request(request: web.Request) -> web.Response:
     svc = services(request)
     form = await request.post()
+    problem = _form_problem(form)
+    if problem is not None:
+        raise _error(400, problem)
     who = svc.access.principal_for(str(form.get("api_key", "")))
     if who is None or who.role not in (Role.OPERATOR, Role.DISPATCHER):
         raise _error(403, "api_key: not a key that may submit requests")

@@ -72,7 +72,7 @@ async def save(request: web.Request) -> web.Response:
     keywords = text(body, "keywords", max_len=500)
     public = flag(body, "public", True)
     raw_id = request.match_info.get("entry_id")
-    entry_id = int(raw_id) if raw_id and raw_id.isdigit() else None
+    entry_id = ascii_id(raw_id) if raw_id is not None else None  # ASCII digits only
     if raw_id is not None and entry_id is None:
         raise json_error(404, f"knowledge-base entry {raw_id!r} does not exist")
 

@@ -104,7 +104,8 @@ def wo_maker(api: Api) -> sessionmaker[Session]:
 
     app = api.client.app
     assert app is not None
-    return app[keys.SESSIONMAKER]
+    maker: sessionmaker[Session] = app[keys.SESSIONMAKER]
+    return maker
 
 
 # ------------------------------------------------------------------ JSON bodies
@@ -212,8 +213,8 @@ async def test_over_long_open311_fields_get_a_georeport_400(api: Api) -> None:
     """Every Open311 form field is bounded; the error is GeoReport's ``[{code, description}]``.
 
     On main: ``address_string`` of 301 characters → 500 on PostgreSQL (varchar(300)) and
-    201 on SQLite; a 20 000-character description → 201 (stored); ``phone`` of 40 characters → 500 on
-    PostgreSQL.
+    201 on SQLite; a 20 000-character description → 201 (stored); ``phone`` of 40
+    characters → 500 on PostgreSQL.
     """
     before = _counts(wo_maker(api))
     base = {"api_key": "tok-operator", "service_code": "suggestion",
