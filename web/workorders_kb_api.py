@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from hotline_core.workorders import knowledge
 from hotline_core.workorders.access import Principal, Role
-from hotline_core.workorders.csv_import import CsvImportError, CsvProblem
+from hotline_core.workorders.csv_import import CsvImportError, CsvProblem, csv_records
 from hotline_core.workorders.model import KnowledgeEntry, Unit
 from web.errors import json_error
 from web.workorders_api import in_transaction, services
@@ -138,7 +138,7 @@ def _staff_csv_upload(kind: str):  # type: ignore[no-untyped-def]
                 return knowledge.import_entries(session, content, svc.desk.clock())
             pairs, problems = [], []
             reader = csv.DictReader(io.StringIO(content.lstrip("\ufeff")))
-            for row in reader:
+            for row in csv_records(reader, "synonyms CSV", problems):
                 word, canonical = (row.get("word") or "").strip(), (
                     row.get("canonical") or "").strip()
                 if not word or not canonical:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -50,31 +52,46 @@ class CsvImportError(ValueError):
         super().__init__(f"{what}: nothing imported: {shown}{more}")
 
 
-def _rows(text: str, what: str, required: list[str], limits: dict[str, int],
-          problems: list[CsvProblem]) -> list[tuple[int, dict[str, str]]]:
-    """The data rows with their line numbers; a cell longer than its database column
-    (``limits``) or holding a NUL is a problem of its own. A row the csv module cannot
-    read at all (a cell over its field limit, 131 072 characters by default) stops the
-    reading: nothing after it can be trusted to line up."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+def csv_header(reader: csv.DictReader[str], what: str) -> list[str]:
+    """The header of ``reader``; a header the csv module cannot read is a refused import."""
     try:
-        header = reader.fieldnames or []
+        return list(reader.fieldnames or [])
     except csv.Error as exc:
         raise CsvImportError(what, [CsvProblem(1, "*", f"unreadable header: {exc}")]) from None
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise CsvImportError(what, [CsvProblem(1, c, "column missing from the header")
-                                    for c in missing])
-    rows = []
+
+
+def csv_records(reader: csv.DictReader[str], what: str,
+                problems: list[CsvProblem] | None = None) -> Iterator[dict[str, Any]]:
+    """The rows of ``reader``. A row the csv module cannot read at all (a cell over its
+    field limit, 131 072 characters by default) stops the import, naming the line the row
+    starts on, with the ``problems`` found so far: nothing after it can be trusted to line
+    up."""
+    csv_header(reader, what)  # the header first, so that line numbers below count from it
     while True:
         starts_at = reader.line_num + 1  # the row about to be read begins on this line
         try:
             row = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as exc:
-            problems.append(CsvProblem(starts_at, "*", f"unreadable row: {exc}"))
-            raise CsvImportError(what, problems) from None
+            found = [*(problems or []), CsvProblem(starts_at, "*", f"unreadable row: {exc}")]
+            raise CsvImportError(what, found) from None
+        yield row
+
+
+def _rows(text: str, what: str, required: list[str], limits: dict[str, int],
+          problems: list[CsvProblem]) -> list[tuple[int, dict[str, str]]]:
+    """The data rows with their line numbers; a cell longer than its database column
+    (``limits``) or holding a NUL is a problem of its own; an unreadable row stops the
+    import (:func:`csv_records`)."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = csv_header(reader, what)
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise CsvImportError(what, [CsvProblem(1, c, "column missing from the header")
+                                    for c in missing])
+    rows = []
+    for row in csv_records(reader, what, problems):
         if None in row:
             rows.append((reader.line_num, {"__extra__": "x"}))
             continue

@@ -26,7 +26,12 @@ import jieba
 from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from hotline_core.workorders.csv_import import CsvImportError, CsvProblem
+from hotline_core.workorders.csv_import import (
+    CsvImportError,
+    CsvProblem,
+    csv_header,
+    csv_records,
+)
 from hotline_core.workorders.model import KnowledgeEntry, KnowledgeTerm, Synonym, Unit
 
 jieba.setLogLevel(logging.WARNING)
@@ -115,14 +120,15 @@ def save_entry(session: Session, *, unit: str | None, question: str, answer: str
 def import_entries(session: Session, text: str, now: datetime) -> int:
     """Add entries from CSV ``unit,question,answer,keywords,public``; all or nothing."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = [c for c in ("unit", "question", "answer") if c not in (reader.fieldnames or [])]
+    header = csv_header(reader, "knowledge base CSV")
+    missing = [c for c in ("unit", "question", "answer") if c not in header]
     if missing:
         raise CsvImportError("knowledge base CSV",
                              [CsvProblem(1, c, "column missing from the header") for c in missing])
     units = set(session.scalars(select(Unit.code)))
     problems: list[CsvProblem] = []
     rows = []
-    for row in reader:
+    for row in csv_records(reader, "knowledge base CSV", problems):
         line = reader.line_num
         if None in row:
             problems.append(CsvProblem(line, "*", "more cells than header columns "

@@ -332,3 +332,20 @@ async def test_two_calls_linked_to_one_order_at_once_one_gets_409(
     # The client retries: now it is linked cleanly.
     status, out = await api.post(NEW, "operator", repeat)
     assert status == 200 and out["duplicate_of"] == oid
+
+
+async def test_knowledge_base_csv_over_the_field_limit_names_the_row(api: Api) -> None:
+    """The knowledge-base entries and synonyms CSVs read rows through the same guard.
+
+    On main: 500 for both (``csv.Error: field larger than field limit (131072)``).
+    """
+    entries = ("unit,question,answer,keywords,public\n"
+               ",社保卡丢了怎么办,到社保大厅补办,社保卡,是\n"
+               ",医保怎么报销," + "报" * 200_000 + ",医保,是\n").encode()
+    status, out = await api.post("/api/kb/import", "supervisor", raw=entries)
+    assert status == 422 and [p["line"] for p in out["problems"]] == [3], (status, out)
+    status, out = await api.get("/api/kb/search?q=社保卡", "supervisor")
+    assert status == 200 and out["results"] == []  # nothing imported
+    synonyms = ("word,canonical\n" + "词" * 200_000 + ",词\n").encode()
+    status, out = await api.post("/api/kb/synonyms", "supervisor", raw=synonyms)
+    assert status == 422 and [p["line"] for p in out["problems"]] == [2], (status, out)
