@@ -53,7 +53,8 @@ async def test_a_citizen_whose_number_is_an_agent_id_gets_through(
     answer its digest challenge, and the citizen was refused (401). Now a request from a
     carrier address is the carrier's: the call is answered by an agent.
     """
-    result = await hotline.call("12345", "1001", talk_ms=1500)
+    # Long enough to outlast the greeting and reach the agent.
+    result = await hotline.call("12345", "1001", talk_ms=6000)
     assert result.ok, result.output[:1500]
     call = await hotline.wait_call(lambda c: c["caller"] == "****" and c["ended_at"]
                                    and c["line"] == "12345")
@@ -114,23 +115,25 @@ async def test_virtual_hold_never_dials_a_number_outside_the_policy() -> None:
     hl.start()
     try:
         hl.login("1001")
-        busy = asyncio.create_task(hl.call("12345", "13800138500", talk_ms=25000))
+        busy = asyncio.create_task(hl.call("12345", "13800138500", talk_ms=30000))
         await hl.wait_call(lambda c: c["caller"].endswith("8500") and c["answered_at"])
 
-        hostile = await asyncio.gather(
+        # Three callers wait behind the busy agent, all pressing 1.
+        *hostile, legit = await asyncio.gather(
             hl.call("12345", "+442079460000", scenario="caller_insists_on_callback.xml"),
-            hl.call("12345", "13800138&PJSIP/1001", scenario="caller_insists_on_callback.xml"))
-        # Both kept pressing 1, were never offered a callback, and hung up themselves.
+            hl.call("12345", "13800138&PJSIP/1001", scenario="caller_insists_on_callback.xml"),
+            hl.call("12345", "13800138501", scenario="caller_virtual_hold.xml"))
+        # The hostile two were never offered a callback and hung up themselves; the
+        # legitimate caller was offered one, took it and was released.
         for result in hostile:
             assert result.ok, result.output[:1500]
+        assert legit.ok, legit.output[:1500]
         for tail in ("0000", "1001"):
             rec = await hl.wait_call(lambda c, t=tail: c["caller"].endswith(t)
                                      and c["line"] == "12345" and c["ended_at"]
                                      and c["agent_id"] is None)
             assert rec["disposition"] == "abandoned", rec
 
-        legit = await hl.call("12345", "13800138501", scenario="caller_virtual_hold.xml")
-        assert legit.ok, legit.output[:1500]
         assert (await busy).ok
         await hl.wait_call(lambda c: c["caller"].endswith("8501")
                            and c["route"] == "callback" and c["ended_at"], timeout=60)
@@ -140,9 +143,14 @@ async def test_virtual_hold_never_dials_a_number_outside_the_policy() -> None:
         # dial time by the rate cap, and the record closed with the reason.
         busy = asyncio.create_task(hl.call("12345", "13800138502", talk_ms=15000))
         await hl.wait_call(lambda c: c["caller"].endswith("8502") and c["answered_at"])
+        # Someone waits ahead, so the estimated wait is a whole handling time (with nobody
+        # ahead it is the busy call's remainder, which may be under the offer threshold).
+        ahead = asyncio.create_task(hl.call("12345", "13800138503", talk_ms=25000))
+        await hl.wait_call(lambda c: c["caller"].endswith("8503"))
         again = await hl.call("12345", "13800138501", scenario="caller_virtual_hold.xml")
         assert again.ok, again.output[:1500]
         assert (await busy).ok
+        assert (await ahead).ok
         refused = await hl.wait_call(lambda c: c["caller"].endswith("8501")
                                      and c["disposition"] == "failed", timeout=60)
         assert "outbound number policy" in refused["reason"]
