@@ -162,7 +162,7 @@ def special_supervision_due(
     preset: Preset, calendar: WorkingCalendar, reminder_called_at: datetime
 ) -> datetime:
     """When special supervision (专项督办) starts if the unit still has not reported
-    after the platform's automatic reminder call."""
+    after its reminder (the ``reminder`` event's time; no call is placed)."""
     return add_limit(calendar, reminder_called_at, preset.lights.special_supervision_after)
 
 

@@ -1,9 +1,9 @@
 """Transcripts of call recordings and voice messages: one row per call leg.
 
 Written by the speech workers (text, word timings and confidences, or the reason it
-failed), read by the agent desktop and work-order pages. ``words`` is a JSON list of
-``{"word": text, "start": s, "end": s, "conf": 0..1}`` with times in seconds from the
-start of that leg's recording.
+failed), read through the call API (``GET /api/calls/{id}``, transcript search).
+``words`` is a JSON list of ``{"word": text, "start": s, "end": s, "conf": 0..1}`` with
+times in seconds from the start of that leg's recording.
 """
 
 from __future__ import annotations

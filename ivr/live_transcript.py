@@ -1,9 +1,9 @@
-"""Live transcript for the agent desktop (实时转写): while a caller talks to an agent, the
+"""Live transcript for the agent (实时转写): while a caller talks to an agent, the
 caller's words are decoded from MixMonitor's caller-leg file as it grows and pushed on
 Redis (``hotline:transcripts``); the /api/live web socket forwards them.
 
 Speech helps the agent, it never replaces the agent (R-ELDERLY): when the CPU budget for live
-streams is used up, the desktop is told the transcript will come after the call (batch).
+streams is used up, the agent's socket is told the transcript will come after the call (batch).
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """IVR grammar recognition: a caller answers by voice, we pick one of a few choices.
 
-Used by IVR flows such as the satisfaction callback ("满意请说是…"). The decoder only
+No call flow uses it yet (there is no voice-answer flow such as a satisfaction callback
+today); it is tested on its own with the test model. The decoder only
 considers the grammar's phrases (plus the model's unknown-word token, so that other
 speech has somewhere to go); the answer is the choice whose phrase was heard, with the
 lowest word confidence of that phrase. ``None`` means "no usable answer": silence,
-only unknown speech, conflicting answers or a confidence below the threshold — the flow
-then asks again, offers DTMF, or hands the caller to an agent (R-ELDERLY).
+only unknown speech, conflicting answers or a confidence below the threshold (a flow
+would then ask again, offer DTMF, or hand the caller to an agent, R-ELDERLY).
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Live transcript: decode a call leg while it is happening, within a CPU budget.
 
-Mechanism (the lead wires it to the agent desktop):
+Mechanism (``ivr/live_transcript.py`` drives it; ``/api/live`` forwards the text):
 
 1. When an agent answers, the core asks :meth:`LiveTranscriber.open` for the caller leg
    (``call_id``, ``leg``). Within ``speech.max_live_streams`` it gets a
    :class:`LiveStream`; beyond it a :class:`BatchFallback` saying so (the recording is
-   transcribed by the batch workers after the call; the desktop shows "transcript after
-   the call"). Each live stream costs about ``RTF`` of a core (≈0.3 with the small
+   transcribed by the batch workers after the call; the agent's socket is told
+   "transcript after the call"). Each live stream costs about ``RTF`` of a core (≈0.3 with the small
    models, see docs/benchmarks.md); the budget keeps Asterisk and the core responsive.
 2. Audio comes from MixMonitor's per-leg file growing on disk (``MixMonitor(...,r(in.wav)
    t(out.wav))``): :func:`follow_growing_wav` reads what was appended and feeds it; EAGI

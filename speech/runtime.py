@@ -1,6 +1,6 @@
 """The one recogniser of this process: loaded on first use, validated, then reused.
 
-Every worker process (batch worker, IVR grammar pool, live host, benchmark) calls
+Every worker process (batch worker, grammar pool, live host, benchmark) calls
 :func:`ensure` with the settings; the model is loaded once per process and the grammar
 words are checked against its vocabulary before anything is decoded.
 """

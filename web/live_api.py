@@ -3,7 +3,7 @@
 The web socket pushes a fresh snapshot of the figures whenever the distributor announces a
 change on Redis pub/sub (``<namespace>:events``), and forwards speech alerts
 (``hotline:alerts``) and live transcripts (``hotline:transcripts``) as they come, so
-wallboards and agent desktops never poll.
+the wallboard and agents' clients never poll.
 
 Who receives what (the caller's words are personal data):
 
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 ALERTS_CHANNEL = "hotline:alerts"
 TRANSCRIPTS_CHANNEL = "hotline:transcripts"
 MAX_SOCKETS = 200            # web sockets open at once, all tokens together
-MAX_SOCKETS_PER_TOKEN = 4    # one desktop or wallboard with a few tabs
+MAX_SOCKETS_PER_TOKEN = 4    # one client or wallboard with a few tabs
 PUBSUB_CLIENT_NAME = "hotline-live"
 REDIS_SECONDS = 5.0          # bound on every Redis round trip of a socket
 OWNERS_KEPT = 2000           # call → agent entries a socket remembers

@@ -1,9 +1,10 @@
 """Supervision (督办): lights for open orders, reminders and special supervision.
 
-gaotai: an overdue unit gets an automatic reminder call from the platform; if it has
-still not reported one working day later (the preset's ``special_supervision_after``),
-special supervision starts. minhe: reminders go to the unit's A/B liaisons (AB角).
-The reminder event carries the phone numbers to call; the outbound dialer acts on it.
+gaotai: an overdue unit gets a reminder (the seed asks for an automatic reminder call);
+if it has still not reported one working day later (the preset's
+``special_supervision_after``), special supervision starts. minhe: reminders go to the
+unit's A/B liaisons (AB角). The reminder event records their phone numbers; the platform
+places no reminder call: staff act on the record.
 """
 
 from __future__ import annotations
