@@ -5,18 +5,29 @@ from the distribution config:
 - the call was transferred from 110/119/120/122 (the carrier or the emergency centre sets
   the SIP header ``X-Hotline-Transfer-From``);
 - the caller is flagged as needing help (elderly, dialect) by an agent or supervisor;
-- the caller has an open overdue work order (looked up through ``overdue_lookup``).
+- the caller has an open overdue work order (超期工单): :class:`OverdueOrders` looks in the
+  work-order store for an order from the caller's number that a unit is still working on
+  and whose deadline has passed.
+
+A lookup that fails or takes longer than its timeout never holds the caller up: the call
+is queued without that raise, and the failure is logged once until a lookup works again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import redis.asyncio as aioredis
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.acd.config import Priorities
-from hotline_core.phone_numbers import canonical_number
+from hotline_core.phone_numbers import UNKNOWN, canonical_number
+from hotline_core.workorders.desk import working_statuses
+from hotline_core.workorders.model import WorkOrder
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +55,66 @@ class CallerFlags:
         return bool(await self._redis.hexists(self._key, canonical_number(number)))
 
 
+class OverdueOrders:
+    """Does this caller have an open overdue work order? (the ``overdue_order`` priority)
+
+    Open: a unit is working on it (:func:`working_statuses`); overdue: its deadline
+    X, so the same instant the lights
+    and supervision use. Orders keep the number as it was recorded, so the canonical form
+    (:func:`canonical_number`), its ``+86`` form and the number as the carrier sent it are
+    all looked for. The work-order store is synchronous (SQLAlchemy): the query runs in a
+    worker thread, bounded by ``timeout`` seconds.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], now: Callable[[], datetime],
+                 timeout: float = 1.0) -> None:
+        self._sessions = sessions
+        self._now = now
+        self._timeout = timeout
+
+    async def __call__(self, caller: str) -> bool:
+        number = canonical_number(caller)
+        if number == UNKNOWN:
+            return False
+        forms = {number, caller.strip()}
+        if number.isdigit():
+            forms.add(f"+86{number.lstrip('0')}")
+        async with asyncio.timeout(self._timeout):
+            return await asyncio.to_thread(self._lookup, sorted(forms))
+
+    def _lookup(self, forms: list[str]) -> bool:
+        with self._sessions() as session:
+            found = session.execute(
+                select(WorkOrder.id).where(WorkOrder.caller_number.in_(forms),
+                                           WorkOrder.status.in_(working_statuses()),
+                                           WorkOrder.due_at <= self._now()).limit(1)
+            ).first()
+        return found is not None
+
+
 class CallerPriority:
     def __init__(self, priorities: Priorities, flags: CallerFlags,
                  overdue_lookup: OverdueLookup | None = None) -> None:
         self._priorities = priorities
         self._flags = flags
         self._overdue = overdue_lookup
+        self._overdue_failing = False
 
     async def of(self, caller: str, transferred_from: str = "") -> int:
         overdue = False
         if self._overdue is not None:
             try:
                 overdue = await self._overdue(caller)
-            except Exception:  # a slow or broken lookup must never block the caller
-                log.exception("overdue work-order lookup failed for a caller")
+            except Exception as exc:  # a slow or broken lookup must never block the caller
+                if not self._overdue_failing:
+                    log.warning("overdue work-order lookup failing (%r); callers are queued "
+                                "without the overdue-order priority until it works again",
+                                exc)
+                self._overdue_failing = True
+            else:
+                if self._overdue_failing:
+                    log.info("overdue work-order lookup works again")
+                self._overdue_failing = False
         return self._priorities.for_caller(
             emergency_transfer=transferred_from in EMERGENCY_LINES,
             overdue_order=overdue,

@@ -3,6 +3,12 @@
 The waiting caller sits in the ``hotline-wait`` context; an AMI Redirect moves the channel
 to ``hotline-connect,<agent>,1``, which dials the agent's phone. Event-driven: no polling,
 so an agent who becomes free rings as soon as the distributor decides.
+
+A Redirect that fails while the caller is still there (an AMI timeout under load, AMI
+reconnecting) must not strand the caller on hold music: the call goes back to the head of
+its line (:meth:`Distributor.connect_failed`) and rings the next free agent; the agent rests
+1 s, then 2 s, 4 s … (at most 30 s) per failure of the same call before it is offered again.
+Only when Asterisk says the channel no longer exists is the call abandoned.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from ivr.records import AsyncCallLog
 log = logging.getLogger(__name__)
 
 CONNECT_CONTEXT = "hotline-connect"
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 30.0
+_GONE = "No such channel"   # Asterisk's answer to a Redirect of a hung-up channel
 
 
 class AgentConnector:
@@ -30,6 +39,7 @@ class AgentConnector:
         self._distributor = distributor
         self._dialer = dialer
         self._calls = calls
+        self._failures: dict[str, int] = {}   # call id -> failed Redirects so far
 
     async def __call__(self, assignment: Assignment) -> None:
         call = await self._live.get(assignment.call_id)
@@ -47,11 +57,26 @@ class AgentConnector:
                 "Exten": assignment.agent_id, "Priority": "1",
             })
         except AmiError as exc:
-            # The channel is gone (hung up a moment ago) or AMI is down; either way the
-            # agent must not stay reserved for a call that will never ring.
-            log.warning("could not connect call %s to agent %s: %s",
-                        assignment.call_id, assignment.agent_id, exc)
-            await self._distributor.abandon(assignment.call_id)
+            await self._redirect_failed(assignment, exc)
+        else:
+            self._failures.pop(assignment.call_id, None)
+
+    async def _redirect_failed(self, assignment: Assignment, exc: AmiError) -> None:
+        call_id = assignment.call_id
+        if _GONE in str(exc):
+            # The caller hung up a moment ago: the agent must not stay reserved.
+            log.info("call %s hung up before agent %s rang", call_id, assignment.agent_id)
+            self._failures.pop(call_id, None)
+            await self._distributor.abandon(call_id)
+            return
+        failures = self._failures.get(call_id, 0) + 1
+        if len(self._failures) > 10_000:   # calls that failed and then hung up
+            self._failures.clear()
+        self._failures[call_id] = failures
+        rest = min(RETRY_FIRST_SECONDS * 2 ** (failures - 1), RETRY_MAX_SECONDS)
+        log.warning("could not connect call %s to agent %s (%s): back to the head of the "
+                    "line, agent rests %.0f s", call_id, assignment.agent_id, exc, rest)
+        await self._distributor.connect_failed(call_id, assignment.agent_id, rest)
 
     async def _call_back(self, assignment: Assignment, call: LiveCall) -> None:
         """Virtual hold: the citizen hung up; the dialer calls agent, then citizen."""

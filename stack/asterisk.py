@@ -197,13 +197,48 @@ def _line_extensions(lines: LinePlan) -> str:
     return "\n".join(out)
 
 
+def queue_weights(agents: list[AgentEntry]) -> dict[str, int]:
+    """app_queue weight per skill queue, so an agent in two queues takes first the call of
+    the skill it holds at the better level (1 = best), as the core does.
+
+    app_queue has no per-member preference between queues, only a weight per queue (the
+    higher weight gets a shared member first). Skill A must outrank B when some agent holds
+    A at a better level than B; a queue's weight is the length of the longest such chain
+    below it. Where agents disagree (A over B for one, B over A for another) app_queue
+    cannot follow both: the first preference met (agents file order) wins.
+    """
+    better: dict[str, set[str]] = {}
+    for agent in agents:
+        for a, la in agent.skills.items():
+            for b, lb in agent.skills.items():
+                if la < lb:
+                    better.setdefault(a, set()).add(b)
+    weight: dict[str, int] = {}
+    on_path: set[str] = set()
+
+    def depth(skill: str) -> int:
+        if skill in weight:
+            return weight[skill]
+        on_path.add(skill)
+        below = [depth(b) + 1 for b in sorted(better.get(skill, ())) if b not in on_path]
+        on_path.discard(skill)
+        weight[skill] = max(below, default=0)
+        return weight[skill]
+
+    for agent in agents:
+        for skill in agent.skills:
+            depth(skill)
+    return weight
+
+
 def _queues(spec: AsteriskSpec) -> str:
     out = []
+    weights = queue_weights([p.agent for p in spec.phones])
     for skill in spec.lines.skills():
         # app_queue penalty 0 is best, like skill level 1.
         body = "".join(f"member => PJSIP/{p.agent.id},{p.agent.skills[skill] - 1}\n"
                        for p in spec.phones if skill in p.agent.skills)
-        out.append(f"[fallback-{skill}](fallback)\n{body}")
+        out.append(f"[fallback-{skill}](fallback)\nweight = {weights.get(skill, 0)}\n{body}")
     return "\n".join(out)
 
 

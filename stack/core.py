@@ -37,7 +37,7 @@ from hotline_core.workorders.desk import DeskSettings
 from ivr.agi import AgiServer
 from ivr.ami import AmiClient
 from ivr.call_events import CallEventBridge
-from ivr.caller_priority import CallerFlags, CallerPriority
+from ivr.caller_priority import CallerFlags, CallerPriority, OverdueOrders
 from ivr.connector import AgentConnector
 from ivr.dialer import CallbackDialer
 from ivr.flows.inbound import InboundContext, InboundFlow
@@ -156,7 +156,8 @@ class Core:
             lines=lines, calls=calls, distributor=distributor, live=live,
             sounds_dir=f"{self.spec.inst}/sounds", recordings_dir=f"{self.spec.inst}/recordings",
             restrictions=restrictions,
-            priority=CallerPriority(dist_config.priorities, flags)))
+            priority=CallerPriority(dist_config.priorities, flags,
+                                    overdue_lookup=OverdueOrders(sessions, desk.clock))))
         waiting = WaitingFlow(WaitingContext(
             distributor=distributor, live=live, calls=calls,
             sounds_dir=f"{self.spec.inst}/sounds",
@@ -184,7 +185,8 @@ class Core:
                 "agents": agents_api.AgentServices(distributor, {a.id: a for a in agents},
                                                    access),
                 "distributor": distributor,
-                "restrictions": restrictions_api.RestrictionServices(restrictions, access),
+                "restrictions": restrictions_api.RestrictionServices(
+                    restrictions, access, days=desk.preset.restriction_days),
                 "live": live_api.LiveServices(distributor, self.live_redis, access,
                                               call_owner=agent_of_call),
                 "callers": callers_api.CallerServices(flags, access),

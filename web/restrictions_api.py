@@ -1,6 +1,9 @@
 """The restriction list over HTTP (限制呼入, R-RESTRICT): supervisors restrict a number for
 a number of natural days with a reason, lift it early (audited), and read hits and audit.
 
+The length, when the request names none, is the active rule preset's ``[restriction] days``
+(``presets/<name>.toml``; huizhou's rule: 30 natural days); the core passes it in.
+
 Answers show numbers masked (:func:`hotline_core.masking.mask_phone`), for supervisors
 too: the audit is read to see who restricted whom and why, not to collect numbers.
 """
@@ -27,7 +30,7 @@ _NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 class RestrictionServices:
     restrictions: RestrictionList
     access: AccessPolicy
-    default_days: int = 30
+    days: int   # the active preset's [restriction] days (Preset.restriction_days)
 
 
 def _services(request: web.Request) -> RestrictionServices:
@@ -59,7 +62,7 @@ async def restrict(request: web.Request) -> web.Response:
     number = body.get("number")
     if not isinstance(number, str) or not _NUMBER.match(number):
         raise json_error(422, "number: must be a phone number (digits)")
-    days = body.get("days", svc.default_days)
+    days = body.get("days", svc.days)
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 366:
         raise json_error(422, "days: must be a whole number of days, 1-366")
     entry = await svc.restrictions.restrict(number, _reason(body), by=who.name, days=days)

@@ -14,7 +14,8 @@
 --                      idle (idle since), n (calls answered since login), call, sk (JSON
 --                      skill->level), rm (member in the ready sets, "" when not ready)
 --   :r:<skill>         zset READY agents; member "<idle %020.6f>|<agent>", score by strategy
---                      (0 longest idle: member order = idle order; calls taken; -level)
+--                      (0 longest idle: member order = idle order; calls taken; level,
+--                      1 = best, as in config/agents.toml)
 --   :calls             set of every call held (waiting, ringing, talking)
 --   :c:<call>          hash ln, sk (JSON list), cl, pr, ep (effective priority), at, dp,
 --                      ord (place in line), fb (overflow skill once overflowed), cb, st
@@ -80,7 +81,7 @@ local function strategy(s) return C.strat[s] or C.dstrat end
 local function ready_score(s, level, calls)
   local st = strategy(s)
   if st == 'fewest_calls' then return calls end
-  if st == 'skill_level' then return -level end
+  if st == 'skill_level' then return level end  -- level 1 is the best: lowest score first
   return 0
 end
 
@@ -195,7 +196,8 @@ local function match_call(c)
 end
 
 -- agent side: agent id just became READY; it takes the best call it can serve:
--- highest priority, then the skill it is best at, then first come first served.
+-- highest priority, then the skill it is best at (the lowest level number: 1 = best), then
+-- first come first served.
 local function match_agent(id)
   if C.hold then return nil end
   local a = akey(id)
@@ -205,7 +207,7 @@ local function match_agent(id)
     local levels = redis.call('ZREVRANGE', lkey(s), 0, -1)
     for _, lv in ipairs(levels) do
       local ep = tonumber(lv)
-      if best and (ep < bep or (ep == bep and level < blevel)) then break end
+      if best and (ep < bep or (ep == bep and level > blevel)) then break end
       local w = wkey(s, lv)
       local start, batch, found, ford = 0, 1, nil, nil
       while not found do
@@ -227,7 +229,7 @@ local function match_agent(id)
         batch = 32
       end
       if found then
-        if not best or ep > bep or (ep == bep and (level > blevel
+        if not best or ep > bep or (ep == bep and (level < blevel
             or (level == blevel and ford < bord))) then
           best, bep, blevel, bord = found, ep, level, ford
         end
@@ -554,6 +556,21 @@ local function op_rna()
   requeue(c)
 end
 
+local function op_connect_failed()
+  -- the telephony side could not move the caller to the agent (AMI Redirect failed or timed
+  -- out): the call goes back to the head of its line; the agent, not at fault, rests in
+  -- WRAP_UP for ARGV[8] seconds so the same pair is not retried at once
+  local cid, id, rest = ARGV[6], ARGV[7], tonumber(ARGV[8])
+  local c = load_call(cid)
+  if not c or c.st ~= 'R' or c.ag ~= id then warn = 'call not ringing at this agent' return nil end
+  local a = akey(id)
+  if redis.call('HGET', a, 'st') == 'RINGING' and redis.call('HGET', a, 'call') == cid then
+    redis.call('HSET', a, 'st', 'WRAP_UP', 'since', f(now), 'call', '')
+    redis.call('ZADD', WRAP, f(now + rest), id)
+  end
+  requeue(c)
+end
+
 local function op_callback()
   local cid = ARGV[6]
   local c = load_call(cid)
@@ -699,7 +716,7 @@ end
 local ops = {
   enqueue = op_enqueue, login = op_login, logout = op_logout, pause = op_pause,
   unpause = op_unpause, abandon = op_abandon, answered = op_answered, ended = op_ended,
-  rna = op_rna, callback = op_callback, dispatch = advance, forget_call = op_forget_call,
+  rna = op_rna, connect_failed = op_connect_failed, callback = op_callback, dispatch = advance, forget_call = op_forget_call,
   force_talk = op_force_talk, rematch = op_rematch, agent_idle = op_agent_idle,
   reset_figures = op_reset_figures,
 }

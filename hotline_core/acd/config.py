@@ -25,7 +25,7 @@ class Strategy(StrEnum):
 
     LONGEST_IDLE = "longest_idle"  # ready agent idle the longest (sub-second)
     FEWEST_CALLS = "fewest_calls"  # fewest calls answered since login, then longest idle
-    SKILL_LEVEL = "skill_level"  # highest skill level first, then longest idle
+    SKILL_LEVEL = "skill_level"  # best skill level first (1 = best), then longest idle
 
 
 @dataclass(frozen=True)

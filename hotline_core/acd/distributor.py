@@ -8,12 +8,17 @@ Choosing (see ``assign.lua``):
 
 - a call that becomes assignable (new, back at the head, overflowed) takes the best READY
   agent of its skill queue by that queue's strategy — longest idle (idle-since to the
-  microsecond), fewest calls, or highest skill level, ties to the longest idle — who holds
+  microsecond), fewest calls, or best skill level, ties to the longest idle — who holds
   every skill the call needs; once overflowed, if no dedicated agent is free, the best agent
   of the fallback skill;
 - an agent who becomes READY takes the waiting call it can serve with the highest
-  priority, then of the skill it holds at the highest level (a dedicated 12351 agent takes
+  priority, then of the skill it holds at the best level (a dedicated 12351 agent takes
   a 12351 call before an older general call), then the one first in line.
+
+Skill levels (技能等级) read as in ``config/agents.toml``: 1 is the best, 2 the next, and so
+on — the same meaning the app_queue fallback gives them (member penalty = level − 1). The
+shipped 1003 (人社专席, ``hrss = 1, general = 2``) therefore takes a waiting 12333 call before
+an older 12345 call of the same priority.
 
 Every assignment, whatever method caused it, is awaited on :attr:`Distributor.on_assignment`
 and announced with the figures change on the pub/sub channel ``<namespace>:events``.
@@ -208,6 +213,15 @@ class Distributor:
         """The agent did not answer: agent PAUSED with ``cause``; the call goes back to the
         head of its line (before every call of its priority) and the next agent rings."""
         await self._op("rna", call_id, agent_id, cause)
+
+    async def connect_failed(self, call_id: str, agent_id: str, rest_seconds: float) -> None:
+        """The caller could not be moved to the ringing agent (the telephony command failed
+        or timed out) while the caller still waits: the call goes back to the head of its
+        line and rings the next free agent; the agent, not at fault, is WRAP_UP for
+        ``rest_seconds`` and then READY (the caller of this method grows it per retry)."""
+        if rest_seconds < 0:
+            raise ValueError(f"rest_seconds: must be >= 0, got {rest_seconds}")
+        await self._op("connect_failed", call_id, agent_id, float(rest_seconds))
 
     async def request_callback(self, call_id: str) -> None:
         """Virtual hold (虚拟排队/回呼): the caller keeps their place and may hang up; the

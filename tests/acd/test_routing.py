@@ -79,7 +79,8 @@ async def test_dedicated_agent_takes_its_seat_call_before_an_older_general_call(
     await d.enqueue(call("old-general"))
     clock.advance(5)
     await d.enqueue(call("tax", "12366", line="12366"))
-    await d.agent_login("t1", {"12366": 9, "general": 1})
+    # a tax seat agent: tax at the best level (1), general as a second skill
+    await d.agent_login("t1", {"12366": 1, "general": 2})
     await d.agent_login("g1", {"general": 1})
     assert rec.pairs() == [("tax", "t1"), ("old-general", "g1")]
 
@@ -114,16 +115,18 @@ async def test_fewest_calls_strategy(make: MakeDistributor, clock: Clock) -> Non
 
 async def test_skill_level_strategy_then_longest_idle(make: MakeDistributor,
                                                       clock: Clock) -> None:
+    # Level 1 is the best (config/agents.toml); equal levels: the longest idle first.
+    # On the starting main the higher number won: second-b, second-a, then best.
     d, rec = make(DistributionConfig(strategy={"12328": Strategy.SKILL_LEVEL}))
-    await d.agent_login("junior", {"12328": 2})
+    await d.agent_login("second-b", {"12328": 2})
     clock.advance(1)
-    await d.agent_login("senior-b", {"12328": 8})
+    await d.agent_login("best", {"12328": 1})
     clock.advance(1)
-    await d.agent_login("senior-a", {"12328": 8})
+    await d.agent_login("second-a", {"12328": 2})
     await d.enqueue(call("c1", "12328", line="12328"))
     await d.enqueue(call("c2", "12328", line="12328"))
     await d.enqueue(call("c3", "12328", line="12328"))
-    assert rec.pairs() == [("c1", "senior-b"), ("c2", "senior-a"), ("c3", "junior")]
+    assert rec.pairs() == [("c1", "best"), ("c2", "second-b"), ("c3", "second-a")]
 
 
 async def test_priorities_then_first_come_first_served(make: MakeDistributor,

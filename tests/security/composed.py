@@ -126,7 +126,8 @@ async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.M
             "calls": calls_api.CallServices(call_log, access, tmp_path / "recordings", maker),
             "agents": agents_api.AgentServices(distributor, agents, access),
             "distributor": distributor,
-            "restrictions": restrictions_api.RestrictionServices(restrictions, access),
+            "restrictions": restrictions_api.RestrictionServices(
+                restrictions, access, days=desk.preset.restriction_days),
             "live": live,
             "callers": callers_api.CallerServices(CallerFlags(redis, namespace), access),
             "workorders": workorders_api.WorkOrderServices(desk=desk, access=access),

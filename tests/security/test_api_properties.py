@@ -241,7 +241,8 @@ def served(tmp_path: Path, redis_url: str) -> Any:
                 "agents": agents_api.AgentServices(distributor, {a.id: a for a in agents},
                                                    access),
                 "distributor": distributor,
-                "restrictions": restrictions_api.RestrictionServices(restrictions, access),
+                "restrictions": restrictions_api.RestrictionServices(
+                    restrictions, access, days=cfg.preset.restriction_days),
                 "live": live_api.LiveServices(distributor, pubsub, access),
                 "callers": callers_api.CallerServices(flags, access),
                 "workorders": workorders_api.WorkOrderServices(desk=cfg, access=access),

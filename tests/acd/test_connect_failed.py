@@ -1,0 +1,44 @@
+"""A call whose Redirect to the agent failed goes back to the head of its line.
+
+On the starting main the connector called ``abandon`` instead: the call left the line while
+the caller kept hearing music, and nobody would ever take it (the e2e counterpart is in
+tests/e2e/test_distribution_rules.py). This has no ``connect_failed`` operation there.
+"""
+
+from __future__ import annotations
+
+from hotline_core.acd import AgentState, DistributionConfig, WaitingCall
+from tests.acd.conftest import Clock, MakeDistributor
+
+
+def call(cid: str) -> WaitingCall:
+    return WaitingCall(call_id=cid, line="12345", skills=("general",), caller=f"139{cid}")
+
+
+async def test_failed_connect_puts_the_call_first_and_rests_the_agent(
+        make: MakeDistributor, clock: Clock) -> None:
+    d, rec = make(DistributionConfig(wrapup_seconds=0))
+    await d.agent_login("a1", {"general": 1})
+    await d.enqueue(call("first"))            # rings a1
+    clock.advance(1)
+    await d.enqueue(call("second"))           # waits behind it
+    await d.connect_failed("first", "a1", 2.0)
+    # first is back in line, ahead of the call that came later
+    assert [c.call_id for c in await d.waiting()] == ["first", "second"]
+    status = {a.agent_id: a for a in await d.agents()}["a1"]
+    assert status.state is AgentState.WRAP_UP
+    clock.advance(1.9)
+    assert await d.dispatch() == []
+    clock.advance(0.1)                        # the 2 s rest is over: a1 takes first again
+    await d.dispatch()
+    assert rec.pairs() == [("first", "a1"), ("first", "a1")]
+
+
+async def test_failed_connect_rings_another_free_agent_at_once(
+        make: MakeDistributor, clock: Clock) -> None:
+    d, rec = make(DistributionConfig(wrapup_seconds=0))
+    await d.agent_login("a1", {"general": 1})
+    await d.enqueue(call("c1"))               # rings a1
+    await d.agent_login("a2", {"general": 1})
+    await d.connect_failed("c1", "a1", 1.0)
+    assert rec.pairs() == [("c1", "a1"), ("c1", "a2")]
