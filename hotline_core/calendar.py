@@ -22,9 +22,10 @@ working time has passed**. Consequences, which the tests pin down:
 * the due instant itself is still in time ("N个工作日内"); overdue is strictly after it;
 * + N working hours never advances the clock while it stands on a non-working day.
 
-Datetimes are hotline-local wall-clock time (China Standard Time, no DST). Naive or
-aware datetimes are both accepted; an aware one keeps its ``tzinfo`` and its own
-calendar date is the one looked up.
+Days are decided in the hotline's zone (:mod:`hotline_core.clock`; the calendar's
+``zone``, default Asia/Shanghai), never in the host's. An aware instant is seen in that
+zone and the result comes back in the instant's own ``tzinfo`` (UTC in, UTC out); a naive
+datetime is taken as wall-clock time in that zone (the pure rules and their tests).
 
 The package only knows the years whose notice has been published. Outside them the
 calendar raises :class:`CalendarGapError`: it never guesses that a weekday is a
@@ -33,14 +34,21 @@ working day, because a wrong guess silently moves every deadline.
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Protocol
 
 import chinese_calendar
+
+from hotline_core.clock import DEFAULT_ZONE
+
+log = logging.getLogger(__name__)
 
 ONE_DAY = timedelta(days=1)
 WORKING_DAY = timedelta(hours=24)
@@ -61,39 +69,117 @@ class WorkingCalendar(Protocol):
 
 
 @dataclass(frozen=True)
+class YearArrangement:
+    """One year's publication (the State Council's 节假日安排 notice): its holidays and
+    make-up working days (调休上班); every other day of the year goes by its weekday."""
+
+    year: int
+    source: str  # the notice's number, e.g. 国办发明电〔2025〕7号
+    holidays: Mapping[date, str] = field(default_factory=dict)
+    working_days: Mapping[date, str] = field(default_factory=dict)
+
+    def is_working_day(self, d: date) -> bool:
+        if d in self.holidays:
+            return False
+        if d in self.working_days:
+            return True
+        return d.weekday() < 5
+
+
+@dataclass(frozen=True)
 class CalendarOverrides:
-    """Local days that differ from the national calendar, each with its reason."""
+    """Local days that differ from the national calendar, each with its reason, and whole
+    years' publications the ``chinesecalendar`` package may not carry yet."""
 
     non_working: Mapping[date, str] = field(default_factory=dict)
     working: Mapping[date, str] = field(default_factory=dict)
+    years: Mapping[int, YearArrangement] = field(default_factory=dict)
 
 
 class ChineseWorkingCalendar:
-    """Mainland-China working days (法定节假日 + 调休) plus local overrides."""
+    """Mainland-China working days (法定节假日 + 调休) plus local overrides.
 
-    def __init__(self, overrides: CalendarOverrides | None = None) -> None:
+    With ``overrides_file`` the file is read again whenever its modification time or size
+    changes (checked at each look-up), so a year's publication added in December counts
+    without a restart. A file that no longer parses keeps the last good data and is
+    logged once.
+    """
+
+    def __init__(self, overrides: CalendarOverrides | None = None,
+                 zone: tzinfo = DEFAULT_ZONE, overrides_file: Path | None = None) -> None:
         self._overrides = overrides or CalendarOverrides()
+        self.zone = zone
+        self._file = overrides_file
+        self._signature: tuple[int, int] | None = None
+        self._lock = threading.Lock()
         # Deadlines walk the same few weeks for every order: memoise per date.
         self._cache: dict[date, bool] = {}
+        if overrides_file is not None:
+            self._overrides = load_overrides(overrides_file)
+            self._signature = _signature(overrides_file)
+
+    def _refresh(self) -> None:
+        assert self._file is not None
+        try:
+            signature = _signature(self._file)
+        except OSError as exc:
+            signature = (-1, -1)
+            problem: str | None = f"cannot read {self._file}: {exc.strerror}"
+        else:
+            problem = None
+        if signature == self._signature:
+            return
+        with self._lock:
+            if signature == self._signature:
+                return
+            self._signature = signature
+            if problem is None:
+                try:
+                    overrides = load_overrides(self._file)
+                except (OverridesError, OSError, UnicodeDecodeError) as exc:
+                    problem = str(exc)
+                else:
+                    self._overrides, self._cache = overrides, {}
+                    log.info("calendar overrides reloaded from %s (years: %s)", self._file,
+                             sorted(overrides.years) or "none")
+                    return
+            log.error("calendar overrides not reloaded, keeping the last good data: %s",
+                      problem)
+
+    @property
+    def overrides(self) -> CalendarOverrides:
+        return self._overrides
 
     def is_working_day(self, d: date) -> bool:
-        cached = self._cache.get(d)
+        if self._file is not None:
+            self._refresh()
+        cache = self._cache
+        cached = cache.get(d)
         if cached is not None:
             return cached
         result = self._lookup(d)
-        self._cache[d] = result
+        cache[d] = result
         return result
 
     def _lookup(self, d: date) -> bool:
         # Explicit local data wins, even in a year the package does not cover yet.
-        if d in self._overrides.non_working:
+        overrides = self._overrides
+        if d in overrides.non_working:
             return False
-        if d in self._overrides.working:
+        if d in overrides.working:
             return True
+        # A year's publication in the file is the notice itself: it wins over the package.
+        arrangement = overrides.years.get(d.year)
+        if arrangement is not None:
+            return arrangement.is_working_day(d)
         try:
             return bool(chinese_calendar.is_workday(d))
         except NotImplementedError as exc:
-            raise CalendarGapError(f"no working-day data for {d.isoformat()}: {exc}") from exc
+            raise CalendarGapError(
+                f"no working-day data for {d.isoformat()}: the State Council's holiday "
+                f"arrangement for {d.year} is not in chinesecalendar "
+                f"{_package_version()} nor in the calendar overrides file "
+                f"([years.{d.year}]) ({exc})") from exc
 
     def add_working_days(self, start: datetime, days: int) -> datetime:
         return add_working_days(self, start, days)
@@ -109,19 +195,34 @@ def _midnight(d: date, like: datetime) -> datetime:
     return datetime.combine(d, time(0), tzinfo=like.tzinfo)
 
 
+def zone_of(calendar: WorkingCalendar) -> tzinfo:
+    """The zone in which ``calendar`` decides days (the hotline's; default Asia/Shanghai)."""
+    zone = getattr(calendar, "zone", None)
+    return zone if isinstance(zone, tzinfo) else DEFAULT_ZONE
+
+
+def to_calendar_time(calendar: WorkingCalendar, instant: datetime) -> datetime:
+    """``instant`` seen in the calendar's zone (a naive value is already wall time there)."""
+    return instant if instant.tzinfo is None else instant.astimezone(zone_of(calendar))
+
+
+def _back(result: datetime, like: datetime) -> datetime:
+    return result if like.tzinfo is None else result.astimezone(like.tzinfo)
+
+
 def add_working_time(calendar: WorkingCalendar, start: datetime, amount: timedelta) -> datetime:
     """Earliest instant at which ``amount`` of working time has passed since ``start``."""
     if amount < timedelta(0):
         raise ValueError(f"working time to add must not be negative, got {amount}")
     if amount == timedelta(0):
         return start
-    current, remaining = start, amount
+    current, remaining = to_calendar_time(calendar, start), amount
     while True:
         next_midnight = _midnight(current.date() + ONE_DAY, current)
         if calendar.is_working_day(current.date()):
             available = next_midnight - current
             if remaining <= available:
-                return current + remaining
+                return _back(current + remaining, start)
             remaining -= available
         current = next_midnight
 
@@ -137,7 +238,8 @@ def working_time_between(calendar: WorkingCalendar, start: datetime, end: dateti
     """Working time in ``[start, end)``; negative when ``end`` is before ``start``."""
     if end < start:
         return -working_time_between(calendar, end, start)
-    total, current = timedelta(0), start
+    total = timedelta(0)
+    current, end = to_calendar_time(calendar, start), to_calendar_time(calendar, end)
     while current < end:
         next_midnight = _midnight(current.date() + ONE_DAY, current)
         segment_end = min(next_midnight, end)
@@ -148,11 +250,25 @@ def working_time_between(calendar: WorkingCalendar, start: datetime, end: dateti
 
 
 _SECTIONS = {"non_working_days": "non_working", "working_days": "working"}
+_YEAR_KEYS = {"source", "holidays", "working_days"}
+
+
+def _signature(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_mtime_ns, st.st_size
+
+
+def _package_version() -> str:
+    return str(getattr(chinese_calendar, "__version__", "(unknown version)"))
 
 
 def load_overrides(path: Path) -> CalendarOverrides:
     """Read a TOML overrides file (see ``config/calendar_overrides.example.toml``).
 
+    ``[non_working_days]`` and ``[working_days]``: local days, ``YYYY-MM-DD = "reason"``.
+    ``[years.YYYY]``: one year's publication — ``source`` (the notice's number),
+    ``[years.YYYY.holidays]`` and ``[years.YYYY.working_days]`` (make-up days), each
+    ``"YYYY-MM-DD" = "name"`` or a range ``"YYYY-MM-DD..YYYY-MM-DD" = "name"``.
     Every error names the file, the line and the setting that is wrong.
     """
     text = path.read_text(encoding="utf-8")
@@ -162,12 +278,16 @@ def load_overrides(path: Path) -> CalendarOverrides:
         raise OverridesError(f"{path}: {exc}") from exc
     lines = text.splitlines()
     parsed: dict[str, dict[date, str]] = {"non_working": {}, "working": {}}
+    years: dict[int, YearArrangement] = {}
     for section, value in data.items():
+        if section == "years":
+            years = _years(path, lines, value)
+            continue
         if section not in _SECTIONS:
             line = _line_of(lines, section, None)
             raise OverridesError(
                 f"{path}:{line}: unknown section [{section}]; expected one of "
-                f"{sorted(_SECTIONS)}"
+                f"{sorted([*_SECTIONS, 'years.YYYY'])}"
             )
         if not isinstance(value, dict):
             line = _line_of(lines, section, None)
@@ -184,7 +304,66 @@ def load_overrides(path: Path) -> CalendarOverrides:
             f"{path}:{line}: {both[0].isoformat()} is listed as both a working and a "
             "non-working day"
         )
-    return CalendarOverrides(non_working=parsed["non_working"], working=parsed["working"])
+    return CalendarOverrides(non_working=parsed["non_working"], working=parsed["working"],
+                             years=years)
+
+
+def _years(path: Path, lines: list[str], value: object) -> dict[int, YearArrangement]:
+    if not isinstance(value, dict):
+        raise OverridesError(f"{path}:{_line_of(lines, 'years', None)}: [years] must hold "
+                             "one table per year, [years.YYYY]")
+    years: dict[int, YearArrangement] = {}
+    for key, table in value.items():
+        header = f"years.{key}"
+        line = _line_of(lines, header, None)
+        if not (isinstance(key, str) and key.isascii() and key.isdigit() and len(key) == 4):
+            raise OverridesError(f"{path}:{line}: [{header}]: the year must be 4 digits")
+        year = int(key)
+        if not isinstance(table, dict):
+            raise OverridesError(f"{path}:{line}: [{header}] must be a table")
+        unknown = sorted(set(table) - _YEAR_KEYS)
+        if unknown:
+            raise OverridesError(f"{path}:{_line_of(lines, unknown[0], header)}: "
+                                 f"{header}.{unknown[0]}: unknown; expected {sorted(_YEAR_KEYS)}")
+        source = table.get("source")
+        if not isinstance(source, str) or not source.strip():
+            raise OverridesError(
+                f"{path}:{line}: {header}.source: name the notice the year comes from "
+                "(e.g. 国办发明电〔2025〕7号)")
+        days: dict[str, dict[date, str]] = {}
+        for part in ("holidays", "working_days"):
+            days[part] = _year_days(path, lines, f"{header}.{part}", year,
+                                    table.get(part, {}))
+        both = sorted(set(days["holidays"]) & set(days["working_days"]))
+        if both:
+            raise OverridesError(
+                f"{path}:{_line_of(lines, both[0].isoformat(), f'{header}.working_days')}: "
+                f"{both[0].isoformat()} is both a holiday and a working day of {year}")
+        years[year] = YearArrangement(year, source.strip(), days["holidays"],
+                                      days["working_days"])
+    return years
+
+
+def _year_days(path: Path, lines: list[str], section: str, year: int,
+               table: object) -> dict[date, str]:
+    if not isinstance(table, dict):
+        raise OverridesError(f"{path}:{_line_of(lines, section, None)}: [{section}] must be a "
+                             "table of \"YYYY-MM-DD\" = \"name\"")
+    days: dict[date, str] = {}
+    for key, name in table.items():
+        line = _line_of(lines, key, section)
+        first_raw, _, last_raw = key.partition("..")
+        first = _parse_day(path, line, section, first_raw)
+        last = _parse_day(path, line, section, last_raw) if last_raw else first
+        if last < first or first.year != year or last.year != year:
+            raise OverridesError(f"{path}:{line}: {section}.{key}: must be a day or a range "
+                                 f"of days within {year}")
+        label = _reason(path, line, section, key, name)
+        day = first
+        while day <= last:
+            days[day] = label
+            day += ONE_DAY
+    return days
 
 
 def _parse_day(path: Path, line: int, section: str, key: str) -> date:
@@ -214,7 +393,7 @@ def _line_of(lines: list[str], key: str, section: str | None) -> int:
             if section is None and current == key:
                 return number
             continue
-        name = stripped.split("=", 1)[0].strip().strip('"')
+        name = stripped.split("=", 1)[0].strip().strip('"').strip("'")
         if "=" in stripped and name == key and (section is None or current == section):
             return number
     return 0

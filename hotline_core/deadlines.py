@@ -2,7 +2,8 @@
 
 Pure functions of (preset, calendar, instants). Clock units (hours, minutes, natural
 days) run 7×24; working units follow :mod:`hotline_core.calendar` and its time
-convention. Each function says which instant its limit is counted from.
+convention: days are decided in the calendar's zone (the hotline's), whatever zone the
+instants come in. Each function says which instant its limit is counted from.
 """
 
 from __future__ import annotations
@@ -10,7 +11,12 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import NamedTuple
 
-from hotline_core.calendar import WORKING_DAY, WorkingCalendar, add_working_time
+from hotline_core.calendar import (
+    WORKING_DAY,
+    WorkingCalendar,
+    add_working_time,
+    to_calendar_time,
+)
 from hotline_core.presets import Category, Limit, Preset, ReturnFrom
 
 
@@ -114,7 +120,7 @@ def _subtract_working_time(
     calendar: WorkingCalendar, end: datetime, amount: timedelta
 ) -> datetime:
     """Latest instant R such that the working time in [R, end) is ``amount``."""
-    current, remaining = end, amount
+    current, remaining = to_calendar_time(calendar, end), amount
     while remaining > timedelta(0):
         # The calendar day that the instant just before `current` belongs to.
         day = (current - timedelta(microseconds=1)).date()
@@ -122,10 +128,14 @@ def _subtract_working_time(
         if calendar.is_working_day(day):
             available = current - day_start
             if remaining <= available:
-                return current - remaining
+                return _like(current - remaining, end)
             remaining -= available
         current = day_start
-    return current
+    return _like(current, end)
+
+
+def _like(result: datetime, like: datetime) -> datetime:
+    return result if like.tzinfo is None else result.astimezone(like.tzinfo)
 
 
 def redo_due(

@@ -27,6 +27,7 @@ from hotline_core.acd.service import serve_dispatch
 from hotline_core.agent_directory import load_agents
 from hotline_core.calendar import ChineseWorkingCalendar, OverridesError, load_overrides
 from hotline_core.call_records import CallLog
+from hotline_core.clock import zone_named
 from hotline_core.config_errors import ConfigError, line_of, read_config_text
 from hotline_core.db import Base, make_engine, make_sessionmaker
 from hotline_core.dial_policy import DialPolicy, DialPolicySettings
@@ -75,6 +76,15 @@ from web.app import create_app
 log = logging.getLogger("hotline.core")
 
 
+def desk_settings(s: Settings) -> DeskSettings:
+    """The work-order desk as the settings describe it: preset, the hotline's zone and a
+    calendar that re-reads its overrides file when it changes."""
+    zone = zone_named(s.time_zone)
+    return DeskSettings(
+        preset=load_preset(s.preset), zone=zone,
+        calendar=ChineseWorkingCalendar(zone=zone, overrides_file=s.calendar_overrides))
+
+
 @dataclass
 class Core:
     settings: Settings
@@ -95,10 +105,7 @@ class Core:
         agents = load_agents(s.agents_file)
         dist_config = load_distribution_config(s.distribution_file)
         access = load_policy(ensure_tokens_file(s.api_tokens_file, agents))
-        desk = DeskSettings(
-            preset=load_preset(s.preset),
-            calendar=ChineseWorkingCalendar(
-                load_overrides(s.calendar_overrides) if s.calendar_overrides else None))
+        desk = desk_settings(s)
         private_dir(s.state_dir)
         engine = make_engine(s.database_url)
         _migrate(s.database_url, engine)
@@ -120,7 +127,7 @@ class Core:
         async def agent_of_call(call_id: str) -> str | None:
             record = await calls.get(call_id)
             return record.agent_id if record is not None else None
-        reconciler = CdrReconciler(self.spec.cdr_file, call_log, self.redis)
+        reconciler = CdrReconciler(self.spec.cdr_file, call_log)  # offset in the database
 
         async def after_login() -> None:
             # After every (re)connection: tell the dialplan we are alive, pick up calls the

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, tzinfo
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
 
+from hotline_core.clock import in_zone
 from hotline_core.presets import Category
 from hotline_core.workorders import desk
 from hotline_core.workorders.access import Principal, Role
@@ -68,11 +69,12 @@ async def service_list(request: web.Request) -> web.Response:
     ])
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() + "+08:00" if value else None
+def _iso(value: datetime | None, zone: tzinfo) -> str | None:
+    """A stored instant (aware UTC) written in the hotline's zone, with its offset."""
+    return value.astimezone(zone).isoformat() if value else None
 
 
-def _request_view(o: WorkOrder, units: dict[str, str]) -> dict[str, Any]:
+def _request_view(o: WorkOrder, units: dict[str, str], zone: tzinfo) -> dict[str, Any]:
     return {
         "service_request_id": str(o.id),
         "status": "closed" if o.status in CLOSED else "open",
@@ -82,10 +84,10 @@ def _request_view(o: WorkOrder, units: dict[str, str]) -> dict[str, Any]:
         "description": o.description,
         "agency_responsible": units.get(o.lead_unit or "", ""),
         "service_notice": "",
-        "requested_datetime": _iso(o.received_at),
+        "requested_datetime": _iso(o.received_at, zone),
         "updated_datetime": _iso(o.closed_at or o.replied_at or o.signed_at
-                                 or o.dispatched_at or o.received_at),
-        "expected_datetime": _iso(o.due_at),
+                                 or o.dispatched_at or o.received_at, zone),
+        "expected_datetime": _iso(o.due_at, zone),
         "address": o.locality,  # the locality only: an exact address may identify a person
         "address_id": "", "zipcode": "", "lat": None, "long": None, "media_url": "",
     }
@@ -121,21 +123,22 @@ def _visible(stmt: Any, who: Principal | None) -> Any:
     return stmt.where(WorkOrder.publish_consent.is_(True))
 
 
-def _date(raw: str | None, name: str) -> datetime | None:
+def _date(raw: str | None, name: str, zone: tzinfo) -> datetime | None:
+    """A W3C date-time as an aware instant; without an offset, the hotline's wall time."""
     if not raw:
         return None
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise _error(400, f"{name}: {raw!r} is not a W3C date-time") from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone(timedelta(hours=8))).replace(tzinfo=None)
-    return parsed
+    return in_zone(parsed, zone)
 
 
 async def request_list(request: web.Request) -> web.Response:
     q = request.query
-    start, end = _date(q.get("start_date"), "start_date"), _date(q.get("end_date"), "end_date")
+    zone = services(request).desk.zone
+    start = _date(q.get("start_date"), "start_date", zone)
+    end = _date(q.get("end_date"), "end_date", zone)
     codes = [c for c in q.get("service_code", "").split(",") if c]
     for c in codes:
         if c not in {s.value for s in Category}:
@@ -165,7 +168,7 @@ async def request_list(request: web.Request) -> web.Response:
             stmt = stmt.where(WorkOrder.status.not_in(CLOSED))
         with maker() as session:
             units = dict(session.execute(select(Unit.code, Unit.name)).all())
-            return [_request_view(o, units) for o in session.scalars(stmt)]
+            return [_request_view(o, units, zone) for o in session.scalars(stmt)]
 
     return web.json_response(await asyncio.to_thread(work))
 
@@ -175,6 +178,7 @@ async def request_one(request: web.Request) -> web.Response:
     if not _is_id(raw):
         raise _error(404, f"service request {raw!r} does not exist")
     who = _reader(request)
+    zone = services(request).desk.zone
     maker = request.app[keys.SESSIONMAKER]
 
     def work() -> list[dict[str, Any]]:
@@ -184,7 +188,7 @@ async def request_one(request: web.Request) -> web.Response:
             if o is None:
                 raise _error(404, f"service request {raw} does not exist")
             units = dict(session.execute(select(Unit.code, Unit.name)).all())
-            return [_request_view(o, units)]
+            return [_request_view(o, units, zone)]
 
     return web.json_response(await asyncio.to_thread(work))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -105,7 +106,8 @@ def _detail(session: Session, svc: WorkOrderServices, who: Principal,
     session.flush()  # projection changes first, so the refresh below keeps them
     order = desk.readable(session, who, order_id)
     session.refresh(order)
-    return order_view(order, who, svc.access, svc.desk.preset, svc.desk.clock(), listing=False)
+    return order_view(order, who, svc.access, svc.desk.preset, svc.desk.now(), listing=False,
+                      zone=svc.desk.zone)
 
 
 # ------------------------------------------------------------------ intake and reads
@@ -185,8 +187,9 @@ async def list_orders(request: web.Request) -> web.Response:
             stmt = stmt.where(WorkOrder.lead_unit == unit)
         if status:
             stmt = stmt.where(WorkOrder.status == status)
-        now = svc.desk.clock()
-        return {"orders": [order_view(o, who, svc.access, svc.desk.preset, now, listing=True)
+        now = svc.desk.now()
+        return {"orders": [order_view(o, who, svc.access, svc.desk.preset, now, listing=True,
+                                      zone=svc.desk.zone)
                            for o in session.scalars(stmt)],
                 "limit": limit, "offset": offset}
 
@@ -206,7 +209,8 @@ async def get_events(request: web.Request) -> web.Response:
 
     def work(session: Session) -> dict[str, Any]:
         desk.readable(session, who, oid)
-        return {"order_id": oid, "events": [event_view(e) for e in desk.events_of(session, oid)]}
+        return {"order_id": oid, "events": [event_view(e, svc.desk.zone)
+                                             for e in desk.events_of(session, oid)]}
 
     return web.json_response(await in_transaction(request, work))
 
@@ -266,7 +270,7 @@ def _return(s: Session, svc: WorkOrderServices, who: Principal, oid: int,
 
 def _extension(s: Session, svc: WorkOrderServices, who: Principal, oid: int,
                b: dict[str, Any]) -> None:
-    new_due = timestamp(b, "new_due_at", required=True)
+    new_due = timestamp(b, "new_due_at", svc.desk.zone, required=True)
     assert new_due is not None
     desk.request_extension(s, svc.desk, who, oid, new_due, text(b, "reason"),
                            text(b, "signed_by"))
@@ -325,7 +329,7 @@ def _review_conclusion(s: Session, svc: WorkOrderServices, who: Principal, oid: 
                          text(b, "reason", required=True), text(b, "panel"))
 
 
-def _draft(body: dict[str, Any]) -> ReplyDraft:
+def _draft(body: dict[str, Any], zone: tzinfo) -> ReplyDraft:
     raw = body.get("parts")
     if not isinstance(raw, dict) or not raw:
         raise json_error(422, "parts: must be an object of reply parts, e.g. "
@@ -337,14 +341,14 @@ def _draft(body: dict[str, Any]) -> ReplyDraft:
             raise json_error(422, f"parts.{key}: must be a string", field=f"parts.{key}")
         parts[part] = value
     return ReplyDraft(parts=parts, resolved=flag(body, "resolved", True),
-                      citizen_replied_at=timestamp(body, "citizen_replied_at"))
+                      citizen_replied_at=timestamp(body, "citizen_replied_at", zone))
 
 
 async def reply(request: web.Request) -> web.Response:
     """A refused reply answers 422 with every reason; the refusal itself is recorded."""
     svc, who = _who(request)
     oid = _order_id(request)
-    draft = _draft(await json_body(request))
+    draft = _draft(await json_body(request), svc.desk.zone)
 
     def work(session: Session) -> tuple[bool, dict[str, Any]]:
         outcome = desk.reply(session, svc.desk, who, oid, draft)
@@ -373,9 +377,10 @@ async def list_lights(request: web.Request) -> web.Response:
     unit = who.unit if who.role is Role.UNIT else request.query.get("unit")
 
     def work(session: Session) -> dict[str, Any]:
-        rows = lights(session, svc.desk.preset, svc.desk.clock(), unit)
+        rows = lights(session, svc.desk.preset, svc.desk.now(), unit)
         return {"lights": [{"order_id": r.order_id, "lead_unit": r.lead_unit,
-                            "due_at": r.due_at.isoformat(), "light": r.light.value}
+                            "due_at": r.due_at.astimezone(svc.desk.zone).isoformat(),
+                            "light": r.light.value}
                            for r in rows]}
 
     return web.json_response(await in_transaction(request, work))

@@ -86,7 +86,7 @@ async def save(request: web.Request) -> web.Response:
             if who.role is Role.UNIT and existing.unit_code != who.unit:
                 raise json_error(403, "a unit may only edit its own entries")
         entry = knowledge.save_entry(session, unit=unit, question=question, answer=answer,
-                                     keywords=keywords, public=public, now=svc.desk.clock(),
+                                     keywords=keywords, public=public, now=svc.desk.now(),
                                      entry_id=entry_id, reviewed=who.role is not Role.UNIT)
         return _entry_view(entry)
 
@@ -112,7 +112,7 @@ async def review(request: web.Request) -> web.Response:
 
     def work(session: Session) -> dict[str, Any]:
         try:
-            entry = knowledge.decide_review(session, entry_id, approve, svc.desk.clock())
+            entry = knowledge.decide_review(session, entry_id, approve, svc.desk.now())
         except KeyError:
             raise json_error(404, f"knowledge-base entry {raw_id} does not exist") from None
         except knowledge.NotPending as exc:
@@ -135,7 +135,7 @@ def _staff_csv_upload(kind: str):  # type: ignore[no-untyped-def]
 
         def work(session: Session) -> int:
             if kind == "entries":
-                return knowledge.import_entries(session, content, svc.desk.clock())
+                return knowledge.import_entries(session, content, svc.desk.now())
             pairs, problems = [], []
             reader = csv.DictReader(io.StringIO(content.lstrip("\ufeff")))
             for row in csv_records(reader, "synonyms CSV", problems):

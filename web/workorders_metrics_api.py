@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from hotline_core.clock import start_of_day
 from hotline_core.metrics import Rate
 from hotline_core.workorders.access import Role
 from hotline_core.workorders.reports import (
@@ -43,8 +44,9 @@ def period(request: web.Request) -> tuple[str, datetime, datetime]:
     else:
         raise json_error(422, f"period: {kind!r} is not one of ['week', 'month']",
                          field="period")
-    return kind, datetime.combine(start, datetime.min.time()), datetime.combine(
-        end, datetime.min.time())
+    # A period is made of calendar days of the hotline's zone, whatever the host's zone.
+    zone = services(request).desk.zone
+    return kind, start_of_day(start, zone), start_of_day(end, zone)
 
 
 def _rate(r: Rate) -> dict[str, Any]:
@@ -65,7 +67,7 @@ async def _reports(request: web.Request) -> tuple[str, datetime, datetime, list[
     svc = services(request)
     who = principal(request, svc.access)
     kind, start, end = period(request)
-    as_of = min(end, svc.desk.clock())
+    as_of = min(end, svc.desk.now())
 
     def work(session: Session) -> list[UnitReport]:
         rows = unit_reports(session, svc.desk.preset, start, end, as_of)
@@ -103,7 +105,7 @@ async def hot(request: web.Request) -> web.Response:
         raise json_error(403, "hot-topic analysis is for the platform's staff")
     raw = request.query.get("start", "")
     try:
-        start = datetime.combine(date.fromisoformat(raw), datetime.min.time())
+        start = start_of_day(date.fromisoformat(raw), svc.desk.zone)
     except ValueError:
         raise json_error(422, f"start: {raw!r} is not a date YYYY-MM-DD", field="start") from None
     days = query_int(request, "days", 7, 1, 366)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from aiohttp import web
 
+from hotline_core.clock import in_zone
 from hotline_core.workorders.access import AccessPolicy, Principal
 from web.errors import json_error, unusable_text
 
@@ -129,7 +130,10 @@ def choice(kind: type[E], value: Any, field: str) -> E:
         raise _bad(field, f"{value!r} is not one of {[m.value for m in kind]}") from None
 
 
-def timestamp(body: dict[str, Any], field: str, *, required: bool = False) -> datetime | None:
+def timestamp(body: dict[str, Any], field: str, zone: tzinfo, *,
+              required: bool = False) -> datetime | None:
+    """An ISO 8601 date-time as an aware instant; without an offset it is wall-clock time
+    in the hotline's ``zone``."""
     value = body.get(field)
     if value is None:
         if required:
@@ -141,12 +145,7 @@ def timestamp(body: dict[str, Any], field: str, *, required: bool = False) -> da
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise _bad(field, f"{value!r} is not an ISO 8601 date-time") from None
-    # Hotline time is China Standard Time without zone; convert zone-aware input to it.
-    if parsed.tzinfo is not None:
-        from datetime import timedelta, timezone
-
-        parsed = parsed.astimezone(timezone(timedelta(hours=8))).replace(tzinfo=None)
-    return parsed
+    return in_zone(parsed, zone)
 
 
 def strings(body: dict[str, Any], field: str) -> list[str]:

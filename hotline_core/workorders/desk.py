@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from hotline_core import deadlines
 from hotline_core.calendar import CalendarGapError, WorkingCalendar
+from hotline_core.clock import DEFAULT_ZONE, in_zone, utc_now
 from hotline_core.presets import Category, Preset, SatisfactionLevel
 from hotline_core.workorders.acceptance import REASONS, NotAcceptedReason, find_duplicate
 from hotline_core.workorders.access import Principal, Role
@@ -94,7 +95,15 @@ class DeskSettings:
     calendar: WorkingCalendar
     # How long after closing an order a repeat call about it is still a duplicate (重复件).
     duplicate_window: timedelta = timedelta(days=30)
-    clock: Callable[[], datetime] = datetime.now
+    # The hotline's zone (``[workorders] time_zone``): where its days begin and end.
+    zone: tzinfo = DEFAULT_ZONE
+    # Reads the current instant; the default is aware UTC, never the host's zone.
+    clock: Callable[[], datetime] = utc_now
+
+    def now(self) -> datetime:
+        """The clock's reading as an aware instant; a naive reading (a test's hand-set
+        clock) is wall-clock time in the hotline's zone."""
+        return in_zone(self.clock(), self.zone)
 
 
 @dataclass(frozen=True)
@@ -279,7 +288,7 @@ def create_order(session: Session, cfg: DeskSettings, who: Principal,
     """Accept a demand as a work order, or link it to the order it repeats."""
     _require(who, {Role.OPERATOR, Role.DISPATCHER}, "create work orders")
     _validate_intake(intake)
-    now = cfg.clock()
+    now = cfg.now()
     if not intake.new_information:
         existing = find_duplicate(
             session, caller_number=intake.caller_number, locality=intake.locality,
@@ -304,7 +313,7 @@ def record_not_accepted(session: Session, cfg: DeskSettings, who: Principal, int
     """Keep the record of a demand that is not accepted, with reason and proper channel."""
     _require(who, {Role.OPERATOR, Role.DISPATCHER}, "record not-accepted demands")
     _validate_intake(intake)
-    now = cfg.clock()
+    now = cfg.now()
     order = _new_order(session, intake, who, now)
     _append(session, order, EventKind.CREATED, who, now, _created_data(intake, None))
     text = REASONS[reason]
@@ -326,7 +335,7 @@ def answer_from_knowledge_base(session: Session, cfg: DeskSettings, who: Princip
     if entry is None:
         raise Invalid(f"knowledge-base entry {entry_id} does not exist", field="kb_entry_id")
     _validate_intake(intake)
-    now = cfg.clock()
+    now = cfg.now()
     order = _new_order(session, intake, who, now)
     _append(session, order, EventKind.CREATED, who, now, _created_data(intake, None))
     _append(session, order, EventKind.KB_ANSWERED, who, now, {
@@ -363,7 +372,7 @@ def dispatch(session: Session, cfg: DeskSettings, who: Principal, order_id: int,
     order = load(session, order_id, lock=True)
     state = state_of(session, order)
     _in_status(state, [Status.PENDING_DISPATCH], "dispatch")
-    now = cfg.clock()
+    now = cfg.now()
     if lead is None:
         try:
             routing = route(session, order.matter, order.locality, order.address)
@@ -396,7 +405,7 @@ def request_approval(session: Session, cfg: DeskSettings, who: Principal, order_
     _require(who, STAFF | {Role.OPERATOR}, "ask for a leader's instruction")
     order = load(session, order_id, lock=True)
     _in_status(state_of(session, order), [Status.PENDING_DISPATCH], "ask approval for")
-    return _append(session, order, EventKind.APPROVAL_REQUESTED, who, cfg.clock(),
+    return _append(session, order, EventKind.APPROVAL_REQUESTED, who, cfg.now(),
                    {"kind": kind, "reasons": [reason]})
 
 
@@ -408,7 +417,7 @@ def approve(session: Session, cfg: DeskSettings, who: Principal, order_id: int,
         raise Invalid("name the leader and the instruction", field="instruction")
     order = load(session, order_id, lock=True)
     _in_status(state_of(session, order), [Status.AWAITING_APPROVAL], "approve")
-    return _append(session, order, EventKind.APPROVED, who, cfg.clock(),
+    return _append(session, order, EventKind.APPROVED, who, cfg.now(),
                    {"leader": leader, "instruction": instruction})
 
 
@@ -435,7 +444,7 @@ def sign_off(session: Session, cfg: DeskSettings, who: Principal, order_id: int)
     _in_status(state, [Status.DISPATCHED, Status.HANDLING], "sign off")
     if who.unit in state.signed_units:
         raise Conflict(f"unit {who.unit} has already signed off work order {order.id}")
-    now = cfg.clock()
+    now = cfg.now()
     data: dict[str, Any] = {"late": bool(state.sign_due_at and now > state.sign_due_at)}
     if who.unit == state.lead_unit and state.dispatched_at is not None:
         dispatched_at = state.dispatched_at
@@ -456,7 +465,7 @@ def return_order(session: Session, cfg: DeskSettings, who: Principal, order_id: 
         raise Invalid("a return must give the reason", field="reason")
     if rule.return_suggested_unit_required and not suggested_unit.strip():
         raise Invalid("a return must suggest the proper unit", field="suggested_unit")
-    now = cfg.clock()
+    now = cfg.now()
     due = state.return_due_at
     if due is None and state.dispatched_at is not None:
         dispatched_at, signed_at = state.dispatched_at, state.signed_at
@@ -490,7 +499,8 @@ def request_extension(session: Session, cfg: DeskSettings, who: Principal, order
     if rule.written_signed and not signed_by.strip():
         raise Invalid("an extension request must be signed by the unit's head",
                       field="signed_by")
-    now = cfg.clock()
+    now = cfg.now()
+    new_due_at = in_zone(new_due_at, cfg.zone)
     assert state.due_at is not None  # a unit only works on orders with a deadline
     current_due = state.due_at
     try:
@@ -522,11 +532,11 @@ def decide_extension(session: Session, cfg: DeskSettings, who: Principal, order_
     requested = [e for e in events_of(session, order.id)
                  if e.kind == EventKind.EXTENSION_REQUESTED.value][-1]
     if approve_it:
-        return _append(session, order, EventKind.EXTENSION_APPROVED, who, cfg.clock(),
+        return _append(session, order, EventKind.EXTENSION_APPROVED, who, cfg.now(),
                        {"new_due_at": requested.data["new_due_at"], "note": note})
     if not note.strip():
         raise Invalid("a refusal must say why", field="note")
-    return _append(session, order, EventKind.EXTENSION_REFUSED, who, cfg.clock(), {"note": note})
+    return _append(session, order, EventKind.EXTENSION_REFUSED, who, cfg.now(), {"note": note})
 
 
 def tell_citizen(session: Session, cfg: DeskSettings, who: Principal, order_id: int,
@@ -536,7 +546,7 @@ def tell_citizen(session: Session, cfg: DeskSettings, who: Principal, order_id: 
     if not message.strip() or not about.strip():
         raise Invalid("say what the citizen was told and about what", field="message")
     order = load(session, order_id, lock=True)
-    return _append(session, order, EventKind.CITIZEN_TOLD, who, cfg.clock(),
+    return _append(session, order, EventKind.CITIZEN_TOLD, who, cfg.now(),
                    {"about": about, "message": message, "channel": channel})
 
 
@@ -551,7 +561,7 @@ def ledger(session: Session, cfg: DeskSettings, who: Principal, order_id: int, *
     if open_it == state.on_ledger:
         raise Conflict("the order is already " + ("on" if open_it else "off") + " the ledger")
     kind = EventKind.LEDGER_OPENED if open_it else EventKind.LEDGER_CLOSED
-    return _append(session, order, kind, who, cfg.clock(), {"criteria": criteria})
+    return _append(session, order, kind, who, cfg.now(), {"criteria": criteria})
 
 
 def grade(session: Session, cfg: DeskSettings, who: Principal, order_id: int,
@@ -562,7 +572,7 @@ def grade(session: Session, cfg: DeskSettings, who: Principal, order_id: int,
         raise Invalid("only A or B can be set; C (extended/ledger) and D (unsatisfied) "
                       "are derived", field="grade")
     order = load(session, order_id, lock=True)
-    return _append(session, order, EventKind.GRADED, who, cfg.clock(), {"grade": value})
+    return _append(session, order, EventKind.GRADED, who, cfg.now(), {"grade": value})
 
 
 def reply(session: Session, cfg: DeskSettings, who: Principal, order_id: int,
@@ -573,7 +583,7 @@ def reply(session: Session, cfg: DeskSettings, who: Principal, order_id: int,
     _lead_only(order, who, "reply")
     state = state_of(session, order)
     _in_status(state, [Status.HANDLING, Status.REDO], "reply to")
-    now = cfg.clock()
+    now = cfg.now()
     problems = check_reply(cfg.preset.reply, draft, now)
     if problems:
         _append(session, order, EventKind.REPLY_REFUSED, who, now, {"problems": problems},
@@ -599,7 +609,7 @@ def evaluate(session: Session, cfg: DeskSettings, who: Principal, order_id: int,
     order = load(session, order_id, lock=True)
     state = state_of(session, order)
     _in_status(state, [Status.REPLIED], "evaluate")
-    now = cfg.clock()
+    now = cfg.now()
     return _append(session, order, EventKind.EVALUATED, who, now, {
         "level": level.value, "satisfied": cfg.preset.is_satisfied(level),
         "redo_possible": deadlines.redo_allowed(cfg.preset, state.redo_count),
@@ -618,7 +628,7 @@ def decide_review(session: Session, cfg: DeskSettings, who: Principal, order_id:
     order = load(session, order_id, lock=True)
     state = state_of(session, order)
     _in_status(state, [Status.REVIEW], "review")
-    now = cfg.clock()
+    now = cfg.now()
     if not redo:
         return _append(session, order, EventKind.REVIEW_DECIDED, who, now,
                        {"decision": "close", "reason": reason})
@@ -643,7 +653,7 @@ def file_review_form(session: Session, cfg: DeskSettings, who: Principal, order_
     if not signer.strip() or not text.strip():
         raise Invalid("the review form needs the head's signature and the explanation",
                       field="signer")
-    return _append(session, order, EventKind.REVIEW_FORM_FILED, who, cfg.clock(),
+    return _append(session, order, EventKind.REVIEW_FORM_FILED, who, cfg.now(),
                    {"signer": signer, "text": text}, unit=who.unit)
 
 
@@ -663,7 +673,7 @@ def conclude_review(session: Session, cfg: DeskSettings, who: Principal, order_i
         raise Invalid("the conclusion must give its reason", field="reason")
     order = load(session, order_id, lock=True)
     _in_status(state_of(session, order), [Status.REVIEW_FORM], "conclude the review of")
-    now = cfg.clock()
+    now = cfg.now()
     data: dict[str, Any] = {"outcome": outcome, "reason": reason, "panel": panel}
     if outcome == "must_fix":
         data["due_at"] = _rules(lambda: deadlines.redo_due(

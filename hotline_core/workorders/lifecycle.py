@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -143,7 +143,12 @@ class OrderState:
 
 
 def _dt(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    """An instant written into an event's data; events older than the UTC convention
+    carry naive UTC (see :mod:`hotline_core.clock`)."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
 def fold(events: Iterable[EventRecord]) -> OrderState:

@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -30,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from hotline_core.clock import UtcDateTime
 from hotline_core.db import Base
 
 
@@ -91,7 +91,7 @@ class WorkOrder(Base):
     __tablename__ = "work_orders"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     channel: Mapped[str] = mapped_column(String(20))  # phone | web | api | sms | wechat
     call_record_id: Mapped[str | None] = mapped_column(String(64), index=True)
     recording: Mapped[str | None] = mapped_column(String(500))
@@ -115,14 +115,14 @@ class WorkOrder(Base):
     status: Mapped[str] = mapped_column(String(30), index=True)
     leader_instruction: Mapped[bool] = mapped_column(Boolean, default=False)
     lead_unit: Mapped[str | None] = mapped_column(String(64), index=True)
-    due_at: Mapped[datetime | None] = mapped_column(DateTime)
-    handling_started_at: Mapped[datetime | None] = mapped_column(DateTime)
-    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
-    sign_due_at: Mapped[datetime | None] = mapped_column(DateTime)
-    callback_due_at: Mapped[datetime | None] = mapped_column(DateTime)
-    signed_at: Mapped[datetime | None] = mapped_column(DateTime)
-    replied_at: Mapped[datetime | None] = mapped_column(DateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    handling_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sign_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    callback_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    signed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     redo_count: Mapped[int] = mapped_column(Integer, default=0)
     evaluation: Mapped[str | None] = mapped_column(String(20))
     grade: Mapped[str] = mapped_column(String(1), default="A")
@@ -165,7 +165,7 @@ class WorkOrderEvent(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"))
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(40))
-    at: Mapped[datetime] = mapped_column(DateTime)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
     actor: Mapped[str] = mapped_column(String(100))
     actor_role: Mapped[str] = mapped_column(String(20))
     unit: Mapped[str | None] = mapped_column(String(64))
@@ -190,7 +190,7 @@ class KnowledgeEntry(Base):
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     # A unit asked for the entry to be public: it stays private until a supervisor approves.
     review_pending: Mapped[bool] = mapped_column(Boolean, default=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class KnowledgeTerm(Base):

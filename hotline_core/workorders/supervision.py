@@ -77,7 +77,7 @@ def _contacts(session: Session, unit: str | None) -> list[dict[str, str]]:
 
 def run_supervision(session: Session, cfg: DeskSettings) -> SupervisionRun:
     """One pass: remind every newly overdue order's unit; escalate unreported reminders."""
-    now = cfg.clock()
+    now = cfg.now()
     reminded: list[int] = []
     special: list[int] = []
     overdue = session.scalars(

@@ -1,10 +1,13 @@
-"""What a principal may see of an order and its events (the JSON shapes of the API)."""
+"""What a principal may see of an order and its events (the JSON shapes of the API).
+
+Instants are written in the hotline's zone with their offset (``…T09:00:00+08:00``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
+from hotline_core.clock import DEFAULT_ZONE
 from hotline_core.presets import Preset
 from hotline_core.workorders.access import AccessPolicy, Principal, Role
 from hotline_core.workorders.model import WorkOrder, WorkOrderEvent
@@ -12,13 +15,13 @@ from hotline_core.workorders.privacy import caller_view
 from hotline_core.workorders.supervision import light_of
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def order_view(order: WorkOrder, who: Principal, policy: AccessPolicy, preset: Preset,
-               now: datetime, *, listing: bool) -> dict[str, Any]:
+               now: datetime, *, listing: bool, zone: tzinfo = DEFAULT_ZONE) -> dict[str, Any]:
     light = light_of(preset, order, now)
+
+    def _iso(value: datetime | None) -> str | None:
+        return value.astimezone(zone).isoformat() if value else None
+
     view: dict[str, Any] = {
         "id": order.id,
         "received_at": _iso(order.received_at),
@@ -69,8 +72,8 @@ def order_view(order: WorkOrder, who: Principal, policy: AccessPolicy, preset: P
     return view
 
 
-def event_view(ev: WorkOrderEvent) -> dict[str, Any]:
+def event_view(ev: WorkOrderEvent, zone: tzinfo = DEFAULT_ZONE) -> dict[str, Any]:
     return {
-        "seq": ev.seq, "kind": ev.kind, "at": _iso(ev.at), "actor": ev.actor,
+        "seq": ev.seq, "kind": ev.kind, "at": ev.at.astimezone(zone).isoformat(), "actor": ev.actor,
         "actor_role": ev.actor_role, "unit": ev.unit, "data": ev.data,
     }

@@ -40,7 +40,7 @@ async def test_full_lifecycle_return_dual_dispatch_extension_redo(api: Api, cloc
     oid = order["id"]
     assert order["status"] == "pending_dispatch"
     # 7 working days: 06-09,10,11,12,15,16,17 → Wednesday 06-17 09:00.
-    assert order["due_at"] == "2026-06-17T09:00:00"
+    assert order["due_at"] == "2026-06-17T09:00:00+08:00"
     assert order["caller_number"] == "138****5678"  # the operator sees it masked
     assert order["call_record_id"] == "call-0001"
 
@@ -49,7 +49,7 @@ async def test_full_lifecycle_return_dual_dispatch_extension_redo(api: Api, cloc
     status, out = await api.post(f"{NEW}/{oid}/dispatch", "dispatcher",
                                  {"lead": "dept-market", "reason": "疑似食品经营垃圾"})
     assert status == 200 and out["status"] == "dispatched" and out["lead_unit"] == "dept-market"
-    assert out["sign_due_at"] == "2026-06-08T10:10:00"  # 1 clock hour
+    assert out["sign_due_at"] == "2026-06-08T10:10:00+08:00"  # 1 clock hour
 
     # 3. The market regulator signs at 09:40 and returns it at 11:00 (< 3 h) with its reason.
     clock.set(datetime(2026, 6, 8, 9, 40))
@@ -100,10 +100,10 @@ async def test_full_lifecycle_return_dual_dispatch_extension_redo(api: Api, cloc
     assert status == 422 and "extension refused" in out["error"]
     status, out = await api.post(f"{NEW}/{oid}/extension", "town-chengguan",
                                  {"new_due_at": "2026-06-29T09:00:00", "reason": "需协调清运车辆"})
-    assert status == 200 and out["due_at"] == "2026-06-17T09:00:00"  # not before approval
+    assert status == 200 and out["due_at"] == "2026-06-17T09:00:00+08:00"  # not before approval
     status, out = await api.post(f"{NEW}/{oid}/extension/decision", "dispatcher",
                                  {"approve": True})
-    assert status == 200 and out["due_at"] == "2026-06-29T09:00:00"
+    assert status == 200 and out["due_at"] == "2026-06-29T09:00:00+08:00"
     assert out["grade"] == "C"  # extended orders are C and stay in the monitoring pool
     status, out = await api.post(f"{NEW}/{oid}/citizen-notice", "operator",
                                  {"about": "extension", "message": "办理期限延至6月29日",
@@ -117,7 +117,7 @@ async def test_full_lifecycle_return_dual_dispatch_extension_redo(api: Api, cloc
                   "resolved": True}
     status, out = await api.post(f"{NEW}/{oid}/reply", "town-chengguan", good_reply)
     assert status == 200 and out["status"] == "replied"
-    assert out["callback_due_at"] == "2026-06-25T15:00:00"  # 24 h after the result
+    assert out["callback_due_at"] == "2026-06-25T15:00:00+08:00"  # 24 h after the result
     clock.set(datetime(2026, 6, 25, 10, 0))
     status, out = await api.post(f"{NEW}/{oid}/evaluation", "callback",
                                  {"level": "unsatisfied", "comment": "收集点离家太近"})
@@ -129,7 +129,7 @@ async def test_full_lifecycle_return_dual_dispatch_extension_redo(api: Api, cloc
     status, out = await api.post(f"{NEW}/{oid}/review", "dispatcher",
                                  {"decision": "redo", "reason": "收集点选址未征求村民意见"})
     assert status == 200 and out["status"] == "redo" and out["redo_count"] == 1
-    assert out["due_at"] == "2026-07-06T11:00:00"
+    assert out["due_at"] == "2026-07-06T11:00:00+08:00"
 
     # 9. Second reply and second evaluation: satisfied, and that is the one that counts.
     clock.set(datetime(2026, 7, 1, 9, 0))
@@ -137,7 +137,7 @@ async def test_full_lifecycle_return_dual_dispatch_extension_redo(api: Api, cloc
     assert status == 200 and out["status"] == "replied"
     status, out = await api.post(f"{NEW}/{oid}/evaluation", "callback", {"level": "satisfied"})
     assert status == 200 and out["status"] == "closed"
-    assert out["evaluation"] == "satisfied" and out["closed_at"] == "2026-07-01T09:00:00"
+    assert out["evaluation"] == "satisfied" and out["closed_at"] == "2026-07-01T09:00:00+08:00"
 
     # The event stream tells the whole story, in order, each with who and when.
     _, ev = await api.get(f"{NEW}/{oid}/events", "supervisor")

@@ -3,7 +3,8 @@ and the order row is exactly the fold of its events — on SQLite and PostgreSQL
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -83,6 +84,8 @@ def test_the_order_row_is_the_fold_of_its_events(
                                       state.closed_at, "basically_satisfied")
         assert order.status == "closed"
         # help under gaotai: 1 working day from Monday 09:00.
-        assert order.due_at == datetime(2026, 6, 9, 9, 0)
+        # 09:00 China time, stored and read back as the same instant in UTC.
+        assert order.due_at == datetime(2026, 6, 9, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+        assert order.due_at.utcoffset() == timedelta(0)
         assert [e.kind for e in events] == ["created", "dispatched", "signed_off", "replied",
                                             "evaluated"]
