@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Integer, String, select
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Text, select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from hotline_core.db import Base
@@ -57,6 +58,62 @@ class CallRecord(Base):
     message: Mapped[str | None] = mapped_column(String(300))   # voice message file
     route: Mapped[str] = mapped_column(String(16), default=Route.CORE.value)
     reconciled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class QuarantinedCdrRow(Base):
+    """A CDR row reconciliation could not store (too long for a column, rejected by the
+    database): kept here with the reason instead of blocking every row after it."""
+
+    __tablename__ = "cdr_quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cdr_file: Mapped[str] = mapped_column(String(300))
+    offset: Mapped[int] = mapped_column(BigInteger)          # byte offset of the batch
+    row: Mapped[str] = mapped_column(Text)                   # the CDR line(s), as read
+    reason: Mapped[str] = mapped_column(String(300))
+    quarantined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReconcileState(Base):
+    """How far reconciliation has read a CDR file (byte offset), stored with the records
+    it produced so a row is merged once whatever else (Redis) is down."""
+
+    __tablename__ = "cdr_offsets"
+
+    cdr_file: Mapped[str] = mapped_column(String(300), primary_key=True)
+    offset: Mapped[int] = mapped_column(BigInteger)
+
+
+def field_limits() -> dict[str, int]:
+    """Column sizes of a call record's text fields (``caller`` → 32), from the model."""
+    limits: dict[str, int] = {}
+    for column in CallRecord.__table__.columns:
+        length = getattr(column.type, "length", None)
+        if isinstance(column.type, String) and length:
+            limits[column.key] = int(length)
+    return limits
+
+
+def too_long(record: CallRecord) -> str | None:
+    """Why ``record`` cannot be stored (a field longer than its column), or None."""
+    problems = [f"{name} has {len(value)} characters (at most {limit})"
+                for name, limit in field_limits().items()
+                if isinstance(value := getattr(record, name), str) and len(value) > limit]
+    return "; ".join(problems) or None
+
+
+def clip(value: str, field: str) -> str:
+    """A free-text value (reason, department) cut to its column's size."""
+    limit = field_limits()[field]
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error that goes away by itself (server restarting, SQLite file locked,
+    connection dropped): the write is retried, not dropped."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 @dataclass(frozen=True)
@@ -120,7 +177,11 @@ class CallLog:
     def run_batch(self, ops: Sequence[Callable[[], Any]]) -> list[Any]:
         """Run several operations in one transaction (one commit); if that fails, each on
         its own so one bad operation cannot take the others down. Returns their results
-        (an exception object for an operation that failed)."""
+        (an exception object for an operation that failed).
+
+        A transient database error (:func:`is_transient`) is raised instead: nothing of the
+        batch is lost, the caller runs it again later (every operation is idempotent:
+        applying it twice leaves the record as applying it once)."""
         try:
             with self._sessions.begin() as s:
                 self._batch.session = s
@@ -129,14 +190,18 @@ class CallLog:
                 finally:
                     self._batch.session = None
             return results
-        except Exception:
-            out: list[Any] = []
-            for op in ops:
-                try:
-                    out.append(op())
-                except Exception as exc:  # reported to the caller of that operation
-                    out.append(exc)
-            return out
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+        out: list[Any] = []
+        for op in ops:
+            try:
+                out.append(op())
+            except Exception as exc:  # reported to the caller of that operation
+                if is_transient(exc):
+                    raise
+                out.append(exc)
+        return out
 
     def offered(self, call_id: str, *, line: str, caller: str, at: datetime,
                 department: str = "", linkedid: str = "", recording: str | None = None,
@@ -145,7 +210,8 @@ class CallLog:
             if s.get(CallRecord, call_id) is not None:
                 return  # a retried AGI request must not duplicate the call
             s.add(CallRecord(id=call_id, linkedid=linkedid or call_id, line=line,
-                             department=department, caller=caller, offered_at=at,
+                             department=clip(department, "department"), caller=caller,
+                             offered_at=at,
                              recording=recording, route=route.value,
                              disposition=Disposition.OFFERED.value))
 
@@ -165,7 +231,7 @@ class CallLog:
             if rec is None:
                 return
             rec.disposition = disposition.value
-            rec.reason = reason
+            rec.reason = clip(reason, "reason")
             rec.ended_at = rec.ended_at or at
 
     def voice_message(self, call_id: str, message: str) -> None:
@@ -226,27 +292,99 @@ class CallLog:
 
     def merge_reconciled(self, records: list[CallRecord]) -> int:
         """Add calls the core never saw and complete ones it lost track of; returns changes."""
-        changed = 0
         with self._sessions.begin() as s:
-            for new in records:
-                old = s.get(CallRecord, new.id)
-                if old is None:
-                    new.reconciled = True
-                    s.add(new)
-                    changed += 1
-                    continue
-                if old.ended_at is None and new.ended_at is not None:
-                    old.ended_at = new.ended_at
-                    if old.answered_at is None and new.answered_at is not None:
-                        old.answered_at, old.agent_id = new.answered_at, new.agent_id
-                    if old.disposition == Disposition.OFFERED.value:
-                        old.disposition = new.disposition
-                    old.reconciled = True
-                    changed += 1
-                # The CDR knows when app_queue delivered the call, even if the core saw
-                # the hang-up itself.
-                if new.route == Route.FALLBACK.value and old.route != new.route:
-                    old.route = new.route
-                    changed += 1
+            return _merge(s, records)
+
+    def cdr_offset(self, cdr_file: str) -> int:
+        """How far reconciliation has read ``cdr_file`` (0 before the first batch)."""
+        with self._sessions() as s:
+            state = s.get(ReconcileState, cdr_file)
+            return state.offset if state is not None else 0
+
+    def reconcile_batch(self, cdr_file: str, offset: int, new_offset: int,
+                        batch: Sequence[tuple[CallRecord, str]],
+                        rejected: Sequence[tuple[str, str]], at: datetime) -> int:
+        """Merge one batch of CDR records and move the file's offset to ``new_offset``.
+
+        ``batch`` holds each record with the CDR text it came from; ``rejected`` CDR text
+        that could not be read, with the reason. A record too long for its columns, or one
+        the database refuses, is quarantined (:class:`QuarantinedCdrRow`) with the reason and
+        the offset moves on anyway: one bad row never stops reconciliation. A transient
+        database error is raised with nothing written; the batch is read again later.
+        """
+        quarantine = list(rejected)
+        good: list[tuple[CallRecord, str]] = []
+        for record, text in batch:
+            reason = too_long(record)
+            if reason is None:
+                good.append((record, text))
+            else:
+                quarantine.append((text, reason))
+        try:
+            with self._sessions.begin() as s:
+                changed = _merge(s, [r for r, _ in good])
+                _finish_batch(s, cdr_file, offset, new_offset, quarantine, at)
+            return changed
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+        # One record the database refused: each alone, the refused ones quarantined.
+        changed = 0
+        for record, text in good:
+            try:
+                with self._sessions.begin() as s:
+                    changed += _merge(s, [_copy(record)])
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                quarantine.append((text, f"refused by the database: {exc.__class__.__name__}: "
+                                         f"{str(exc).splitlines()[0] if str(exc) else ''}"))
+        with self._sessions.begin() as s:
+            _finish_batch(s, cdr_file, offset, new_offset, quarantine, at)
         return changed
 
+    def quarantined(self) -> list[QuarantinedCdrRow]:
+        with self._sessions() as s:
+            return list(s.scalars(select(QuarantinedCdrRow).order_by(QuarantinedCdrRow.id)))
+
+
+def _copy(record: CallRecord) -> CallRecord:
+    """A fresh instance (one a failed session touched cannot be added again)."""
+    return CallRecord(**{c.key: getattr(record, c.key) for c in CallRecord.__table__.columns})
+
+
+def _finish_batch(s: Session, cdr_file: str, offset: int, new_offset: int,
+                  quarantine: Sequence[tuple[str, str]], at: datetime) -> None:
+    for text, reason in quarantine:
+        s.add(QuarantinedCdrRow(cdr_file=cdr_file[:300], offset=offset, row=text,
+                                reason=reason[:300], quarantined_at=at))
+    state = s.get(ReconcileState, cdr_file)
+    if state is None:
+        s.add(ReconcileState(cdr_file=cdr_file, offset=new_offset))
+    else:
+        state.offset = new_offset
+
+
+def _merge(s: Session, records: Sequence[CallRecord]) -> int:
+    changed = 0
+    for new in records:
+        old = s.get(CallRecord, new.id)
+        if old is None:
+            new.reconciled = True
+            s.add(new)
+            changed += 1
+            continue
+        if old.ended_at is None and new.ended_at is not None:
+            old.ended_at = new.ended_at
+            if old.answered_at is None and new.answered_at is not None:
+                old.answered_at, old.agent_id = new.answered_at, new.agent_id
+            if old.disposition == Disposition.OFFERED.value:
+                old.disposition = new.disposition
+            old.reconciled = True
+            changed += 1
+        # The CDR knows when app_queue delivered the call, even if the core saw
+        # the hang-up itself.
+        if new.route == Route.FALLBACK.value and old.route != new.route:
+            old.route = new.route
+            changed += 1
+    return changed

@@ -5,6 +5,13 @@ for the GIL and each call pay a commit of its own (measured in bench/agi_asteris
 writes are queued without waiting — the flow goes on at once — and a single thread applies
 whatever has queued up in one transaction. Reads go through the same queue, so a read sees
 every write queued before it.
+
+No write is dropped because the database is busy or away (SQLite locked by another
+process, PostgreSQL restarting): the writer keeps the batch and retries it with growing
+pauses (:class:`hotline_core.backoff.Backoff`, the outage logged once) until it is written;
+everything queued meanwhile waits behind it, in order. :meth:`AsyncCallLog.close` drains the
+queue before it returns (the core's shutdown calls it); only what is still unwritten when
+its deadline passes is lost, and that is logged with the count.
 """
 
 from __future__ import annotations
@@ -13,11 +20,13 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from hotline_core.call_records import CallLog, CallRecord, Disposition
+from hotline_core.backoff import Backoff
+from hotline_core.call_records import CallLog, CallRecord, Disposition, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +38,15 @@ def now() -> datetime:
 
 
 class AsyncCallLog:
-    def __init__(self, call_log: CallLog, max_batch: int = 200) -> None:
+    def __init__(self, call_log: CallLog, max_batch: int = 200, first_retry: float = 0.2,
+                 max_retry: float = 5.0) -> None:
         self.sync = call_log
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._backoff = Backoff(log, "call log writes", first=first_retry, cap=max_retry)
+        self._closing = threading.Event()
+        self._deadline: float | None = None    # monotonic; set by close()
+        self.unwritten = 0                      # writes given up at close (database away)
         self._thread = threading.Thread(target=self._run, name="call-log-writer", daemon=True)
         self._thread.start()
 
@@ -71,9 +85,18 @@ class AsyncCallLog:
             raise result
         return result  # type: ignore[no-any-return]
 
+    @property
+    def failed_tries(self) -> int:
+        """Failed tries of the current outage (0 while the database answers)."""
+        return self._backoff.failures
+
     def close(self, timeout: float = 10.0) -> None:
+        """Write everything queued so far, retrying for up to ``timeout`` seconds while the
+        database is away, then stop the writer."""
+        self._deadline = time.monotonic() + timeout
         self._queue.put(None)
-        self._thread.join(timeout)
+        self._closing.set()
+        self._thread.join(timeout + 5)
 
     # -- the writer thread ---------------------------------------------------------------------
     def _run(self) -> None:
@@ -91,15 +114,53 @@ class AsyncCallLog:
                     self._apply(batch)
                     return
                 batch.append(item)
-            self._apply(batch)
+            if not self._apply(batch):
+                return
 
-    def _apply(self, batch: list[_Item]) -> None:
-        results = self.sync.run_batch([fn for fn, _, _ in batch])
+    def _apply(self, batch: list[_Item]) -> bool:
+        """Write ``batch``; False when the writer gave up (closing, database away)."""
+        while True:
+            try:
+                results = self.sync.run_batch([fn for fn, _, _ in batch])
+                break
+            except Exception as exc:
+                if not is_transient(exc):   # not expected: run_batch reports errors per op
+                    log.exception("call log batch failed")
+                    results = [exc] * len(batch)
+                    break
+                delay = self._backoff.failed(exc)
+                if self._deadline is not None and time.monotonic() + delay > self._deadline:
+                    self._give_up(batch, exc)
+                    return False
+                if self._closing.is_set():
+                    time.sleep(delay)
+                else:
+                    self._closing.wait(delay)   # close() wakes it to apply its deadline
+        self._backoff.succeeded()
         for (_, future, loop), result in zip(batch, results, strict=True):
             if future is not None:
                 loop.call_soon_threadsafe(_settle, future, result)
             elif isinstance(result, Exception):
-                log.error("call log write failed: %s", result)
+                log.error("call log write refused: %s", result)
+        return True
+
+    def _give_up(self, batch: list[_Item], exc: Exception) -> None:
+        """Only at close, with the database still away: count and log what is lost."""
+        lost = len(batch)
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                batch.append(item)
+                lost += 1
+        self.unwritten += lost
+        log.error("stopping with %d call log operation(s) unwritten: the database is still "
+                  "unreachable (%s)", lost, exc.__class__.__name__)
+        for _, future, loop in batch:
+            if future is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(_settle, future, exc)
 
 
 def _settle(future: asyncio.Future[Any], result: Any) -> None:

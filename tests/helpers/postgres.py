@@ -86,3 +86,52 @@ def fresh_database(server_url: str) -> str:
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+class RestartablePostgres:
+    """A throw-away cluster a test can stop and start again (same port, same data), to
+    check what survives a database restart."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.workdir = Path(tempfile.mkdtemp(prefix="hotline-pg-"))
+        self.datadir = self.workdir / "data"
+        if os.geteuid() == 0:
+            shutil.chown(self.workdir, "postgres", "postgres")
+            os.chmod(self.workdir, 0o700)
+        subprocess.run(
+            _as_server_user([_pg_bin("initdb"), "-D", str(self.datadir), "-U", "postgres",
+                             "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]),
+            check=True, capture_output=True, cwd="/",
+        )
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port}"
+                f" -c unix_socket_directories={self.workdir} -c fsync=off")
+        subprocess.run(
+            _as_server_user([_pg_bin("pg_ctl"), "-D", str(self.datadir), "-o", opts, "-l",
+                             str(self.workdir / "server.log"), "-w", "-t", "60", "start"]),
+            check=True, capture_output=True, cwd="/",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        subprocess.run(
+            _as_server_user([_pg_bin("pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w",
+                             "stop"]),
+            capture_output=True, cwd="/",
+        )
+
+    def remove(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@contextmanager
+def restartable_postgres() -> Iterator[RestartablePostgres]:
+    server = RestartablePostgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
