@@ -8,7 +8,7 @@ caller's session: the caller commits once, so a refused command leaves nothing b
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from hotline_core import deadlines
 from hotline_core.calendar import CalendarGapError, WorkingCalendar
+from hotline_core.call_records import CallRecord
 from hotline_core.clock import DEFAULT_ZONE, in_zone, utc_now
 from hotline_core.presets import Category, Preset, SatisfactionLevel
 from hotline_core.workorders.acceptance import REASONS, NotAcceptedReason, find_duplicate
@@ -124,7 +125,8 @@ class Intake:
     priority: int = 0
     leader_instruction: bool = False
     call_record_id: str | None = None
-    recording: str | None = None
+    recording: str | None = None  # only the named call's own (see _from_call)
+    department: str = ""  # set from the call record, never by the client
     new_information: bool = False  # the caller brings something new: never a duplicate
     publish_consent: bool = False  # the citizen agreed to publication on Open311
 
@@ -255,10 +257,32 @@ def _validate_intake(intake: Intake) -> None:
         raise Invalid("an order from a call must name its call_record_id", field="call_record_id")
 
 
+def _from_call(session: Session, intake: Intake) -> Intake:
+    """An order made from a call takes line, department, caller and recording from the
+    call record on the server, whatever the client sent for line and caller; a recording
+    the client names must be that call's own. Without a call, no recording."""
+    if not intake.call_record_id:
+        if intake.recording:
+            raise Invalid("recording: only a call brings a recording; name the call's "
+                          "call_record_id", field="recording")
+        return intake
+    record = session.get(CallRecord, intake.call_record_id)
+    if record is None:
+        raise Invalid(f"call_record_id {intake.call_record_id!r} names no call record",
+                      field="call_record_id")
+    own = record.recording or record.message
+    if intake.recording and intake.recording != own:
+        raise Invalid(f"recording: not the recording of call {intake.call_record_id!r}; "
+                      "leave it out, it comes from the call record", field="recording")
+    return replace(intake, line=record.line, department=record.department,
+                   caller_number=record.caller, recording=own)
+
+
 def _new_order(session: Session, intake: Intake, who: Principal, now: datetime) -> WorkOrder:
     order = WorkOrder(
         received_at=now, channel=intake.channel, call_record_id=intake.call_record_id,
-        recording=intake.recording, line=intake.line, caller_number=intake.caller_number,
+        recording=intake.recording, line=intake.line, department=intake.department,
+        caller_number=intake.caller_number,
         caller_name=intake.caller_name, category=intake.category.value,
         description=intake.description, address=intake.address, locality=intake.locality,
         matter=intake.matter, confidential=intake.confidential, emergency=intake.emergency,
@@ -279,7 +303,8 @@ def _created_data(intake: Intake, due: datetime | None) -> dict[str, Any]:
         "emergency": intake.emergency, "priority": intake.priority,
         "leader_instruction": intake.leader_instruction,
         "publish_consent": intake.publish_consent,
-        "call_record_id": intake.call_record_id, "due_at": _iso(due),
+        "call_record_id": intake.call_record_id, "department": intake.department,
+        "due_at": _iso(due),
     }
 
 
@@ -288,6 +313,7 @@ def create_order(session: Session, cfg: DeskSettings, who: Principal,
     """Accept a demand as a work order, or link it to the order it repeats."""
     _require(who, {Role.OPERATOR, Role.DISPATCHER}, "create work orders")
     _validate_intake(intake)
+    intake = _from_call(session, intake)
     now = cfg.now()
     if not intake.new_information:
         existing = find_duplicate(
@@ -313,6 +339,7 @@ def record_not_accepted(session: Session, cfg: DeskSettings, who: Principal, int
     """Keep the record of a demand that is not accepted, with reason and proper channel."""
     _require(who, {Role.OPERATOR, Role.DISPATCHER}, "record not-accepted demands")
     _validate_intake(intake)
+    intake = _from_call(session, intake)
     now = cfg.now()
     order = _new_order(session, intake, who, now)
     _append(session, order, EventKind.CREATED, who, now, _created_data(intake, None))
@@ -335,6 +362,7 @@ def answer_from_knowledge_base(session: Session, cfg: DeskSettings, who: Princip
     if entry is None:
         raise Invalid(f"knowledge-base entry {entry_id} does not exist", field="kb_entry_id")
     _validate_intake(intake)
+    intake = _from_call(session, intake)
     now = cfg.now()
     order = _new_order(session, intake, who, now)
     _append(session, order, EventKind.CREATED, who, now, _created_data(intake, None))

@@ -96,6 +96,8 @@ class WorkOrder(Base):
     call_record_id: Mapped[str | None] = mapped_column(String(64), index=True)
     recording: Mapped[str | None] = mapped_column(String(500))
     line: Mapped[str] = mapped_column(String(32), default="12345")
+    # The department of a dual-number line the call came in on (from the call record).
+    department: Mapped[str] = mapped_column(String(64), default="")
     caller_number: Mapped[str] = mapped_column(String(32), default="", index=True)
     caller_name: Mapped[str] = mapped_column(String(100), default="")
     category: Mapped[str] = mapped_column(String(20))

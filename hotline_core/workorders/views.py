@@ -27,6 +27,7 @@ def order_view(order: WorkOrder, who: Principal, policy: AccessPolicy, preset: P
         "received_at": _iso(order.received_at),
         "channel": order.channel,
         "line": order.line,
+        "department": order.department,
         "category": order.category,
         "matter": order.matter,
         "locality": order.locality,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.calendar import ChineseWorkingCalendar
+from hotline_core.call_records import CallRecord
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
 from hotline_core.presets import Preset, load_preset
@@ -107,8 +108,23 @@ def policy() -> AccessPolicy:
     return policy_from_mapping({"tokens": entries, "unmasked_roles": ["callback"]})
 
 
+# Calls the work-order tests make orders from: (id, caller, line, department, recording).
+SAMPLE_CALLS = [
+    ("call-0001", "13812345678", "12345", "", "20260608/call-0001.wav"),
+    ("call-0002", "13812345678", "12345", "", "20260608/call-0002.wav"),
+    ("call-0003", "13900001111", "12345", "", "20260608/call-0003.wav"),
+    ("call-0004", "13812345678", "12345", "", "20260608/call-0004.wav"),
+    ("call-9", "13600000000", "12345", "", "20260608/call-9.wav"),
+    ("call-dual-1", "13712345678", "88880001", "县住建局", "20260608/call-dual-1.wav"),
+]
+
+
 def load_sample_dispatch_data(maker: sessionmaker[Session]) -> None:
     with maker() as s, s.begin():
+        for call_id, caller, line, department, recording in SAMPLE_CALLS:
+            s.add(CallRecord(id=call_id, linkedid=call_id, line=line, department=department,
+                             caller=caller, offered_at=datetime(2026, 6, 8, 0, 55, tzinfo=UTC),
+                             disposition="answered", recording=recording))
         import_units(s, (CONFIG / "units.sample.csv").read_text(encoding="utf-8"))
         import_responsibility_list(
             s, (CONFIG / "responsibility_list.sample.csv").read_text(encoding="utf-8"))

@@ -17,7 +17,7 @@ NEW = "/api/workorders"
 
 def complaint(**over: object) -> dict[str, object]:
     body: dict[str, object] = {
-        "channel": "phone", "call_record_id": "call-0001", "recording": "rec/call-0001.wav",
+        "channel": "phone", "call_record_id": "call-0001",
         "category": "complaint", "caller_number": "13812345678", "caller_name": "张三",
         "description": "南关村村口垃圾堆放一个多月无人清运, 气味很大",
         "locality": "南关村", "address": "城关镇南关村村口", "matter": "农村人居环境整治",
