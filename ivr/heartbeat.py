@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 
+from hotline_core.backoff import Backoff
 from ivr.ami import AmiClient, AmiError
 
 log = logging.getLogger(__name__)
@@ -26,12 +27,16 @@ async def beat(ami: AmiClient) -> None:
 
 
 async def run_heartbeat(ami: AmiClient, every: float) -> None:
+    """Beat every ``every`` seconds: the dialplan judges the core by the beat's age, so the
+    pace stays fixed while AMI fails; the failure is logged once until a beat is written."""
+    outage = Backoff(log, "heartbeat (AMI)")
     while True:
         try:
             if ami.connected:
                 await beat(ami)
-        except AmiError as exc:
-            log.warning("heartbeat not written: %s", exc)
+                outage.succeeded()
+        except (AmiError, OSError, TimeoutError) as exc:
+            outage.failed(exc)
         await asyncio.sleep(every)
 
 

@@ -28,7 +28,14 @@ from stack.asterisk import AsteriskProcess
 from stack.core import CONFIG_ERRORS, validate
 from stack.instance import spec_from_settings
 from stack.secret_files import private_dir, restrict_umask
-from stack.services import CoreProcess, Redis, SpeechWorkers, StartError, pidfile
+from stack.services import (
+    CoreProcess,
+    Redis,
+    SpeechWorkers,
+    StartError,
+    Supervised,
+    pidfile,
+)
 from stack.settings import REPO_ROOT, Settings, load_settings, sip_password
 from stack.speech_service import speech_settings
 from stack.tls import client_context, ensure_certificate
@@ -120,17 +127,17 @@ def _up(settings: Settings) -> int:
         if speech is not None:
             speech.start()
         _banner(settings, spec)
+        # Every child is restarted when it exits, with growing pauses while it keeps failing;
+        # Redis before the core, which needs it. The dialplan's fallback queue keeps calls
+        # flowing while the core is away.
+        children = [Supervised("redis-server", redis.start, redis.alive, _report),
+                    Supervised("Asterisk", asterisk.start, asterisk.running, _report),
+                    Supervised("core", core.start, core.alive, _report)]
+        if speech is not None:
+            children.append(Supervised("speech workers", speech.start, speech.alive, _report))
         while not stop["now"]:
-            if not core.alive():
-                # The dialplan's fallback keeps calls flowing meanwhile; bring the core back.
-                print("hotline: core exited; restarting it", file=sys.stderr)
-                core.start()
-            if speech is not None and not speech.alive():
-                print("hotline: speech workers exited; restarting them", file=sys.stderr)
-                speech.start()
-            if not asterisk.running():
-                print("hotline: Asterisk exited; restarting it", file=sys.stderr)
-                asterisk.start()
+            for child in children:
+                child.check()
             time.sleep(0.5)
     finally:
         if speech is not None:
@@ -141,6 +148,10 @@ def _up(settings: Settings) -> int:
         pid.unlink(missing_ok=True)
         print("hotline: stopped")
     return 0
+
+
+def _report(message: str) -> None:
+    print(f"hotline: {message}", file=sys.stderr, flush=True)
 
 
 def prepare_state_dirs(settings: Settings) -> None:

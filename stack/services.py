@@ -1,4 +1,5 @@
-"""Starting and stopping the stack's processes: redis-server, Asterisk and the core."""
+"""Starting, supervising and stopping the stack's processes: redis-server, Asterisk, the core
+and the speech workers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from stack.secret_files import private_dir
@@ -83,8 +85,70 @@ class Redis:
                          .encode())
         _wait_tcp(self.settings.redis_port, self.proc, "redis-server", 10)
 
+    def alive(self) -> bool:
+        """Ours and running (a Redis the stack does not own is not its to restart)."""
+        return not self.owned or (self.proc is not None and self.proc.poll() is None)
+
     def stop(self) -> None:
         stop_process(self.proc, grace=10)
+
+
+@dataclass
+class Supervised:
+    """One child of ``hotline up``, restarted when it exits, with growing pauses.
+
+    ``check()`` is called from the stack's loop. When the child has exited it is started
+    again at once the first time, then after ``first`` seconds doubling up to ``cap`` while
+    it keeps failing (a start that raises, or a child that dies again within
+    ``steady_after`` seconds of its start). Each outage is reported once when it begins and
+    once when the child runs again (``report``, the stack's log), never per try.
+    """
+
+    name: str
+    start: Callable[[], None]
+    alive: Callable[[], bool]
+    report: Callable[[str], None]
+    first: float = 1.0
+    cap: float = 60.0
+    steady_after: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    failures: int = 0
+    restarts: int = 0
+    _next_try: float = 0.0
+    _started_at: float = field(default_factory=time.monotonic)
+    _down_since: float | None = None
+
+    def check(self) -> None:
+        now = self.clock()
+        if self.alive():
+            if self.failures and now - self._started_at >= self.steady_after:
+                self.failures = 0
+            return
+        if self._down_since is None:
+            self._down_since = now
+            if now - self._started_at < self.steady_after:
+                self.failures += 1       # died soon after its last start: back off
+            self._next_try = now + self._pause() if self.failures else now
+            self.report(f"{self.name} exited; restarting it"
+                        + (f" in {self._pause():.0f} s" if self.failures else ""))
+        if now < self._next_try:
+            return
+        try:
+            self.start()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:  # StartError too
+            self.failures += 1
+            self._next_try = self.clock() + self._pause()
+            if self.failures == 1:
+                self.report(f"{self.name} did not start ({exc}); retrying with backoff")
+            return
+        self.restarts += 1
+        self._started_at = self.clock()
+        self.report(f"{self.name} running again after "
+                    f"{self._started_at - self._down_since:.1f} s")
+        self._down_since = None
+
+    def _pause(self) -> float:
+        return min(self.cap, self.first * 2 ** max(0, self.failures - 1))
 
 
 @dataclass

@@ -13,32 +13,45 @@ import contextlib
 import logging
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 
 from hotline_core.acd.distributor import Distributor
+from hotline_core.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
 
 async def serve_dispatch(distributor: Distributor, redis: aioredis.Redis,
                          stop: asyncio.Event, max_sleep: float = 30.0,
-                         subscribed: asyncio.Event | None = None) -> None:
+                         subscribed: asyncio.Event | None = None,
+                         first_retry: float = 0.5, max_retry: float = 30.0) -> None:
     """Run until ``stop`` is set. ``redis`` is used for the pub/sub subscription only;
-    ``subscribed`` is set once the loop listens on the events channel."""
-    pubsub = redis.pubsub()
+    ``subscribed`` is set once the loop listens on the events channel.
+
+    When Redis goes away (killed, restarting) the loop does not spin: a dead pub/sub
+    connection answers at once, so every failure — of the subscription, of a dispatch, of
+    the wait for a message — closes the subscription and waits with a growing pause
+    (``first_retry`` doubling up to ``max_retry``) before subscribing again. The outage is
+    logged once when it starts and once when Redis is back (:class:`Backoff`).
+    """
+    backoff = Backoff(log, "call dispatch (Redis)", first=first_retry, cap=max_retry)
     timeout = distributor.config.redis_timeout_seconds
-    async with asyncio.timeout(timeout):
-        await pubsub.subscribe(distributor.events_channel)
-        await pubsub.get_message(timeout=timeout)  # the subscription confirmation
-    if subscribed is not None:
-        subscribed.set()
+    pubsub: PubSub | None = None
     try:
         while not stop.is_set():
             try:
+                if pubsub is None:
+                    pubsub = await _subscribe(redis, distributor.events_channel, timeout)
+                    if subscribed is not None:
+                        subscribed.set()
                 await distributor.dispatch()
                 wake = await distributor.next_wakeup()
-            except (TimeoutError, aioredis.RedisError):
-                log.exception("dispatch failed; retrying")
-                wake = None
+            except (TimeoutError, OSError, aioredis.RedisError) as exc:
+                await _close(pubsub, timeout)
+                pubsub = None
+                await _pause(stop, backoff.failed(exc))
+                continue
+            backoff.succeeded()
             now = distributor.clock()
             delay = max_sleep if wake is None else min(max_sleep, max(0.0, wake - now))
             if delay == 0.0:
@@ -46,14 +59,43 @@ async def serve_dispatch(distributor: Distributor, redis: aioredis.Redis,
             message = asyncio.ensure_future(
                 pubsub.get_message(ignore_subscribe_messages=True, timeout=delay))
             stopped = asyncio.ensure_future(stop.wait())
-            _, pending = await asyncio.wait({message, stopped},
-                                            return_when=asyncio.FIRST_COMPLETED)
+            done, pending = await asyncio.wait({message, stopped},
+                                               return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            lost = message.exception() if message in done else None
+            if lost is not None:
+                # The subscription's connection died: it answers at once from now on.
+                await _close(pubsub, timeout)
+                pubsub = None
+                await _pause(stop, backoff.failed(lost))
     finally:
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(timeout):
-                await pubsub.unsubscribe()
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await _close(pubsub, timeout)
+
+
+async def _subscribe(redis: aioredis.Redis, channel: str, timeout: float) -> PubSub:
+    pubsub = redis.pubsub()
+    try:
+        async with asyncio.timeout(timeout):
+            await pubsub.subscribe(channel)
+            await pubsub.get_message(timeout=timeout)  # the subscription confirmation
+    except BaseException:
+        await _close(pubsub, timeout)
+        raise
+    return pubsub
+
+
+async def _close(pubsub: PubSub | None, timeout: float) -> None:
+    if pubsub is None:
+        return
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(timeout):
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds``, or less if ``stop`` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
