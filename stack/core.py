@@ -26,6 +26,7 @@ from hotline_core.acd.restriction import RestrictionList
 from hotline_core.acd.service import serve_dispatch
 from hotline_core.agent_directory import load_agents
 from hotline_core.calendar import ChineseWorkingCalendar, OverridesError, load_overrides
+from hotline_core.call_figures_day import parse_reset_at, run_call_figures
 from hotline_core.call_records import CallLog
 from hotline_core.clock import zone_named
 from hotline_core.config_errors import ConfigError, line_of, read_config_text
@@ -63,6 +64,7 @@ from stack.tls import check_certificate, server_context
 from stack.tokens import ensure_tokens_file
 from web import (
     agents_api,
+    call_figures_api,
     callers_api,
     calls_api,
     live_api,
@@ -183,7 +185,8 @@ class Core:
             sessions,
             route_modules=[calls_api.register, agents_api.register, live_api.register,
                            restrictions_api.register, callers_api.register,
-                           workorders_api.register, open311.register, openapi.register],
+                           workorders_api.register, open311.register, openapi.register,
+                           call_figures_api.register],
             health_probes=self._probes(engine),
             access=access,
             services={
@@ -215,6 +218,10 @@ class Core:
             asyncio.create_task(reconciler.run(10.0), name="reconcile"),
             asyncio.create_task(run_supervision_loop(sessions, desk, 300.0),
                                 name="supervision"),
+            # Live figures start again at [calls] figures_reset_at; interval rows stored.
+            asyncio.create_task(run_call_figures(
+                distributor, self.redis, "hotline:acd:figures-day", sessions, desk.zone,
+                parse_reset_at(s.figures_reset_at)), name="call-figures"),
         ]
         if self.transcriber is not None:
             # Loading the model takes seconds: calls are served meanwhile.

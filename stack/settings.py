@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hotline_core.call_figures_day import parse_reset_at
 from hotline_core.clock import zone_named
 from hotline_core.config_errors import ConfigError, line_of, read_config_text
 from stack.secret_files import stored_secret
@@ -65,6 +66,7 @@ class Settings:
     preset: str
     calendar_overrides: Path | None
     time_zone: str                  # the hotline's zone: where its days begin and end
+    figures_reset_at: str           # [calls] start of the call-centre day, HH:MM in time_zone
     speech: dict[str, Any]          # the [speech] table; empty: no transcription
     dialing: dict[str, Any]         # the [dialing] table: the outbound number policy
 
@@ -198,11 +200,16 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         calendar_overrides=(r.path("workorders", "calendar_overrides", "", base)
                             if r.str("workorders", "calendar_overrides", "") else None),
         time_zone=r.str("workorders", "time_zone", "Asia/Shanghai"),
+        figures_reset_at=r.str("calls", "figures_reset_at", "00:00"),
     )
     try:
         zone_named(settings.time_zone)
     except ValueError as exc:
         raise r.error("workorders", "time_zone", str(exc)) from None
+    try:
+        parse_reset_at(settings.figures_reset_at)
+    except ValueError as exc:
+        raise r.error("calls", "figures_reset_at", str(exc)) from None
     if settings.carrier_outbound_uri and not settings.carrier_outbound_uri.startswith("sip:"):
         raise r.error("trunk", "outbound_uri", "must be a sip: URI of the carrier")
     if settings.core_dead_after <= settings.heartbeat_seconds:
