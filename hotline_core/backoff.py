@@ -1,4 +1,5 @@
-"""Retrying a lost dependency (退避重试): growing pauses, one log line per outage.
+"""Retrying a lost dependency (退避重试): growing pauses, one log line per outage, and which
+database errors are worth a retry (:func:`is_transient`).
 
 Every loop that talks to Redis, the database or Asterisk uses a :class:`Backoff`: after a
 failure it waits ``first`` seconds, then twice as long each time up to ``cap``; the first
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 
 class Backoff:
@@ -47,6 +50,14 @@ class Backoff:
             self._log.warning("%s: back after %d failed tries (%.1f s)", self.what,
                               self.failures, time.monotonic() - self._since)
         self.failures = 0
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error that goes away by itself (server restarting, SQLite file locked,
+    connection dropped): the write is retried, not dropped."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def _first_line(exc: BaseException) -> str:

@@ -16,9 +16,9 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Text, select
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from hotline_core.backoff import is_transient
 from hotline_core.db import Base
 from hotline_core.masking import mask_phone
 
@@ -106,14 +106,6 @@ def clip(value: str, field: str) -> str:
     """A free-text value (reason, department) cut to its column's size."""
     limit = field_limits()[field]
     return value if len(value) <= limit else value[: limit - 1] + "…"
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A database error that goes away by itself (server restarting, SQLite file locked,
-    connection dropped): the write is retried, not dropped."""
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,9 @@ class AmiClient:
             return
         delay = self._delay
         self._delay = min(self._delay * 2, self._backoff_max)
-        log.warning("AMI %s; reconnecting in %.1f s", why, delay)
+        # Once per outage (the delay is reset at login); later tries only at debug level.
+        log.log(logging.WARNING if delay == self._backoff_min else logging.DEBUG,
+                "AMI %s; reconnecting in %.1f s (with backoff until logged in)", why, delay)
         asyncio.get_running_loop().call_later(delay, self._reconnect)
 
     def _reconnect(self) -> None:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hotline_core.backoff import Backoff
-from hotline_core.call_records import CallLog, CallRecord, Disposition, Route, is_transient
+from hotline_core.backoff import Backoff, is_transient
+from hotline_core.call_records import CallLog, CallRecord, Disposition, Route
 from hotline_core.phone_numbers import canonical_number
 from ivr.call_events import agent_of
 

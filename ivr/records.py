@@ -25,8 +25,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from hotline_core.backoff import Backoff
-from hotline_core.call_records import CallLog, CallRecord, Disposition, is_transient
+from hotline_core.backoff import Backoff, is_transient
+from hotline_core.call_records import CallLog, CallRecord, Disposition
 
 log = logging.getLogger(__name__)
 

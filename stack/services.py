@@ -117,6 +117,7 @@ class Supervised:
     _next_try: float = 0.0
     _started_at: float = field(default_factory=time.monotonic)
     _down_since: float | None = None
+    _failed_starts: int = 0      # of the current outage
 
     def check(self) -> None:
         now = self.clock()
@@ -138,14 +139,17 @@ class Supervised:
         except (RuntimeError, OSError, subprocess.SubprocessError) as exc:  # StartError too
             self.failures += 1
             self._next_try = self.clock() + self._pause()
-            if self.failures == 1:
+            self._failed_starts += 1
+            if self._failed_starts == 1:
                 self.report(f"{self.name} did not start ({exc}); retrying with backoff")
             return
         self.restarts += 1
         self._started_at = self.clock()
         self.report(f"{self.name} running again after "
-                    f"{self._started_at - self._down_since:.1f} s")
+                    f"{self._started_at - self._down_since:.1f} s"
+                    + (f" ({self._failed_starts} failed starts)" if self._failed_starts else ""))
         self._down_since = None
+        self._failed_starts = 0
 
     def _pause(self) -> float:
         return min(self.cap, self.first * 2 ** max(0, self.failures - 1))

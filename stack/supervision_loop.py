@@ -9,6 +9,7 @@ import logging
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline_core.backoff import Backoff, is_transient
 from hotline_core.workorders.desk import DeskSettings
 from hotline_core.workorders.supervision import run_supervision
 
@@ -23,12 +24,14 @@ def supervise_once(sessions: sessionmaker[Session], desk: DeskSettings) -> tuple
 
 async def run_supervision_loop(sessions: sessionmaker[Session], desk: DeskSettings,
                                every: float) -> None:
+    failing = Backoff(log, "work-order supervision pass")   # logs an outage once
     while True:
         try:
             reminders, special = await asyncio.to_thread(supervise_once, sessions, desk)
+            failing.succeeded()
             if reminders or special:
                 log.info("supervision: %d reminder(s), %d special supervision(s)",
                          reminders, special)
-        except Exception:  # a bad pass must not stop the schedule
-            log.exception("supervision pass failed; next one in %.0f s", every)
+        except Exception as exc:  # a bad pass must not stop the schedule
+            failing.failed(exc, expected=is_transient(exc))
         await asyncio.sleep(every)
