@@ -27,9 +27,10 @@ from pathlib import Path
 
 import pytest
 
+from stack.services import Redis
 from stack.settings import REPO_ROOT
 from tests.helpers.redis_server import free_port
-from tests.helpers.stack import CHROOT, free_udp_port
+from tests.helpers.stack import CHROOT, Agent, HotlineStack, free_udp_port
 
 pytestmark = pytest.mark.e2e
 
@@ -159,3 +160,37 @@ def _bind(sock: socket.socket, port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+@pytest.fixture(scope="module")
+def hotline() -> Iterator[HotlineStack]:
+    stack = HotlineStack(agents=[Agent("1001", {"general": 1})]).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+async def test_a_call_the_fallback_delivers_while_redis_is_dead_is_completed(
+        hotline: HotlineStack) -> None:
+    """Redis dies; a call comes in. The core writes the record ("offered"), its restriction
+    check fails on Redis, the dialplan hands the caller to app_queue and agent 1001 answers.
+    The CDR file completes the record while Redis is still dead. On the starting main the
+    CDR offset lived in Redis, so reconciliation failed every 10 s and the record stayed
+    "offered" for as long as Redis was away."""
+    hotline.login("1001")
+    [redis_pid] = _pids("redis-server", str(hotline.settings.redis_port))
+    os.kill(redis_pid, signal.SIGKILL)
+    restarted = Redis(hotline.settings)
+    try:
+        result = await hotline.call("12345", "13700137100", talk_ms=4000)
+        assert result.ok, result.output[:1500]   # answered by 1001's phone via app_queue
+        call = await hotline.wait_call(lambda c: c["caller"].endswith("7100")
+                                       and c["ended_at"] is not None)
+        assert (call["disposition"], call["agent_id"], call["route"], call["line"]) == (
+            "answered", "1001", "fallback", "12345")
+        assert call["reconciled"] is True
+        assert _pids("redis-server", str(hotline.settings.redis_port)) == []  # still dead
+    finally:
+        restarted.start()        # the stack's stop() finds a Redis as it left it
+        hotline._exit.callback(restarted.stop)
