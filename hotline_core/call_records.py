@@ -295,8 +295,9 @@ class CallLog:
 
     def reconcile_batch(self, cdr_file: str, offset: int, new_offset: int,
                         batch: Sequence[tuple[CallRecord, str]],
-                        rejected: Sequence[tuple[str, str]], at: datetime) -> int:
-        """Merge one batch of CDR records and move the file's offset to ``new_offset``.
+                        rejected: Sequence[tuple[str, str]], at: datetime) -> tuple[int, int]:
+        """Merge one batch of CDR records and move the file's offset to ``new_offset``;
+        returns (records changed, rows quarantined).
 
         ``batch`` holds each record with the CDR text it came from; ``rejected`` CDR text
         that could not be read, with the reason. A record too long for its columns, or one
@@ -316,7 +317,7 @@ class CallLog:
             with self._sessions.begin() as s:
                 changed = _merge(s, [r for r, _ in good])
                 _finish_batch(s, cdr_file, offset, new_offset, quarantine, at)
-            return changed
+            return changed, len(quarantine)
         except Exception as exc:
             if is_transient(exc):
                 raise
@@ -333,7 +334,7 @@ class CallLog:
                                          f"{str(exc).splitlines()[0] if str(exc) else ''}"))
         with self._sessions.begin() as s:
             _finish_batch(s, cdr_file, offset, new_offset, quarantine, at)
-        return changed
+        return changed, len(quarantine)
 
     def quarantined(self) -> list[QuarantinedCdrRow]:
         with self._sessions() as s:

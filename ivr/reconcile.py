@@ -112,12 +112,13 @@ class CdrReconciler:
                 if new_offset == offset:
                     break
                 parsed = parse_cdr(text)
-                for line, reason in parsed.rejected:
-                    log.warning("CDR row quarantined: %s (%d characters)", reason, len(line))
-                batch_changed = await asyncio.to_thread(
+                batch_changed, quarantined = await asyncio.to_thread(
                     self._log.reconcile_batch, str(self._file), offset, new_offset,
                     parsed.records, parsed.rejected, datetime.now(UTC))
                 changed += batch_changed
+                if quarantined:   # the reasons are in the table; rows hold phone numbers
+                    log.warning("%d CDR row(s) of %s quarantined (table cdr_quarantine)",
+                                quarantined, self._file.name)
         if changed:
             log.info("reconciled %d call record(s) from the CDR file", changed)
         return changed

@@ -152,7 +152,7 @@ class Supervised:
         self._failed_starts = 0
 
     def _pause(self) -> float:
-        return min(self.cap, self.first * 2 ** max(0, self.failures - 1))
+        return min(self.cap, self.first * 2.0 ** max(0, self.failures - 1))
 
 
 @dataclass
