@@ -11,6 +11,8 @@ so a backlog of recordings never slows call handling. A job that fails is retrie
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -25,6 +27,7 @@ from typing import Any
 
 import redis
 
+from hotline_core.backoff import Backoff
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.transcripts import DONE, FAILED, QUEUED, save_transcript
 from speech import runtime
@@ -33,6 +36,8 @@ from speech.engine import Audio, AudioFormatError, Recognizer, SpeechSetupError,
 from speech.jobs import JobQueue, QueueKeys, TranscriptionJob
 from speech.keywords import KeywordLists, load_keywords, spot
 from speech.settings import SpeechSettings
+
+log = logging.getLogger(__name__)
 
 
 def words_json(t: Transcription) -> list[dict[str, Any]]:
@@ -58,19 +63,33 @@ class TranscriptionWorker:
                               settings.lease_seconds, settings.retry_delay_seconds)
         self.sessions = make_sessionmaker(make_engine(settings.database_url))
         self.stopping = threading.Event()
+        self._joined = False     # announced to the pool (first heartbeat written)
+        self.redis_retry = (0.5, 30.0)   # first pause and longest pause while Redis is away
 
     def run(self) -> None:
-        self.queue.heartbeat(self.worker_id)
+        # Redis away (killed, restarting): wait with growing pauses, the outage logged once,
+        # instead of dying and being respawned (model loaded again) every few seconds.
+        first, cap = self.redis_retry
+        lost = Backoff(log, f"speech worker {self.worker_id} (Redis)", first=first, cap=cap)
         beat = threading.Thread(target=self._heartbeat, name="lease", daemon=True)
         beat.start()
         try:
             while not self.stopping.is_set():
-                job = self.queue.claim(self.worker_id, self.settings.poll_seconds)
+                try:
+                    if not self._joined:
+                        self.queue.heartbeat(self.worker_id)
+                        self._joined = True
+                    job = self.queue.claim(self.worker_id, self.settings.poll_seconds)
+                except redis.RedisError as exc:
+                    self.stopping.wait(lost.failed(exc))
+                    continue
+                lost.succeeded()
                 if job is not None:
                     self.handle(job)
         finally:
             self.stopping.set()
-            self.queue.leave(self.worker_id)
+            with contextlib.suppress(redis.RedisError):   # Redis away: the lease lapses
+                self.queue.leave(self.worker_id)
 
     def _heartbeat(self) -> None:
         interval = self.settings.lease_seconds / 3
