@@ -152,7 +152,7 @@ def _seed_database(maker: sessionmaker[Session], cfg: DeskSettings, seeded: Seed
     with maker() as s, s.begin():
         entry = knowledge.save_entry(s, unit=None, question="社保卡丢了怎么办",
                                      answer="携带身份证到社保大厅补办", keywords="社保卡",
-                                     public=True, now=cfg.clock())
+                                     public=True, now=cfg.now())
         seeded.entry_id = entry.id
 
 

@@ -20,7 +20,13 @@ from hotline_core.migrate import upgrade
 from hotline_core.workorders.access import policy_from_mapping
 from stack.core import desk_settings
 from stack.settings import Settings, load_settings
-from tests.workorders.conftest import TOKENS, UNITS_WITH_TOKENS, Api, load_sample_dispatch_data
+from tests.workorders.conftest import (
+    TOKENS,
+    UNITS_WITH_TOKENS,
+    Api,
+    load_sample_calls,
+    load_sample_dispatch_data,
+)
 from web import open311
 from web.app import create_app
 from web.workorders_api import WorkOrderServices, register
@@ -59,6 +65,7 @@ async def served(config: Path, clock: Callable[[], datetime] | None = None,
     engine = make_engine(settings.database_url)
     maker = make_sessionmaker(engine)
     load_sample_dispatch_data(maker)
+    load_sample_calls(maker)
     desk = desk_settings(settings)
     if clock is not None:
         desk = dataclasses.replace(desk, clock=clock)

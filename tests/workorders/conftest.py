@@ -119,12 +119,16 @@ SAMPLE_CALLS = [
 ]
 
 
-def load_sample_dispatch_data(maker: sessionmaker[Session]) -> None:
+def load_sample_calls(maker: sessionmaker[Session]) -> None:
     with maker() as s, s.begin():
         for call_id, caller, line, department, recording in SAMPLE_CALLS:
             s.add(CallRecord(id=call_id, linkedid=call_id, line=line, department=department,
                              caller=caller, offered_at=datetime(2026, 6, 8, 0, 55, tzinfo=UTC),
                              disposition="answered", recording=recording))
+
+
+def load_sample_dispatch_data(maker: sessionmaker[Session]) -> None:
+    with maker() as s, s.begin():
         import_units(s, (CONFIG / "units.sample.csv").read_text(encoding="utf-8"))
         import_responsibility_list(
             s, (CONFIG / "responsibility_list.sample.csv").read_text(encoding="utf-8"))
@@ -134,6 +138,7 @@ def load_sample_dispatch_data(maker: sessionmaker[Session]) -> None:
 @pytest.fixture
 def seeded(maker: sessionmaker[Session]) -> sessionmaker[Session]:
     load_sample_dispatch_data(maker)
+    load_sample_calls(maker)
     return maker
 
 
