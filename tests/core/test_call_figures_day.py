@@ -9,18 +9,25 @@ minute, at instants set by the test (China time, reset at 08:00).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import redis.asyncio as aioredis
+from sqlalchemy import select
 
 from hotline_core.acd import DistributionConfig, Distributor, WaitingCall
-from hotline_core.call_figures_day import parse_reset_at, reset_if_due
+from hotline_core.call_figures_day import parse_reset_at, reset_if_due, run_call_figures
+from hotline_core.call_intervals import CallInterval
+from hotline_core.call_records import CallRecord
 from hotline_core.config_errors import ConfigError
+from hotline_core.db import make_engine, make_sessionmaker
+from hotline_core.migrate import upgrade
 from tests.workorders.composed_desk import settings_of, write_settings
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -83,3 +90,44 @@ def test_a_bad_reset_time_stops_start_up_naming_the_setting(tmp_path: Path, bad:
     with pytest.raises(ConfigError) as err:
         settings_of(config)
     assert "calls.figures_reset_at" in str(err.value) and bad in str(err.value)
+
+
+async def test_the_cores_loop_resets_and_stores(
+    redis: aioredis.Redis, tmp_path: Path,
+) -> None:
+    """``run_call_figures`` as the core starts it (real Redis, migrated SQLite): its first
+    pass resets the live figures and stores the interval row of a call already recorded.
+    On the starting main the core started no such loop."""
+    url = f"sqlite:///{tmp_path / 'hotline.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    maker = make_sessionmaker(engine)
+    with maker.begin() as s:  # one call answered at 09:00:05 CST, 2 s after it was offered
+        s.add(CallRecord(id="x1", linkedid="x1", line="12345", caller="13700000000",
+                         offered_at=datetime(2026, 6, 8, 1, 0, 3, tzinfo=UTC),
+                         answered_at=datetime(2026, 6, 8, 1, 0, 5, tzinfo=UTC),
+                         ended_at=datetime(2026, 6, 8, 1, 1, 5, tzinfo=UTC),
+                         disposition="answered", agent_id="1001"))
+    ns = f"figday{next(_names)}"
+    d = Distributor(redis, DistributionConfig(wrapup_seconds=0), namespace=ns)
+    await d.agent_login("a1", {"general": 1})
+    await _answer_one(d, 1)
+    task = asyncio.create_task(run_call_figures(
+        d, redis, f"{ns}:acd:figures-day", maker, CST, time(0, 0), every=0.05,
+        clock=lambda: datetime(2026, 6, 8, 12, 0, tzinfo=CST)))
+    try:
+        for _ in range(200):  # until the first pass is through (bounded, not timed)
+            with maker() as s:
+                rows = list(s.scalars(select(CallInterval)))
+            if rows:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        engine.dispose()
+    assert [(r.line, r.starts_at, r.offered, r.answered, r.answered_within_15s,
+             r.talk_seconds, r.wait_seconds) for r in rows] == [
+        ("12345", datetime(2026, 6, 8, 9, 0, tzinfo=CST), 1, 1, 1, 60.0, 2.0)]
+    assert await _answered(d) == 0
