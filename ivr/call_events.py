@@ -11,7 +11,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from hotline_core.acd import Distributor
+from hotline_core.backoff import Backoff
 from hotline_core.call_records import CallRecord, Disposition
 from ivr.ami import AmiClient
 from ivr.dialer import call_of_leg
@@ -52,10 +55,17 @@ class CallEventBridge:
         self.handled = 0
 
     async def run(self) -> None:
+        # Redis away: every event would fail the same way; say so once, not per event (the
+        # CDR file completes the records of calls it made us miss).
+        redis_lost = Backoff(log, "AMI event bridge (Redis)")
         while True:
             event = await self._ami.events.get()
             try:
                 await self.handle(event)
+                if _reads_redis_first(event):   # so Redis answered
+                    redis_lost.succeeded()
+            except (RedisError, TimeoutError, OSError) as exc:
+                redis_lost.failed(exc)
             except Exception:  # one bad event must not stop the bridge
                 log.exception("failed to handle AMI event %s", event.get("Event"))
             self.handled += 1
@@ -160,6 +170,13 @@ class CallEventBridge:
             elif agent is not None:
                 # The agent's phone never answered the callback: next agent, same place.
                 await self._distributor.ring_no_answer(call_id, agent, "no answer")
+
+
+def _reads_redis_first(event: Any) -> bool:
+    """Events of a caller's own leg that :meth:`CallEventBridge.handle` starts with a
+    LiveCalls look-up."""
+    return (event.get("Event") in ("DialEnd", "Hangup", "QueueCallerJoin")
+            and call_of_leg(event.get("Uniqueid", "")) is None)
 
 
 def _int(value: Any) -> int | None:

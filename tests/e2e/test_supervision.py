@@ -177,7 +177,8 @@ async def test_a_call_the_fallback_delivers_while_redis_is_dead_is_completed(
     check fails on Redis, the dialplan hands the caller to app_queue and agent 1001 answers.
     The CDR file completes the record while Redis is still dead. On the starting main the
     CDR offset lived in Redis, so reconciliation failed every 10 s and the record stayed
-    "offered" for as long as Redis was away."""
+    "offered" for as long as Redis was away; and every AMI event of the call logged a
+    traceback ("failed to handle AMI event")."""
     hotline.login("1001")
     [redis_pid] = _pids("redis-server", str(hotline.settings.redis_port))
     os.kill(redis_pid, signal.SIGKILL)
@@ -191,6 +192,10 @@ async def test_a_call_the_fallback_delivers_while_redis_is_dead_is_completed(
             "answered", "1001", "fallback", "12345")
         assert call["reconciled"] is True
         assert _pids("redis-server", str(hotline.settings.redis_port)) == []  # still dead
+        # The call's AMI events all failed on Redis: the bridge said so once, not per event.
+        log = hotline.core_log()
+        assert log.count("AMI event bridge (Redis): dependency lost") == 1
+        assert "failed to handle AMI event" not in log
     finally:
         restarted.start()        # the stack's stop() finds a Redis as it left it
         hotline._exit.callback(restarted.stop)
