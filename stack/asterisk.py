@@ -205,7 +205,8 @@ def queue_weights(agents: list[AgentEntry]) -> dict[str, int]:
     higher weight gets a shared member first). Skill A must outrank B when some agent holds
     A at a better level than B; a queue's weight is the length of the longest such chain
     below it. Where agents disagree (A over B for one, B over A for another) app_queue
-    cannot follow both: the first preference met (agents file order) wins.
+    cannot follow both: the preference met first in the walk (agents in file order) is kept
+    and the one that would close the circle is dropped.
     """
     better: dict[str, set[str]] = {}
     for agent in agents:

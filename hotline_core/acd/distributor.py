@@ -385,6 +385,10 @@ class Distributor:
                 ahead += 1
         return ahead, mine
 
+    async def holds(self, call_id: str) -> bool:
+        """Does the distributor hold this call (waiting, ringing or talking)?"""
+        return bool(await self._io(self._redis.exists(f"{self._prefix}:c:{call_id}")))
+
     async def estimated_wait(self, call_id: str) -> float | None:
         """Estimated seconds until ``call_id`` is answered, for announcements (see figures)."""
         found = await self._ahead(call_id)

@@ -6,6 +6,10 @@ wait exceeds ``calls.callback_offer_seconds`` and callbacks are enabled — offe
 on key 1. A caller who accepts keeps their place in line and hangs up; the dialer calls
 back when an agent is free. The offer is made only to callers whose number the outbound
 number policy would dial (a withheld, foreign or premium number keeps waiting instead).
+
+A caller on hold whom the distributor no longer holds at all (its state was lost, e.g. Redis
+came back empty) would otherwise hear music for ever: the flow hands such a caller to the
+dialplan's fallback queue (``HOTLINE_NEXT=fallback``).
 """
 
 from __future__ import annotations
@@ -42,7 +46,11 @@ class WaitingFlow:
         call_id = session.env.get("uniqueid", "")
         position = await self.ctx.distributor.position(call_id)
         if position is None:
-            return   # already being connected, or not a call of ours
+            if not await self.ctx.distributor.holds(call_id):
+                log.warning("call %s is on hold but the distributor holds no such call: "
+                            "handing it to the fallback queue", call_id)
+                await session.set_variable("HOTLINE_NEXT", "fallback")
+            return   # otherwise: already being connected
         ahead = position - 1
         ewt = await self.ctx.distributor.estimated_wait(call_id)
         await self._say(session, ["position-ahead", *spoken_number(min(ahead, 999), True),

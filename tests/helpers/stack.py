@@ -68,6 +68,11 @@ class HotlineStack:
     speech: str = ""
     # The [dialing] settings table body (TOML text): the outbound number policy.
     dialing: str = ""
+    # The [workorders] settings table body (TOML text), e.g. a preset file.
+    workorders: str = ""
+    # The module run as the core (python -m); a test module may wrap stack.core to inject a
+    # fault a real part cannot produce on demand.
+    core_module: str = "stack.core"
     # Edits of config/distribution.toml for this stack (e.g. a shorter overflow wait).
     distribution_edit: Callable[[str], str] = field(default=lambda text: text)
     # Optional hooks (benchmarks): RTP ports for Asterisk (2 per call), raw pjsip.conf and
@@ -164,6 +169,8 @@ core_dead_after = 3
 """
         if self.dialing:
             toml += f"[dialing]\n{self.dialing}\n"
+        if self.workorders:
+            toml += f"[workorders]\n{self.workorders}\n"
         if self.speech:
             toml += f"[speech]\nwork_dir = \"{self.tmp / 'speech'}\"\n{self.speech}\n"
         path = cfg / "hotline.toml"
@@ -174,7 +181,7 @@ core_dead_after = 3
         log = open(self.tmp / "core.log", "ab")  # noqa: SIM115
         env = dict(os.environ, HOTLINE_AMI_SECRET=self.settings.ami_secret)
         self.core = subprocess.Popen(
-            [sys.executable, "-m", "stack.core", "--config", str(self.config)],
+            [sys.executable, "-m", self.core_module, "--config", str(self.config)],
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
             start_new_session=True)
         self.wait_healthy()
