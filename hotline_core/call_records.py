@@ -326,14 +326,24 @@ class CallLog:
         for record, text in good:
             try:
                 with self._sessions.begin() as s:
-                    changed += _merge(s, [_copy(record)])
+                    one = _merge(s, [_copy(record)])
+                changed += one                      # counted once committed
             except Exception as exc:
                 if is_transient(exc):
                     raise
                 quarantine.append((text, f"refused by the database: {exc.__class__.__name__}: "
                                          f"{str(exc).splitlines()[0] if str(exc) else ''}"))
-        with self._sessions.begin() as s:
-            _finish_batch(s, cdr_file, offset, new_offset, quarantine, at)
+        try:
+            with self._sessions.begin() as s:
+                _finish_batch(s, cdr_file, offset, new_offset, quarantine, at)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # Not even the quarantine takes the text: keep the reasons, move on regardless.
+            with self._sessions.begin() as s:
+                _finish_batch(s, cdr_file, offset, new_offset,
+                              [(f"(row not storable: {len(text)} characters)", reason)
+                               for text, reason in quarantine], at)
         return changed, len(quarantine)
 
     def quarantined(self) -> list[QuarantinedCdrRow]:
@@ -349,8 +359,11 @@ def _copy(record: CallRecord) -> CallRecord:
 def _finish_batch(s: Session, cdr_file: str, offset: int, new_offset: int,
                   quarantine: Sequence[tuple[str, str]], at: datetime) -> None:
     for text, reason in quarantine:
-        s.add(QuarantinedCdrRow(cdr_file=cdr_file[:300], offset=offset, row=text,
-                                reason=reason[:300], quarantined_at=at))
+        # PostgreSQL text cannot hold NUL: shown escaped, as in the reason.
+        s.add(QuarantinedCdrRow(cdr_file=cdr_file[:300], offset=offset,
+                                row=text.replace("\x00", "\\x00"),
+                                reason=reason.replace("\x00", "\\x00")[:300],
+                                quarantined_at=at))
     state = s.get(ReconcileState, cdr_file)
     if state is None:
         s.add(ReconcileState(cdr_file=cdr_file, offset=new_offset))

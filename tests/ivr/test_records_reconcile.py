@@ -101,3 +101,26 @@ async def test_a_call_the_core_saw_is_completed_from_the_cdr(
     assert rec is not None
     assert (rec.disposition, rec.agent_id, rec.route) == ("answered", "1002", "fallback")
     assert rec.ended_at is not None
+
+
+async def test_a_row_postgresql_refuses_is_quarantined_and_the_others_merged(
+    postgres_server_url: str, tmp_path: Path,
+) -> None:
+    """A NUL character fits every column size but PostgreSQL refuses it in text: the batch
+    fails, each record is tried alone, the refused one is quarantined with the database's
+    reason and the others are stored. (On the starting main the batch failed for good, as
+    with an over-long row.)"""
+    url = fresh_database(postgres_server_url)
+    upgrade(url)
+    call_log = CallLog(make_sessionmaker(make_engine(url)))
+    cdr = tmp_path / "hotline-cdr.csv"
+    cdr.write_text(_row("1764000000.8") + _row("1764000000.9").replace(".wav", "\x00.wav")
+                   + _row("1764000000.10"))
+    assert await CdrReconciler(cdr, call_log).run_once() == 2
+    assert call_log.get("1764000000.8") is not None
+    assert call_log.get("1764000000.10") is not None
+    assert call_log.get("1764000000.9") is None
+    [refused] = call_log.quarantined()
+    assert refused.row.startswith('"1764000000.9"')
+    assert refused.reason.startswith("refused by the database: ")
+    assert call_log.cdr_offset(str(cdr)) == cdr.stat().st_size
