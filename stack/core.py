@@ -64,16 +64,14 @@ from stack.tls import check_certificate, server_context
 from stack.tokens import ensure_tokens_file
 from web import (
     agents_api,
-    call_figures_api,
     callers_api,
     calls_api,
     live_api,
-    open311,
-    openapi,
     restrictions_api,
     workorders_api,
 )
 from web.app import create_app
+from web.routes import ROUTE_MODULES
 
 log = logging.getLogger("hotline.core")
 
@@ -183,10 +181,7 @@ class Core:
 
         app = create_app(
             sessions,
-            route_modules=[calls_api.register, agents_api.register, live_api.register,
-                           restrictions_api.register, callers_api.register,
-                           workorders_api.register, open311.register, openapi.register,
-                           call_figures_api.register],
+            route_modules=ROUTE_MODULES,
             health_probes=self._probes(engine),
             access=access,
             services={

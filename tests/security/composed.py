@@ -34,12 +34,11 @@ from web import (
     callers_api,
     calls_api,
     live_api,
-    open311,
-    openapi,
     restrictions_api,
     workorders_api,
 )
 from web.app import create_app
+from web.routes import ROUTE_MODULES
 
 # name -> token. Operators are named by their agent id, as `hotline up` names them.
 TOKENS = {
@@ -118,9 +117,7 @@ async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.M
               for a in ("1001", "1002")}
     app = create_app(
         maker,
-        route_modules=[calls_api.register, agents_api.register, live_api.register,
-                       restrictions_api.register, callers_api.register,
-                       workorders_api.register, open311.register, openapi.register],
+        route_modules=ROUTE_MODULES,
         health_probes=core._probes(engine),
         services={
             "calls": calls_api.CallServices(call_log, access, tmp_path / "recordings", maker),

@@ -64,12 +64,11 @@ from web import (
     callers_api,
     calls_api,
     live_api,
-    open311,
-    openapi,
     restrictions_api,
     workorders_api,
 )
 from web.app import create_app
+from web.routes import ROUTE_MODULES
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"
@@ -233,9 +232,7 @@ def served(tmp_path: Path, redis_url: str) -> Any:
         await flags.flag(FLAGGED, "高龄老人")
         return create_app(
             maker,
-            route_modules=[calls_api.register, agents_api.register, live_api.register,
-                           restrictions_api.register, callers_api.register,
-                           workorders_api.register, open311.register, openapi.register],
+            route_modules=ROUTE_MODULES,
             services={
                 "calls": calls_api.CallServices(CallLog(maker), access, recordings, maker),
                 "agents": agents_api.AgentServices(distributor, {a.id: a for a in agents},
