@@ -56,10 +56,14 @@ def _day(request: web.Request, today: date) -> date:
     try:
         if len(raw) != 10:
             raise ValueError
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise json_error(422, f"date: {raw[:40]!r} is not a date YYYY-MM-DD",
                          field="date") from None
+    # The day before and after must exist too.
+    if day.year >= 9999 or day.year <= 1:
+        raise json_error(422, f"date: {day.isoformat()} is out of range", field="date")
+    return day
 
 
 def _month(request: web.Request, today: date) -> tuple[int, int]:
@@ -110,8 +114,6 @@ async def day_figures(request: web.Request) -> web.Response:
     svc = _supervisor(request)
     zone = svc.desk.zone
     day = _day(request, svc.desk.now().astimezone(zone).date())
-    if day.year >= 9999 or day.year <= 1:
-        raise json_error(422, f"date: {day.isoformat()} is out of range", field="date")
     line = _line(request)
 
     def work(session: Session) -> dict[str, Any]:
@@ -150,8 +152,6 @@ async def interval_rows(request: web.Request) -> web.Response:
     svc = _supervisor(request)
     zone = svc.desk.zone
     day = _day(request, svc.desk.now().astimezone(zone).date())
-    if day.year >= 9999 or day.year <= 1:
-        raise json_error(422, f"date: {day.isoformat()} is out of range", field="date")
     line = _line(request)
 
     def work(session: Session) -> dict[str, Any]:
