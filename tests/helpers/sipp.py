@@ -76,15 +76,37 @@ class Sipp:
         return await _run(argv, timeout + 10)
 
     def phone(self, agent_id: str, *, port: int, media_port: int, ring_ms: int = 200,
-              scenario: str = "agent.xml") -> subprocess.Popen[bytes]:
-        """An agent's phone answering every call after ``ring_ms`` (until terminated)."""
+              scenario: str = "agent.xml", local_ip: str = "127.0.0.1",
+              rtp_echo: bool = True, trace_messages: bool = False
+              ) -> subprocess.Popen[bytes]:
+        """An agent's phone answering every call after ``ring_ms`` (until terminated).
+        ``rtp_echo``: it sends back what it hears; without, it stays silent.
+        ``trace_messages``: every SIP message it sees goes to phone-<id>-messages.log."""
         log = open(self.work / f"phone-{agent_id}-{port}.log", "wb")  # noqa: SIM115
-        argv = self._argv(scenario, "-d", str(ring_ms), "-i", "127.0.0.1",
-                          "-p", str(port), "-mp", str(media_port), "-rtp_echo", "-nostdin",
+        echo = ["-rtp_echo"] if rtp_echo else []
+        if trace_messages:
+            echo += ["-trace_msg", "-message_file", f"{self.inside}/phone-{agent_id}-messages.log"]
+        argv = self._argv(scenario, "-d", str(ring_ms), "-i", local_ip,
+                          "-p", str(port), "-mp", str(media_port), *echo, "-nostdin",
                           "-trace_err", "-error_file", f"{self.inside}/phone-{agent_id}.err",
                           "-trace_logs", "-log_file", f"{self.inside}/phone-{agent_id}-events.log")
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+    async def register(self, agent_id: str, password: str, *, local_ip: str, port: int,
+                       expect: int, timeout: float = 30.0) -> SippResult:
+        """An agent's phone REGISTERs from ``local_ip:port`` with digest ``password``;
+        the scenario passes when the answer to the authenticated REGISTER is ``expect``
+        (200 registered, 401 refused). Run ``phone()`` on the same address afterwards:
+        Asterisk rings the contact it saw the REGISTER come from."""
+        scenario = f"register-{expect}.xml"
+        text = (SCENARIOS / "register.xml").read_text().replace("[expect]", str(expect))
+        (self.work / scenario).write_text(text)
+        argv = self._argv(scenario, "-s", agent_id, "-au", agent_id, "-ap", password,
+                          "-i", local_ip, "-p", str(port), "-m", "1", "-l", "1", "-nostdin",
+                          "-timeout", f"{int(timeout)}s", "-timeout_error")
+        return await _run(argv, timeout + 10)
 
 
 async def _run(argv: list[str], timeout: float) -> SippResult:

@@ -55,6 +55,9 @@ class Agent:
     media_port: int = 0
     ring_ms: int = 200
     scenario: str = "agent.xml"
+    rtp_echo: bool = True          # the phone sends back what it hears
+    # A phone that REGISTERs (from 127.0.0.2, the test starts it) instead of a fixed contact.
+    registers: bool = False
 
 
 @dataclass
@@ -113,8 +116,11 @@ class HotlineStack:
         self.sipp = Sipp(self.spec.root, self.spec.host_dir / "sipp", f"{self.spec.inst}/sipp",
                          self.settings.sip_port)
         for a in self.agents:
+            if a.registers:
+                continue
             self.phones[a.id] = self.sipp.phone(a.id, port=a.port, media_port=a.media_port,
-                                                ring_ms=a.ring_ms, scenario=a.scenario)
+                                                ring_ms=a.ring_ms, scenario=a.scenario,
+                                                rtp_echo=a.rtp_echo)
         if self.citizen_phone:
             self.phones["citizen"] = self.sipp.phone(
                 "citizen", port=self.citizen_port, media_port=rtp + 98, ring_ms=3000,
@@ -129,7 +135,8 @@ class HotlineStack:
         agents = "\n".join(
             f'[[agent]]\nid = "{a.id}"\nname = "agent {a.id}"\ngroup = "call-taking"\n'
             f"skills = {{ {', '.join(f'{k} = {v}' for k, v in a.skills.items())} }}\n"
-            f'contact = "sip:{a.id}@127.0.0.1:{a.port}"\n' for a in self.agents)
+            + ("" if a.registers else f'contact = "sip:{a.id}@127.0.0.1:{a.port}"\n')
+            for a in self.agents)
         (cfg / "agents.toml").write_text(agents)
         dist = (REPO_ROOT / "config" / "distribution.toml").read_text()
         dist = dist.replace("wrapup_seconds = 15", "wrapup_seconds = 0")
