@@ -12,7 +12,8 @@
 --   :agents            set of agent ids ever logged in
 --   :a:<agent>         hash st, grp, why (pause reason), pend (pause after call), since,
 --                      idle (idle since), n (calls answered since login), call, sk (JSON
---                      skill->level), rm (member in the ready sets, "" when not ready)
+--                      skill->level), rm (member in the ready sets, "" when not ready),
+--                      cf (call whose connection failed while the agent rests after it)
 --   :r:<skill>         zset READY agents; member "<idle %020.6f>|<agent>", score by strategy
 --                      (0 longest idle: member order = idle order; calls taken; level,
 --                      1 = best, as in config/agents.toml)
@@ -91,7 +92,7 @@ local function make_ready(id, idle, since)
   local calls = tonumber(redis.call('HGET', a, 'n') or '0')
   local m = string.format('%020.6f', idle) .. '|' .. id
   redis.call('HSET', a, 'st', 'READY', 'idle', f(idle), 'since', f(since), 'rm', m,
-    'call', '', 'why', '')
+    'call', '', 'why', '', 'cf', '')
   for s, level in pairs(sk) do
     redis.call('ZADD', rkey(s), ready_score(s, level, calls), m)
   end
@@ -505,12 +506,22 @@ end
 local function op_answered()
   local cid, id = ARGV[6], ARGV[7]
   local c = load_call(cid)
-  if not c or c.st ~= 'R' or c.ag ~= id then warn = 'call not ringing at this agent' return nil end
   local a = akey(id)
+  -- A Redirect reported failed (timed out) may still have reached Asterisk: the agent it
+  -- was for answers while resting and the call waits in line again. The answer is real.
+  if c and c.st == 'W' and redis.call('HGET', a, 'st') == 'WRAP_UP'
+      and redis.call('HGET', a, 'cf') == cid then
+    forget_waiting(c)
+    redis.call('ZREM', WRAP, id)
+    redis.call('HSET', ckey(cid), 'st', 'R', 'ag', id)
+    redis.call('HSET', a, 'st', 'RINGING', 'call', cid)
+    c.st, c.ag = 'R', id
+  end
+  if not c or c.st ~= 'R' or c.ag ~= id then warn = 'call not ringing at this agent' return nil end
   if redis.call('HGET', a, 'st') ~= 'RINGING' then warn = 'agent not ringing' return nil end
   redis.call('HSET', ckey(cid), 'st', 'T', 'ans', f(now))
   redis.call('ZREM', RING, cid)
-  redis.call('HSET', a, 'st', 'ON_CALL', 'since', f(now))
+  redis.call('HSET', a, 'st', 'ON_CALL', 'since', f(now), 'cf', '')
   redis.call('HINCRBY', a, 'n', 1)
   local wait = now - c.at
   bump(c, 'ans', 1)
@@ -565,7 +576,7 @@ local function op_connect_failed()
   if not c or c.st ~= 'R' or c.ag ~= id then warn = 'call not ringing at this agent' return nil end
   local a = akey(id)
   if redis.call('HGET', a, 'st') == 'RINGING' and redis.call('HGET', a, 'call') == cid then
-    redis.call('HSET', a, 'st', 'WRAP_UP', 'since', f(now), 'call', '')
+    redis.call('HSET', a, 'st', 'WRAP_UP', 'since', f(now), 'call', '', 'cf', cid)
     redis.call('ZADD', WRAP, f(now + rest), id)
   end
   requeue(c)

@@ -218,7 +218,9 @@ class Distributor:
         """The caller could not be moved to the ringing agent (the telephony command failed
         or timed out) while the caller still waits: the call goes back to the head of its
         line and rings the next free agent; the agent, not at fault, is WRAP_UP for
-        ``rest_seconds`` and then READY (the caller of this method grows it per retry)."""
+        ``rest_seconds`` and then READY (the caller of this method grows it per retry).
+        If that agent answers the call while resting (the command did reach the phone
+        after all), :meth:`agent_answered` takes the answer."""
         if rest_seconds < 0:
             raise ValueError(f"rest_seconds: must be >= 0, got {rest_seconds}")
         await self._op("connect_failed", call_id, agent_id, float(rest_seconds))

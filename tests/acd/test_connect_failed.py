@@ -42,3 +42,25 @@ async def test_failed_connect_rings_another_free_agent_at_once(
     await d.agent_login("a2", {"general": 1})
     await d.connect_failed("c1", "a1", 1.0)
     assert rec.pairs() == [("c1", "a1"), ("c1", "a2")]
+
+
+async def test_a_redirect_that_arrived_late_is_answered_by_the_resting_agent(
+        make: MakeDistributor, clock: Clock) -> None:
+    """A Redirect reported as timed out may still have reached Asterisk: the agent answers
+    while resting and the call waits in line again. The answer counts; the call leaves the
+    line and nobody else is offered it."""
+    d, rec = make(DistributionConfig(wrapup_seconds=0))
+    await d.agent_login("a1", {"general": 1})
+    await d.enqueue(call("c1"))
+    await d.connect_failed("c1", "a1", 5.0)
+    clock.advance(1)
+    await d.agent_answered("c1", "a1")
+    assert await d.waiting() == []
+    status = {a.agent_id: a for a in await d.agents()}["a1"]
+    assert status.state is AgentState.ON_CALL and status.current_call == "c1"
+    await d.agent_login("a2", {"general": 1})
+    clock.advance(10)                         # past the rest: nothing is offered again
+    await d.dispatch()
+    assert rec.pairs() == [("c1", "a1")]
+    figures = (await d.figures()).lines["12345"]
+    assert figures.answered == 1
