@@ -10,9 +10,9 @@ its line (:meth:`Distributor.connect_failed`) and rings the next free agent; the
 1 s, then 2 s, 4 s … (at most 30 s) per failure of the same call before it is offered again.
 Only when Asterisk says the channel no longer exists is the call abandoned. A Redirect that
 timed out yet reached Asterisk shows up as the resting agent answering: the distributor
-takes that answer (the call leaves the line). If another agent was free at the failure, the
-call was offered to that agent meanwhile; the two Redirects then race, and the call record
-keeps whichever agent talked.
+takes that answer (the call leaves the line). Not handled: if another agent was free at the
+failure, the call was offered to that agent meanwhile, and the first agent's late answer is
+ignored as stale.
 """
 
 from __future__ import annotations
