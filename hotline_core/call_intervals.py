@@ -170,9 +170,10 @@ def store(session: Session, start: datetime, end: datetime, zone: tzinfo) -> int
 
 
 def store_recent(session: Session, now: datetime, zone: tzinfo) -> int:
-    """What the core runs every few minutes: yesterday and today up to the current
-    interval (its rows are complete once it is over), and every day since the newest
-    stored row when the core was down longer."""
+    """What the core runs every few minutes: yesterday and today up to and including the
+    current interval (stored as it stands and recomputed on every pass until it is over, so
+    "today" is never older than one pass), and every day since the newest stored row when
+    the core was down longer."""
     today = start_of_day(now.astimezone(zone).date(), zone)
     start = today - timedelta(days=1)
     newest = session.scalar(select(CallInterval.starts_at).order_by(
@@ -186,7 +187,7 @@ def store_recent(session: Session, now: datetime, zone: tzinfo) -> int:
             first_aware = _aware(first)
             assert first_aware is not None
             start = min(start, start_of_day(first_aware.astimezone(zone).date(), zone))
-    return store(session, start, now, zone)
+    return store(session, start, now + INTERVAL, zone)
 
 
 def report(session: Session, start: datetime, end: datetime, line: str | None = None) -> Report:
