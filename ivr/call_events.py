@@ -18,6 +18,7 @@ from hotline_core.backoff import Backoff
 from hotline_core.call_records import CallRecord, Disposition
 from ivr.ami import AmiClient
 from ivr.dialer import call_of_leg
+from ivr.dialplan import TECH
 from ivr.live_calls import LiveCalls
 from ivr.live_transcript import LiveTranscripts
 from ivr.records import AsyncCallLog
@@ -31,11 +32,12 @@ RING_FAILURES = {"NOANSWER": "no answer", "BUSY": "busy", "CHANUNAVAIL": "unreac
 
 def agent_of(channel: str) -> str | None:
     """``PJSIP/1001-0000002a`` → ``1001``."""
-    if not channel.startswith("PJSIP/"):
+    prefix = f"{TECH}/"
+    if not channel.startswith(prefix):
         return None
-    name = channel[len("PJSIP/"):]
+    name = channel[len(prefix):]
     endpoint = name.rsplit("-", 1)[0] if "-" in name else name
-    # Agent ids are digits (the agent directory enforces it); "carrier" is the trunk.
+    # Agent ids are digits (the agent directory enforces it); Endpoint.CARRIER is the trunk.
     return endpoint if endpoint.isdigit() else None
 
 

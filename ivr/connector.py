@@ -23,12 +23,13 @@ from hotline_core.acd import Assignment, Distributor
 from hotline_core.call_records import Disposition
 from ivr.ami import AmiClient, AmiError
 from ivr.dialer import CallbackDialer, Outcome, safe_call_back
+from ivr.dialplan import Context
 from ivr.live_calls import LiveCall, LiveCalls
 from ivr.records import AsyncCallLog
 
 log = logging.getLogger(__name__)
 
-CONNECT_CONTEXT = "hotline-connect"
+CONNECT_CONTEXT = Context.CONNECT
 RETRY_FIRST_SECONDS = 1.0
 RETRY_MAX_SECONDS = 30.0
 _GONE = "No such channel"   # Asterisk's answer to a Redirect of a hung-up channel

@@ -17,12 +17,13 @@ from enum import Enum
 from hotline_core.acd import Assignment
 from hotline_core.dial_policy import DialPolicy, DialRefused
 from ivr.ami import AmiClient, AmiError
+from ivr.dialplan import CALLBACK_LEG_PREFIX, TECH, Context, Var
 from ivr.live_calls import LiveCall
 
 log = logging.getLogger(__name__)
 
-CALLBACK_CONTEXT = "hotline-callback"
-LEG_PREFIX = "cb-"   # uniqueid of the agent's leg: cb-<call id>
+CALLBACK_CONTEXT = Context.CALLBACK
+LEG_PREFIX = CALLBACK_LEG_PREFIX   # uniqueid of the agent's leg: cb-<call id>
 
 
 def callback_leg(call_id: str) -> str:
@@ -50,15 +51,15 @@ class CallbackDialer:
         leg = callback_leg(assignment.call_id)
         await self._ami.action({
             "Action": "Originate",
-            "Channel": f"PJSIP/{assignment.agent_id}",
+            "Channel": f"{TECH}/{assignment.agent_id}",
             "Context": CALLBACK_CONTEXT, "Exten": "s", "Priority": "1",
             "Timeout": str(self._ring_timeout * 1000),
             "CallerID": f"\"callback {call.line}\" <{call.line}>",
             "ChannelId": leg,
             "Variable": ",".join([
-                f"HOTLINE_CALLBACK_NUMBER={digits}",
-                f"HOTLINE_CALL_ID={assignment.call_id}",
-                f"HOTLINE_LINE={call.line}",
+                f"{Var.CALLBACK_NUMBER}={digits}",
+                f"{Var.CALL_ID}={assignment.call_id}",
+                f"{Var.LINE}={call.line}",
             ]),
             "Async": "true",
         })

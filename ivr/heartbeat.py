@@ -15,10 +15,11 @@ import time
 
 from hotline_core.backoff import Backoff
 from ivr.ami import AmiClient, AmiError
+from ivr.dialplan import Var
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_VARIABLE = "HOTLINE_HEARTBEAT"   # read by extensions.conf [hotline-wait]
+HEARTBEAT_VARIABLE = Var.HEARTBEAT   # read by extensions.conf [hotline-wait]
 
 
 async def beat(ami: AmiClient) -> None:

@@ -23,11 +23,11 @@ from hotline_core.backoff import Backoff, is_transient
 from hotline_core.call_records import CallLog, CallRecord, Disposition, Route
 from hotline_core.phone_numbers import canonical_number
 from ivr.call_events import agent_of
+from ivr.dialplan import CDR_COLUMNS, CdrRoute
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("uniqueid", "linkedid", "src", "dst", "dcontext", "channel", "dstchannel",
-           "start", "answer", "end", "disposition", "line", "recording", "route")
+COLUMNS = tuple(c.name for c in CDR_COLUMNS)   # cdr_custom.conf is rendered from the same
 
 
 def _time(value: str) -> datetime | None:
@@ -80,7 +80,7 @@ def _record(uid: str, rows: list[dict[str, str]]) -> CallRecord:
     first = rows[0]
     starts = [t for r in rows if (t := _time(r["start"]))]
     ends = [t for r in rows if (t := _time(r["end"]))]
-    route = Route.FALLBACK if any(r["route"] == "fallback" for r in rows) else Route.CORE
+    route = Route.FALLBACK if any(r["route"] == CdrRoute.FALLBACK for r in rows) else Route.CORE
     rec = CallRecord(
         id=uid, linkedid=first["linkedid"], line=first["line"],
         caller=canonical_number(first["src"]),

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from hotline_core.agent_directory import AgentEntry
 from hotline_core.lines import LinePlan
+from ivr.dialplan import CDR_FILE, TECH, Context, Var, cdr_mapping, fallback_queue, inherited
 from stack.prompts import build_prompts
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "asterisk_conf"
@@ -97,7 +98,7 @@ class AsteriskSpec:
 
     @property
     def cdr_file(self) -> Path:
-        return self.host_dir / "log" / "cdr-custom" / "hotline-cdr.csv"
+        return self.host_dir / "log" / "cdr-custom" / CDR_FILE
 
 
 def _moddir(root: Path) -> str:
@@ -108,14 +109,11 @@ def _moddir(root: Path) -> str:
     raise FileNotFoundError(f"no Asterisk modules directory under {root}")
 
 
-def render(spec: AsteriskSpec) -> None:
-    """Write the instance's configuration and prompts; keeps recordings and logs."""
-    host = spec.host_dir
-    for sub in ("etc", "lib", "spool", "run", "log/cdr-custom", "recordings", "sounds"):
-        (host / sub).mkdir(parents=True, exist_ok=True)
+def conf_texts(spec: AsteriskSpec, moddir: str) -> dict[str, str]:
+    """The instance's configuration files, rendered: file name → text."""
     values = {
         "inst": spec.inst,
-        "moddir": _moddir(spec.root),
+        "moddir": moddir,
         "bind_address": spec.bind_address,
         "media_address": "127.0.0.1" if spec.bind_address in ("0.0.0.0", "::")
         else spec.bind_address,
@@ -136,14 +134,26 @@ def render(spec: AsteriskSpec) -> None:
         "agent_endpoints": _agent_endpoints(spec) + spec.extra_endpoints,
         "line_extensions": _line_extensions(spec.lines),
         "queues": _queues(spec),
+        "cdr_file": CDR_FILE,
+        "cdr_columns": cdr_mapping(),
     }
+    out: dict[str, str] = {}
     for name in TEMPLATES:
         text = (CONF_DIR / name).read_text(encoding="utf-8")
-        out = _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+        out[name] = _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
         if name == "extensions.conf" and spec.extra_dialplan:
-            out += "\n" + spec.extra_dialplan
+            out[name] += "\n" + spec.extra_dialplan
+    return out
+
+
+def render(spec: AsteriskSpec) -> None:
+    """Write the instance's configuration and prompts; keeps recordings and logs."""
+    host = spec.host_dir
+    for sub in ("etc", "lib", "spool", "run", "log/cdr-custom", "recordings", "sounds"):
+        (host / sub).mkdir(parents=True, exist_ok=True)
+    for name, text in conf_texts(spec, _moddir(spec.root)).items():
         target = host / "etc" / name
-        target.write_text(out, encoding="utf-8")
+        target.write_text(text, encoding="utf-8")
         # manager.conf and pjsip.conf hold secrets: only root and Asterisk's group read them.
         os.chmod(target, 0o640)
     build_prompts(spec.prompts_file, spec.prompts_override_dir, host / "sounds")
@@ -176,7 +186,7 @@ def _agent_endpoints(spec: AsteriskSpec) -> str:
         a = phone.agent
         contact = f"contact = {a.contact}\n" if a.contact else ""
         blocks.append(
-            f"[{a.id}](media)\ntype = endpoint\ncontext = agents\nauth = {a.id}-auth\n"
+            f"[{a.id}](media)\ntype = endpoint\ncontext = {Context.AGENTS}\nauth = {a.id}-auth\n"
             f"aors = {a.id}\ncallerid = \"{a.name}\" <{a.id}>\nforce_rport = yes\n"
             f"rewrite_contact = yes\n\n"
             f"[{a.id}-auth]\ntype = auth\nauth_type = digest\nusername = {a.id}\n"
@@ -190,9 +200,9 @@ def _line_extensions(lines: LinePlan) -> str:
     out = []
     for line in lines.lines:
         out.append(
-            f"exten => {line.number},1,Set(__HOTLINE_LINE={line.number})\n"
-            f" same => n,Set(__HOTLINE_FALLBACK=fallback-{line.skills[0]})\n"
-            f" same => n,Goto(hotline-inbound,s,1)"
+            f"exten => {line.number},1,Set({inherited(Var.LINE)}={line.number})\n"
+            f" same => n,Set({inherited(Var.FALLBACK)}={fallback_queue(line.skills[0])})\n"
+            f" same => n,Goto({Context.INBOUND},s,1)"
         )
     return "\n".join(out)
 
@@ -237,9 +247,9 @@ def _queues(spec: AsteriskSpec) -> str:
     weights = queue_weights([p.agent for p in spec.phones])
     for skill in spec.lines.skills():
         # app_queue penalty 0 is best, like skill level 1.
-        body = "".join(f"member => PJSIP/{p.agent.id},{p.agent.skills[skill] - 1}\n"
+        body = "".join(f"member => {TECH}/{p.agent.id},{p.agent.skills[skill] - 1}\n"
                        for p in spec.phones if skill in p.agent.skills)
-        out.append(f"[fallback-{skill}](fallback)\nweight = {weights.get(skill, 0)}\n{body}")
+        out.append(f"[{fallback_queue(skill)}](fallback)\nweight = {weights.get(skill, 0)}\n{body}")
     return "\n".join(out)
 
 

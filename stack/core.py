@@ -42,6 +42,7 @@ from ivr.call_events import CallEventBridge
 from ivr.caller_priority import CallerFlags, CallerPriority, OverdueOrders
 from ivr.connector import AgentConnector
 from ivr.dialer import CallbackDialer
+from ivr.dialplan import AgiScript
 from ivr.flows.inbound import InboundContext, InboundFlow
 from ivr.flows.waiting import WaitingContext, WaitingFlow
 from ivr.heartbeat import beat, run_heartbeat, stop_heartbeat
@@ -170,7 +171,8 @@ class Core:
             sounds_dir=f"{self.spec.inst}/sounds",
             callback_offer_seconds=s.callback_offer_seconds if dialer else None,
             dial_policy=dial_policy))
-        self.agi = AgiServer({"inbound": flow, "waiting": waiting}, host="127.0.0.1",
+        self.agi = AgiServer({AgiScript.INBOUND: flow, AgiScript.WAITING: waiting},
+                             host="127.0.0.1",
                              port=s.agi_port, command_timeout=s.agi_command_timeout)
 
         for agent_id in s.auto_login:

@@ -19,6 +19,7 @@ from hotline_core.phone_numbers import canonical_number
 from hotline_core.recording_names import recording_name
 from ivr.agi import AgiHangup, AgiSession
 from ivr.caller_priority import CallerPriority
+from ivr.dialplan import AgiParam, Header, Next, Var, read_header
 from ivr.live_calls import LiveCall, LiveCalls
 from ivr.records import AsyncCallLog
 
@@ -43,11 +44,11 @@ class InboundFlow:
 
     async def __call__(self, session: AgiSession) -> None:
         ctx = self.ctx
-        number = session.params.get("line") or session.env.get("extension", "")
+        number = session.params.get(AgiParam.LINE) or session.env.get("extension", "")
         line = ctx.lines.by_number(number)
         if line is None:
             await session.stream_file(f"{ctx.sounds_dir}/not-in-service")
-            await session.set_variable("HOTLINE_NEXT", "done")
+            await session.set_variable(Var.NEXT, Next.DONE)
             return
         call_id = session.env.get("uniqueid", "")
         # One form for every look-up below (restriction, priority, history, callback):
@@ -56,9 +57,9 @@ class InboundFlow:
         # The dialplan passes these in the AGI URL; ask for them only if it did not. A name
         # that is not a plain recording name (".." or a quote smuggled in) is not used.
         p = session.params
-        recording = recording_name(p.get("rec") or await session.get_variable("HOTLINE_REC"))
+        recording = recording_name(p.get(AgiParam.REC) or await session.get_variable(Var.REC))
         # Asterisk does not send the linkedid among the AGI headers.
-        linkedid = p.get("linkedid") or await session.get_variable("CHANNEL(linkedid)")
+        linkedid = p.get(AgiParam.LINKEDID) or await session.get_variable("CHANNEL(linkedid)")
         await ctx.calls.offered(call_id, line=line.number, caller=caller,
                                 department=line.department, linkedid=linkedid or call_id,
                                 recording=recording)
@@ -75,10 +76,10 @@ class InboundFlow:
             return
         priority = 0
         if ctx.priority is not None:
-            transferred = (p["transfer"] if "transfer" in p else await session.get_variable(
-                "PJSIP_HEADER(read,X-Hotline-Transfer-From)"))
+            transferred = (p[AgiParam.TRANSFER] if AgiParam.TRANSFER in p
+                           else await session.get_variable(read_header(Header.TRANSFER_FROM)))
             priority = await ctx.priority.of(caller, transferred or "")
-        await session.set_variable("HOTLINE_NEXT", "wait")
+        await session.set_variable(Var.NEXT, Next.WAIT)
         try:
             await ctx.distributor.enqueue(WaitingCall(
                 call_id=call_id, line=line.number, skills=line.skills, caller=caller,
@@ -90,7 +91,7 @@ class InboundFlow:
             # the caller instead of leaving them on hold with no one to pick them.
             log.exception("could not enqueue call %s; handing it to the fallback queue", call_id)
             await ctx.live.remove(call_id)
-            await session.set_variable("HOTLINE_NEXT", "fallback")
+            await session.set_variable(Var.NEXT, Next.FALLBACK)
 
     async def _anyone_serving(self, skills: tuple[str, ...]) -> bool:
         """Is any agent logged in who could take the call, directly or by overflow?"""
@@ -108,7 +109,7 @@ class InboundFlow:
         message = recording_name((recording or f"{call_id}.wav").replace(".wav", "-message.wav"))
         if message is None:
             log.warning("call %s: no safe name for a voice message; not recorded", call_id)
-            await session.set_variable("HOTLINE_NEXT", "done")
+            await session.set_variable(Var.NEXT, Next.DONE)
             return
         await self.ctx.calls.voice_message(call_id, message)
         await session.stream_file(f"{self.ctx.sounds_dir}/voicemail-offer")
@@ -116,7 +117,7 @@ class InboundFlow:
         await session.command(
             f'RECORD FILE "{self.ctx.recordings_dir}/{message.removesuffix(".wav")}" wav "#" '
             f"120000 0 BEEP s=5", timeout=130)
-        await session.set_variable("HOTLINE_NEXT", "done")
+        await session.set_variable(Var.NEXT, Next.DONE)
 
     async def _restricted(self, session: AgiSession, call_id: str, caller: str) -> bool:
         if self.ctx.restrictions is None:
@@ -127,5 +128,5 @@ class InboundFlow:
         reason = f"restricted: {restriction.reason}"
         await self.ctx.calls.closed(call_id, Disposition.RESTRICTED, reason)
         await session.stream_file(f"{self.ctx.sounds_dir}/restricted")
-        await session.set_variable("HOTLINE_NEXT", "done")
+        await session.set_variable(Var.NEXT, Next.DONE)
         return True

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from hotline_core.acd import Distributor
 from hotline_core.dial_policy import DialPolicy, DialRefused
 from ivr.agi import AgiSession
+from ivr.dialplan import Next, Var
 from ivr.live_calls import LiveCalls
 from ivr.numbers import spoken_number
 from ivr.records import AsyncCallLog
@@ -49,7 +50,7 @@ class WaitingFlow:
             if not await self.ctx.distributor.holds(call_id):
                 log.warning("call %s is on hold but the distributor holds no such call: "
                             "handing it to the fallback queue", call_id)
-                await session.set_variable("HOTLINE_NEXT", "fallback")
+                await session.set_variable(Var.NEXT, Next.FALLBACK)
             return   # otherwise: already being connected
         ahead = position - 1
         ewt = await self.ctx.distributor.estimated_wait(call_id)
@@ -90,4 +91,4 @@ class WaitingFlow:
         await self.ctx.calls.callback_requested(call_id)
         log.info("call %s: caller chose a callback and keeps the place in line", call_id)
         await session.stream_file(f"{self.ctx.sounds_dir}/callback-confirmed")
-        await session.set_variable("HOTLINE_NEXT", "done")
+        await session.set_variable(Var.NEXT, Next.DONE)

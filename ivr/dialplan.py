@@ -1,0 +1,164 @@
+"""Every name shared between the dialplan (``asterisk_conf/*.conf``) and the Python core.
+
+Asterisk and the core meet on plain strings: the contexts the core sends callers to, the
+FastAGI scripts the dialplan calls and the parameters in their URLs, the ``HOTLINE_*``
+channel and global variables either side sets for the other, the values of
+``HOTLINE_NEXT``, the SIP header the dialplan reads, the endpoint names, the CDR columns
+and the values of ``CDR(hotline_route)``. They are defined here once. Python code uses these
+names, never a string literal; what ``stack/asterisk.py`` generates (line extensions,
+fallback queues, agents' endpoints, the CDR mapping) is built from them; the hand-written
+templates keep literal names, and ``tests/ivr/test_dialplan_contract.py`` renders every
+template and fails when one uses a name this module does not define, or when this module
+defines one that no rendered file uses (after Wazo's ``wazo_agid/dialplan_variables.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Context(StrEnum):
+    """Dialplan contexts (``[name]`` in extensions.conf)."""
+
+    FROM_TRUNK = "from-trunk"              # the carrier endpoint's context (pjsip.conf)
+    NOT_IN_SERVICE = "hotline-not-in-service"
+    INBOUND = "hotline-inbound"            # answer, record, FastAGI ``inbound``
+    WAIT = "hotline-wait"                  # music on hold, heartbeat check, ``waiting``
+    CONNECT = "hotline-connect"            # AMI Redirect target: exten = agent id
+    CALLBACK = "hotline-callback"          # AMI Originate target of the dialer
+    AGENTS = "agents"                      # agents' phones: may dial nothing
+
+
+class AgiScript(StrEnum):
+    """FastAGI scripts: ``AGI(${HOTLINE_AGI}/<script>)`` ↔ the AgiServer's routes."""
+
+    INBOUND = "inbound"
+    WAITING = "waiting"
+
+
+class AgiParam(StrEnum):
+    """URL parameters the dialplan passes to the ``inbound`` script."""
+
+    LINE = "line"
+    REC = "rec"
+    LINKEDID = "linkedid"
+    TRANSFER = "transfer"
+
+
+class Next(StrEnum):
+    """Values of ``HOTLINE_NEXT``: what the dialplan does after a flow. Anything else (unset:
+    the core unreachable or a flow that died half-way) means the fallback queue."""
+
+    WAIT = "wait"            # inbound: music on hold until the core rings an agent
+    DONE = "done"            # hang up: the flow dealt with the caller
+    FALLBACK = "fallback"    # the core cannot serve the caller: app_queue takes over
+
+
+class Var(StrEnum):
+    """``HOTLINE_*`` channel and global variables."""
+
+    # Globals ([globals], from the instance's settings).
+    AGI = "HOTLINE_AGI"                          # agi://127.0.0.1:<port>
+    SOUNDS = "HOTLINE_SOUNDS"
+    RECORDINGS = "HOTLINE_RECORDINGS"
+    CORE_DEAD_AFTER = "HOTLINE_CORE_DEAD_AFTER"
+    RING_TIMEOUT = "HOTLINE_RING_TIMEOUT"
+    ANNOUNCE_EVERY = "HOTLINE_ANNOUNCE_EVERY"
+    HEARTBEAT = "HOTLINE_HEARTBEAT"              # global, written by the core (AMI Setvar)
+    # Channel variables.
+    LINE = "HOTLINE_LINE"                        # dialled line number (inherited)
+    FALLBACK = "HOTLINE_FALLBACK"                # the line's fallback queue (inherited)
+    REC = "HOTLINE_REC"                          # recording name (inherited)
+    XFER = "HOTLINE_XFER"                        # digits of the transfer header
+    NEXT = "HOTLINE_NEXT"                        # set by the flows: a :class:`Next` value
+    WAITED = "HOTLINE_WAITED"                    # seconds on hold since the last announcement
+    CALL_ID = "HOTLINE_CALL_ID"                  # callback: the citizen's original call
+    CALLBACK_NUMBER = "HOTLINE_CALLBACK_NUMBER"  # callback: digits to dial
+
+
+def inherited(var: Var) -> str:
+    """The name that makes ``Set()`` pass the variable on to every channel the call creates."""
+    return f"__{var}"
+
+
+class Header(StrEnum):
+    """SIP headers the dialplan reads (``PJSIP_HEADER(read,…)``)."""
+
+    TRANSFER_FROM = "X-Hotline-Transfer-From"   # number of the line that transferred the call
+
+
+def read_header(header: Header) -> str:
+    """The dialplan function that reads ``header`` (for an AGI ``GET VARIABLE``)."""
+    return f"PJSIP_HEADER(read,{header})"
+
+
+class Endpoint(StrEnum):
+    """PJSIP endpoints named by the dialplan and the event bridge (agents' are their ids)."""
+
+    CARRIER = "carrier"
+
+
+TECH = "PJSIP"   # channel technology of every endpoint: ``PJSIP/<endpoint>-<seq>``
+
+
+def fallback_queue(skill: str) -> str:
+    """The app_queue queue (queues.conf) that serves ``skill`` when the core is down."""
+    return f"fallback-{skill}"
+
+
+class CdrVar(StrEnum):
+    """The hotline's own CDR fields (``Set(CDR(hotline_…)=…)``)."""
+
+    LINE = "hotline_line"
+    RECORDING = "hotline_recording"
+    ROUTE = "hotline_route"
+
+
+class CdrRoute(StrEnum):
+    """Values of ``CDR(hotline_route)``."""
+
+    CORE = "core"
+    FALLBACK = "fallback"
+    CALLBACK = "callback"
+    NOT_IN_SERVICE = "not-in-service"
+
+
+@dataclass(frozen=True)
+class CdrColumn:
+    name: str          # the key ``ivr/reconcile.py`` reads
+    field: str         # ``CDR(<field>)``
+    option: str = ""   # ``u``: epoch seconds
+
+
+# The columns of hotline-cdr.csv, in file order (cdr_custom.conf is rendered from this).
+CDR_COLUMNS: tuple[CdrColumn, ...] = (
+    CdrColumn("uniqueid", "uniqueid"),
+    CdrColumn("linkedid", "linkedid"),
+    CdrColumn("src", "src"),
+    CdrColumn("dst", "dst"),
+    CdrColumn("dcontext", "dcontext"),
+    CdrColumn("channel", "channel"),
+    CdrColumn("dstchannel", "dstchannel"),
+    CdrColumn("start", "start", "u"),
+    CdrColumn("answer", "answer", "u"),
+    CdrColumn("end", "end", "u"),
+    CdrColumn("disposition", "disposition"),
+    CdrColumn("line", CdrVar.LINE),
+    CdrColumn("recording", CdrVar.RECORDING),
+    CdrColumn("route", CdrVar.ROUTE),
+)
+CDR_FILE = "hotline-cdr.csv"   # under the instance's log/cdr-custom/
+
+
+def cdr_mapping() -> str:
+    """The ``cdr_custom.conf`` mapping value: every column CSV-quoted, in order."""
+    def one(c: CdrColumn) -> str:
+        arg = f"{c.field},{c.option}" if c.option else c.field
+        return f"${{CSV_QUOTE(${{CDR({arg})}})}}"
+    return ",".join(one(c) for c in CDR_COLUMNS)
+
+
+# Originate's ChannelId of the dialer's agent-first leg: ``cb-<call id>`` (AMI only; the
+# event bridge recognises the leg's events by it).
+CALLBACK_LEG_PREFIX = "cb-"
