@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 import redis  # noqa: E402
 
 from hotline_core.db import Base, make_engine  # noqa: E402
-from speech.jobs import JobEvent, JobQueue, QueueKeys  # noqa: E402
+from hotline_core.redis_keys import RedisKeys  # noqa: E402
+from speech.jobs import JobEvent, JobQueue  # noqa: E402
 from speech.settings import SpeechSettings  # noqa: E402
 from speech.vosk_backend import dither_free_copy  # noqa: E402
 from speech.worker import WorkerPool  # noqa: E402
@@ -145,8 +146,8 @@ def bare(model_dir: Path, files: list[Path], procs: int) -> dict[str, float]:
 def pipeline(settings: SpeechSettings, files: list[Path], procs: int) -> dict[str, float]:
     """The same files through Redis jobs, worker processes, SQLite and events."""
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=30)
-    keys = QueueKeys(f"bench:{procs}:{time.monotonic_ns()}")
-    settings = dataclasses.replace(settings, queue_prefix=keys.prefix)
+    settings = dataclasses.replace(settings, namespace=f"bench{procs}-{time.monotonic_ns()}")
+    keys = RedisKeys(settings.namespace).speech
     queue = JobQueue(client, keys)
     pubsub = client.pubsub()  # type: ignore[no-untyped-call]
     pubsub.subscribe(keys.events)

@@ -5,9 +5,10 @@ and the 30-minute interval rows are kept in the database.
 
 - **reset**: the most recent start of the day (``[calls] figures_reset_at``, wall time in
   the hotline's zone) is compared with the one the live figures were last reset for,
-  kept in Redis next to them (``<prefix>:figures-day``). A different one resets the
-  counters (:meth:`Distributor.reset_figures`) once; a core that was down at the start of
-  the day resets on its first pass, and a restart the same day resets nothing.
+  kept in Redis next to them (``Distributor.figures_day_key``, named in
+  ``hotline_core/redis_keys.py``). A different one resets the counters
+  (:meth:`Distributor.reset_figures`) once; a core that was down at the start of the day
+  resets on its first pass, and a restart the same day resets nothing.
 - **store** (every ``store_every`` seconds): today's and yesterday's interval rows are
   recomputed from the call records (:func:`hotline_core.call_intervals.store_recent`).
 """

@@ -33,6 +33,7 @@ from phonenumbers import PhoneNumberType
 from hotline_core.config_errors import ConfigError
 from hotline_core.masking import mask_phone
 from hotline_core.phone_numbers import MAINLAND_CODE, national_digits, parse
+from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -107,10 +108,11 @@ class DialPolicy:
     """Decides whether a number may be dialled, and counts the calls against the caps."""
 
     def __init__(self, settings: DialPolicySettings, redis: aioredis.Redis,
-                 namespace: str = "hotline", clock: Callable[[], float] = time.time) -> None:
+                 namespace: str = DEFAULT_NAMESPACE,
+                 clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self._redis = redis
-        self._prefix = f"{namespace}:dial"
+        self._keys = RedisKeys(namespace).dialing
         self._clock = clock
 
     def dialable(self, raw: str) -> str:
@@ -144,8 +146,8 @@ class DialPolicy:
     async def _count(self, digits: str) -> None:
         now = int(self._clock())
         s = self.settings
-        per_number = f"{self._prefix}:n:{digits}:{now // 3600}"
-        overall = f"{self._prefix}:all:{now // 60}"
+        per_number = self._keys.per_number(digits, now // 3600)
+        overall = self._keys.overall(now // 60)
         if await self._incr(per_number, 3600) > s.per_number_per_hour:
             await self._redis.decr(per_number)
             raise DialRefused(f"rate cap: {s.per_number_per_hour} calls to this number "

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.acd.config import Priorities
 from hotline_core.phone_numbers import UNKNOWN, canonical_number
+from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 from hotline_core.workorders.desk import working_statuses
 from hotline_core.workorders.model import WorkOrder
 
@@ -39,9 +40,9 @@ OverdueLookup = Callable[[str], Awaitable[bool]]
 class CallerFlags:
     """Numbers flagged as needing help (需要帮扶的来电人), kept in Redis."""
 
-    def __init__(self, redis: aioredis.Redis, namespace: str = "hotline") -> None:
+    def __init__(self, redis: aioredis.Redis, namespace: str = DEFAULT_NAMESPACE) -> None:
         self._redis = redis
-        self._key = f"{namespace}:callers:needs-help"
+        self._key = RedisKeys(namespace).callers_needing_help
 
     # Numbers are kept in their canonical form, whatever form the agent typed or the
     # carrier sent.

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 
 import redis.asyncio as aioredis
 
+from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
+
 
 @dataclass(frozen=True)
 class LiveCall:
@@ -24,9 +26,9 @@ class LiveCall:
 
 
 class LiveCalls:
-    def __init__(self, redis: aioredis.Redis, namespace: str = "hotline") -> None:
+    def __init__(self, redis: aioredis.Redis, namespace: str = DEFAULT_NAMESPACE) -> None:
         self._redis = redis
-        self._key = f"{namespace}:live-calls"
+        self._key = RedisKeys(namespace).live_calls
 
     async def add(self, call: LiveCall) -> None:
         await self._redis.hset(self._key, call.call_id, json.dumps(asdict(call)))

@@ -1,6 +1,7 @@
 """Live transcript for the agent (实时转写): while a caller talks to an agent, the
 caller's words are decoded from MixMonitor's caller-leg file as it grows and pushed on
-Redis (``hotline:transcripts``); the /api/live web socket forwards them.
+Redis (``<namespace>:transcripts``, ``RedisKeys.transcripts``); the /api/live web socket
+forwards them.
 
 Speech helps the agent, it never replaces the agent (R-ELDERLY): when the CPU budget for live
 streams is used up, the agent's socket is told the transcript will come after the call (batch).
@@ -17,11 +18,10 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from hotline_core.recording_names import confined
+from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 from speech.live import BatchFallback, LiveTranscriber, follow_growing_wav
 
 log = logging.getLogger(__name__)
-
-TRANSCRIPTS_CHANNEL = "hotline:transcripts"
 
 
 def caller_leg(recording: str) -> str:
@@ -37,9 +37,10 @@ class _Live:
 
 class LiveTranscripts:
     def __init__(self, transcriber: LiveTranscriber, redis: aioredis.Redis,
-                 recordings_dir: Path) -> None:
+                 recordings_dir: Path, namespace: str = DEFAULT_NAMESPACE) -> None:
         self._transcriber = transcriber
         self._redis = redis
+        self._channel = RedisKeys(namespace).transcripts
         self._dir = recordings_dir
         self._calls: dict[str, _Live] = {}
 
@@ -84,4 +85,4 @@ class LiveTranscripts:
             log.exception("live transcript of call %s stopped", call_id)
 
     async def _push(self, message: dict[str, object]) -> None:
-        await self._redis.publish(TRANSCRIPTS_CHANNEL, json.dumps(message, ensure_ascii=False))
+        await self._redis.publish(self._channel, json.dumps(message, ensure_ascii=False))

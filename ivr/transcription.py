@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from hotline_core.call_records import CallRecord
 from hotline_core.recording_names import confined
+from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 from speech.jobs import enqueue_transcription
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,9 @@ def wav_complete(path: Path) -> bool:
 
 class TranscriptionTrigger:
     def __init__(self, redis: aioredis.Redis, recordings_dir: Path,
-                 settle_seconds: float = 30.0) -> None:
+                 settle_seconds: float = 30.0, namespace: str = DEFAULT_NAMESPACE) -> None:
         self._redis = redis
+        self._keys = RedisKeys(namespace).speech
         self._dir = recordings_dir
         self._settle = settle_seconds
         self._tasks: set[asyncio.Task[None]] = set()
@@ -62,6 +64,6 @@ class TranscriptionTrigger:
                 break
             await asyncio.sleep(0.2)
         try:
-            await enqueue_transcription(self._redis, call_id, leg, str(path))
+            await enqueue_transcription(self._redis, call_id, leg, str(path), self._keys)
         except Exception:
             log.exception("could not queue transcription of %s", path)

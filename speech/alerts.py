@@ -1,4 +1,5 @@
-"""Publishing keyword alerts and category hints on Redis pub/sub (``hotline:alerts``).
+"""Publishing keyword alerts and category hints on Redis pub/sub (``<namespace>:alerts``,
+``RedisKeys.alerts``: the channel is the caller's to give).
 
 Each message is one JSON object; the dashboard web socket forwards it to the agent::
 
@@ -20,8 +21,6 @@ import redis.asyncio as aioredis
 
 from speech.keywords import CategoryHint, KeywordAlert
 
-ALERTS_CHANNEL = "hotline:alerts"
-
 
 def alert_json(item: KeywordAlert | CategoryHint) -> str:
     data = asdict(item)
@@ -31,8 +30,7 @@ def alert_json(item: KeywordAlert | CategoryHint) -> str:
 
 
 def publish_alerts(
-    client: redis.Redis, items: Iterable[KeywordAlert | CategoryHint],
-    channel: str = ALERTS_CHANNEL,
+    client: redis.Redis, items: Iterable[KeywordAlert | CategoryHint], channel: str,
 ) -> int:
     """Publish from a worker process (sync client); returns how many were published."""
     count = 0
@@ -44,7 +42,7 @@ def publish_alerts(
 
 async def publish_alerts_async(
     client: aioredis.Redis, items: Iterable[KeywordAlert | CategoryHint],
-    channel: str = ALERTS_CHANNEL, limit_seconds: float = 2.0,
+    channel: str, limit_seconds: float = 2.0,
 ) -> int:
     """Publish from async services (live transcript); bounded in time."""
     count = 0

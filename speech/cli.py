@@ -20,7 +20,8 @@ from typing import TextIO
 
 import redis
 
-from speech.jobs import JobEvent, JobQueue, QueueKeys
+from hotline_core.redis_keys import RedisKeys
+from speech.jobs import JobEvent, JobQueue
 from speech.settings import SpeechSettings
 from speech.worker import WorkerPool, serve
 
@@ -80,7 +81,7 @@ def transcribe(
         raise ValueError("give recordings to transcribe, or backlog=True")
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True,
                                   socket_timeout=10, socket_connect_timeout=5)
-    queue = JobQueue(client, QueueKeys(settings.queue_prefix), settings.lease_seconds,
+    queue = JobQueue(client, RedisKeys(settings.namespace).speech, settings.lease_seconds,
                      settings.retry_delay_seconds)
     pubsub = client.pubsub()  # type: ignore[no-untyped-call]
     pubsub.subscribe(queue.keys.events)

@@ -1,6 +1,6 @@
 """The transcription job queue in Redis: at-least-once, retried, failed jobs kept.
 
-Keys (prefix ``hotline:speech``):
+Keys (prefix ``<namespace>:speech``, named in ``hotline_core/redis_keys.py``):
 
 - ``:queue`` list of job ids — producers LPUSH, workers BLMOVE from the right;
 - ``:processing:<worker>`` the jobs a worker holds (BLMOVE puts them there atomically);
@@ -27,6 +27,8 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+
+from hotline_core.redis_keys import SpeechJobKeys
 
 QUEUED, RUNNING, RETRY, DONE, FAILED = "queued", "running", "retry", "done", "failed"
 DONE_JOB_TTL_SECONDS = 24 * 3600
@@ -80,40 +82,6 @@ class JobEvent:
         return cls(**json.loads(raw))
 
 
-@dataclass(frozen=True)
-class QueueKeys:
-    prefix: str = "hotline:speech"
-
-    @property
-    def queue(self) -> str:
-        return f"{self.prefix}:queue"
-
-    @property
-    def delayed(self) -> str:
-        return f"{self.prefix}:delayed"
-
-    @property
-    def workers(self) -> str:
-        return f"{self.prefix}:workers"
-
-    @property
-    def failed(self) -> str:
-        return f"{self.prefix}:failed"
-
-    @property
-    def events(self) -> str:
-        return f"{self.prefix}:events"
-
-    def job(self, job_id: str) -> str:
-        return f"{self.prefix}:job:{job_id}"
-
-    def processing(self, worker: str) -> str:
-        return f"{self.prefix}:processing:{worker}"
-
-    def alive(self, worker: str) -> str:
-        return f"{self.prefix}:alive:{worker}"
-
-
 def _new_job_fields(call_id: str, leg: str, path: str) -> dict[Any, Any]:
     return {"call_id": call_id, "leg": leg, "path": path, "attempts": 0, "status": QUEUED,
             "error": "", "worker": ""}
@@ -121,7 +89,7 @@ def _new_job_fields(call_id: str, leg: str, path: str) -> dict[Any, Any]:
 
 async def enqueue_transcription(
     client: aioredis.Redis, call_id: str, leg: str, path: str,
-    keys: QueueKeys = QueueKeys(), limit_seconds: float = 5.0,
+    keys: SpeechJobKeys, limit_seconds: float = 5.0,
 ) -> str:
     """Queue one recording for transcription from async code (recording-finished event)."""
     import asyncio
@@ -151,7 +119,7 @@ class JobQueue:
     """Synchronous side of the queue, used inside worker processes and by the CLI."""
 
     def __init__(
-        self, client: redis.Redis, keys: QueueKeys = QueueKeys(), lease_seconds: float = 30.0,
+        self, client: redis.Redis, keys: SpeechJobKeys, lease_seconds: float = 30.0,
         retry_delay_seconds: float = 10.0,
     ) -> None:
         self.client = client

@@ -13,7 +13,7 @@ Mechanism (``ivr/live_transcript.py`` drives it; ``/api/live`` forwards the text
    (fd 3) or an AudioSocket could feed the same :meth:`LiveStream.feed` instead.
 3. Each feed returns a :class:`speech.engine.StreamUpdate`: partial text to show greyed,
    then final utterances with word timings. Finals go through :class:`KeywordWatch`;
-   alerts and hints are published on ``hotline:alerts`` for the agent to accept.
+   alerts and hints are published on ``<namespace>:alerts`` for the agent to accept.
 4. :meth:`LiveStream.close` at hang-up returns the last utterance and frees the slot.
 
 Decoding happens in dedicated host processes (one model each, several streams per
@@ -34,6 +34,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from hotline_core.redis_keys import RedisKeys
 from speech import runtime
 from speech.alerts import publish_alerts_async
 from speech.engine import RecognizerStream, StreamUpdate
@@ -111,7 +112,8 @@ class LiveStream:
         self.alerts.extend(alerts)
         self.hints.extend(hints)
         if (alerts or hints) and self._service.redis is not None:
-            await publish_alerts_async(self._service.redis, [*alerts, *hints])
+            await publish_alerts_async(self._service.redis, [*alerts, *hints],
+                                       RedisKeys(self._service.settings.namespace).alerts)
 
 
 class LiveTranscriber:

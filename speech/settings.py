@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hotline_core.redis_keys import DEFAULT_NAMESPACE, check_namespace
+
 Grammar = dict[str, list[str]]
 """A choice key (``yes``) → the phrases that mean it (``["是", "对"]``)."""
 
@@ -61,7 +63,7 @@ class SpeechSettings:
     work_dir: Path = field(
         default_factory=lambda: Path(tempfile.gettempdir()) / "hotline-speech"
     )
-    queue_prefix: str = "hotline:speech"
+    namespace: str = DEFAULT_NAMESPACE    # [redis] namespace: queue keys and alerts channel
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> SpeechSettings:
@@ -93,6 +95,9 @@ class SpeechSettings:
             raise SpeechSettingsError("speech.retry_delay_seconds", "must be 0 or more")
         if self.poll_seconds <= 0:
             raise SpeechSettingsError("speech.poll_seconds", "must be positive")
+        problem = check_namespace(self.namespace)
+        if problem is not None:
+            raise SpeechSettingsError("redis.namespace", problem)
         if not 0.0 <= self.min_choice_confidence <= 1.0:
             raise SpeechSettingsError("speech.min_choice_confidence", "must be within 0..1")
         if self.keywords_file is not None and not self.keywords_file.is_file():
@@ -112,7 +117,7 @@ class SpeechSettings:
 _INTS = {"workers", "worker_nice", "max_live_streams", "max_attempts"}
 _FLOATS = {"lease_seconds", "retry_delay_seconds", "poll_seconds", "min_choice_confidence"}
 _PATHS = {"model_dir", "work_dir"}
-_STRS = {"redis_url", "database_url", "queue_prefix"}
+_STRS = {"redis_url", "database_url", "namespace"}
 
 
 def _convert(key: str, value: Any) -> Any:

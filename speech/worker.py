@@ -29,11 +29,12 @@ import redis
 
 from hotline_core.backoff import Backoff
 from hotline_core.db import make_engine, make_sessionmaker
+from hotline_core.redis_keys import RedisKeys
 from hotline_core.transcripts import DONE, FAILED, QUEUED, save_transcript
 from speech import runtime
 from speech.alerts import publish_alerts
 from speech.engine import Audio, AudioFormatError, Recognizer, SpeechSetupError, Transcription
-from speech.jobs import JobQueue, QueueKeys, TranscriptionJob
+from speech.jobs import JobQueue, TranscriptionJob
 from speech.keywords import KeywordLists, load_keywords, spot
 from speech.settings import SpeechSettings
 
@@ -59,7 +60,8 @@ class TranscriptionWorker:
             settings.redis_url, decode_responses=True,
             socket_timeout=settings.poll_seconds + 10, socket_connect_timeout=5,
         )
-        self.queue = JobQueue(self.redis, QueueKeys(settings.queue_prefix),
+        self.names = RedisKeys(settings.namespace)
+        self.queue = JobQueue(self.redis, self.names.speech,
                               settings.lease_seconds, settings.retry_delay_seconds)
         self.sessions = make_sessionmaker(make_engine(settings.database_url))
         self.stopping = threading.Event()
@@ -116,7 +118,7 @@ class TranscriptionWorker:
                                 words=words_json(result), audio_seconds=result.audio_seconds)
             alerts, hints = spot(self.keywords, result.words, call_id=job.call_id,
                                  leg=job.leg, source="batch")
-            publish_alerts(self.redis, [*alerts, *hints])
+            publish_alerts(self.redis, [*alerts, *hints], self.names.alerts)
         except AudioFormatError as exc:  # the same file will never decode: fail now
             self._give_up(job, f"AudioFormatError: {exc}")
             return

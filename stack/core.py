@@ -121,8 +121,9 @@ class Core:
         # The live web sockets hold a pub/sub connection each: a client of their own, so
         # open wallboards never take connections from the pool that serves calls.
         self.live_redis = live_api.pubsub_client(s.redis_url)
-        distributor = Distributor(self.redis, dist_config)
-        live = LiveCalls(self.redis)
+        ns = s.redis_namespace      # every key and channel below is under it (redis_keys.py)
+        distributor = Distributor(self.redis, dist_config, namespace=ns)
+        live = LiveCalls(self.redis, namespace=ns)
         calls = self.calls = AsyncCallLog(call_log)
 
         async def agent_of_call(call_id: str) -> str | None:
@@ -141,12 +142,13 @@ class Core:
         self.ami = AmiClient("127.0.0.1", s.ami_port, s.ami_username, s.ami_secret,
                              timeout=s.ami_timeout, on_login=after_login)
         # One number policy for everything the platform dials (callbacks today).
-        dial_policy = DialPolicy(DialPolicySettings.from_table(s.dialing, s.source), self.redis)
+        dial_policy = DialPolicy(DialPolicySettings.from_table(s.dialing, s.source), self.redis,
+                                 namespace=ns)
         dialer = (CallbackDialer(self.ami, s.ring_timeout, dial_policy)
                   if s.carrier_outbound_uri else None)
         distributor.on_assignment = AgentConnector(self.ami, live, distributor, dialer, calls)
         speech = speech_settings(s)
-        trigger = (TranscriptionTrigger(self.redis, self.spec.recordings_dir)
+        trigger = (TranscriptionTrigger(self.redis, self.spec.recordings_dir, namespace=ns)
                    if speech is not None else None)
         live_transcripts = None
         if speech is not None and speech.max_live_streams > 0:
@@ -154,12 +156,12 @@ class Core:
                 speech, load_keywords(speech.keywords_file) if speech.keywords_file else None,
                 self.redis)
             live_transcripts = LiveTranscripts(self.transcriber, self.redis,
-                                               self.spec.recordings_dir)
+                                               self.spec.recordings_dir, namespace=ns)
         bridge = CallEventBridge(self.ami, live, calls, distributor,
                                  on_ended=trigger.call_ended if trigger else None,
                                  live_transcripts=live_transcripts)
-        restrictions = RestrictionList(self.redis)
-        flags = CallerFlags(self.redis)
+        restrictions = RestrictionList(self.redis, namespace=ns)
+        flags = CallerFlags(self.redis, namespace=ns)
         flow = InboundFlow(InboundContext(
             lines=lines, calls=calls, distributor=distributor, live=live,
             sounds_dir=f"{self.spec.inst}/sounds", recordings_dir=f"{self.spec.inst}/recordings",
@@ -217,7 +219,7 @@ class Core:
                                 name="supervision"),
             # Live figures start again at [calls] figures_reset_at; interval rows stored.
             asyncio.create_task(run_call_figures(
-                distributor, self.redis, "hotline:acd:figures-day", sessions, desk.zone,
+                distributor, self.redis, distributor.figures_day_key, sessions, desk.zone,
                 parse_reset_at(s.figures_reset_at)), name="call-figures"),
         ]
         if self.transcriber is not None:

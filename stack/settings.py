@@ -18,6 +18,7 @@ from typing import Any
 from hotline_core.call_figures_day import parse_reset_at
 from hotline_core.clock import zone_named
 from hotline_core.config_errors import ConfigError, line_of, read_config_text
+from hotline_core.redis_keys import DEFAULT_NAMESPACE, check_namespace
 from stack.secret_files import stored_secret
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,7 @@ class Settings:
     redis_port: int
     redis_url: str                  # with the password when there is one
     redis_owned: bool               # the stack starts its own redis-server on redis_port
+    redis_namespace: str            # every key and channel of this hotline (redis_keys.py)
     database_url: str
     state_dir: Path
     lines_file: Path
@@ -138,6 +140,9 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
             database_url = f"{scheme}://{user}:{pw}@{host}"
     redis_port = r.port("redis", "port", 6379)
     redis_url, redis_owned = _redis_url(r.str("redis", "url", ""), redis_port, env, state_dir)
+    redis_namespace = r.str("redis", "namespace", DEFAULT_NAMESPACE)
+    if (problem := check_namespace(redis_namespace)) is not None:
+        raise r.error("redis", "namespace", problem)
     tls = r.str("network", "tls", "auto")
     if tls not in ("auto", "on", "off"):
         raise r.error("network", "tls", f"{tls!r} must be \"auto\", \"on\" or \"off\"")
@@ -173,6 +178,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         redis_port=redis_port,
         redis_url=redis_url,
         redis_owned=redis_owned,
+        redis_namespace=redis_namespace,
         database_url=database_url,
         state_dir=state_dir,
         lines_file=r.path("paths", "lines_file", "config/lines.toml", base),

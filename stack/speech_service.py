@@ -20,6 +20,10 @@ def speech_settings(settings: Settings) -> SpeechSettings | None:
         return None
     keywords = Path(raw.get("keywords_file", "config/keywords.toml"))
     raw["keywords_file"] = str(keywords if keywords.is_absolute() else REPO_ROOT / keywords)
+    if "namespace" in raw:      # one namespace for the whole hotline, or the two sides miss
+        raise SpeechSettingsError("speech.namespace",
+                                  "not a [speech] setting: set [redis] namespace")
+    raw["namespace"] = settings.redis_namespace
     raw.setdefault("redis_url", settings.redis_url)
     raw.setdefault("database_url", settings.database_url)
     raw.setdefault("work_dir", str(settings.state_dir / "speech"))

@@ -2,8 +2,10 @@
 
 The web socket pushes a fresh snapshot of the figures whenever the distributor announces a
 change on Redis pub/sub (``<namespace>:events``), and forwards speech alerts
-(``hotline:alerts``) and live transcripts (``hotline:transcripts``) as they come, so
-the wallboard and agents' clients never poll.
+(``<namespace>:alerts``) and live transcripts (``<namespace>:transcripts``) as they come,
+so the wallboard and agents' clients never poll. The channels are the distributor's
+hotline's (``Distributor.names``, ``hotline_core/redis_keys.py``): a socket never sees
+another hotline's sharing the same Redis.
 
 Who receives what (the caller's words are personal data):
 
@@ -47,8 +49,6 @@ from web.errors import json_error
 from web.workorders_requests import principal
 
 log = logging.getLogger(__name__)
-ALERTS_CHANNEL = "hotline:alerts"
-TRANSCRIPTS_CHANNEL = "hotline:transcripts"
 MAX_SOCKETS = 200            # web sockets open at once, all tokens together
 MAX_SOCKETS_PER_TOKEN = 4    # one client or wallboard with a few tabs
 PUBSUB_CLIENT_NAME = "hotline-live"
@@ -202,10 +202,11 @@ async def _serve(request: web.Request, svc: LiveServices,
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     pubsub = svc.redis.pubsub()
+    names = svc.distributor.names       # this hotline's channels only
     try:
         async with asyncio.timeout(REDIS_SECONDS):
-            await pubsub.subscribe(svc.distributor.events_channel, ALERTS_CHANNEL,
-                                   TRANSCRIPTS_CHANNEL)
+            await pubsub.subscribe(svc.distributor.events_channel, names.alerts,
+                                   names.transcripts)
         pump = asyncio.create_task(_pump(ws, pubsub, svc, words))
         try:
             await ws.send_json({"type": "figures", "figures":
@@ -268,6 +269,7 @@ class _Filter:
 
 async def _pump(ws: web.WebSocketResponse, pubsub: Any, svc: LiveServices,
                 words: _Filter) -> None:
+    names = svc.distributor.names
     while not ws.closed:
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
         if message is None:
@@ -276,12 +278,12 @@ async def _pump(ws: web.WebSocketResponse, pubsub: Any, svc: LiveServices,
         channel = channel.decode() if isinstance(channel, bytes) else channel
         data = message["data"]
         data = data.decode() if isinstance(data, bytes) else data
-        if channel in (ALERTS_CHANNEL, TRANSCRIPTS_CHANNEL):
+        if channel in (names.alerts, names.transcripts):
             try:
                 payload = json.loads(data)
             except ValueError:
                 payload = {"raw": data}
-            kind = "alert" if channel == ALERTS_CHANNEL else "transcript"
+            kind = "alert" if channel == names.alerts else "transcript"
             if await words.passes(kind, payload):
                 await ws.send_json({"type": kind, kind: payload})
         else:

@@ -48,6 +48,7 @@ from hotline_core.acd.config import DistributionConfig
 from hotline_core.acd.figures import Figures, QueueFigures, estimated_wait
 from hotline_core.acd.routing import skills_for_call
 from hotline_core.masking import mask_phone
+from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +89,16 @@ class Distributor:
         self,
         redis: aioredis.Redis,
         config: DistributionConfig,
-        namespace: str = "hotline",
+        namespace: str = DEFAULT_NAMESPACE,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._redis = redis
         self._config = config
         self._namespace = namespace
-        self._prefix = f"{namespace}:acd"
-        self.events_channel = f"{namespace}:events"
+        self.names = names = RedisKeys(namespace)   # this hotline's keys and channels
+        self._keys = names.acd          # the script builds its keys from this prefix
+        self.figures_day_key = self._keys.figures_day
+        self.events_channel = names.events
         self._clock = clock
         self._settings = json.dumps(config.script_settings())
         # reconciliation steps run with matching held, then one rematch
@@ -123,7 +126,7 @@ class Distributor:
         settings = self._settings_hold if hold else self._settings
         raw = await self._io(self._script(
             keys=[],
-            args=[self._prefix, self.events_channel, op, repr(now), settings,
+            args=[self._keys.prefix, self.events_channel, op, repr(now), settings,
                   *[a if isinstance(a, str) else repr(a) for a in args]],
         ))
         result = json.loads(_s(raw))
@@ -239,11 +242,11 @@ class Distributor:
         """When :meth:`dispatch` must run next: earliest wrap-up end, overflow time or
         stuck-ring deadline (``no_answer_timeout + stuck_ring_grace_seconds``; such an entry
         may be obsolete — the call was answered — and dispatch then does nothing)."""
-        p = self._prefix
+        k = self._keys
         pipe = self._redis.pipeline(transaction=False)
-        pipe.zrange(f"{p}:wrap", 0, 0, withscores=True)
-        pipe.zrange(f"{p}:ovf", 0, 0, withscores=True)
-        pipe.zrange(f"{p}:ring", 0, 0, withscores=True)
+        pipe.zrange(k.wrap, 0, 0, withscores=True)
+        pipe.zrange(k.overflow, 0, 0, withscores=True)
+        pipe.zrange(k.ringing, 0, 0, withscores=True)
         wrap, ovf, ring = await self._io(pipe.execute())
         times = [float(score) for _, score in (*wrap, *ovf, *ring)]
         return min(times) if times else None
@@ -256,11 +259,10 @@ class Distributor:
 
     async def agents(self) -> list[AgentStatus]:
         """Every agent that ever logged in, sorted by id."""
-        p = self._prefix
-        ids = sorted(_s(x) for x in await self._io(self._redis.smembers(f"{p}:agents")))
+        ids = sorted(_s(x) for x in await self._io(self._redis.smembers(self._keys.agents)))
         pipe = self._redis.pipeline(transaction=False)
         for agent_id in ids:
-            pipe.hgetall(f"{p}:a:{agent_id}")
+            pipe.hgetall(self._keys.agent(agent_id))
         rows = await self._io(pipe.execute())
         out = []
         for agent_id, raw in zip(ids, rows, strict=True):
@@ -282,11 +284,10 @@ class Distributor:
         return out
 
     async def _waiting_rows(self) -> list[tuple[WaitingCall, float]]:
-        p = self._prefix
-        ids = [_s(x) for x in await self._io(self._redis.zrange(f"{p}:waiting", 0, -1))]
+        ids = [_s(x) for x in await self._io(self._redis.zrange(self._keys.waiting, 0, -1))]
         pipe = self._redis.pipeline(transaction=False)
         for call_id in ids:
-            pipe.hgetall(f"{p}:c:{call_id}")
+            pipe.hgetall(self._keys.call(call_id))
         rows = await self._io(pipe.execute())
         out = []
         now = self._clock()
@@ -316,18 +317,18 @@ class Distributor:
     async def figures(self) -> QueueFigures:
         """Live figures per line and per skill queue (definitions in ``figures.py``)."""
         now = self._clock()
-        p = self._prefix
+        k = self._keys
         agents = await self.agents()
         waiting = [c for c, _ in await self._waiting_rows()]
-        lines = {_s(x) for x in await self._io(self._redis.smembers(f"{p}:flines"))}
-        skills = {_s(x) for x in await self._io(self._redis.smembers(f"{p}:fskills"))}
+        lines = {_s(x) for x in await self._io(self._redis.smembers(k.figure_lines))}
+        skills = {_s(x) for x in await self._io(self._redis.smembers(k.figure_skills))}
         lines |= {c.line for c in waiting}
         skills |= {c.skills[0] for c in waiting} | {s for a in agents for s in a.skills}
         pipe = self._redis.pipeline(transaction=False)
         for name in sorted(lines):
-            pipe.hgetall(f"{p}:fl:{name}")
+            pipe.hgetall(k.line_figures(name))
         for name in sorted(skills):
-            pipe.hgetall(f"{p}:fs:{name}")
+            pipe.hgetall(k.skill_figures(name))
         counters = await self._io(pipe.execute())
         line_counts = dict(zip(sorted(lines), counters[: len(lines)], strict=True))
         skill_counts = dict(zip(sorted(skills), counters[len(lines):], strict=True))
@@ -389,7 +390,7 @@ class Distributor:
 
     async def holds(self, call_id: str) -> bool:
         """Does the distributor hold this call (waiting, ringing or talking)?"""
-        return bool(await self._io(self._redis.exists(f"{self._prefix}:c:{call_id}")))
+        return bool(await self._io(self._redis.exists(self._keys.call(call_id))))
 
     async def estimated_wait(self, call_id: str) -> float | None:
         """Estimated seconds until ``call_id`` is answered, for announcements (see figures)."""
@@ -402,7 +403,7 @@ class Distributor:
             1 for a in await self.agents()
             if skill in a.skills and a.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED)
         )
-        samples = await self._io(self._redis.lrange(f"{self._prefix}:ht:{skill}", 0, -1))
+        samples = await self._io(self._redis.lrange(self._keys.talk_times(skill), 0, -1))
         return estimated_wait(ahead, serving, [float(_s(x)) for x in samples],
                               self._config.default_handle_seconds,
                               self._config.wrapup_seconds)
@@ -468,5 +469,5 @@ class Distributor:
 
     async def _held_calls(self) -> set[str]:
         """Ids of every call the distributor holds (waiting, ringing or talking)."""
-        members = await self._io(self._redis.smembers(f"{self._prefix}:calls"))
+        members = await self._io(self._redis.smembers(self._keys.calls))
         return {_s(x) for x in members}

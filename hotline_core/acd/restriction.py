@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 
 from hotline_core.masking import mask_phone
 from hotline_core.phone_numbers import canonical_number
+from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,11 @@ class RestrictionHit:
 class RestrictionList:
     """The restriction list of one hotline namespace."""
 
-    def __init__(self, redis: aioredis.Redis, namespace: str = "hotline",
+    def __init__(self, redis: aioredis.Redis, namespace: str = DEFAULT_NAMESPACE,
                  clock: Callable[[], float] = time.time, timeout: float = 2.0,
                  hits_kept: int = 100_000) -> None:
         self._redis = redis
-        self._p = f"{namespace}:restrict"
+        self._keys = RedisKeys(namespace).restrictions
         self._clock = clock
         self._timeout = timeout
         self._hits_kept = hits_kept
@@ -90,9 +91,9 @@ class RestrictionList:
         now = self._clock()
         entry = Restriction(number, reason, by, now, now + days * _DAY)
         pipe = self._redis.pipeline(transaction=True)
-        pipe.set(f"{self._p}:n:{number}", json.dumps(entry.__dict__),
+        pipe.set(self._keys.number(number), json.dumps(entry.__dict__),
                  ex=int(days * _DAY + _DAY))
-        pipe.xadd(f"{self._p}:audit", {"e": json.dumps(AuditEntry(
+        pipe.xadd(self._keys.audit, {"e": json.dumps(AuditEntry(
             "restrict", number, by, reason, now, entry.until).__dict__)})
         await self._io(pipe.execute())
         log.info("restricted %s until %s by %s: %s", mask_phone(number), entry.until, by, reason)
@@ -101,7 +102,7 @@ class RestrictionList:
     async def is_restricted(self, number: str) -> Restriction | None:
         """The live restriction of ``number``, or None; a hit is logged."""
         number = canonical_number(number)
-        raw = await self._io(self._redis.get(f"{self._p}:n:{number}"))
+        raw = await self._io(self._redis.get(self._keys.number(number)))
         if raw is None:
             return None
         entry = Restriction(**json.loads(raw))
@@ -109,7 +110,7 @@ class RestrictionList:
         if entry.until <= now:
             return None
         hit = RestrictionHit(number, now, entry.reason)
-        await self._io(self._redis.xadd(f"{self._p}:hits", {"e": json.dumps(hit.__dict__)},
+        await self._io(self._redis.xadd(self._keys.hits, {"e": json.dumps(hit.__dict__)},
                                         maxlen=self._hits_kept, approximate=True))
         log.info("restricted caller %s refused (%s)", mask_phone(number), entry.reason)
         return entry
@@ -119,24 +120,24 @@ class RestrictionList:
         if not by or not reason:
             raise ValueError("by and reason: lifting a restriction must say who and why")
         number = canonical_number(number)
-        key = f"{self._p}:n:{number}"
+        key = self._keys.number(number)
         raw = await self._io(self._redis.get(key))
         live = raw is not None and Restriction(**json.loads(raw)).until > self._clock()
         pipe = self._redis.pipeline(transaction=True)
         pipe.delete(key)
-        pipe.xadd(f"{self._p}:audit", {"e": json.dumps(AuditEntry(
+        pipe.xadd(self._keys.audit, {"e": json.dumps(AuditEntry(
             "lift", number, by, reason, self._clock()).__dict__)})
         await self._io(pipe.execute())
         return live
 
     async def audit(self) -> list[AuditEntry]:
         """Every restrict and lift, oldest first."""
-        rows = await self._io(self._redis.xrange(f"{self._p}:audit"))
+        rows = await self._io(self._redis.xrange(self._keys.audit))
         return [AuditEntry(**json.loads(_text(f[_key(f)]))) for _, f in rows]
 
     async def hits(self) -> list[RestrictionHit]:
         """Logged hits, oldest first (the most recent ``hits_kept``)."""
-        rows = await self._io(self._redis.xrange(f"{self._p}:hits"))
+        rows = await self._io(self._redis.xrange(self._keys.hits))
         return [RestrictionHit(**json.loads(_text(f[_key(f)]))) for _, f in rows]
 
 

@@ -76,6 +76,7 @@ class Composed:
     restrictions: RestrictionList
     call_log: CallLog
     live: live_api.LiveServices
+    namespace: str                  # every Redis key and channel of this hotline
 
     async def json(self, method: str, path: str, who: str | None = None,
                    body: Any = None) -> tuple[int, Any]:
@@ -87,8 +88,10 @@ class Composed:
 @asynccontextmanager
 async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.MAX_SOCKETS,
                    max_sockets_per_token: int = live_api.MAX_SOCKETS_PER_TOKEN,
-                   ) -> AsyncIterator[Composed]:
-    """The composed API, with LiveServices' socket caps as given."""
+                   namespace: str | None = None) -> AsyncIterator[Composed]:
+    """The composed API, with LiveServices' socket caps as given, its Redis keys and
+    channels under ``namespace`` (a fresh one when None), as ``[redis] namespace`` sets
+    them for the core."""
     url = f"sqlite:///{tmp_path / 'hotline.db'}"
     upgrade(url)
     engine = make_engine(url)
@@ -97,7 +100,7 @@ async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.M
     access = policy()
     desk = DeskSettings(preset=load_preset("gaotai"), calendar=ChineseWorkingCalendar(),
                         clock=lambda: datetime(2026, 6, 8, 9, 0))
-    namespace = f"sec{next(_namespaces)}-{id(tmp_path)}"
+    namespace = namespace or f"sec{next(_namespaces)}-{id(tmp_path)}"
     redis = aioredis.from_url(redis_url, socket_timeout=5, client_name="hotline-calls")
     live_redis = live_api.pubsub_client(redis_url, max_sockets)
     distributor = Distributor(redis, DistributionConfig(), namespace=namespace)
@@ -138,7 +141,7 @@ async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.M
     await client.start_server()
     try:
         yield Composed(client, maker, redis, live_redis, distributor, restrictions, call_log,
-                       live)
+                       live, namespace)
     finally:
         await client.close()
         await live_redis.aclose()

@@ -19,6 +19,7 @@ import aiohttp
 import redis
 import redis.asyncio as aioredis
 
+from hotline_core.redis_keys import RedisKeys
 from ivr.live_transcript import LiveTranscripts
 from speech.alerts import publish_alerts, publish_alerts_async
 from speech.engine import Word
@@ -83,7 +84,8 @@ async def test_an_agent_receives_its_own_calls_only(tmp_path: Path, redis_url: s
         # answered call it publishes "live: false" naming the call and its agent.
         transcriber = LiveTranscriber(SpeechSettings(model_dir=tmp_path, max_live_streams=0))
         stack.callback(transcriber.close)
-        producer = LiveTranscripts(transcriber, app.redis, tmp_path)
+        producer = LiveTranscripts(transcriber, app.redis, tmp_path, namespace=app.namespace)
+        alerts = RedisKeys(app.namespace).alerts
         sync_redis = redis.Redis.from_url(redis_url)
         stack.callback(sync_redis.close)
         sup = sockets["supervisor"]
@@ -92,12 +94,12 @@ async def test_an_agent_receives_its_own_calls_only(tmp_path: Path, redis_url: s
         assert await _next_word(sup) == ("transcript", "call-B")
         producer.answered("call-A", "1001", "20260608/call-A.wav")
         assert await _next_word(sup) == ("transcript", "call-A")
-        await publish_alerts_async(app.redis, _heard("call-B", "live"))
+        await publish_alerts_async(app.redis, _heard("call-B", "live"), alerts)
         assert await _next_word(sup) == ("alert", "call-B")
         # A batch alert after the call: no transcript named its agent, the record does.
-        await asyncio.to_thread(publish_alerts, sync_redis, _heard("call-C", "batch"))
+        await asyncio.to_thread(publish_alerts, sync_redis, _heard("call-C", "batch"), alerts)
         assert await _next_word(sup) == ("alert", "call-C")
-        await publish_alerts_async(app.redis, _heard("call-A", "live"))
+        await publish_alerts_async(app.redis, _heard("call-A", "live"), alerts)
         assert await _next_word(sup) == ("alert", "call-A")
         # A change of figures after all of it: each socket reads up to it.
         await app.distributor.agent_login("1001", {"general": 1})

@@ -31,7 +31,7 @@ def test_transcribe_paths_with_two_workers_and_a_progress_bar(
     Base.metadata.create_all(make_engine(db_url))
     settings = dataclasses.replace(
         ko_settings, redis_url=redis_url, database_url=db_url, poll_seconds=0.2,
-        retry_delay_seconds=0.0, max_attempts=1, queue_prefix=f"test:{uuid.uuid4().hex[:8]}",
+        retry_delay_seconds=0.0, max_attempts=1, namespace=f"test{uuid.uuid4().hex[:8]}",
         worker_nice=0,
     )
     caller = tmp_path / "1700000001.7-in.wav"
@@ -68,16 +68,17 @@ def test_transcribe_backlog_works_through_queued_jobs(
 ) -> None:
     import redis
 
-    from speech.jobs import JobQueue, QueueKeys
+    from hotline_core.redis_keys import RedisKeys
+    from speech.jobs import JobQueue
 
     db_url = f"sqlite:///{tmp_path / 'h.db'}"
     Base.metadata.create_all(make_engine(db_url))
     settings = dataclasses.replace(
         ko_settings, redis_url=redis_url, database_url=db_url, poll_seconds=0.2,
-        queue_prefix=f"test:{uuid.uuid4().hex[:8]}", worker_nice=0,
+        namespace=f"test{uuid.uuid4().hex[:8]}", worker_nice=0,
     )
     client = redis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=10)
-    queue = JobQueue(client, QueueKeys(settings.queue_prefix))
+    queue = JobQueue(client, RedisKeys(settings.namespace).speech)
     for n, word in enumerate(["네", "예", "아니오"]):
         queue.enqueue(f"c{n}", "voicemail", str(speech_clip(word)))
     out = io.StringIO()

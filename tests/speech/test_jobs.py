@@ -16,9 +16,10 @@ import redis
 from sqlalchemy import select
 
 from hotline_core.db import Base, make_engine, make_sessionmaker
+from hotline_core.redis_keys import RedisKeys
 from hotline_core.transcripts import Transcript
 from speech.engine import SpeechSetupError
-from speech.jobs import JobEvent, JobQueue, QueueKeys
+from speech.jobs import JobEvent, JobQueue
 from speech.settings import SpeechSettings
 from speech.worker import WorkerPool
 from tests.helpers.speech_audio import concat_clips, duration_seconds, silence_clip, speech_clip
@@ -36,7 +37,7 @@ def batch_settings(
     return dataclasses.replace(
         ko_settings, redis_url=redis_url, database_url=db_url, lease_seconds=1.5,
         retry_delay_seconds=0.0, poll_seconds=0.2, max_attempts=3,
-        queue_prefix=f"test:{uuid.uuid4().hex[:8]}", worker_nice=0,
+        namespace=f"test{uuid.uuid4().hex[:8]}", worker_nice=0,
     )
 
 
@@ -44,7 +45,7 @@ def batch_settings(
 def queue(batch_settings: SpeechSettings) -> Iterator[JobQueue]:
     client = redis.Redis.from_url(batch_settings.redis_url, decode_responses=True,
                                   socket_timeout=10)
-    yield JobQueue(client, QueueKeys(batch_settings.queue_prefix),
+    yield JobQueue(client, RedisKeys(batch_settings.namespace).speech,
                    batch_settings.lease_seconds, batch_settings.retry_delay_seconds)
     client.close()
 

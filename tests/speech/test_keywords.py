@@ -16,9 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hotline_core.db import Base, make_engine
-from speech.alerts import ALERTS_CHANNEL, publish_alerts_async
+from hotline_core.redis_keys import RedisKeys
+from speech.alerts import publish_alerts_async
 from speech.engine import Audio, RecognizerStream, Transcription, Word
-from speech.jobs import JobQueue, QueueKeys
+from speech.jobs import JobQueue
 from speech.keywords import KeywordConfigError, KeywordWatch, load_keywords, spot
 from speech.settings import SpeechSettings
 from speech.vosk_backend import VoskRecognizer
@@ -26,6 +27,7 @@ from speech.worker import TranscriptionWorker
 from tests.helpers.speech_audio import concat_clips, silence_clip, speech_clip
 
 ROOT = Path(__file__).resolve().parents[2]
+NAMES = RedisKeys(f"kwtest{uuid.uuid4().hex[:8]}")   # this module's keys and channels
 KO_KEYWORDS = """
 [alerts.fire]
 line = "119"
@@ -47,7 +49,7 @@ def w(text: str, start: float) -> Word:
 def alerts_sub(redis_url: str) -> Iterator[redis.client.PubSub]:
     client = redis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=10)
     pubsub = client.pubsub()
-    pubsub.subscribe(ALERTS_CHANNEL)
+    pubsub.subscribe(NAMES.alerts)
     pubsub.get_message(timeout=5)
     yield pubsub
     pubsub.close()
@@ -103,7 +105,7 @@ async def test_keyword_in_a_real_transcript_is_published_on_redis(
     alerts, hints = spot(lists, heard.words, call_id="call-9", leg="caller", source="live")
     client = aioredis.Redis.from_url(redis_url, socket_timeout=5)
     try:
-        assert await publish_alerts_async(client, [*alerts, *hints]) == 2
+        assert await publish_alerts_async(client, [*alerts, *hints], NAMES.alerts) == 2
     finally:
         await client.aclose()
     got = received(alerts_sub, 2)
@@ -145,10 +147,10 @@ def test_batch_worker_publishes_alerts_of_the_transcript(
     Base.metadata.create_all(make_engine(db_url))
     settings = dataclasses.replace(
         ko_settings, redis_url=redis_url, database_url=db_url, keywords_file=tmp_path / "k.toml",
-        queue_prefix=f"test:{uuid.uuid4().hex[:8]}", poll_seconds=0.2,
+        namespace=NAMES.namespace, poll_seconds=0.2,
     )
     worker = TranscriptionWorker(settings, "w-inline", FixedWords([w("불이야", 0.4)]))
-    job_queue = JobQueue(worker.redis, QueueKeys(settings.queue_prefix))
+    job_queue = JobQueue(worker.redis, NAMES.speech)
     job_queue.enqueue("call-7", "caller", str(speech_clip("네")))
     job = job_queue.claim("w-inline", 1.0)
     assert job is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from speech.alerts import ALERTS_CHANNEL
+from hotline_core.redis_keys import RedisKeys
 from speech.keywords import load_keywords
 from speech.live import BatchFallback, LiveStream, LiveTranscriber, follow_growing_wav
 from speech.settings import SpeechSettings
@@ -26,7 +26,7 @@ async def test_live_stream_budget_partials_finals_and_alerts(
     settings = dataclasses.replace(ko_settings, max_live_streams=1)
     client = aioredis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=10)
     pubsub = client.pubsub()
-    await pubsub.subscribe(ALERTS_CHANNEL)
+    await pubsub.subscribe(RedisKeys(settings.namespace).alerts)
     live = LiveTranscriber(settings, load_keywords(tmp_path / "k.toml"), client,
                           call_seconds=120)  # bounds for a loaded machine
     try:
