@@ -10,8 +10,9 @@ no rendered file uses. Python code outside the module spells none of these names
 literal (checked on the source of ``ivr/`` and ``stack/``).
 
 On the starting main (4b97079) this module fails at import (no ``stack.asterisk.conf_texts``,
-no ``ivr/dialplan.py``): the names were literals on both sides, checked by nothing. A deliberately misspelt name in a template
-(``HOTLINE_CALLBAK_NUMBER`` in ``[hotline-callback]``) makes
+no ``ivr/dialplan.py``): the names were literals on both sides, checked by nothing. A
+deliberately misspelt name in a template (``HOTLINE_CALLBAK_NUMBER`` in ``[hotline-callback]``)
+makes
 ``test_every_hotline_variable_is_defined_and_used`` fail in both directions.
 """
 
