@@ -206,7 +206,8 @@ def to_calendar_time(calendar: WorkingCalendar, instant: datetime) -> datetime:
     return instant if instant.tzinfo is None else instant.astimezone(zone_of(calendar))
 
 
-def _back(result: datetime, like: datetime) -> datetime:
+def from_calendar_time(result: datetime, like: datetime) -> datetime:
+    """A result computed in the calendar's zone, given back in ``like``'s form."""
     return result if like.tzinfo is None else result.astimezone(like.tzinfo)
 
 
@@ -222,7 +223,7 @@ def add_working_time(calendar: WorkingCalendar, start: datetime, amount: timedel
         if calendar.is_working_day(current.date()):
             available = next_midnight - current
             if remaining <= available:
-                return _back(current + remaining, start)
+                return from_calendar_time(current + remaining, start)
             remaining -= available
         current = next_midnight
 

@@ -190,17 +190,28 @@ def store_recent(session: Session, now: datetime, zone: tzinfo) -> int:
     return store(session, start, now + INTERVAL, zone)
 
 
-def report(session: Session, start: datetime, end: datetime, line: str | None = None) -> Report:
-    """Sum the stored rows of [start, end), per line and in all."""
+def stored_rows(session: Session, start: datetime, end: datetime,
+                line: str | None = None) -> list[CallInterval]:
+    """The stored rows of [start, end) (of one line if given), oldest first."""
     stmt = select(CallInterval).where(CallInterval.starts_at >= start,
                                       CallInterval.starts_at < end)
     if line is not None:
         stmt = stmt.where(CallInterval.line == line)
+    return list(session.scalars(stmt.order_by(CallInterval.starts_at, CallInterval.line)))
+
+
+def summed(rows: Iterable[CallInterval], start: datetime, end: datetime) -> Report:
+    """``rows`` summed per line and in all."""
     out = Report(start, end)
-    for row in session.scalars(stmt):
+    for row in rows:
         out.lines.setdefault(row.line, Totals()).add(row)
         out.total.add(row)
     return out
+
+
+def report(session: Session, start: datetime, end: datetime, line: str | None = None) -> Report:
+    """Sum the stored rows of [start, end), per line and in all."""
+    return summed(stored_rows(session, start, end, line), start, end)
 
 
 def day_bounds(day: date, zone: tzinfo) -> tuple[datetime, datetime]:

@@ -7,6 +7,7 @@ from Asterisk's CDR file (``reconciled``), so no call is missing from the list.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -84,6 +85,7 @@ class ReconcileState(Base):
     offset: Mapped[int] = mapped_column(BigInteger)
 
 
+@functools.cache
 def field_limits() -> dict[str, int]:
     """Column sizes of a call record's text fields (``caller`` → 32), from the model."""
     limits: dict[str, int] = {}
@@ -281,11 +283,6 @@ class CallLog:
             if disposition:
                 q = q.where(CallRecord.disposition == disposition)
             return list(s.scalars(q.limit(limit).offset(offset)))
-
-    def merge_reconciled(self, records: list[CallRecord]) -> int:
-        """Add calls the core never saw and complete ones it lost track of; returns changes."""
-        with self._sessions.begin() as s:
-            return _merge(s, records)
 
     def cdr_offset(self, cdr_file: str) -> int:
         """How far reconciliation has read ``cdr_file`` (0 before the first batch)."""

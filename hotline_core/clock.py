@@ -8,7 +8,9 @@ calendar decisions.
   (they were written on UTC hosts; see ``docs/architecture.md``).
 * Wherever a working day or a calendar date is decided (deadlines, lights, reports, the
   start of a day of call figures, Open311 dates) the instant is first seen in the
-  hotline's zone (``[workorders] time_zone``, default :data:`DEFAULT_ZONE`).
+  hotline's zone (``[workorders] time_zone``, default :data:`DEFAULT_ZONE`). The call
+  distributor's leader-seat days still use their own ``utc_offset_hours`` in
+  ``config/distribution.toml`` (same default, +8).
 * A naive date-time typed by a person (an API field, a test's clock reading) is the
   hotline's wall-clock time: :func:`in_zone` attaches the zone.
 """
@@ -49,9 +51,6 @@ def in_zone(value: datetime, zone: tzinfo) -> datetime:
     return value.replace(tzinfo=zone) if value.tzinfo is None else value
 
 
-def local_date(instant: datetime, zone: tzinfo) -> date:
-    """The calendar date of ``instant`` in ``zone`` (a naive value is already wall time)."""
-    return instant.date() if instant.tzinfo is None else instant.astimezone(zone).date()
 
 
 def start_of_day(day: date, zone: tzinfo) -> datetime:

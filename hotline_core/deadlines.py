@@ -15,6 +15,7 @@ from hotline_core.calendar import (
     WORKING_DAY,
     WorkingCalendar,
     add_working_time,
+    from_calendar_time,
     to_calendar_time,
 )
 from hotline_core.presets import Category, Limit, Preset, ReturnFrom
@@ -128,14 +129,10 @@ def _subtract_working_time(
         if calendar.is_working_day(day):
             available = current - day_start
             if remaining <= available:
-                return _like(current - remaining, end)
+                return from_calendar_time(current - remaining, end)
             remaining -= available
         current = day_start
-    return _like(current, end)
-
-
-def _like(result: datetime, like: datetime) -> datetime:
-    return result if like.tzinfo is None else result.astimezone(like.tzinfo)
+    return from_calendar_time(current, end)
 
 
 def redo_due(

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.acd.config import Priorities
+from hotline_core.backoff import Backoff
 from hotline_core.phone_numbers import UNKNOWN, canonical_number
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 from hotline_core.workorders.desk import working_statuses
@@ -60,7 +61,7 @@ class OverdueOrders:
     """Does this caller have an open overdue work order? (the ``overdue_order`` priority)
 
     Open: a unit is working on it (:func:`working_statuses`); overdue: its deadline
-    X, so the same instant the lights
+    (``due_at``) is at or before the desk clock's ``now()``, the same instant the lights
     and supervision use. Orders keep the number as it was recorded, so the canonical form
     (:func:`canonical_number`), its ``+86`` form and the number as the carrier sent it are
     all looked for. The work-order store is synchronous (SQLAlchemy): the query runs in a
@@ -99,7 +100,9 @@ class CallerPriority:
         self._priorities = priorities
         self._flags = flags
         self._overdue = overdue_lookup
-        self._overdue_failing = False
+        # Logs a failing lookup once per outage (no retry: the next caller is the next try).
+        self._overdue_outage = Backoff(log, "overdue work-order lookup failing (callers are "
+                                            "queued without the overdue-order priority)")
 
     async def of(self, caller: str, transferred_from: str = "") -> int:
         overdue = False
@@ -107,15 +110,9 @@ class CallerPriority:
             try:
                 overdue = await self._overdue(caller)
             except Exception as exc:  # a slow or broken lookup must never block the caller
-                if not self._overdue_failing:
-                    log.warning("overdue work-order lookup failing (%r); callers are queued "
-                                "without the overdue-order priority until it works again",
-                                exc)
-                self._overdue_failing = True
+                self._overdue_outage.failed(exc)
             else:
-                if self._overdue_failing:
-                    log.info("overdue work-order lookup works again")
-                self._overdue_failing = False
+                self._overdue_outage.succeeded()
         return self._priorities.for_caller(
             emergency_transfer=transferred_from in EMERGENCY_LINES,
             overdue_order=overdue,

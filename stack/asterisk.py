@@ -149,13 +149,11 @@ def conf_texts(spec: AsteriskSpec, moddir: str) -> dict[str, str]:
 def render(spec: AsteriskSpec) -> None:
     """Write the instance's configuration and prompts; keeps recordings and logs."""
     host = spec.host_dir
-    for sub in ("etc", "lib", "spool", "run", "log/cdr-custom", "recordings", "sounds"):
+    for sub in ("etc", "recordings", "sounds", *_WRITABLE):
         (host / sub).mkdir(parents=True, exist_ok=True)
     for name, text in conf_texts(spec, _moddir(spec.root)).items():
         target = host / "etc" / name
         target.write_text(text, encoding="utf-8")
-        # manager.conf and pjsip.conf hold secrets: only root and Asterisk's group read them.
-        os.chmod(target, 0o640)
     build_prompts(spec.prompts_file, spec.prompts_override_dir, host / "sounds")
     _own(spec)
 
@@ -215,8 +213,8 @@ def queue_weights(agents: list[AgentEntry]) -> dict[str, int]:
     higher weight gets a shared member first). Skill A must outrank B when some agent holds
     A at a better level than B; a queue's weight is the length of the longest such chain
     below it. Where agents disagree (A over B for one, B over A for another) app_queue
-    cannot follow both: the preference met first in the walk (agents in file order) is kept
-    and the one that would close the circle is dropped.
+    cannot follow both, and which one is kept depends on the order of the agents and of
+    their skill tables: only the core path honours both.
     """
     better: dict[str, set[str]] = {}
     for agent in agents:

@@ -19,17 +19,17 @@ from datetime import date, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.call_intervals import (
     CONNECTION_TARGET,
-    CallInterval,
     Report,
     Totals,
     day_bounds,
     month_bounds,
     report,
+    stored_rows,
+    summed,
 )
 from hotline_core.workorders.access import Role
 from web import keys
@@ -134,12 +134,15 @@ async def month_figures(request: web.Request) -> web.Response:
 
     def work(session: Session) -> dict[str, Any]:
         start, end = month_bounds(year, month, zone)
-        whole = report(session, start, end, line=line)
+        rows = stored_rows(session, start, end, line)   # read once, summed per day below
+        whole = summed(rows, start, end)
+        by_day: dict[date, Totals] = {}
+        for row in rows:
+            by_day.setdefault(row.starts_at.astimezone(zone).date(), Totals()).add(row)
         days: list[dict[str, Any]] = []
         day, last = start.date(), end.astimezone(zone).date()
         while day < last:
-            totals: Totals = report(session, *day_bounds(day, zone), line=line).total
-            days.append({"date": day.isoformat(), **totals.as_dict()})
+            days.append({"date": day.isoformat(), **by_day.get(day, Totals()).as_dict()})
             day += timedelta(days=1)
         return {"month": f"{year:04d}-{month:02d}", "connection_target": CONNECTION_TARGET,
                 **_report_view(whole), "days": days}
@@ -155,12 +158,7 @@ async def interval_rows(request: web.Request) -> web.Response:
     line = _line(request)
 
     def work(session: Session) -> dict[str, Any]:
-        start, end = day_bounds(day, zone)
-        stmt = select(CallInterval).where(CallInterval.starts_at >= start,
-                                          CallInterval.starts_at < end)
-        if line is not None:
-            stmt = stmt.where(CallInterval.line == line)
-        rows = session.scalars(stmt.order_by(CallInterval.starts_at, CallInterval.line))
+        rows = stored_rows(session, *day_bounds(day, zone), line)
         return {"date": day.isoformat(), "minutes": 30, "rows": [
             {"line": r.line, "starts_at": r.starts_at.astimezone(zone).isoformat(),
              "offered": r.offered, "answered": r.answered, "abandoned": r.abandoned,

@@ -16,11 +16,16 @@ _BY_STATUS: dict[int, type[web.HTTPException]] = {
 }
 
 
+def error_class(status: int) -> type[web.HTTPException]:
+    """aiohttp's exception class for ``status`` (400 for a status it has none for)."""
+    return _BY_STATUS.get(status, web.HTTPBadRequest)
+
+
 def json_error(status: int, reason: str, **extra: Any) -> web.HTTPException:
     """Build an HTTP error whose body is ``{"error": reason, ...}``; raise it from a handler."""
-    cls = _BY_STATUS.get(status, web.HTTPBadRequest)
     body = {"error": reason, **extra}
-    return cls(text=json.dumps(body, ensure_ascii=False), content_type="application/json")
+    return error_class(status)(text=json.dumps(body, ensure_ascii=False),
+                               content_type="application/json")
 
 
 def unusable_text(value: str) -> str | None:

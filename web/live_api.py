@@ -189,8 +189,7 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     token_key = hashlib.sha256(_token(request).encode()).hexdigest()
     refused = svc.sockets.take(token_key, svc.max_sockets, svc.max_sockets_per_token)
     if refused is not None:
-        raise web.HTTPTooManyRequests(text=json.dumps({"error": refused}),
-                                      content_type="application/json")
+        raise json_error(429, refused)
     try:
         return await _serve(request, svc, _Filter(watched, svc.call_owner))
     finally:

@@ -37,7 +37,7 @@ from hotline_core.workorders.desk import Intake, WorkOrderError
 from hotline_core.workorders.lifecycle import Status
 from hotline_core.workorders.model import Assignment, Unit, WorkOrder
 from web import keys
-from web.errors import unusable_text
+from web.errors import error_class, unusable_text
 from web.workorders_api import services
 from web.workorders_requests import ascii_id
 
@@ -55,9 +55,7 @@ STAFF = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.CALLBAC
 
 
 def _error(status: int, description: str) -> web.HTTPException:
-    cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden,
-           404: web.HTTPNotFound}.get(status, web.HTTPBadRequest)
-    return cls(text=json.dumps([{"code": status, "description": description}],
+    return error_class(status)(text=json.dumps([{"code": status, "description": description}],
                                ensure_ascii=False), content_type="application/json")
 
 

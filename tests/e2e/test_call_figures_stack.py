@@ -8,7 +8,6 @@ agent, one caller who hangs up during the greeting (abandoned, 呼损).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,21 +15,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from stack.services import stop_process
-from tests.helpers.stack import Agent, HotlineStack
+from tests.helpers.stack import HotlineStack
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def hotline() -> Iterator[HotlineStack]:
-    stack = HotlineStack(agents=[Agent("1001", {"general": 1})]).start()
-    try:
-        yield stack
-    finally:
-        stack.stop()
-
-
 async def test_calls_become_stored_figures_for_supervisors(hotline: HotlineStack) -> None:
+    # The module's own stack (tests/e2e/conftest.py): only 1001 takes line 12345.
     hotline.login("1001")
     answered = await hotline.call("12345", "13800138601", talk_ms=6000)
     assert answered.ok, answered.output[:1500]
