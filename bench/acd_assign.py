@@ -31,7 +31,7 @@ from hotline_core.acd import (
     OverflowRule,
     WaitingCall,
 )
-from tests.helpers.redis_server import redis_server
+from testkit.redis_server import redis_server
 
 _run = itertools.count()
 SEATS = ("12351", "12338", "12328", "12366", "12348")

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/acd_vs_app_queue.py [--calls 40] [--agents 2] [--keep]
 
-Starts one stack with :class:`tests.helpers.stack.HotlineStack` (redis-server, an Asterisk 22
+Starts one stack with :class:`testkit.stack.HotlineStack` (redis-server, an Asterisk 22
 instance in the sid chroot, the core as a subprocess) with every prompt replaced by 20 ms of
 8 kHz silence, and ``--agents`` SIPp phones (uas, ``bench/sipp/bench_agent.xml``) that ring
 50 ms, answer, talk and then hang up themselves. Callers are one SIPp uac per phase
@@ -63,6 +63,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from testkit import processes  # noqa: E402
+
 SCENARIOS = Path(__file__).resolve().parent / "sipp"
 APPQ_EXTEN = "99001"
 LINE = "12345"
@@ -90,28 +92,16 @@ exten => s,1,Set(CDR(hotline_route)=bench-app-queue)
 
 
 def _write_silence(path: Path, seconds: float = 0.1) -> None:
-    from tests.helpers.sipp import write_silence_wav
+    from testkit.sipp import write_silence_wav
 
     write_silence_wav(path, seconds)
 
 
 def _short_pcap(src: Path, dest: Path, packets: int) -> None:
-    from tests.helpers.sipp import short_pcap
+    from testkit.sipp import short_pcap
 
     short_pcap(src, dest, packets)
 
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=5)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _machine_ticks() -> tuple[int, int]:
@@ -272,7 +262,7 @@ class PhaseResult:
 
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
-        from tests.helpers.stack import Agent, HotlineStack
+        from testkit.stack import Agent, HotlineStack
 
         self.args = args
         self.stack = HotlineStack(
@@ -298,9 +288,8 @@ class Bench:
         t0 = time.monotonic()
         self.stack.start()
         # The stack's own phones answer and wait for BYE; ours hang up themselves and trace.
-        from tests.helpers.sipp import stop_phone
         for proc in self.stack.phones.values():
-            stop_phone(proc)
+            processes.stop(proc)
         self.stack.phones.clear()
         # Our SIPp files live in the chroot's /tmp, apart from the instance directory.
         self.inside = f"/tmp/acd-vs-app-queue-{os.getpid()}"
@@ -327,7 +316,7 @@ class Bench:
 
     def stop(self) -> None:
         if self.callers is not None and self.callers.poll() is None:
-            _kill_group(self.callers)
+            processes.stop(self.callers, grace=5, group=True)
         self._stop_phones()
         if not self.args.keep:
             self.stack.stop()
@@ -341,7 +330,7 @@ class Bench:
     def _stop_phones(self) -> None:
         for proc in self.phones.values():
             if proc.poll() is None:
-                _kill_group(proc)
+                processes.stop(proc, grace=5, group=True)
         self.phones.clear()
 
     def _start_phones(self, phase: str, talk: str) -> None:
@@ -369,7 +358,7 @@ class Bench:
                                    f"{(work / f'agent-{aid}-{phase}.log').read_text()[-2000:]}")
 
     def _media_port(self) -> int:
-        from tests.helpers.stack import free_udp_port
+        from testkit.stack import free_udp_port
         lo, hi = self.stack.settings.rtp_start, self.stack.settings.rtp_end
         while True:
             media = free_udp_port() // 2 * 2
@@ -380,7 +369,7 @@ class Bench:
     # -- one phase ---------------------------------------------------------------------
     def run_phase(self, path: str, case: str) -> PhaseResult:
         from stack.asterisk import sipp_argv
-        from tests.helpers.stack import free_udp_port
+        from testkit.stack import free_udp_port
 
         args = self.args
         phase = f"{path}-{case}"
@@ -421,7 +410,7 @@ class Bench:
             self.callers.wait(timeout=budget + 15)
         except subprocess.TimeoutExpired:
             res.notes.append("caller SIPp killed after its time budget")
-            _kill_group(self.callers)
+            processes.stop(self.callers, grace=5, group=True)
         res.sipp_rc = self.callers.returncode
         res.wall_s = time.monotonic() - t0
         busy1, all1 = _machine_ticks()

@@ -3,7 +3,7 @@
     .venv/bin/python bench/agi_asterisk.py [--seconds 10] [--rates 50,100,200,300,400]
                                            [--talk-ms 1000] [--no-mirror]
 
-Starts its own stack with :class:`tests.helpers.stack.HotlineStack` (redis-server, an Asterisk
+Starts its own stack with :class:`testkit.stack.HotlineStack` (redis-server, an Asterisk
 instance in the sid chroot, the core as a subprocess) with every prompt replaced by 0.1 s of
 8 kHz silence, so the greeting's length does not dominate. For each rate R, one SIPp (uac,
 sending G.711 a-law RTP from a 0.6 s cut of sip-tester's g711a.pcap, because Answer() waits
@@ -66,6 +66,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from testkit import processes  # noqa: E402
 
 BENCH_ENDPOINT_USER = "benchplain"
 BENCH_ENDPOINT = f"""
@@ -290,13 +292,13 @@ def core_shim(config: str, stats_file: str) -> int:
 
 
 def _write_silence(path: Path, seconds: float = 0.1) -> None:
-    from tests.helpers.sipp import write_silence_wav
+    from testkit.sipp import write_silence_wav
 
     write_silence_wav(path, seconds)
 
 
 def _short_pcap(src: Path, dest: Path, packets: int) -> None:
-    from tests.helpers.sipp import short_pcap
+    from testkit.sipp import short_pcap
 
     short_pcap(src, dest, packets)
 
@@ -378,7 +380,7 @@ def _ms(value: str) -> float | None:
 
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
-        from tests.helpers.stack import Agent, HotlineStack
+        from testkit.stack import Agent, HotlineStack
 
         self.args = args
         max_rate = max(args.rates)
@@ -443,7 +445,7 @@ class Bench:
         self.sip_port = self._free_port_pair()
 
     def _free_port_pair(self) -> tuple[int, int]:
-        from tests.helpers.stack import free_udp_port
+        from testkit.stack import free_udp_port
         lo, hi = self.stack.settings.rtp_start, self.stack.settings.rtp_end
         sip = free_udp_port()
         while True:
@@ -453,7 +455,7 @@ class Bench:
 
     def stop(self) -> None:
         if self.sipp_proc is not None and self.sipp_proc.poll() is None:
-            _kill_group(self.sipp_proc)
+            processes.stop(self.sipp_proc, grace=5, group=True)
         if self.args.keep_core_log and (self.stack.tmp / "core.log").exists():
             shutil.copyfile(self.stack.tmp / "core.log", self.args.keep_core_log)
         self.stack.stop()
@@ -498,7 +500,7 @@ class Bench:
         while self.sipp_proc.poll() is None:
             sipp_ticks = max(sipp_ticks, _cpu_ticks(sipp_pid))
             if time.monotonic() - t0 > args.seconds + 90:
-                _kill_group(self.sipp_proc)
+                processes.stop(self.sipp_proc, grace=5, group=True)
                 break
             time.sleep(0.2)
         ph.sipp_rc = self.sipp_proc.returncode
@@ -666,18 +668,6 @@ class Bench:
             counts[key] = counts.get(key, 0) + 1
         return [f"{n}× {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])]
 
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=5)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 # ================================================================== report

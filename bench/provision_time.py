@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from testkit import processes  # noqa: E402
+
 SCRIPT = ROOT / "stack" / "provision.sh"
 
 
@@ -42,24 +46,10 @@ def run_provision(env: dict[str, str], timeout: float) -> tuple[float, int, str]
     except BaseException:
         # Timeout, Ctrl-C or anything else: end the whole process group (bash, debootstrap,
         # apt-get, dpkg) so nothing keeps writing into the directory we are about to remove.
-        _kill_group(proc)
+        processes.stop(proc, grace=10, group=True)
         raise
     return time.monotonic() - t0, proc.returncode, out.decode(errors="replace")
 
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=10)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _mounts_under(path: Path) -> list[str]:

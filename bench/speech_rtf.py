@@ -40,8 +40,8 @@ from speech.jobs import JobEvent, JobQueue  # noqa: E402
 from speech.settings import SpeechSettings  # noqa: E402
 from speech.vosk_backend import dither_free_copy  # noqa: E402
 from speech.worker import WorkerPool  # noqa: E402
-from tests.helpers.redis_server import redis_server  # noqa: E402
-from tests.helpers.speech_audio import concat_clips, silence_clip, speech_clip  # noqa: E402
+from testkit.redis_server import redis_server  # noqa: E402
+from testkit.speech_audio import concat_clips, silence_clip, speech_clip  # noqa: E402
 
 SENTENCES = [
     "안녕하세요 십이삼사오 민원 센터입니다",

@@ -5,7 +5,7 @@ knowledge-base search, on SQLite and PostgreSQL, for growing numbers of orders.
 
 Orders are bulk-inserted as projection rows (the columns the reads use), spread over
 2026-01..2026-11 across 80 units, ~10 % still open. The schema comes from the migrations.
-PostgreSQL is a throw-away cluster started like the tests do (tests/helpers/postgres.py).
+PostgreSQL is a throw-away cluster started like the tests do (testkit/postgres.py).
 Prints a Markdown table; the results are kept in docs/benchmarks.md.
 """
 
@@ -119,7 +119,7 @@ def database(backend: str, workdir: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{workdir / 'bench.db'}"
         return
-    from tests.helpers.postgres import fresh_database, postgres_server
+    from testkit.postgres import fresh_database, postgres_server
 
     with postgres_server() as server:
         yield fresh_database(server)

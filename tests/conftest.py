@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
-from tests.helpers.redis_server import redis_server
+from testkit.redis_server import redis_server
 
 # Speed is measured in bench/, never asserted: no per-example deadline on shared machines.
 settings.register_profile("hotline", deadline=None)
@@ -26,9 +26,9 @@ def redis_url() -> Iterator[str]:
 def postgres_server_url() -> Iterator[str]:
     """URL of a real PostgreSQL cluster on loopback, shared by the whole test session.
 
-    Tests take their own database from ``tests.helpers.postgres.fresh_database``.
+    Tests take their own database from ``testkit.postgres.fresh_database``.
     """
-    from tests.helpers.postgres import postgres_server
+    from testkit.postgres import postgres_server
 
     with postgres_server() as url:
         yield url

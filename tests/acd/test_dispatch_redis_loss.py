@@ -26,8 +26,8 @@ from hotline_core.acd import (
     WaitingCall,
     serve_dispatch,
 )
+from testkit.redis_server import free_port, redis_server
 from tests.acd.conftest import Clock
-from tests.helpers.redis_server import free_port, redis_server
 
 
 class _Records(logging.Handler):

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers.stack import Agent, HotlineStack
+from testkit.stack import Agent, HotlineStack
 
 pytestmark = pytest.mark.e2e
 

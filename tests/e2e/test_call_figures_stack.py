@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from stack.services import stop_process
-from tests.helpers.stack import HotlineStack
+from testkit.stack import HotlineStack
 
 pytestmark = pytest.mark.e2e
 

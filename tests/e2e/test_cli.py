@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from stack.settings import REPO_ROOT
-from tests.helpers.redis_server import free_port
-from tests.helpers.stack import CHROOT, free_udp_port
+from testkit.redis_server import free_port
+from testkit.stack import CHROOT, free_udp_port
 
 pytestmark = pytest.mark.e2e
 

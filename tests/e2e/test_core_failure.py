@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.helpers.stack import Agent, HotlineStack
+from testkit.stack import Agent, HotlineStack
 
 pytestmark = pytest.mark.e2e
 

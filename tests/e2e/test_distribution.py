@@ -11,7 +11,7 @@ from datetime import datetime
 import aiohttp
 import pytest
 
-from tests.helpers.stack import Agent, HotlineStack
+from testkit.stack import Agent, HotlineStack
 
 pytestmark = pytest.mark.e2e
 

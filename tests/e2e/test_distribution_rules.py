@@ -34,8 +34,8 @@ from hotline_core.presets import PRESET_DIR
 from hotline_core.workorders.desk import working_statuses
 from hotline_core.workorders.model import WorkOrder
 from stack.settings import REPO_ROOT
+from testkit.stack import Agent, HotlineStack
 from tests.e2e.redirect_fault_core import FAULT_AGENT, INJECTED
-from tests.helpers.stack import Agent, HotlineStack
 
 pytestmark = pytest.mark.e2e
 

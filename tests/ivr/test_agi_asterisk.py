@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from ivr.agi import AgiCommandError, AgiHangup, AgiServer, AgiSession
-from tests.helpers.redis_server import free_port
+from testkit.redis_server import free_port
 
 CHROOT = Path(os.environ.get("HOTLINE_CHROOT", "/var/cache/hotline/asterisk-sid"))
 BEEP = "/usr/share/asterisk/sounds/en_US_f_Allison/beep"

@@ -20,7 +20,7 @@ from ivr.agi.protocol import (
     minus_one_is_hangup,
     parse_header_line,
 )
-from tests.helpers.fake_asterisk import agi_headers
+from testkit.fake_asterisk import agi_headers
 
 # ---------------------------------------------------------------------------- replies
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ivr.agi import AgiHangup, AgiServer, AgiSession, AgiTimeout
-from tests.helpers.fake_asterisk import FakeAsterisk, agi_headers, serve
+from testkit.fake_asterisk import FakeAsterisk, agi_headers, serve
 
 
 async def _ok_flow(s: AgiSession) -> None:

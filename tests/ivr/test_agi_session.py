@@ -18,7 +18,7 @@ from ivr.agi import (
     AgiSession,
     AgiTimeout,
 )
-from tests.helpers.fake_asterisk import DEAD_511, FakeAsterisk, PeerResult, serve
+from testkit.fake_asterisk import DEAD_511, FakeAsterisk, PeerResult, serve
 
 Flow = Callable[[AgiSession], Awaitable[None]]
 

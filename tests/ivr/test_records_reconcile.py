@@ -21,7 +21,7 @@ from hotline_core.call_records import CallLog, Disposition, Route
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
 from ivr.reconcile import CdrReconciler
-from tests.helpers.postgres import fresh_database
+from testkit.postgres import fresh_database
 
 LONG_LINE = "1234567890" * 4          # 40 characters; call_records.line holds 20
 START, ANSWER, END = 1_764_000_000, 1_764_000_012, 1_764_000_100

@@ -26,7 +26,7 @@ from hotline_core.call_records import CallLog, CallRecord, Disposition
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
 from ivr.records import AsyncCallLog
-from tests.helpers.postgres import RestartablePostgres, fresh_database, restartable_postgres
+from testkit.postgres import RestartablePostgres, fresh_database, restartable_postgres
 
 CALLS = [f"17{n:08d}.{n}" for n in range(30)]
 

@@ -16,7 +16,7 @@ import pytest
 
 from hotline_core.config_errors import ConfigError, line_of
 from stack.settings import REPO_ROOT, load_settings
-from tests.helpers.redis_server import free_port
+from testkit.redis_server import free_port
 
 
 def _paths(tmp_path: Path, **override: str) -> str:

@@ -22,7 +22,7 @@ from ivr.flows.inbound import InboundContext, InboundFlow
 from ivr.live_calls import LiveCalls
 from ivr.records import AsyncCallLog
 from stack.settings import REPO_ROOT
-from tests.helpers.fake_asterisk import FakeAsterisk, serve
+from testkit.fake_asterisk import FakeAsterisk, serve
 
 RECORDINGS = "/srv/hotline/t/recordings"
 

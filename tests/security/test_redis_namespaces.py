@@ -25,7 +25,7 @@ from speech.settings import SpeechSettings, SpeechSettingsError
 from speech.worker import TranscriptionWorker
 from stack.settings import Settings, load_settings
 from stack.speech_service import speech_settings
-from tests.helpers.speech_audio import silence_clip
+from testkit.speech_audio import silence_clip
 from tests.security.composed import TOKENS, composed
 from tests.security.test_live_stream import _next_word, _socket, _words_until_figures
 from tests.speech.test_keywords import FixedWords

@@ -17,7 +17,7 @@ from hotline_core.config_errors import ConfigError
 from stack.services import Redis
 from stack.settings import Settings, load_settings, stored_secret
 from stack.tokens import ensure_tokens_file
-from tests.helpers.redis_server import free_port
+from testkit.redis_server import free_port
 
 
 def _settings(tmp_path: Path, text: str = "", env: dict[str, str] | None = None) -> Settings:

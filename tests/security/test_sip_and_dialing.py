@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers.stack import Agent, HotlineStack, free_udp_port
+from testkit.stack import Agent, HotlineStack, free_udp_port
 
 pytestmark = pytest.mark.e2e
 

@@ -24,8 +24,8 @@ import yaml
 from hotline_core.agent_directory import load_agents
 from stack.settings import REPO_ROOT, Settings, load_settings
 from stack.tls import client_context
-from tests.helpers.redis_server import free_port
-from tests.helpers.stack import CHROOT, free_udp_port
+from testkit.redis_server import free_port
+from testkit.stack import CHROOT, free_udp_port
 
 pytestmark = pytest.mark.e2e
 

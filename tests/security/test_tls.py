@@ -16,7 +16,7 @@ from aiohttp import web
 from hotline_core.config_errors import ConfigError
 from stack.settings import Settings, load_settings
 from stack.tls import check_certificate, client_context, ensure_certificate, server_context
-from tests.helpers.redis_server import free_port
+from testkit.redis_server import free_port
 
 
 def _settings(tmp_path: Path, network: str) -> Settings:

@@ -14,7 +14,7 @@ from hotline_core.db import Base, make_engine, make_sessionmaker
 from hotline_core.transcripts import Transcript
 from speech.cli import add_transcribe_command, call_and_leg, transcribe
 from speech.settings import SpeechSettings
-from tests.helpers.speech_audio import speech_clip
+from testkit.speech_audio import speech_clip
 
 
 def test_recording_names_give_call_and_leg() -> None:

@@ -10,7 +10,7 @@ import pytest
 from speech.engine import Audio, AudioFormatError, GrammarWordError, SpeechSetupError
 from speech.settings import SpeechSettings, SpeechSettingsError
 from speech.vosk_backend import VoskRecognizer
-from tests.helpers.speech_audio import concat_clips, duration_seconds, silence_clip, speech_clip
+from testkit.speech_audio import concat_clips, duration_seconds, silence_clip, speech_clip
 from tests.speech.conftest import KO_MODEL
 
 

@@ -8,7 +8,7 @@ from speech.engine import Audio
 from speech.grammar import ChoiceService, recognize_choice
 from speech.settings import SpeechSettings
 from speech.vosk_backend import VoskRecognizer
-from tests.helpers.speech_audio import concat_clips, silence_clip, speech_clip
+from testkit.speech_audio import concat_clips, silence_clip, speech_clip
 from tests.speech.conftest import KO_YES_NO
 
 

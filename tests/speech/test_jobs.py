@@ -22,7 +22,7 @@ from speech.engine import SpeechSetupError
 from speech.jobs import JobEvent, JobQueue
 from speech.settings import SpeechSettings
 from speech.worker import WorkerPool
-from tests.helpers.speech_audio import concat_clips, duration_seconds, silence_clip, speech_clip
+from testkit.speech_audio import concat_clips, duration_seconds, silence_clip, speech_clip
 
 EVENT_WAIT_SECONDS = 400.0  # a bound for a loaded shared machine, not a speed claim
 pytestmark = pytest.mark.timeout(900)

@@ -24,7 +24,7 @@ from speech.keywords import KeywordConfigError, KeywordWatch, load_keywords, spo
 from speech.settings import SpeechSettings
 from speech.vosk_backend import VoskRecognizer
 from speech.worker import TranscriptionWorker
-from tests.helpers.speech_audio import concat_clips, silence_clip, speech_clip
+from testkit.speech_audio import concat_clips, silence_clip, speech_clip
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = RedisKeys(f"kwtest{uuid.uuid4().hex[:8]}")   # this module's keys and channels

@@ -13,7 +13,7 @@ from hotline_core.redis_keys import RedisKeys
 from speech.keywords import load_keywords
 from speech.live import BatchFallback, LiveStream, LiveTranscriber, follow_growing_wav
 from speech.settings import SpeechSettings
-from tests.helpers.speech_audio import concat_clips, silence_clip, speech_clip
+from testkit.speech_audio import concat_clips, silence_clip, speech_clip
 from tests.speech.test_keywords import KO_KEYWORDS
 
 YES_NO = ["네", "예", "아니요", "아니오"]

@@ -19,7 +19,7 @@ import pytest
 
 from speech.settings import SpeechSettings
 from speech.worker import TranscriptionWorker
-from tests.helpers.redis_server import free_port, redis_server
+from testkit.redis_server import free_port, redis_server
 
 
 class _Records(logging.Handler):

@@ -22,7 +22,7 @@ import yaml
 from stack.instance import spec_from_settings
 from stack.settings import REPO_ROOT, load_settings
 from stack.speech_service import speech_settings
-from tests.helpers.redis_server import free_port
+from testkit.redis_server import free_port
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 

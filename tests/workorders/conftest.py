@@ -26,7 +26,7 @@ from hotline_core.workorders.csv_import import (
     import_units,
 )
 from hotline_core.workorders.desk import DeskSettings
-from tests.helpers.postgres import fresh_database
+from testkit.postgres import fresh_database
 from web import open311, openapi
 from web.app import create_app
 from web.workorders_api import WorkOrderServices, register

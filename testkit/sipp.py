@@ -122,15 +122,6 @@ async def _run(argv: list[str], timeout: float) -> SippResult:
     return SippResult(proc.returncode or 0, out.decode(errors="replace"))
 
 
-def stop_phone(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
 def write_silence_wav(path: Path, seconds: float) -> None:
     """An 8 kHz mono 16-bit WAV of silence (a stand-in prompt that costs no playing time)."""
     with wave.open(str(path), "wb") as w:

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from testkit import processes
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -35,8 +37,7 @@ def redis_server(port: int | None = None) -> Iterator[str]:
         _wait_port(port, proc)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        processes.stop(proc, grace=10)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -27,11 +27,12 @@ from typing import Any
 
 from stack.asterisk import AsteriskProcess
 from stack.instance import spec_from_settings
-from stack.services import Redis, stop_process
+from stack.services import Redis
 from stack.settings import REPO_ROOT, load_settings
 from stack.tokens import token_of
-from tests.helpers.redis_server import free_port
-from tests.helpers.sipp import Sipp, stop_phone
+from testkit import processes
+from testkit.redis_server import free_port
+from testkit.sipp import Sipp
 
 CHROOT = Path(os.environ.get("HOTLINE_CHROOT", "/var/cache/hotline/asterisk-sid"))
 
@@ -198,7 +199,7 @@ core_dead_after = 3
         proc = subprocess.Popen(
             [sys.executable, "-m", "stack.speech_service", "--config", str(self.config)],
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self._exit.callback(stop_process, proc, 30)
+        self._exit.callback(processes.stop, proc, 30)
         return proc
 
     def wait_healthy(self, timeout: float = 120.0) -> dict[str, Any]:
@@ -291,8 +292,8 @@ core_dead_after = 3
     # -- tear-down --------------------------------------------------------------------------
     def stop(self) -> None:
         for proc in self.phones.values():
-            stop_phone(proc)
-        stop_process(self.core, grace=15)
+            processes.stop(proc)
+        processes.stop(self.core, grace=15)
         if self.asterisk is not None:
             self.asterisk.stop()
         self._exit.close()
