@@ -56,6 +56,8 @@ class CallRecord(Base):
     reason: Mapped[str] = mapped_column(String(200), default="")
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
     recording: Mapped[str | None] = mapped_column(String(300))
+    # Virtual hold / missed-call callback: the callback conversation (<id>-callback.wav).
+    callback_recording: Mapped[str | None] = mapped_column(String(300))
     message: Mapped[str | None] = mapped_column(String(300))   # voice message file
     route: Mapped[str] = mapped_column(String(16), default=Route.CORE.value)
     reconciled: Mapped[bool] = mapped_column(Boolean, default=False)
