@@ -5,6 +5,9 @@ forwards them.
 
 Speech helps the agent, it never replaces the agent (R-ELDERLY): when the CPU budget for live
 streams is used up, the agent's socket is told the transcript will come after the call (batch).
+
+Only the small interface of :mod:`speech.interface` is imported here: the recogniser behind it
+is loaded by the speech processes, never by a core that runs with speech off.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import redis.asyncio as aioredis
 
 from hotline_core.recording_names import confined
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
-from speech.live import BatchFallback, LiveTranscriber, follow_growing_wav
+from speech.interface import BatchFallback, LiveTranscriberPort, follow_growing_wav
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ class _Live:
 
 
 class LiveTranscripts:
-    def __init__(self, transcriber: LiveTranscriber, redis: aioredis.Redis,
+    def __init__(self, transcriber: LiveTranscriberPort, redis: aioredis.Redis,
                  recordings_dir: Path, namespace: str = DEFAULT_NAMESPACE) -> None:
         self._transcriber = transcriber
         self._redis = redis

@@ -9,8 +9,8 @@ Mechanism (``ivr/live_transcript.py`` drives it; ``/api/live`` forwards the text
    "transcript after the call"). Each live stream costs about ``RTF`` of a core (≈0.3 with the small
    models, see docs/benchmarks.md); the budget keeps Asterisk and the core responsive.
 2. Audio comes from MixMonitor's per-leg file growing on disk (``MixMonitor(...,r(in.wav)
-   t(out.wav))``): :func:`follow_growing_wav` reads what was appended and feeds it; EAGI
-   (fd 3) or an AudioSocket could feed the same :meth:`LiveStream.feed` instead.
+   t(out.wav))``): :func:`speech.interface.follow_growing_wav` reads what was appended and
+   feeds it; EAGI (fd 3) or an AudioSocket could feed the same :meth:`LiveStream.feed` instead.
 3. Each feed returns a :class:`speech.engine.StreamUpdate`: partial text to show greyed,
    then final utterances with word timings. Finals go through :class:`KeywordWatch`;
    alerts and hints are published on ``<namespace>:alerts`` for the agent to accept.
@@ -25,34 +25,36 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from hotline_core.redis_keys import RedisKeys
-from speech import runtime
 from speech.alerts import publish_alerts_async
 from speech.engine import RecognizerStream, StreamUpdate
+from speech.interface import BatchFallback
 from speech.keywords import CategoryHint, KeywordAlert, KeywordLists, KeywordWatch
 from speech.settings import SpeechSettings
-
-WAV_HEADER_BYTES = 44  # Asterisk's wav format writes the canonical 44-byte header
 
 # -- inside a host process ------------------------------------------------------------
 _streams: dict[str, RecognizerStream] = {}
 
 
+# The recogniser (Vosk) is imported here, in the host process, never in the core's.
 def _host_warm(settings: SpeechSettings) -> None:
+    from speech import runtime
+
     runtime.ensure(settings)
 
 
 def _host_open(settings: SpeechSettings, stream_id: str, sample_rate: int,
                phrases: Sequence[str] | None) -> None:
+    from speech import runtime
+
     _streams[stream_id] = runtime.ensure(settings).open_stream(sample_rate, phrases)
 
 
@@ -65,15 +67,6 @@ def _host_close(stream_id: str) -> StreamUpdate:
 
 
 # -- in the async service -------------------------------------------------------------
-@dataclass(frozen=True)
-class BatchFallback:
-    """No live slot: the leg will be transcribed in batch after the call."""
-
-    call_id: str
-    leg: str
-    reason: str
-
-
 @dataclass
 class LiveStream:
     call_id: str
@@ -175,36 +168,3 @@ class LiveTranscriber:
         for host in self._hosts:
             host.shutdown(wait=True, cancel_futures=True)
 
-
-async def follow_growing_wav(path: Path, call_ended: asyncio.Event, chunk_bytes: int = 3200,
-                             poll_seconds: float = 0.2) -> AsyncIterator[bytes]:
-    """PCM appended to a WAV that Asterisk is still writing, until the call has ended.
-
-    A growing file gives no event to wait on, so this polls every ``poll_seconds``
-    (each read is small and done off the loop). Reads end at EOF once ``call_ended``.
-    """
-    offset = WAV_HEADER_BYTES
-    while True:
-        ended = call_ended.is_set()  # read after this check: nothing written before is lost
-        data = await asyncio.to_thread(_read_from, path, offset, chunk_bytes * 16)
-        usable = len(data) - len(data) % 2  # a half-written sample waits for its other byte
-        if usable:
-            offset += usable
-            for i in range(0, usable, chunk_bytes):
-                yield data[i : i + min(chunk_bytes, usable - i)]
-            continue
-        if ended:
-            return
-        try:
-            await asyncio.wait_for(call_ended.wait(), poll_seconds)
-        except TimeoutError:
-            pass
-
-
-def _read_from(path: Path, offset: int, size: int) -> bytes:
-    try:
-        with path.open("rb") as f:
-            f.seek(offset)
-            return f.read(size)
-    except FileNotFoundError:
-        return b""  # MixMonitor has not created it yet

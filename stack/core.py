@@ -15,7 +15,7 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -34,12 +34,12 @@ from hotline_core.db import Base, make_engine, make_sessionmaker
 from hotline_core.dial_policy import DialPolicy, DialPolicySettings
 from hotline_core.lines import load_lines
 from hotline_core.presets import PRESET_DIR, PresetError, load_preset
-from hotline_core.workorders.access import AccessConfigError, load_policy
+from hotline_core.access import load_policy
 from hotline_core.workorders.desk import DeskSettings
 from ivr.agi import AgiServer
 from ivr.ami import AmiClient
 from ivr.call_events import CallEventBridge
-from ivr.caller_priority import CallerFlags, CallerPriority, OverdueOrders
+from hotline_core.acd.caller_flags import CallerFlags, CallerPriority, OverdueOrders
 from ivr.connector import AgentConnector
 from ivr.dialer import CallbackDialer
 from ivr.dialplan import AgiScript
@@ -53,7 +53,6 @@ from ivr.records import AsyncCallLog
 from ivr.resync import resync
 from ivr.transcription import TranscriptionTrigger
 from speech.keywords import load_keywords
-from speech.live import LiveTranscriber
 from speech.settings import SpeechSettingsError
 from stack.asterisk import AsteriskSpec
 from stack.instance import spec_from_settings
@@ -73,6 +72,9 @@ from web import (
 )
 from web.app import create_app
 from web.routes import ROUTE_MODULES
+
+if TYPE_CHECKING:
+    from speech.live import LiveTranscriber
 
 log = logging.getLogger("hotline.core")
 
@@ -152,6 +154,9 @@ class Core:
                    if speech is not None else None)
         live_transcripts = None
         if speech is not None and speech.max_live_streams > 0:
+            # Imported only now: a core with speech off never loads the recogniser's code.
+            from speech.live import LiveTranscriber
+
             self.transcriber = LiveTranscriber(
                 speech, load_keywords(speech.keywords_file) if speech.keywords_file else None,
                 self.redis)
@@ -295,7 +300,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
 
 CONFIG_ERRORS: tuple[type[Exception], ...] = (ConfigError, PresetError, OverridesError,
-                                              AccessConfigError, DistConfigError,
+                                              DistConfigError,
                                               SpeechSettingsError)
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from hotline_core.redis_keys import RedisKeys
+from speech.interface import BatchFallback, follow_growing_wav
 from speech.keywords import load_keywords
-from speech.live import BatchFallback, LiveStream, LiveTranscriber, follow_growing_wav
+from speech.live import LiveStream, LiveTranscriber
 from speech.settings import SpeechSettings
 from testkit.speech_audio import concat_clips, silence_clip, speech_clip
 from tests.speech.test_keywords import KO_KEYWORDS
