@@ -35,7 +35,7 @@ from hotline_core.workorders import desk
 from hotline_core.workorders.access import Principal, Role
 from hotline_core.workorders.desk import Intake, WorkOrderError
 from hotline_core.workorders.lifecycle import Status
-from hotline_core.workorders.model import Assignment, Unit, WorkOrder
+from hotline_core.workorders.model import UnitAssignment, Unit, WorkOrder
 from web import keys
 from web.errors import error_class, unusable_text
 from web.workorders_api import services
@@ -115,7 +115,7 @@ def _visible(stmt: Any, who: Principal | None) -> Any:
         return stmt.where(WorkOrder.publish_consent.is_(True))
     if who.role is Role.UNIT:
         return stmt.where(WorkOrder.id.in_(
-            select(Assignment.order_id).where(Assignment.unit_code == who.unit)))
+            select(UnitAssignment.order_id).where(UnitAssignment.unit_code == who.unit)))
     if who.role in STAFF:
         return stmt
     return stmt.where(WorkOrder.publish_consent.is_(True))

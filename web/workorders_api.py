@@ -34,7 +34,7 @@ from hotline_core.workorders.csv_import import (
 from hotline_core.workorders.desk import DeskSettings, Intake, WorkOrderError
 from hotline_core.workorders.dispatch import RoutingError, route
 from hotline_core.workorders.lifecycle import Status
-from hotline_core.workorders.model import Assignment, WorkOrder
+from hotline_core.workorders.model import UnitAssignment, WorkOrder
 from hotline_core.workorders.replies import ReplyDraft
 from hotline_core.workorders.supervision import lights, run_supervision
 from hotline_core.workorders.views import event_view, order_view
@@ -182,7 +182,7 @@ async def list_orders(request: web.Request) -> web.Response:
         if who.role is Role.UNIT:
             # A unit sees only the orders dispatched to it (R-PRIVACY).
             stmt = stmt.where(WorkOrder.id.in_(
-                select(Assignment.order_id).where(Assignment.unit_code == who.unit)))
+                select(UnitAssignment.order_id).where(UnitAssignment.unit_code == who.unit)))
         elif unit:
             stmt = stmt.where(WorkOrder.lead_unit == unit)
         if status:

@@ -33,7 +33,7 @@ from hotline_core.workorders.lifecycle import (
     fold,
 )
 from hotline_core.workorders.model import (
-    Assignment,
+    UnitAssignment,
     KnowledgeEntry,
     Unit,
     WorkOrder,
@@ -386,7 +386,7 @@ def _set_assignments(session: Session, order: WorkOrder, lead: str, assists: lis
         if unit in by_unit:
             by_unit[unit].role, by_unit[unit].active = role, True
         else:
-            order.assignments.append(Assignment(unit_code=unit, role=role, active=True))
+            order.assignments.append(UnitAssignment(unit_code=unit, role=role, active=True))
 
 
 def dispatch(session: Session, cfg: DeskSettings, who: Principal, order_id: int, *,
@@ -452,7 +452,7 @@ def approve(session: Session, cfg: DeskSettings, who: Principal, order_id: int,
 # ------------------------------------------------------------------ unit work (签收/退单/延期/回复)
 
 
-def _unit_on_order(order: WorkOrder, who: Principal) -> Assignment:
+def _unit_on_order(order: WorkOrder, who: Principal) -> UnitAssignment:
     _require(who, {Role.UNIT}, "act for a unit")
     for a in order.assignments:
         if a.unit_code == who.unit and a.active:

@@ -134,8 +134,8 @@ class WorkOrder(Base):
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"))
     event_count: Mapped[int] = mapped_column(Integer, default=0)
 
-    assignments: Mapped[list[Assignment]] = relationship(
-        back_populates="order", cascade="all, delete-orphan", order_by="Assignment.unit_code"
+    assignments: Mapped[list[UnitAssignment]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="UnitAssignment.unit_code"
     )
 
     __table_args__ = (
@@ -144,7 +144,7 @@ class WorkOrder(Base):
     )
 
 
-class Assignment(Base):
+class UnitAssignment(Base):
     """Which units an order was dispatched to: one lead (工单管家) and assisting units."""
 
     __tablename__ = "wo_assignments"
