@@ -232,5 +232,5 @@ class RedisKeys:
 
     @property
     def callers_needing_help(self) -> str:
-        """Hash caller number -> reason the caller is served first (``ivr/caller_priority.py``)."""
+        """Hash caller number -> reason the caller is served first (``hotline_core/acd/caller_flags.py``)."""
         return f"{self.namespace}:callers:needs-help"

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from hotline_core.access import load_policy
 from hotline_core.acd import ConfigError as DistConfigError
 from hotline_core.acd import Distributor, load_distribution_config
+from hotline_core.acd.caller_flags import CallerFlags, CallerPriority, OverdueOrders
 from hotline_core.acd.restriction import RestrictionList
 from hotline_core.acd.service import serve_dispatch
 from hotline_core.agent_directory import load_agents
@@ -34,12 +36,10 @@ from hotline_core.db import Base, make_engine, make_sessionmaker
 from hotline_core.dial_policy import DialPolicy, DialPolicySettings
 from hotline_core.lines import load_lines
 from hotline_core.presets import PRESET_DIR, PresetError, load_preset
-from hotline_core.access import load_policy
 from hotline_core.workorders.desk import DeskSettings
 from ivr.agi import AgiServer
 from ivr.ami import AmiClient
 from ivr.call_events import CallEventBridge
-from hotline_core.acd.caller_flags import CallerFlags, CallerPriority, OverdueOrders
 from ivr.connector import AgentConnector
 from ivr.dialer import CallbackDialer
 from ivr.dialplan import AgiScript

@@ -1,7 +1,7 @@
 """API tokens for a fresh installation: generated once, kept in the state directory.
 
 Tokens are secrets, so none is committed; an operator can point ``paths.api_tokens_file``
-at their own file (see hotline_core.workorders.access for the format).
+at their own file (see hotline_core.access for the format).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.orm import sessionmaker
 
-from hotline_core.workorders.access import AccessPolicy, Role
+from hotline_core.access import AccessPolicy, Role
 from web import keys
 from web.errors import json_error, refuse_unusable_urls
 from web.workorders_requests import principal

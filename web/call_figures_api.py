@@ -31,7 +31,7 @@ from hotline_core.call_intervals import (
     stored_rows,
     summed,
 )
-from hotline_core.workorders.access import Role
+from hotline_core.access import Role
 from web import keys
 from web.errors import json_error
 from web.workorders_api import services

@@ -9,9 +9,9 @@ import re
 
 from aiohttp import web
 
+from hotline_core.access import AccessPolicy, Role
+from hotline_core.acd.caller_flags import CallerFlags
 from hotline_core.masking import mask_phone
-from hotline_core.workorders.access import AccessPolicy, Role
-from ivr.caller_priority import CallerFlags
 from web import keys
 from web.errors import json_error
 from web.workorders_requests import json_body, principal

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotline_core.call_records import CallLog, Disposition, view
 from hotline_core.recording_names import confined
 from hotline_core.transcripts import search_transcripts, transcripts_of_call
-from hotline_core.workorders.access import AccessPolicy, Principal, Role
+from hotline_core.access import AccessPolicy, Principal, Role
 from web import keys
 from web.errors import json_error
 from web.workorders_requests import principal

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.orm import sessionmaker
 
-from hotline_core.workorders.access import AccessPolicy
+from hotline_core.access import AccessPolicy
 
 SESSIONMAKER: web.AppKey[sessionmaker[Any]] = web.AppKey("sessionmaker", sessionmaker)
 # Health probes, one per component: name -> async callable returning (ok, detail).

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from hotline_core.clock import in_zone
 from hotline_core.presets import Category
 from hotline_core.workorders import desk
-from hotline_core.workorders.access import Principal, Role
+from hotline_core.access import Principal, Role
 from hotline_core.workorders.desk import Intake, WorkOrderError
 from hotline_core.workorders.lifecycle import Status
 from hotline_core.workorders.model import UnitAssignment, Unit, WorkOrder

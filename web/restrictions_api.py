@@ -18,7 +18,7 @@ from aiohttp import web
 
 from hotline_core.acd.restriction import RestrictionList
 from hotline_core.masking import mask_phone
-from hotline_core.workorders.access import AccessPolicy, Principal, Role
+from hotline_core.access import AccessPolicy, Principal, Role
 from web import keys
 from web.errors import json_error
 from web.workorders_requests import json_body, principal

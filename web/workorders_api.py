@@ -3,7 +3,7 @@ reply, evaluation, review, supervision, dispatch data imports.
 
 Wiring: put a :class:`WorkOrderServices` under ``services["workorders"]`` when calling
 ``create_app`` and pass :func:`register` in ``route_modules``. Every request carries
-``Authorization: Bearer <token>`` (see :mod:`hotline_core.workorders.access`).
+``Authorization: Bearer <token>`` (see :mod:`hotline_core.access`).
 
 Database work is synchronous SQLAlchemy run in a worker thread (``asyncio.to_thread``),
 one transaction per request: a refused request leaves nothing written.
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotline_core.presets import Category, ReplyPart, SatisfactionLevel
 from hotline_core.workorders import desk
 from hotline_core.workorders.acceptance import NotAcceptedReason
-from hotline_core.workorders.access import AccessPolicy, Principal, Role
+from hotline_core.access import AccessPolicy, Principal, Role
 from hotline_core.workorders.csv_import import (
     CsvImportError,
     import_gazetteer,

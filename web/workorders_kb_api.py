@@ -17,7 +17,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from hotline_core.workorders import knowledge
-from hotline_core.workorders.access import Principal, Role
+from hotline_core.access import Principal, Role
 from hotline_core.workorders.csv_import import CsvImportError, CsvProblem, csv_records
 from hotline_core.workorders.model import KnowledgeEntry, Unit
 from web.errors import json_error

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from hotline_core.clock import in_zone
-from hotline_core.workorders.access import AccessPolicy, Principal
+from hotline_core.access import AccessPolicy, Principal
 from web.errors import json_error, unusable_text
 
 E = TypeVar("E", bound=StrEnum)

@@ -8,8 +8,8 @@ citizen back see them in full, and only in an order's detail.
 
 from __future__ import annotations
 
+from hotline_core.access import AccessPolicy, Principal, Role
 from hotline_core.masking import mask_phone
-from hotline_core.workorders.access import AccessPolicy, Principal, Role
 
 
 def mask_name(name: str) -> str:

@@ -15,11 +15,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from hotline_core.acd import Priorities
+from hotline_core.acd.caller_flags import CallerFlags, CallerPriority, OverdueOrders
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
 from hotline_core.workorders.lifecycle import Status
 from hotline_core.workorders.model import WorkOrder
-from ivr.caller_priority import CallerFlags, CallerPriority, OverdueOrders
 
 NOW = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
 SHIPPED = Priorities()   # normal 0, overdue_order 20 as in config/distribution.toml
@@ -76,7 +76,7 @@ async def test_a_failing_lookup_is_logged_once_and_never_holds_the_caller(
     try:
         priority = CallerPriority(SHIPPED, CallerFlags(client, "ovd-broken"),
                                   overdue_lookup=broken)
-        with caplog.at_level(logging.WARNING, logger="ivr.caller_priority"):
+        with caplog.at_level(logging.WARNING, logger="hotline_core.acd.caller_flags"):
             for _ in range(3):
                 assert await priority.of("13800138001") == 0
         failures = [r for r in caplog.records if "lookup failing" in r.getMessage()]

@@ -45,7 +45,9 @@ from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline_core.access import AccessPolicy, Principal, Role, policy_from_mapping
 from hotline_core.acd import Distributor
+from hotline_core.acd.caller_flags import CallerFlags
 from hotline_core.acd.config import load_distribution_config
 from hotline_core.acd.restriction import RestrictionList
 from hotline_core.agent_directory import load_agents
@@ -55,9 +57,7 @@ from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
 from hotline_core.presets import Category, load_preset
 from hotline_core.workorders import desk
-from hotline_core.workorders.access import AccessPolicy, Principal, Role, policy_from_mapping
 from hotline_core.workorders.desk import DeskSettings, Intake
-from ivr.caller_priority import CallerFlags
 from tests.workorders.conftest import Clock, load_sample_dispatch_data
 from web import (
     agents_api,

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from hotline_core.acd.caller_flags import CallerFlags
 from hotline_core.acd.restriction import RestrictionList
 from hotline_core.config_errors import ConfigError
 from hotline_core.dial_policy import DialPolicy, DialPolicySettings, DialRefused
 from hotline_core.phone_numbers import canonical_number
-from ivr.caller_priority import CallerFlags
 from stack.settings import load_settings
 
 

@@ -15,9 +15,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline_core.access import policy_from_mapping
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
-from hotline_core.workorders.access import policy_from_mapping
 from stack.core import desk_settings
 from stack.settings import Settings, load_settings
 from tests.workorders.conftest import (

@@ -14,12 +14,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline_core.access import AccessPolicy, policy_from_mapping
 from hotline_core.calendar import ChineseWorkingCalendar
 from hotline_core.call_records import CallRecord
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
 from hotline_core.presets import Preset, load_preset
-from hotline_core.workorders.access import AccessPolicy, policy_from_mapping
 from hotline_core.workorders.csv_import import (
     import_gazetteer,
     import_responsibility_list,

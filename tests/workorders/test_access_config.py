@@ -6,7 +6,8 @@ import hashlib
 
 import pytest
 
-from hotline_core.workorders.access import AccessConfigError, Role, load_policy, policy_from_mapping
+from hotline_core.access import Role, load_policy, policy_from_mapping
+from hotline_core.config_errors import ConfigError
 from tests.workorders.conftest import CONFIG
 
 
@@ -25,10 +26,10 @@ def test_hashed_tokens_are_accepted() -> None:
 
 
 @pytest.mark.parametrize(("entry", "message"), [
-    ({"role": "mayor", "token": "x"}, r"tokens\[1\]\.role: 'mayor'"),
-    ({"role": "unit", "token": "x"}, r"tokens\[1\]\.unit"),
-    ({"role": "operator"}, r"tokens\[1\]: give token_sha256"),
+    ({"role": "mayor", "token": "x"}, r"setting 'tokens\.0\.role': Input should be 'operator'"),
+    ({"role": "unit", "token": "x"}, r"setting 'tokens\.0': .*needs its unit code"),
+    ({"role": "operator"}, r"setting 'tokens\.0': .*give token_sha256"),
 ])
 def test_bad_entries_are_named(entry: dict[str, str], message: str) -> None:
-    with pytest.raises(AccessConfigError, match=message):
+    with pytest.raises(ConfigError, match=message):
         policy_from_mapping({"tokens": [entry]})

@@ -21,9 +21,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline_core.access import AccessPolicy
 from hotline_core.call_intervals import store_recent
 from hotline_core.call_records import CallRecord
-from hotline_core.workorders.access import AccessPolicy
 from hotline_core.workorders.desk import DeskSettings
 from tests.workorders.conftest import TOKENS, Clock
 from web import call_figures_api

@@ -13,10 +13,10 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline_core.access import Principal, Role
 from hotline_core.migrate import all_metadata
 from hotline_core.presets import Category, ReplyPart, SatisfactionLevel
 from hotline_core.workorders import desk
-from hotline_core.workorders.access import Principal, Role
 from hotline_core.workorders.desk import DeskSettings, Intake
 from hotline_core.workorders.lifecycle import EventRecord, fold
 from hotline_core.workorders.model import AppendOnlyError, WorkOrder, WorkOrderEvent
