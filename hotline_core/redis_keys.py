@@ -194,7 +194,7 @@ class RedisKeys:
     # -- pub/sub channels ---------------------------------------------------------------
     @property
     def events(self) -> str:
-        """Channel: a distribution change happened (figures changed, wake the dispatch)."""
+        """Channel: a distribution change happened (figures changed, wake the distribution loop)."""
         return f"{self.namespace}:events"
 
     @property

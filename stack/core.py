@@ -25,7 +25,7 @@ from hotline_core.acd import ConfigError as DistConfigError
 from hotline_core.acd import Distributor, load_distribution_config
 from hotline_core.acd.caller_flags import CallerFlags, CallerPriority, OverdueOrders
 from hotline_core.acd.restriction import RestrictionList
-from hotline_core.acd.service import serve_dispatch
+from hotline_core.acd.service import run_distribution_loop
 from hotline_core.agent_directory import load_agents
 from hotline_core.calendar import ChineseWorkingCalendar, OverridesError, load_overrides
 from hotline_core.call_figures_day import parse_reset_at, run_call_figures
@@ -217,8 +217,8 @@ class Core:
         self.tasks = [
             asyncio.create_task(bridge.run(), name="ami-events"),
             asyncio.create_task(run_heartbeat(self.ami, s.heartbeat_seconds), name="heartbeat"),
-            asyncio.create_task(serve_dispatch(distributor, self.redis, self.stopping),
-                                name="dispatch"),
+            asyncio.create_task(run_distribution_loop(distributor, self.redis, self.stopping),
+                                name="distribution-loop"),
             asyncio.create_task(reconciler.run(10.0), name="reconcile"),
             asyncio.create_task(run_supervision_loop(sessions, desk, 300.0),
                                 name="supervision"),

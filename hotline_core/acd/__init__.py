@@ -18,12 +18,12 @@ from hotline_core.acd.config import (
 from hotline_core.acd.distributor import DistributionError, Distributor
 from hotline_core.acd.figures import Figures, QueueFigures
 from hotline_core.acd.restriction import Restriction, RestrictionList
-from hotline_core.acd.service import serve_dispatch
+from hotline_core.acd.service import run_distribution_loop
 
 __all__ = [
     "AgentGroup", "AgentState", "AgentStatus", "Assignment", "ConfigError",
     "DistributionConfig", "DistributionError", "Distributor", "Figures", "LeaderSeat",
     "LiveChannel", "OverflowRule", "Priorities", "QueueFigures", "Restriction",
     "RestrictionList", "Strategy", "WaitingCall", "load_distribution_config",
-    "parse_distribution_config", "serve_dispatch",
+    "parse_distribution_config", "run_distribution_loop",
 ]

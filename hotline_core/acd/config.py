@@ -92,7 +92,7 @@ class DistributionConfig:
     service_level_seconds: float = 15.0
     no_answer_timeout: float = 20.0
     # a phone still RINGING no_answer_timeout + this after the assignment is treated as
-    # ring-no-answer by dispatch (the telephony side lost the event); 0 = never
+    # ring-no-answer by the timer run, advance (the telephony side lost the event); 0 = never
     stuck_ring_grace_seconds: float = 10.0
     default_strategy: Strategy = Strategy.LONGEST_IDLE
     strategy: dict[str, Strategy] = field(default_factory=dict)

@@ -234,14 +234,14 @@ class Distributor:
         such a caller hangs up."""
         await self._op("callback", call_id)
 
-    async def dispatch(self) -> list[Assignment]:
-        """Assign everything assignable now (wrap-up ends, overflows due, ...)."""
+    async def advance(self) -> list[Assignment]:
+        """The timer run (计时推进): assign everything assignable now (wrap-up ends, overflows due, ...)."""
         return await self._op("dispatch")
 
     async def next_wakeup(self) -> float | None:
-        """When :meth:`dispatch` must run next: earliest wrap-up end, overflow time or
+        """When :meth:`advance` must run next: earliest wrap-up end, overflow time or
         stuck-ring deadline (``no_answer_timeout + stuck_ring_grace_seconds``; such an entry
-        may be obsolete — the call was answered — and dispatch then does nothing)."""
+        may be obsolete — the call was answered — and advance then does nothing)."""
         k = self._keys
         pipe = self._redis.pipeline(transaction=False)
         pipe.zrange(k.wrap, 0, 0, withscores=True)

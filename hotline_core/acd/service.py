@@ -1,4 +1,4 @@
-"""The dispatch loop (分配服务循环) a core process runs beside its Distributor.
+"""The distribution loop (分配服务循环) a core process runs beside its Distributor.
 
 Every state change already assigns what it can; what remains is time: wrap-ups ending,
 overflows falling due, stuck rings. The loop sleeps exactly until :meth:`next_wakeup` and
@@ -21,7 +21,7 @@ from hotline_core.backoff import Backoff
 log = logging.getLogger(__name__)
 
 
-async def serve_dispatch(distributor: Distributor, redis: aioredis.Redis,
+async def run_distribution_loop(distributor: Distributor, redis: aioredis.Redis,
                          stop: asyncio.Event, max_sleep: float = 30.0,
                          subscribed: asyncio.Event | None = None,
                          first_retry: float = 0.5, max_retry: float = 30.0) -> None:
@@ -29,12 +29,12 @@ async def serve_dispatch(distributor: Distributor, redis: aioredis.Redis,
     ``subscribed`` is set once the loop listens on the events channel.
 
     When Redis goes away (killed, restarting) the loop does not spin: a dead pub/sub
-    connection answers at once, so every failure — of the subscription, of a dispatch, of
+    connection answers at once, so every failure — of the subscription, of an advance, of
     the wait for a message — closes the subscription and waits with a growing pause
     (``first_retry`` doubling up to ``max_retry``) before subscribing again. The outage is
     logged once when it starts and once when Redis is back (:class:`Backoff`).
     """
-    backoff = Backoff(log, "call dispatch (Redis)", first=first_retry, cap=max_retry)
+    backoff = Backoff(log, "distribution loop (Redis)", first=first_retry, cap=max_retry)
     timeout = distributor.config.redis_timeout_seconds
     pubsub: PubSub | None = None
     try:
@@ -44,7 +44,7 @@ async def serve_dispatch(distributor: Distributor, redis: aioredis.Redis,
                     pubsub = await _subscribe(redis, distributor.events_channel, timeout)
                     if subscribed is not None:
                         subscribed.set()
-                await distributor.dispatch()
+                await distributor.advance()
                 wake = await distributor.next_wakeup()
             except (TimeoutError, OSError, aioredis.RedisError) as exc:
                 await _close(pubsub, timeout)

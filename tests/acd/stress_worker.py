@@ -91,7 +91,7 @@ async def main(url: str, ns: str, index: int, n_agents: int, n_calls: int, seed:
             task.add_done_callback(tasks.discard)
         if rng.random() < 0.3 and to_unpause:
             await d.agent_unpause(to_unpause.pop(0))
-        await d.dispatch()
+        await d.advance()
         if int(await r.get(f"{t}:resolved") or 0) >= total and not tasks:
             break
         await asyncio.sleep(0.001)  # yield to the handler tasks; this is a load loop

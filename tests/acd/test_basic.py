@@ -70,9 +70,9 @@ async def test_answer_end_wrapup_then_next_caller(make: MakeDistributor, clock: 
     assert await state_of(d, "a1") == AgentState.WRAP_UP
     assert await d.next_wakeup() == clock.t + 20
     clock.advance(19.9)
-    assert await d.dispatch() == []
+    assert await d.advance() == []
     clock.advance(0.1)
-    made = await d.dispatch()
+    made = await d.advance()
     assert made == [Assignment("c2", "a1", "12345", "138c2")]
     assert rec.pairs() == [("c1", "a1"), ("c2", "a1")]
     # only the stuck-ring deadline of c2 is left: 20 s timeout + 10 s grace
@@ -185,7 +185,7 @@ async def test_pause_during_call_applies_after_wrap_up(
     await d.enqueue(call("c2"))
     await d.call_ended("c1", "a1")
     clock.advance(10)
-    assert await d.dispatch() == []
+    assert await d.advance() == []
     a1 = (await d.agents())[0]
     assert (a1.state, a1.pause_reason) == (AgentState.PAUSED, "training")
     assert [c.call_id for c in await d.waiting()] == ["c2"]
@@ -230,10 +230,10 @@ async def test_phone_ringing_far_too_long_is_treated_as_no_answer(
     await d.enqueue(call("c1"))
     assert await d.next_wakeup() == start + 30
     clock.advance(29)
-    assert await d.dispatch() == []
+    assert await d.advance() == []
     await d.agent_unpause("a2")
     clock.advance(1)
-    made = await d.dispatch()
+    made = await d.advance()
     assert [(a.call_id, a.agent_id) for a in made] == [("c1", "a2")]
     a1 = next(a for a in await d.agents() if a.agent_id == "a1")
     assert (a1.state, a1.pause_reason) == (AgentState.PAUSED, "no answer")

@@ -28,9 +28,9 @@ async def test_failed_connect_puts_the_call_first_and_rests_the_agent(
     status = {a.agent_id: a for a in await d.agents()}["a1"]
     assert status.state is AgentState.WRAP_UP
     clock.advance(1.9)
-    assert await d.dispatch() == []
+    assert await d.advance() == []
     clock.advance(0.1)                        # the 2 s rest is over: a1 takes first again
-    await d.dispatch()
+    await d.advance()
     assert rec.pairs() == [("first", "a1"), ("first", "a1")]
 
 
@@ -60,7 +60,7 @@ async def test_a_redirect_that_arrived_late_is_answered_by_the_resting_agent(
     assert status.state is AgentState.ON_CALL and status.current_call == "c1"
     await d.agent_login("a2", {"general": 1})
     clock.advance(10)                         # past the rest: nothing is offered again
-    await d.dispatch()
+    await d.advance()
     assert rec.pairs() == [("c1", "a1")]
     figures = (await d.figures()).lines["12345"]
     assert figures.answered == 1

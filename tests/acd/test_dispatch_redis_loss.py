@@ -1,7 +1,7 @@
-"""The dispatch loop when Redis dies (issue 9, item 9): it backs off, logs the outage once,
+"""The distribution loop when Redis dies (issue 9, item 9): it backs off, logs the outage once,
 and serves again when Redis is back.
 
-On the starting main (4b97079) ``serve_dispatch`` retried at once: after redis-server was
+On the starting main (4b97079) ``run_distribution_loop`` retried at once: after redis-server was
 killed the pub/sub wait returned immediately, ``dispatch`` failed again and each failure
 logged "dispatch failed; retrying" with a traceback — the core wrote 108 MB of core.log in
 about a minute. Here a real redis-server is stopped under the loop; the test counts
@@ -24,7 +24,7 @@ from hotline_core.acd import (
     DistributionConfig,
     Distributor,
     WaitingCall,
-    serve_dispatch,
+    run_distribution_loop,
 )
 from testkit.redis_server import free_port, redis_server
 from tests.acd.conftest import Clock
@@ -48,7 +48,7 @@ async def _until(condition: object, what: str, limit: float = 60.0) -> None:
 
 
 @pytest.mark.timeout(120)
-async def test_redis_killed_under_the_dispatch_loop() -> None:
+async def test_redis_killed_under_the_distribution_loop() -> None:
     port = free_port()
     server = redis_server(port)
     url = server.__enter__()
@@ -57,17 +57,17 @@ async def test_redis_killed_under_the_dispatch_loop() -> None:
     clock = Clock()
     distributor = Distributor(client, config, namespace="loss", clock=clock)
     tries = {"n": 0}
-    real_dispatch, real_pubsub = distributor.dispatch, client.pubsub
+    real_advance, real_pubsub = distributor.advance, client.pubsub
 
     async def counted() -> list[Assignment]:
         tries["n"] += 1
-        return await real_dispatch()
+        return await real_advance()
 
     def counted_pubsub(**kwargs: object) -> PubSub:
         tries["n"] += 1
         return real_pubsub(**kwargs)  # type: ignore[arg-type]
 
-    distributor.dispatch = counted  # type: ignore[method-assign]
+    distributor.advance = counted  # type: ignore[method-assign]
     client.pubsub = counted_pubsub  # type: ignore[method-assign]
     got: asyncio.Queue[Assignment] = asyncio.Queue()
 
@@ -78,7 +78,7 @@ async def test_redis_killed_under_the_dispatch_loop() -> None:
     records = _Records()
     logging.getLogger().addHandler(records)
     stop, subscribed = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(serve_dispatch(distributor, client, stop, max_sleep=3600,
+    task = asyncio.create_task(run_distribution_loop(distributor, client, stop, max_sleep=3600,
                                               subscribed=subscribed, first_retry=0.02,
                                               max_retry=0.2))
     try:

@@ -159,7 +159,7 @@ async def test_random_events_keep_state_consistent(
                 assert lost.call_id not in {a.current_call for a in await d.agents()}
         elif kind == "time":
             clock.advance(float(arg))  # type: ignore[arg-type]
-            await d.dispatch()
+            await d.advance()
         await check(d, redis, ns)
     # waiting calls are shown once each, in priority order
     w = await d.waiting()

@@ -46,7 +46,7 @@ async def test_rebuild_matches_asterisk_and_frees_stuck_agents(
     f = await d.figures()
     assert f.lines["12345"].abandoned == 0  # reconciled calls are not counted
     clock.advance(10)
-    await d.dispatch()
+    await d.advance()
     assert rec.pairs() == [("c3", "a1")]
     await d.call_ended("c6", "a3")  # the reconciled call ends normally
     assert next(a for a in await d.agents() if a.agent_id == "a3").state == \

@@ -36,9 +36,9 @@ async def test_special_seat_waits_for_its_agents_then_overflows_to_general_pool(
     assert await d.enqueue(call("c1", "12351", line="12351")) is None
     assert await d.next_wakeup() == start + 30
     clock.advance(29.9)
-    assert await d.dispatch() == []
+    assert await d.advance() == []
     clock.advance(0.1)
-    made = await d.dispatch()
+    made = await d.advance()
     assert [(a.call_id, a.agent_id, a.line) for a in made] == [("c1", "g1", "12351")]
     assert rec.pairs() == [("c1", "g1")]
 
@@ -51,7 +51,7 @@ async def test_overflowed_call_still_prefers_a_dedicated_agent(
     await d.agent_pause("u1", "meeting")
     await d.enqueue(call("c1", "12351", line="12351"))
     clock.advance(31)
-    await d.dispatch()  # overflowed, but no general agent either
+    await d.advance()  # overflowed, but no general agent either
     await d.agent_login("g1", {"general": 1})
     clock.advance(1)
     await d.agent_unpause("u1")  # both now free at once for the next call
@@ -163,11 +163,11 @@ async def test_starvation_bound_lifts_a_long_waiting_normal_call(
     clock.advance(29)
     await d.enqueue(call("h1", priority=10))  # needs help, at start+30
     clock.t = start + 59
-    await d.dispatch()
+    await d.advance()
     assert [c.call_id for c in await d.waiting()] == ["h1", "n1", "n2"]
     clock.t = start + 60  # n1 has waited 60 s: treated as priority 10, and came first
     assert [c.call_id for c in await d.waiting()] == ["n1", "h1", "n2"]
-    await d.dispatch()
+    await d.advance()
     assert [c.call_id for c in await d.waiting()] == ["n1", "h1", "n2"]
     clock.t = start + 61  # n2 too
     await d.agent_login("a1", {"general": 1})
@@ -229,5 +229,5 @@ async def test_leader_seat_takes_its_line_on_scheduled_days_only(
     assert [c.skills for c in await d.waiting()] == [("leader",)]
     await d.call_ended("thu", "g1")  # g1 free (wrap-up 15 s) but fri needs the leader
     clock.advance(20)
-    await d.dispatch()
+    await d.advance()
     assert rec.pairs()[-1] == ("fri", "g1")

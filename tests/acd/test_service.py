@@ -1,4 +1,4 @@
-"""The dispatch loop wakes on another instance's change and assigns what fell due."""
+"""The distribution loop wakes on another instance's change and assigns what fell due."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from hotline_core.acd import Assignment, DistributionConfig, WaitingCall, serve_dispatch
+from hotline_core.acd import Assignment, DistributionConfig, WaitingCall, run_distribution_loop
 from tests.acd.conftest import Clock, MakeDistributor
 
 
@@ -30,7 +30,7 @@ async def test_loop_assigns_after_wrap_up_when_woken(
     await other.enqueue(WaitingCall("c2", "12345", ("general",), "1"))
     stop, subscribed = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(
-        serve_dispatch(loop_side, redis, stop, max_sleep=3600, subscribed=subscribed))
+        run_distribution_loop(loop_side, redis, stop, max_sleep=3600, subscribed=subscribed))
     await asyncio.wait_for(subscribed.wait(), timeout=10)
     await other.call_ended("c1", "a1")  # a1 in wrap-up until +10 s
     clock.advance(10)  # the wrap-up is over; nobody else touches the distributor

@@ -43,7 +43,7 @@ async def test_shipped_1003_takes_the_12333_call_before_an_older_general_call(
     await d.agent_answered("hrss-newer", "1003")
     await d.call_ended("hrss-newer", "1003")
     clock.advance(config.wrapup_seconds)
-    await d.dispatch()
+    await d.advance()
     assert rec.pairs() == [("hrss-newer", "1003"), ("general-older", "1003")]
 
 

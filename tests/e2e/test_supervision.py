@@ -4,12 +4,12 @@ killed is restarted.
 
 On the starting main (4b97079) `hotline up` watched only the core, Asterisk and the speech
 workers: a killed redis-server stayed dead, `hotline status` stayed red for ever (this test
-times out waiting for green), and the core's dispatch loop retried at once, writing a
+times out waiting for green), and the core's distribution loop retried at once, writing a
 traceback per try (108 MB of core.log in about a minute).
 
 The outage is made to last: after the kill the test holds Redis's port itself, so the
 supervisor's restarts fail and back off, for a few seconds before letting go. The log bound
-is counted in lines (the dispatch loop reports the outage once and the recovery once; a
+is counted in lines (the distribution loop reports the outage once and the recovery once; a
 per-try log would write thousands of lines in that time), not in time.
 """
 
@@ -34,7 +34,7 @@ from testkit.stack import CHROOT, Agent, HotlineStack, free_udp_port
 
 pytestmark = pytest.mark.e2e
 
-# Lines the core may write while Redis is away and when it is back: the dispatch loop's
+# Lines the core may write while Redis is away and when it is back: the distribution loop's
 # "lost" and "back" and a few from other parts that touch Redis once (no calls are made).
 MAX_CORE_LOG_LINES = 20
 
@@ -136,8 +136,8 @@ def test_redis_killed_comes_back_and_the_core_log_stays_small(stack: Stack) -> N
     _until(lambda: len(stack.redis_pids()) == 1 and stack.redis_pids() != [old],
            "redis-server restarted by the stack")
     _until(stack.green, "hotline status green again")
-    _until(lambda: "call dispatch (Redis): back after" in core_log.read_text(),
-           "the dispatch loop serves again")
+    _until(lambda: "distribution loop (Redis): back after" in core_log.read_text(),
+           "the distribution loop serves again")
     grown = _lines(core_log) - before
     assert grown <= MAX_CORE_LOG_LINES, core_log.read_text().splitlines()[before:][:40]
     stack_log = (stack.logs / "stack.log").read_text()

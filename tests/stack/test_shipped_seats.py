@@ -107,9 +107,9 @@ async def test_shipped_lines_route_to_the_seat_agents(redis: aioredis.Redis) -> 
             call_id=f"{number}-b", line=number, skills=line.skills, caller="13900139000"))
         assert second is None                     # the seat is busy: wait for it
         clock.t += 29
-        assert [a.call_id for a in await distributor.dispatch()] == []
+        assert [a.call_id for a in await distributor.advance()] == []
         clock.t += 2                              # past the 30 s overflow
-        moved = await distributor.dispatch()
+        moved = await distributor.advance()
         assert [a.call_id for a in moved] == [f"{number}-b"]
         assert moved[0].agent_id in GENERAL_POOL - {seat_agent}
         await distributor.agent_answered(moved[0].call_id, moved[0].agent_id)
