@@ -35,7 +35,7 @@ from hotline_core.workorders import desk
 from hotline_core.access import Principal, Role
 from hotline_core.workorders.desk import Intake, WorkOrderError
 from hotline_core.workorders.lifecycle import Status
-from hotline_core.workorders.model import UnitAssignment, Unit, WorkOrder
+from hotline_core.workorders.model import Unit, UnitAssignment, WorkOrder
 from web import keys
 from web.errors import error_class, unusable_text
 from web.workorders_api import services

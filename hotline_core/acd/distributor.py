@@ -235,7 +235,8 @@ class Distributor:
         await self._op("callback", call_id)
 
     async def advance(self) -> list[Assignment]:
-        """The timer run (计时推进): assign everything assignable now (wrap-up ends, overflows due, ...)."""
+        """The timer run (计时推进): assign everything assignable now (wrap-up ends,
+        overflows due, ...)."""
         return await self._op("dispatch")
 
     async def next_wakeup(self) -> float | None:

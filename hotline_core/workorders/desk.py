@@ -33,9 +33,9 @@ from hotline_core.workorders.lifecycle import (
     fold,
 )
 from hotline_core.workorders.model import (
-    UnitAssignment,
     KnowledgeEntry,
     Unit,
+    UnitAssignment,
     WorkOrder,
     WorkOrderEvent,
 )
