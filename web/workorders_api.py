@@ -32,7 +32,7 @@ from hotline_core.workorders.csv_import import (
     import_units,
 )
 from hotline_core.workorders.desk import DeskSettings, Intake, WorkOrderError
-from hotline_core.workorders.dispatch import RoutingError, route
+from hotline_core.workorders.dispatch import UnitChoiceError, choose_units
 from hotline_core.workorders.lifecycle import Status
 from hotline_core.workorders.model import UnitAssignment, WorkOrder
 from hotline_core.workorders.replies import ReplyDraft
@@ -402,14 +402,14 @@ def _csv_import(importer: Callable[[Session, str], int]) -> Handler:
     return handler
 
 
-async def preview_route(request: web.Request) -> web.Response:
+async def preview_dispatch(request: web.Request) -> web.Response:
     svc, who = _who(request)
     q = request.query
 
     def work(session: Session) -> dict[str, Any]:
         try:
-            r = route(session, q.get("matter", ""), q.get("locality", ""), q.get("address", ""))
-        except RoutingError as exc:
+            r = choose_units(session, q.get("matter", ""), q.get("locality", ""), q.get("address", ""))
+        except UnitChoiceError as exc:
             raise json_error(422, str(exc), field="matter") from None
         return {"lead": r.lead, "assists": r.assists, "reasons": r.reasons,
                 "approval": r.approval}
@@ -446,7 +446,7 @@ def register(app: web.Application) -> None:
     r.add_post("/api/dispatch/units", _csv_import(import_units))
     r.add_post("/api/dispatch/responsibility-list", _csv_import(import_responsibility_list))
     r.add_post("/api/dispatch/gazetteer", _csv_import(import_gazetteer))
-    r.add_get("/api/dispatch/route", preview_route)
+    r.add_get("/api/dispatch/route", preview_dispatch)
     # The knowledge base and metrics share this module's services and transactions.
     from web import workorders_kb_api, workorders_metrics_api
 

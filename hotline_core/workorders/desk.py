@@ -23,7 +23,7 @@ from hotline_core.call_records import CallRecord
 from hotline_core.clock import DEFAULT_ZONE, in_zone, utc_now
 from hotline_core.presets import Category, Preset, SatisfactionLevel
 from hotline_core.workorders.acceptance import REASONS, NotAcceptedReason, find_duplicate
-from hotline_core.workorders.dispatch import RoutingError, route
+from hotline_core.workorders.dispatch import UnitChoiceError, choose_units
 from hotline_core.workorders.lifecycle import (
     UNIT_WORKING,
     EventKind,
@@ -392,7 +392,7 @@ def _set_assignments(session: Session, order: WorkOrder, lead: str, assists: lis
 def dispatch(session: Session, cfg: DeskSettings, who: Principal, order_id: int, *,
              lead: str | None = None, assists: Sequence[str] = (),
              reason: str = "") -> OrderState:
-    """Route by the responsibility list, or to the units a dispatcher names with a reason.
+    """Dispatch by the responsibility list, or to the units a dispatcher names with a reason.
 
     A matter that needs a leader's instruction first goes to approval instead.
     """
@@ -403,14 +403,14 @@ def dispatch(session: Session, cfg: DeskSettings, who: Principal, order_id: int,
     now = cfg.now()
     if lead is None:
         try:
-            routing = route(session, order.matter, order.locality, order.address)
-        except RoutingError as exc:
+            choice = choose_units(session, order.matter, order.locality, order.address)
+        except UnitChoiceError as exc:
             raise Invalid(f"{exc}; name the lead unit and the reason", field="lead") from exc
-        lead, assist_list, reasons, how = routing.lead, routing.assists, routing.reasons, "auto"
-        if routing.approval and not state.leader_instruction:
+        lead, assist_list, reasons, how = choice.lead, choice.assists, choice.reasons, "auto"
+        if choice.approval and not state.leader_instruction:
             return _append(session, order, EventKind.APPROVAL_REQUESTED, who, now, {
-                "kind": routing.approval, "reasons": routing.reasons,
-                "proposed_lead": routing.lead, "proposed_assists": routing.assists,
+                "kind": choice.approval, "reasons": choice.reasons,
+                "proposed_lead": choice.lead, "proposed_assists": choice.assists,
             })
     else:
         if not reason.strip():

@@ -1,4 +1,4 @@
-"""Routing a work order to units (派单) by the responsibility list and the gazetteer.
+"""Dispatching a work order (派单): choosing its units by the responsibility list and the gazetteer.
 
 Locality first (属地管理优先): a territorial matter goes to the town government of the
 place; otherwise the competent department (谁主管谁负责). A complex matter is dual
@@ -17,12 +17,12 @@ from hotline_core.workorders.csv_import import APPROVAL_KINDS
 from hotline_core.workorders.model import Matter, Place, Unit
 
 
-class RoutingError(ValueError):
+class UnitChoiceError(ValueError):
     """No unit can be chosen automatically; the dispatcher must choose and say why."""
 
 
 @dataclass(frozen=True)
-class Routing:
+class UnitChoice:
     lead: str
     assists: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
@@ -46,12 +46,12 @@ def town_of(session: Session, locality: str, address: str) -> Place | None:
     return session.scalars(stmt).first()
 
 
-def route(session: Session, matter_name: str, locality: str, address: str) -> Routing:
+def choose_units(session: Session, matter_name: str, locality: str, address: str) -> UnitChoice:
     if not matter_name:
-        raise RoutingError("the order names no matter from the responsibility list")
+        raise UnitChoiceError("the order names no matter from the responsibility list")
     matter = session.scalars(select(Matter).where(Matter.name == matter_name)).first()
     if matter is None:
-        raise RoutingError(f"matter {matter_name!r} is not on the responsibility list")
+        raise UnitChoiceError(f"matter {matter_name!r} is not on the responsibility list")
     dept = session.get(Unit, matter.department)
     dept_label = f"{dept.name if dept else matter.department}"
     if matter.section:
@@ -69,7 +69,7 @@ def route(session: Session, matter_name: str, locality: str, address: str) -> Ro
         reasons = [f"属地管理优先: {where}, 由{town.name}主办", competent]
         if assists:
             reasons.append(f"双派: {dept_label}协办")
-        return Routing(town.code, assists, reasons + approval_reason, approval)
+        return UnitChoice(town.code, assists, reasons + approval_reason, approval)
     reasons = [f"谁主管谁负责: {competent}"]
     if matter.locality_first:
         reasons.append("属地事项但地址不在地名库中, 派主管部门")
@@ -77,4 +77,4 @@ def route(session: Session, matter_name: str, locality: str, address: str) -> Ro
     if matter.dual and town is not None and town.code != matter.department:
         assists = [town.code]
         reasons.append(f"双派: 地点「{place.name if place else ''}」属{town.name}, 协办")
-    return Routing(matter.department, assists, reasons + approval_reason, approval)
+    return UnitChoice(matter.department, assists, reasons + approval_reason, approval)

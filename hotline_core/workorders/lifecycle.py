@@ -1,7 +1,7 @@
 """The life of a work order (工单流转): statuses, event kinds, and state folded from events.
 
 :func:`fold` is pure: the same events always give the same :class:`OrderState`. Every
-decision that depends on rules or the clock (a deadline, a routing reason) is written
+decision that depends on rules or the clock (a deadline, a dispatch reason) is written
 into the event's data when the event is recorded, so replaying never re-asks the rules.
 """
 
