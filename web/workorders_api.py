@@ -408,7 +408,8 @@ async def preview_dispatch(request: web.Request) -> web.Response:
 
     def work(session: Session) -> dict[str, Any]:
         try:
-            r = choose_units(session, q.get("matter", ""), q.get("locality", ""), q.get("address", ""))
+            r = choose_units(session, q.get("matter", ""), q.get("locality", ""),
+                             q.get("address", ""))
         except UnitChoiceError as exc:
             raise json_error(422, str(exc), field="matter") from None
         return {"lead": r.lead, "assists": r.assists, "reasons": r.reasons,

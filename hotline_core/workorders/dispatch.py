@@ -1,4 +1,5 @@
-"""Dispatching a work order (派单): choosing its units by the responsibility list and the gazetteer.
+"""Dispatching a work order (派单): choosing its units by the responsibility list and
+the gazetteer.
 
 Locality first (属地管理优先): a territorial matter goes to the town government of the
 place; otherwise the competent department (谁主管谁负责). A complex matter is dual
@@ -46,7 +47,8 @@ def town_of(session: Session, locality: str, address: str) -> Place | None:
     return session.scalars(stmt).first()
 
 
-def choose_units(session: Session, matter_name: str, locality: str, address: str) -> UnitChoice:
+def choose_units(session: Session, matter_name: str, locality: str,
+                 address: str) -> UnitChoice:
     if not matter_name:
         raise UnitChoiceError("the order names no matter from the responsibility list")
     matter = session.scalars(select(Matter).where(Matter.name == matter_name)).first()
