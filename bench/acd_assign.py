@@ -80,7 +80,7 @@ async def bench_free(r: aioredis.Redis, agents: int, calls: int) -> float:
     for i in range(agents):
         await d.agent_login(f"a{i}", {"general": 1, **_skills(rng)})
     elapsed = time.perf_counter() - t
-    made = calls - len(await d.waiting())
+    made = calls - len(await d.view.waiting())
     assert made > min(calls, agents) * 0.8, made  # seat calls wait for seat agents
     return agents / elapsed
 
@@ -124,7 +124,7 @@ async def bench_cycle(r: aioredis.Redis, agents: int, waiting: int,
         await d.agent_answered(call, agent)
         n += 1
         await d.enqueue(WaitingCall(f"c{n}", "12345", ("general",), "1"))
-    assert len(await d.waiting()) == waiting
+    assert len(await d.view.waiting()) == waiting
     lat.sort()
     return (rounds / sum(lat), statistics.median(lat) * 1e3,
             lat[int(len(lat) * 0.99) - 1] * 1e3, server_us / rounds)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 
-from hotline_core.acd import Assignment, Distributor
+from hotline_core.acd import CallMatch, Distributor
 from hotline_core.call_records import Disposition
 from ivr.ami import AmiClient, AmiError
 from ivr.dialer import CallbackDialer, Outcome, safe_call_back
@@ -46,7 +46,7 @@ class AgentConnector:
         self._calls = calls
         self._failures: dict[str, int] = {}   # call id -> failed Redirects so far
 
-    async def __call__(self, assignment: Assignment) -> None:
+    async def __call__(self, assignment: CallMatch) -> None:
         call = await self._live.get(assignment.call_id)
         if call is None:
             log.warning("assignment for unknown call %s: releasing agent %s",
@@ -66,7 +66,7 @@ class AgentConnector:
         else:
             self._failures.pop(assignment.call_id, None)
 
-    async def _redirect_failed(self, assignment: Assignment, exc: AmiError) -> None:
+    async def _redirect_failed(self, assignment: CallMatch, exc: AmiError) -> None:
         call_id = assignment.call_id
         if _GONE in str(exc):
             # The caller hung up a moment ago: the agent must not stay reserved.
@@ -83,7 +83,7 @@ class AgentConnector:
                     "line, agent rests %.0f s", call_id, assignment.agent_id, exc, rest)
         await self._distributor.connect_failed(call_id, assignment.agent_id, rest)
 
-    async def _call_back(self, assignment: Assignment, call: LiveCall) -> None:
+    async def _call_back(self, assignment: CallMatch, call: LiveCall) -> None:
         """Virtual hold: the citizen hung up; the dialer calls agent, then citizen."""
         outcome = (Outcome.FAILED if self._dialer is None
                    else await safe_call_back(self._dialer, assignment, call))

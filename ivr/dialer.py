@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from enum import Enum
 
-from hotline_core.acd import Assignment
+from hotline_core.acd import CallMatch
 from hotline_core.dial_policy import DialPolicy, DialRefused
 from ivr.ami import AmiClient, AmiError
 from ivr.dialplan import CALLBACK_LEG_PREFIX, TECH, Context, Var
@@ -46,7 +46,7 @@ class CallbackDialer:
         self._ring_timeout = ring_timeout
         self.policy = policy
 
-    async def call_back(self, assignment: Assignment, call: LiveCall) -> None:
+    async def call_back(self, assignment: CallMatch, call: LiveCall) -> None:
         digits = await self.policy.authorize(call.caller, f"callback of {assignment.call_id}")
         leg = callback_leg(assignment.call_id)
         await self._ami.action({
@@ -67,7 +67,7 @@ class CallbackDialer:
                  assignment.agent_id)
 
 
-async def safe_call_back(dialer: CallbackDialer, assignment: Assignment,
+async def safe_call_back(dialer: CallbackDialer, assignment: CallMatch,
                          call: LiveCall) -> Outcome:
     try:
         await dialer.call_back(assignment, call)

@@ -53,7 +53,7 @@ async def list_agents(request: web.Request) -> web.Response:
     """Agents and their states."""
     svc = _services(request)
     principal(request, svc.access)
-    statuses = await svc.distributor.agents()
+    statuses = await svc.distributor.view.agents()
     return web.json_response({"agents": [_status(s) for s in statuses]})
 
 

@@ -142,7 +142,7 @@ async def queues(request: web.Request) -> web.Response:
     """Live queue figures per line and skill."""
     svc = _services(request)
     principal(request, svc.access)
-    return web.json_response(snapshot_json(await svc.distributor.figures()))
+    return web.json_response(snapshot_json(await svc.distributor.view.figures()))
 
 
 def _token(request: web.Request) -> str:
@@ -209,7 +209,7 @@ async def _serve(request: web.Request, svc: LiveServices,
         pump = asyncio.create_task(_pump(ws, pubsub, svc, words))
         try:
             await ws.send_json({"type": "figures", "figures":
-                                snapshot_json(await svc.distributor.figures())})
+                                snapshot_json(await svc.distributor.view.figures())})
             async for msg in ws:
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                     break
@@ -287,7 +287,7 @@ async def _pump(ws: web.WebSocketResponse, pubsub: Any, svc: LiveServices,
                 await ws.send_json({"type": kind, kind: payload})
         else:
             await ws.send_json({"type": "figures", "figures":
-                                snapshot_json(await svc.distributor.figures())})
+                                snapshot_json(await svc.distributor.view.figures())})
 
 
 def register(app: web.Application) -> None:

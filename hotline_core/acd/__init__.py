@@ -4,7 +4,7 @@ Telephony-free: the ivr package carries the decisions to Asterisk.
 """
 
 from hotline_core.acd.agents import AgentGroup, AgentState, AgentStatus
-from hotline_core.acd.calls import Assignment, LiveChannel, WaitingCall
+from hotline_core.acd.calls import CallMatch, LiveChannel, WaitingCall
 from hotline_core.acd.config import (
     ConfigError,
     DistributionConfig,
@@ -17,12 +17,14 @@ from hotline_core.acd.config import (
 )
 from hotline_core.acd.distributor import DistributionError, Distributor
 from hotline_core.acd.figures import Figures, QueueFigures
+from hotline_core.acd.read_models import DistributionView
 from hotline_core.acd.restriction import Restriction, RestrictionList
 from hotline_core.acd.service import run_distribution_loop
 
 __all__ = [
-    "AgentGroup", "AgentState", "AgentStatus", "Assignment", "ConfigError",
-    "DistributionConfig", "DistributionError", "Distributor", "Figures", "LeaderSeat",
+    "AgentGroup", "AgentState", "AgentStatus", "CallMatch", "ConfigError",
+    "DistributionConfig", "DistributionError", "DistributionView", "Distributor", "Figures",
+    "LeaderSeat",
     "LiveChannel", "OverflowRule", "Priorities", "QueueFigures", "Restriction",
     "RestrictionList", "Strategy", "WaitingCall", "load_distribution_config",
     "parse_distribution_config", "run_distribution_loop",

@@ -3,24 +3,32 @@
 -- nor two calls to one agent. Invariant kept after every run: no READY agent could take a
 -- waiting call (otherwise it would have been assigned).
 --
--- ARGV: 1 key prefix (<ns>:acd), 2 events channel, 3 operation, 4 now (seconds, float),
---       5 settings JSON, 6.. operation arguments.
--- Returns JSON {a: [[call, agent, line, caller, department, callback, priority], ...],
---               e: error code or nil, w: stale-event note or nil}.
+-- Every name shared with Python (ARGV slots SLOT, operations OP and their arguments ARG,
+-- hash fields AF/CF/FF and states AS/CS, settings S, strategies STRAT, error codes ERR,
+-- result R/M, event EV) comes from the prelude generated from hotline_core/acd/contract.py
+-- and put before this file when it is loaded; the field strings there are the storage
+-- format. Write `AF.state`, never the short string.
+--
+-- ARGV: SLOT.prefix key prefix (<ns>:acd), SLOT.channel events channel, SLOT.op operation,
+--       SLOT.now now (seconds, float), SLOT.settings settings JSON object (S),
+--       SLOT.args the operation's arguments as a JSON object (ARG).
+-- Returns a JSON object: R.matches list of matches (M: call, agent, line, caller,
+--       department, callback, priority), R.error error code (ERR) or nil, R.warning
+--       stale-event note or nil.
 --
 -- Keys (all under the prefix; a single Redis, not Redis Cluster):
 --   :agents            set of agent ids ever logged in
---   :a:<agent>         hash st, grp, why (pause reason), pend (pause after call), since,
---                      idle (idle since), n (calls answered since login), call, sk (JSON
---                      skill->level), rm (member in the ready sets, "" when not ready),
---                      cf (call whose connection failed while the agent rests after it)
+--   :a:<agent>         hash, fields AF (state, group, pause reason, pending pause, since,
+--                      idle since, calls taken, call, skills JSON skill->level, ready
+--                      member "" when not ready, connect failed call)
 --   :r:<skill>         zset READY agents; member "<idle %020.6f>|<agent>", score by strategy
 --                      (0 longest idle: member order = idle order; calls taken; level,
 --                      1 = best, as in config/agents.toml)
 --   :calls             set of every call held (waiting, ringing, talking)
---   :c:<call>          hash ln, sk (JSON list), cl, pr, ep (effective priority), at, dp,
---                      ord (place in line), fb (overflow skill once overflowed), cb, st
---                      (W waiting, R ringing, T talking), ag, ra (ring at), ans (answered at)
+--   :c:<call>          hash, fields CF (line, skills JSON list, caller, priority,
+--                      effective priority, enqueued at, department, order = place in line,
+--                      fallback = overflow skill once overflowed, callback, state CS, agent,
+--                      rang at, answered at)
 --   :w:<skill>:<prio>  zset waiting calls of that skill queue and priority, score ord
 --   :wl:<skill>        zset priorities present in that skill queue
 --   :waiting           zset all waiting calls by enqueue time
@@ -28,18 +36,27 @@
 --   :wrap              zset agents in wrap-up by wrap-up end
 --   :ring              zset ringing calls by stuck-ring deadline
 --   :flines :fskills   sets of names having figures
---   :fl:<line> :fs:<skill>  hash figures: ans, ans_sl, abd, abd_late, wait_ans
+--   :fl:<line> :fs:<skill>  hash figures, fields FF
 --   :ht:<skill>        list recent talk seconds (estimated wait)
 --
 -- Time: every run first applies what fell due by `now` (starvation bound, then wrap-up
--- ends, overflows and stuck rings in the order they fell due). With settings.hold the
+-- ends, overflows and stuck rings in the order they fell due). With C.hold the
 -- run changes state but assigns nothing (reconciliation); `rematch` assigns afterwards.
 
-local P = ARGV[1]
-local CHANNEL = ARGV[2]
-local op = ARGV[3]
-local now = tonumber(ARGV[4])
-local C = cjson.decode(ARGV[5])
+-- a JSON object keyed by the contract's strings, as a table keyed by its readable names
+local function named(json, names)
+  local raw = cjson.decode(json)
+  local t = {}
+  for name, key in pairs(names) do t[name] = raw[key] end
+  return t
+end
+
+local P = ARGV[SLOT.prefix]
+local CHANNEL = ARGV[SLOT.channel]
+local op = ARGV[SLOT.op]
+local now = tonumber(ARGV[SLOT.now])
+local C = named(ARGV[SLOT.settings], S)
+local A = named(ARGV[SLOT.args], ARG)
 local out = {}
 local changed = false
 local warn = nil
@@ -64,35 +81,37 @@ local function hgetall(key)
   return t
 end
 
+-- a call's hash as a table keyed by the readable field names (CF), numbers decoded
 local function load_call(cid)
-  local c = hgetall(ckey(cid))
-  if not c then return nil end
-  c.id = cid
-  c.skills = cjson.decode(c.sk)
-  c.ep = tonumber(c.ep)
-  c.at = tonumber(c.at)
-  c.ord = tonumber(c.ord)
+  local h = hgetall(ckey(cid))
+  if not h then return nil end
+  local c = { id = cid }
+  for name, field in pairs(CF) do c[name] = h[field] end
+  c.skills = cjson.decode(c.skills)
+  c.effective_priority = tonumber(c.effective_priority)
+  c.enqueued_at = tonumber(c.enqueued_at)
+  c.order = tonumber(c.order)
   return c
 end
 
 -- ---------------------------------------------------------------- agents ready sets
 
-local function strategy(s) return C.strat[s] or C.dstrat end
+local function strategy(s) return C.strategy[s] or C.default_strategy end
 
 local function ready_score(s, level, calls)
   local st = strategy(s)
-  if st == 'fewest_calls' then return calls end
-  if st == 'skill_level' then return level end  -- level 1 is the best: lowest score first
+  if st == STRAT.fewest_calls then return calls end
+  if st == STRAT.skill_level then return level end  -- level 1 is the best: lowest score first
   return 0
 end
 
 local function make_ready(id, idle, since)
   local a = akey(id)
-  local sk = cjson.decode(redis.call('HGET', a, 'sk'))
-  local calls = tonumber(redis.call('HGET', a, 'n') or '0')
+  local sk = cjson.decode(redis.call('HGET', a, AF.skills))
+  local calls = tonumber(redis.call('HGET', a, AF.calls_taken) or '0')
   local m = string.format('%020.6f', idle) .. '|' .. id
-  redis.call('HSET', a, 'st', 'READY', 'idle', f(idle), 'since', f(since), 'rm', m,
-    'call', '', 'why', '', 'cf', '')
+  redis.call('HSET', a, AF.state, AS.ready, AF.idle_since, f(idle), AF.since, f(since), AF.ready_member, m,
+    AF.call, '', AF.pause_reason, '', AF.connect_failed, '')
   for s, level in pairs(sk) do
     redis.call('ZADD', rkey(s), ready_score(s, level, calls), m)
   end
@@ -101,11 +120,11 @@ end
 
 local function unready(id)
   local a = akey(id)
-  local m = redis.call('HGET', a, 'rm')
+  local m = redis.call('HGET', a, AF.ready_member)
   if m and m ~= '' then
-    local sk = cjson.decode(redis.call('HGET', a, 'sk'))
+    local sk = cjson.decode(redis.call('HGET', a, AF.skills))
     for s, _ in pairs(sk) do redis.call('ZREM', rkey(s), m) end
-    redis.call('HSET', a, 'rm', '')
+    redis.call('HSET', a, AF.ready_member, '')
   end
 end
 
@@ -113,22 +132,22 @@ end
 
 local function call_queues(c)
   local qs = { c.skills[1] }
-  if c.fb and c.fb ~= '' then table.insert(qs, c.fb) end
+  if c.fallback and c.fallback ~= '' then table.insert(qs, c.fallback) end
   return qs
 end
 
 local function index_call(c)
   for _, s in ipairs(call_queues(c)) do
-    redis.call('ZADD', wkey(s, c.ep), f(c.ord), c.id)
-    redis.call('ZADD', lkey(s), c.ep, c.ep)
+    redis.call('ZADD', wkey(s, c.effective_priority), f(c.order), c.id)
+    redis.call('ZADD', lkey(s), c.effective_priority, c.effective_priority)
   end
 end
 
 local function unindex_call(c)
   for _, s in ipairs(call_queues(c)) do
-    local w = wkey(s, c.ep)
+    local w = wkey(s, c.effective_priority)
     redis.call('ZREM', w, c.id)
-    if redis.call('ZCARD', w) == 0 then redis.call('ZREM', lkey(s), c.ep) end
+    if redis.call('ZCARD', w) == 0 then redis.call('ZREM', lkey(s), c.effective_priority) end
   end
 end
 
@@ -142,15 +161,15 @@ end
 -- ---------------------------------------------------------------- figures
 
 local function bump(c, field, by)
-  redis.call('SADD', P .. ':flines', c.ln)
+  redis.call('SADD', P .. ':flines', c.line)
   redis.call('SADD', P .. ':fskills', c.skills[1])
-  redis.call('HINCRBYFLOAT', P .. ':fl:' .. c.ln, field, f(by))
+  redis.call('HINCRBYFLOAT', P .. ':fl:' .. c.line, field, f(by))
   redis.call('HINCRBYFLOAT', P .. ':fs:' .. c.skills[1], field, f(by))
 end
 
 local function count_abandon(c)
-  bump(c, 'abd', 1)
-  if now - c.at > C.sl then bump(c, 'abd_late', 1) end
+  bump(c, FF.abandoned, 1)
+  if now - c.enqueued_at > C.service_level_seconds then bump(c, FF.abandoned_after_target, 1) end
   changed = true
 end
 
@@ -159,10 +178,14 @@ end
 local function assign(c, id)
   forget_waiting(c)
   unready(id)
-  redis.call('HSET', akey(id), 'st', 'RINGING', 'since', f(now), 'call', c.id)
-  redis.call('HSET', ckey(c.id), 'st', 'R', 'ag', id, 'ra', f(now))
-  if C.rto > 0 then redis.call('ZADD', RING, f(now + C.rto), c.id) end
-  table.insert(out, { c.id, id, c.ln, c.cl, c.dp, c.cb == '1', tonumber(c.pr) })
+  redis.call('HSET', akey(id), AF.state, AS.ringing, AF.since, f(now), AF.call, c.id)
+  redis.call('HSET', ckey(c.id), CF.state, CS.ringing, CF.agent, id, CF.rang_at, f(now))
+  if C.ring_deadline_seconds > 0 then redis.call('ZADD', RING, f(now + C.ring_deadline_seconds), c.id) end
+  table.insert(out, {
+    [M.call] = c.id, [M.agent] = id, [M.line] = c.line, [M.caller] = c.caller,
+    [M.department] = c.department, [M.callback] = c.callback == CALLBACK_SET,
+    [M.priority] = tonumber(c.priority),
+  })
   changed = true
 end
 
@@ -191,7 +214,7 @@ end
 local function match_call(c)
   if C.hold then return nil end
   local id = pick_agent(c.skills[1], c.skills)
-  if not id and c.fb and c.fb ~= '' then id = pick_agent(c.fb, { c.fb }) end
+  if not id and c.fallback and c.fallback ~= '' then id = pick_agent(c.fallback, { c.fallback }) end
   if id then assign(c, id) end
   return id
 end
@@ -202,7 +225,7 @@ end
 local function match_agent(id)
   if C.hold then return nil end
   local a = akey(id)
-  local sk = cjson.decode(redis.call('HGET', a, 'sk'))
+  local sk = cjson.decode(redis.call('HGET', a, AF.skills))
   local best, bep, blevel, bord = nil, nil, nil, nil
   for s, level in pairs(sk) do
     local levels = redis.call('ZREVRANGE', lkey(s), 0, -1)
@@ -216,7 +239,7 @@ local function match_agent(id)
         if #ms == 0 then break end
         for i = 1, #ms, 2 do
           local cid = ms[i]
-          local fields = redis.call('HMGET', ckey(cid), 'sk', 'fb')
+          local fields = redis.call('HMGET', ckey(cid), CF.skills, CF.fallback)
           local ok = fields[2] == s
           if not ok then
             ok = true
@@ -246,33 +269,33 @@ end
 
 -- put a waiting call into the line; head=true puts it before every call of its priority
 local function line_up(c, head)
-  c.st = 'W'
+  c.state = CS.waiting
   redis.call('ZREM', RING, c.id)
   -- a bound or an overflow that fell due while the call rang applies at once
-  if C.starve > 0 and c.ep < C.sp and c.at + C.starve <= now then
-    c.ep = C.sp
-    redis.call('HSET', ckey(c.id), 'ep', c.ep)
+  if C.starvation_seconds > 0 and c.effective_priority < C.starved_priority and c.enqueued_at + C.starvation_seconds <= now then
+    c.effective_priority = C.starved_priority
+    redis.call('HSET', ckey(c.id), CF.effective_priority, c.effective_priority)
   end
-  local rule = C.ovf[c.skills[1]]
-  if rule and (not c.fb or c.fb == '') and c.at + rule[1] <= now then
-    c.fb = rule[2]
-    redis.call('HSET', ckey(c.id), 'fb', c.fb)
+  local rule = C.overflow[c.skills[1]]
+  if rule and (not c.fallback or c.fallback == '') and c.enqueued_at + rule[1] <= now then
+    c.fallback = rule[2]
+    redis.call('HSET', ckey(c.id), CF.fallback, c.fallback)
   end
   if head then
-    local first = c.ord
+    local first = c.order
     for _, s in ipairs(call_queues(c)) do
-      local h = redis.call('ZRANGE', wkey(s, c.ep), 0, 0, 'WITHSCORES')
+      local h = redis.call('ZRANGE', wkey(s, c.effective_priority), 0, 0, 'WITHSCORES')
       if #h > 0 and tonumber(h[2]) < first then first = tonumber(h[2]) end
     end
-    c.ord = first - 0.001
+    c.order = first - 0.001
   end
-  redis.call('HSET', ckey(c.id), 'st', 'W', 'ag', '', 'ord', f(c.ord))
-  redis.call('ZADD', WAITING, f(c.at), c.id)
-  if C.starve > 0 and c.ep < C.sp then
-    redis.call('ZADD', STARVE, f(c.at + C.starve), c.id)
+  redis.call('HSET', ckey(c.id), CF.state, CS.waiting, CF.agent, '', CF.order, f(c.order))
+  redis.call('ZADD', WAITING, f(c.enqueued_at), c.id)
+  if C.starvation_seconds > 0 and c.effective_priority < C.starved_priority then
+    redis.call('ZADD', STARVE, f(c.enqueued_at + C.starvation_seconds), c.id)
   end
-  if rule and (not c.fb or c.fb == '') then
-    redis.call('ZADD', OVF, f(c.at + rule[1]), c.id)
+  if rule and (not c.fallback or c.fallback == '') then
+    redis.call('ZADD', OVF, f(c.enqueued_at + rule[1]), c.id)
   end
   index_call(c)
   changed = true
@@ -288,10 +311,10 @@ end
 local function wrap_done(id, t)
   redis.call('ZREM', WRAP, id)
   local a = akey(id)
-  if redis.call('HGET', a, 'st') ~= 'WRAP_UP' then return end
-  local pend = redis.call('HGET', a, 'pend') or ''
+  if redis.call('HGET', a, AF.state) ~= AS.wrap_up then return end
+  local pend = redis.call('HGET', a, AF.pending_pause) or ''
   if pend ~= '' then
-    redis.call('HSET', a, 'st', 'PAUSED', 'why', pend, 'pend', '', 'since', f(t), 'call', '')
+    redis.call('HSET', a, AF.state, AS.paused, AF.pause_reason, pend, AF.pending_pause, '', AF.since, f(t), AF.call, '')
     changed = true
   else
     make_ready(id, t, t)
@@ -302,12 +325,12 @@ end
 local function overflow_due(cid)
   redis.call('ZREM', OVF, cid)
   local c = load_call(cid)
-  if not c or c.st ~= 'W' or (c.fb and c.fb ~= '') then return end
-  local rule = C.ovf[c.skills[1]]
+  if not c or c.state ~= CS.waiting or (c.fallback and c.fallback ~= '') then return end
+  local rule = C.overflow[c.skills[1]]
   if not rule then return end
   unindex_call(c)
-  c.fb = rule[2]
-  redis.call('HSET', ckey(cid), 'fb', c.fb)
+  c.fallback = rule[2]
+  redis.call('HSET', ckey(cid), CF.fallback, c.fallback)
   index_call(c)
   changed = true
   match_call(c)
@@ -317,24 +340,24 @@ end
 local function ring_overdue(cid, due)
   redis.call('ZREM', RING, cid)
   local c = load_call(cid)
-  if not c or c.st ~= 'R' or math.abs(tonumber(c.ra) + C.rto - due) > 0.000002 then return end
-  local a = akey(c.ag)
-  if redis.call('HGET', a, 'st') == 'RINGING' and redis.call('HGET', a, 'call') == cid then
-    redis.call('HSET', a, 'st', 'PAUSED', 'why', C.rcause, 'since', f(due), 'call', '')
+  if not c or c.state ~= CS.ringing or math.abs(tonumber(c.rang_at) + C.ring_deadline_seconds - due) > 0.000002 then return end
+  local a = akey(c.agent)
+  if redis.call('HGET', a, AF.state) == AS.ringing and redis.call('HGET', a, AF.call) == cid then
+    redis.call('HSET', a, AF.state, AS.paused, AF.pause_reason, C.ring_cause, AF.since, f(due), AF.call, '')
   end
   requeue(c)
 end
 
 local function advance()
   -- starvation bound: only changes the order of the line, never who can serve a call
-  if C.starve > 0 then
+  if C.starvation_seconds > 0 then
     for _, cid in ipairs(redis.call('ZRANGEBYSCORE', STARVE, '-inf', f(now))) do
       redis.call('ZREM', STARVE, cid)
       local c = load_call(cid)
-      if c and c.st == 'W' and c.ep < C.sp then
+      if c and c.state == CS.waiting and c.effective_priority < C.starved_priority then
         unindex_call(c)
-        c.ep = C.sp
-        redis.call('HSET', ckey(cid), 'ep', c.ep)
+        c.effective_priority = C.starved_priority
+        redis.call('HSET', ckey(cid), CF.effective_priority, c.effective_priority)
         index_call(c)
         changed = true
       end
@@ -346,7 +369,7 @@ local function advance()
   for i = 1, #w, 2 do table.insert(ev, { tonumber(w[i + 1]), 0, w[i] }) end
   local o = redis.call('ZRANGEBYSCORE', OVF, '-inf', f(now), 'WITHSCORES')
   for i = 1, #o, 2 do table.insert(ev, { tonumber(o[i + 1]), 1, o[i] }) end
-  if C.rto > 0 then
+  if C.ring_deadline_seconds > 0 then
     local g = redis.call('ZRANGEBYSCORE', RING, '-inf', f(now), 'WITHSCORES')
     for i = 1, #g, 2 do table.insert(ev, { tonumber(g[i + 1]), 2, g[i] }) end
   end
@@ -375,38 +398,39 @@ local function end_call(c)
   changed = true
 end
 
--- create the call's hash from ARGV[first..first+5]: line, skills, caller, prio, at, dept
-local function create_call(cid, first)
-  local line, skills, caller = ARGV[first], ARGV[first + 1], ARGV[first + 2]
-  local pr, at, dept = tonumber(ARGV[first + 3]), tonumber(ARGV[first + 4]), ARGV[first + 5]
+-- create the call's hash from the arguments describing it: line, skills, caller,
+-- priority, enqueued at, department
+local function create_call(cid)
+  local line, skills, caller = A.line, A.skills, A.caller
+  local pr, at, dept = tonumber(A.priority), tonumber(A.enqueued_at), A.department
   local ep = pr
-  if C.starve > 0 and pr < C.sp and at + C.starve <= now then ep = C.sp end
-  redis.call('HSET', ckey(cid), 'ln', line, 'sk', skills, 'cl', caller, 'pr', pr, 'ep', ep,
-    'at', f(at), 'dp', dept, 'ord', f(at), 'fb', '', 'cb', '0', 'st', 'W', 'ag', '')
+  if C.starvation_seconds > 0 and pr < C.starved_priority and at + C.starvation_seconds <= now then ep = C.starved_priority end
+  redis.call('HSET', ckey(cid), CF.line, line, CF.skills, skills, CF.caller, caller, CF.priority, pr, CF.effective_priority, ep,
+    CF.enqueued_at, f(at), CF.department, dept, CF.order, f(at), CF.fallback, '', CF.callback, NO_CALLBACK, CF.state, CS.waiting, CF.agent, '')
   redis.call('SADD', P .. ':calls', cid)
   return load_call(cid)
 end
 
 local function op_enqueue()
-  local cid = ARGV[6]
-  if redis.call('EXISTS', ckey(cid)) == 1 then return 'duplicate_call' end
-  local c = create_call(cid, 7)
+  local cid = A.call
+  if redis.call('EXISTS', ckey(cid)) == 1 then return ERR.duplicate_call end
+  local c = create_call(cid)
   line_up(c, false)
   match_call(c)
 end
 
 local function op_login()
-  local id, sk, grp = ARGV[6], ARGV[7], ARGV[8]
+  local id, sk, grp = A.agent, A.skills, A.group
   local a = akey(id)
-  local st = redis.call('HGET', a, 'st')
+  local st = redis.call('HGET', a, AF.state)
   redis.call('SADD', P .. ':agents', id)
-  if st and st ~= 'LOGGED_OUT' then
+  if st and st ~= AS.logged_out then
     -- already logged in: new skills and group, state unchanged
-    local was_ready = st == 'READY'
-    local idle = tonumber(redis.call('HGET', a, 'idle'))
-    local since = tonumber(redis.call('HGET', a, 'since'))
+    local was_ready = st == AS.ready
+    local idle = tonumber(redis.call('HGET', a, AF.idle_since))
+    local since = tonumber(redis.call('HGET', a, AF.since))
     unready(id)
-    redis.call('HSET', a, 'sk', sk, 'grp', grp)
+    redis.call('HSET', a, AF.skills, sk, AF.group, grp)
     if was_ready then
       make_ready(id, idle, since)
       match_agent(id)
@@ -414,83 +438,83 @@ local function op_login()
     changed = true
     return nil
   end
-  redis.call('HSET', a, 'sk', sk, 'grp', grp, 'n', 0, 'pend', '', 'why', '')
+  redis.call('HSET', a, AF.skills, sk, AF.group, grp, AF.calls_taken, 0, AF.pending_pause, '', AF.pause_reason, '')
   make_ready(id, now, now)
   match_agent(id)
 end
 
 local function agent_state(id)
-  return redis.call('HGET', akey(id), 'st')
+  return redis.call('HGET', akey(id), AF.state)
 end
 
 local function ringing_call(id)
-  local cid = redis.call('HGET', akey(id), 'call')
+  local cid = redis.call('HGET', akey(id), AF.call)
   if not cid or cid == '' then return nil end
   local c = load_call(cid)
-  if c and c.st == 'R' and c.ag == id then return c end
+  if c and c.state == CS.ringing and c.agent == id then return c end
   return nil
 end
 
 local function op_logout()
-  local id = ARGV[6]
+  local id = A.agent
   local st = agent_state(id)
-  if not st or st == 'LOGGED_OUT' then warn = 'not logged in' return nil end
+  if not st or st == AS.logged_out then warn = 'not logged in' return nil end
   local ring = nil
-  if st == 'RINGING' then ring = ringing_call(id) end
+  if st == AS.ringing then ring = ringing_call(id) end
   unready(id)
   redis.call('ZREM', WRAP, id)
-  redis.call('HSET', akey(id), 'st', 'LOGGED_OUT', 'since', f(now), 'why', '', 'pend', '',
-    'call', '')
+  redis.call('HSET', akey(id), AF.state, AS.logged_out, AF.since, f(now), AF.pause_reason, '', AF.pending_pause, '',
+    AF.call, '')
   changed = true
   if ring then requeue(ring) end
 end
 
 local function op_pause()
-  local id, why = ARGV[6], ARGV[7]
+  local id, why = A.agent, A.reason
   local st = agent_state(id)
-  if not st or st == 'LOGGED_OUT' then return 'not_logged_in' end
-  if st == 'ON_CALL' or st == 'WRAP_UP' then
-    redis.call('HSET', akey(id), 'pend', why)
+  if not st or st == AS.logged_out then return ERR.not_logged_in end
+  if st == AS.on_call or st == AS.wrap_up then
+    redis.call('HSET', akey(id), AF.pending_pause, why)
     changed = true
     return nil
   end
   local ring = nil
-  if st == 'RINGING' then ring = ringing_call(id) end
+  if st == AS.ringing then ring = ringing_call(id) end
   unready(id)
   local since = now
-  if st == 'PAUSED' then since = tonumber(redis.call('HGET', akey(id), 'since')) end
-  redis.call('HSET', akey(id), 'st', 'PAUSED', 'why', why, 'since', f(since), 'call', '')
+  if st == AS.paused then since = tonumber(redis.call('HGET', akey(id), AF.since)) end
+  redis.call('HSET', akey(id), AF.state, AS.paused, AF.pause_reason, why, AF.since, f(since), AF.call, '')
   changed = true
   if ring then requeue(ring) end
 end
 
 local function op_unpause()
-  local id = ARGV[6]
+  local id = A.agent
   local st = agent_state(id)
-  if not st or st == 'LOGGED_OUT' then return 'not_logged_in' end
-  if st == 'PAUSED' then
+  if not st or st == AS.logged_out then return ERR.not_logged_in end
+  if st == AS.paused then
     make_ready(id, now, now)
     match_agent(id)
-  elseif (redis.call('HGET', akey(id), 'pend') or '') ~= '' then
-    redis.call('HSET', akey(id), 'pend', '')
+  elseif (redis.call('HGET', akey(id), AF.pending_pause) or '') ~= '' then
+    redis.call('HSET', akey(id), AF.pending_pause, '')
     changed = true
   end
 end
 
 local function abandon_call(c)
   local cid = c.id
-  if c.st == 'W' then
+  if c.state == CS.waiting then
     forget_waiting(c)
     count_abandon(c)
     end_call(c)
-  elseif c.st == 'R' then
+  elseif c.state == CS.ringing then
     count_abandon(c)
     end_call(c)
-    local a = akey(c.ag)
-    if redis.call('HGET', a, 'st') == 'RINGING' and redis.call('HGET', a, 'call') == cid then
+    local a = akey(c.agent)
+    if redis.call('HGET', a, AF.state) == AS.ringing and redis.call('HGET', a, AF.call) == cid then
       -- the agent never talked: keeps its place among idle agents
-      make_ready(c.ag, tonumber(redis.call('HGET', a, 'idle')), now)
-      match_agent(c.ag)
+      make_ready(c.agent, tonumber(redis.call('HGET', a, AF.idle_since)), now)
+      match_agent(c.agent)
     end
   else
     warn = 'call is being talked; use call_ended'
@@ -498,71 +522,71 @@ local function abandon_call(c)
 end
 
 local function op_abandon()
-  local c = load_call(ARGV[6])
+  local c = load_call(A.call)
   if not c then warn = 'unknown call' return nil end
   abandon_call(c)
 end
 
 local function op_answered()
-  local cid, id = ARGV[6], ARGV[7]
+  local cid, id = A.call, A.agent
   local c = load_call(cid)
   local a = akey(id)
   -- A Redirect reported failed (timed out) may still have reached Asterisk: the agent it
   -- was for answers while resting and the call waits in line again. The answer is real.
-  if c and c.st == 'W' and redis.call('HGET', a, 'st') == 'WRAP_UP'
-      and redis.call('HGET', a, 'cf') == cid then
+  if c and c.state == CS.waiting and redis.call('HGET', a, AF.state) == AS.wrap_up
+      and redis.call('HGET', a, AF.connect_failed) == cid then
     forget_waiting(c)
     redis.call('ZREM', WRAP, id)
-    redis.call('HSET', ckey(cid), 'st', 'R', 'ag', id)
-    redis.call('HSET', a, 'st', 'RINGING', 'call', cid)
-    c.st, c.ag = 'R', id
+    redis.call('HSET', ckey(cid), CF.state, CS.ringing, CF.agent, id)
+    redis.call('HSET', a, AF.state, AS.ringing, AF.call, cid)
+    c.state, c.agent = CS.ringing, id
   end
-  if not c or c.st ~= 'R' or c.ag ~= id then warn = 'call not ringing at this agent' return nil end
-  if redis.call('HGET', a, 'st') ~= 'RINGING' then warn = 'agent not ringing' return nil end
-  redis.call('HSET', ckey(cid), 'st', 'T', 'ans', f(now))
+  if not c or c.state ~= CS.ringing or c.agent ~= id then warn = 'call not ringing at this agent' return nil end
+  if redis.call('HGET', a, AF.state) ~= AS.ringing then warn = 'agent not ringing' return nil end
+  redis.call('HSET', ckey(cid), CF.state, CS.talking, CF.answered_at, f(now))
   redis.call('ZREM', RING, cid)
-  redis.call('HSET', a, 'st', 'ON_CALL', 'since', f(now), 'cf', '')
-  redis.call('HINCRBY', a, 'n', 1)
-  local wait = now - c.at
-  bump(c, 'ans', 1)
-  bump(c, 'wait_ans', wait)
-  if wait <= C.sl then bump(c, 'ans_sl', 1) end
+  redis.call('HSET', a, AF.state, AS.on_call, AF.since, f(now), AF.connect_failed, '')
+  redis.call('HINCRBY', a, AF.calls_taken, 1)
+  local wait = now - c.enqueued_at
+  bump(c, FF.answered, 1)
+  bump(c, FF.total_answer_wait, wait)
+  if wait <= C.service_level_seconds then bump(c, FF.answered_within_target, 1) end
   changed = true
 end
 
 local function op_ended()
-  local cid, id = ARGV[6], ARGV[7]
+  local cid, id = A.call, A.agent
   local c = load_call(cid)
   if not c then warn = 'unknown call' return nil end
-  if c.st == 'W' or c.st == 'R' then
+  if c.state == CS.waiting or c.state == CS.ringing then
     -- the caller hung up before anyone talked
     return abandon_call(c)
   end
-  if c.ag ~= id then warn = 'call talked by another agent' return nil end
-  local talk = now - tonumber(c.ans)
+  if c.agent ~= id then warn = 'call talked by another agent' return nil end
+  local talk = now - tonumber(c.answered_at)
   local ht = P .. ':ht:' .. c.skills[1]
   redis.call('LPUSH', ht, f(talk))
-  redis.call('LTRIM', ht, 0, C.nhts - 1)
+  redis.call('LTRIM', ht, 0, C.handle_time_samples - 1)
   end_call(c)
   local a = akey(id)
-  if redis.call('HGET', a, 'st') ~= 'ON_CALL' or redis.call('HGET', a, 'call') ~= cid then
+  if redis.call('HGET', a, AF.state) ~= AS.on_call or redis.call('HGET', a, AF.call) ~= cid then
     return nil
   end
-  redis.call('HSET', a, 'st', 'WRAP_UP', 'since', f(now), 'call', '')
-  if C.wrap > 0 then
-    redis.call('ZADD', WRAP, f(now + C.wrap), id)
+  redis.call('HSET', a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
+  if C.wrapup_seconds > 0 then
+    redis.call('ZADD', WRAP, f(now + C.wrapup_seconds), id)
   else
     wrap_done(id, now)  -- READY at once, or PAUSED if a pause was asked during the call
   end
 end
 
 local function op_rna()
-  local cid, id, why = ARGV[6], ARGV[7], ARGV[8]
+  local cid, id, why = A.call, A.agent, A.reason
   local c = load_call(cid)
-  if not c or c.st ~= 'R' or c.ag ~= id then warn = 'call not ringing at this agent' return nil end
+  if not c or c.state ~= CS.ringing or c.agent ~= id then warn = 'call not ringing at this agent' return nil end
   local a = akey(id)
-  if redis.call('HGET', a, 'st') == 'RINGING' and redis.call('HGET', a, 'call') == cid then
-    redis.call('HSET', a, 'st', 'PAUSED', 'why', why, 'since', f(now), 'call', '')
+  if redis.call('HGET', a, AF.state) == AS.ringing and redis.call('HGET', a, AF.call) == cid then
+    redis.call('HSET', a, AF.state, AS.paused, AF.pause_reason, why, AF.since, f(now), AF.call, '')
   end
   requeue(c)
 end
@@ -570,43 +594,43 @@ end
 local function op_connect_failed()
   -- the telephony side could not move the caller to the agent (AMI Redirect failed or timed
   -- out): the call goes back to the head of its line; the agent, not at fault, rests in
-  -- WRAP_UP for ARGV[8] seconds so the same pair is not retried at once
-  local cid, id, rest = ARGV[6], ARGV[7], tonumber(ARGV[8])
+  -- WRAP_UP for A.rest_seconds so the same pair is not retried at once
+  local cid, id, rest = A.call, A.agent, tonumber(A.rest_seconds)
   local c = load_call(cid)
-  if not c or c.st ~= 'R' or c.ag ~= id then warn = 'call not ringing at this agent' return nil end
+  if not c or c.state ~= CS.ringing or c.agent ~= id then warn = 'call not ringing at this agent' return nil end
   local a = akey(id)
-  if redis.call('HGET', a, 'st') == 'RINGING' and redis.call('HGET', a, 'call') == cid then
-    redis.call('HSET', a, 'st', 'WRAP_UP', 'since', f(now), 'call', '', 'cf', cid)
+  if redis.call('HGET', a, AF.state) == AS.ringing and redis.call('HGET', a, AF.call) == cid then
+    redis.call('HSET', a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '', AF.connect_failed, cid)
     redis.call('ZADD', WRAP, f(now + rest), id)
   end
   requeue(c)
 end
 
 local function op_callback()
-  local cid = ARGV[6]
+  local cid = A.call
   local c = load_call(cid)
-  if not c or c.st ~= 'W' then return 'not_waiting' end
-  redis.call('HSET', ckey(cid), 'cb', '1')
+  if not c or c.state ~= CS.waiting then return ERR.not_waiting end
+  redis.call('HSET', ckey(cid), CF.callback, CALLBACK_SET)
   changed = true
 end
 
 local function op_forget_call()
   -- reconciliation: the call is gone from Asterisk; not counted in figures
-  local cid = ARGV[6]
+  local cid = A.call
   local c = load_call(cid)
   if not c then return nil end
-  if c.st == 'W' then forget_waiting(c) end
+  if c.state == CS.waiting then forget_waiting(c) end
   end_call(c)
-  if c.ag and c.ag ~= '' then
-    local a = akey(c.ag)
-    if redis.call('HGET', a, 'call') == cid then
-      local st = redis.call('HGET', a, 'st')
-      if st == 'RINGING' then
-        make_ready(c.ag, tonumber(redis.call('HGET', a, 'idle')), now)
-        match_agent(c.ag)
-      elseif st == 'ON_CALL' then
-        redis.call('HSET', a, 'st', 'WRAP_UP', 'since', f(now), 'call', '')
-        redis.call('ZADD', WRAP, f(now + C.wrap), c.ag)
+  if c.agent and c.agent ~= '' then
+    local a = akey(c.agent)
+    if redis.call('HGET', a, AF.call) == cid then
+      local st = redis.call('HGET', a, AF.state)
+      if st == AS.ringing then
+        make_ready(c.agent, tonumber(redis.call('HGET', a, AF.idle_since)), now)
+        match_agent(c.agent)
+      elseif st == AS.on_call then
+        redis.call('HSET', a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
+        redis.call('ZADD', WRAP, f(now + C.wrapup_seconds), c.agent)
         advance()
       end
     end
@@ -614,39 +638,39 @@ local function op_forget_call()
 end
 
 local function op_force_talk()
-  -- reconciliation: Asterisk says agent id talks (or rings, ARGV[8] = 'R') with call cid;
-  -- ARGV[9..14] describe the call in case the distributor never knew it
-  local cid, id, mode = ARGV[6], ARGV[7], ARGV[8]
+  -- reconciliation: Asterisk says agent id talks (or rings, A.mode = CS.ringing) with call
+  -- cid; the other arguments describe the call in case the distributor never knew it
+  local cid, id, mode = A.call, A.agent, A.mode
   local a = akey(id)
-  local st = redis.call('HGET', a, 'st')
-  if not st then return 'not_logged_in' end
+  local st = redis.call('HGET', a, AF.state)
+  if not st then return ERR.not_logged_in end
   local c = load_call(cid)
   if not c then
-    c = create_call(cid, 9)
-  elseif c.st == 'W' then
+    c = create_call(cid)
+  elseif c.state == CS.waiting then
     forget_waiting(c)
   end
   -- another agent the distributor gave this call to does not have it
-  if c.ag and c.ag ~= '' and c.ag ~= id then
-    local other = akey(c.ag)
-    if redis.call('HGET', other, 'call') == cid then
-      local ost = redis.call('HGET', other, 'st')
-      if ost == 'RINGING' then
-        make_ready(c.ag, tonumber(redis.call('HGET', other, 'idle')), now)
-        match_agent(c.ag)
-      elseif ost == 'ON_CALL' then
-        redis.call('HSET', other, 'st', 'WRAP_UP', 'since', f(now), 'call', '')
-        redis.call('ZADD', WRAP, f(now + C.wrap), c.ag)
+  if c.agent and c.agent ~= '' and c.agent ~= id then
+    local other = akey(c.agent)
+    if redis.call('HGET', other, AF.call) == cid then
+      local ost = redis.call('HGET', other, AF.state)
+      if ost == AS.ringing then
+        make_ready(c.agent, tonumber(redis.call('HGET', other, AF.idle_since)), now)
+        match_agent(c.agent)
+      elseif ost == AS.on_call then
+        redis.call('HSET', other, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
+        redis.call('ZADD', WRAP, f(now + C.wrapup_seconds), c.agent)
       end
     end
   end
   -- the agent's previous call, if another, is over (ringing: back to the head of the line)
-  local prev = redis.call('HGET', a, 'call')
+  local prev = redis.call('HGET', a, AF.call)
   local relined = nil
   if prev and prev ~= '' and prev ~= cid then
     local p = load_call(prev)
-    if p and p.ag == id then
-      if p.st == 'R' then
+    if p and p.agent == id then
+      if p.state == CS.ringing then
         line_up(p, true)
         relined = p
       else
@@ -656,13 +680,13 @@ local function op_force_talk()
   end
   unready(id)
   redis.call('ZREM', WRAP, id)
-  if mode == 'R' then
-    redis.call('HSET', a, 'st', 'RINGING', 'since', f(now), 'call', cid, 'why', '')
-    redis.call('HSET', ckey(cid), 'st', 'R', 'ag', id, 'ra', f(now))
-    if C.rto > 0 then redis.call('ZADD', RING, f(now + C.rto), cid) end
+  if mode == CS.ringing then
+    redis.call('HSET', a, AF.state, AS.ringing, AF.since, f(now), AF.call, cid, AF.pause_reason, '')
+    redis.call('HSET', ckey(cid), CF.state, CS.ringing, CF.agent, id, CF.rang_at, f(now))
+    if C.ring_deadline_seconds > 0 then redis.call('ZADD', RING, f(now + C.ring_deadline_seconds), cid) end
   else
-    redis.call('HSET', a, 'st', 'ON_CALL', 'since', f(now), 'call', cid, 'why', '')
-    redis.call('HSET', ckey(cid), 'st', 'T', 'ag', id, 'ans', f(now))
+    redis.call('HSET', a, AF.state, AS.on_call, AF.since, f(now), AF.call, cid, AF.pause_reason, '')
+    redis.call('HSET', ckey(cid), CF.state, CS.talking, CF.agent, id, CF.answered_at, f(now))
     redis.call('ZREM', RING, cid)
   end
   changed = true
@@ -671,27 +695,27 @@ end
 
 local function op_agent_idle()
   -- reconciliation: Asterisk shows no call for agent id: it must not stay RINGING/ON_CALL
-  local id = ARGV[6]
+  local id = A.agent
   local a = akey(id)
-  local st = redis.call('HGET', a, 'st')
-  if st == 'RINGING' then
+  local st = redis.call('HGET', a, AF.state)
+  if st == AS.ringing then
     local c = ringing_call(id)
     if c then line_up(c, true) end
-    make_ready(id, tonumber(redis.call('HGET', a, 'idle')), now)
+    make_ready(id, tonumber(redis.call('HGET', a, AF.idle_since)), now)
     advance()
     if c then
       c = load_call(c.id)
-      if c and c.st == 'W' then match_call(c) end
+      if c and c.state == CS.waiting then match_call(c) end
     end
-    if redis.call('HGET', a, 'st') == 'READY' then match_agent(id) end
-  elseif st == 'ON_CALL' then
-    local cid = redis.call('HGET', a, 'call')
+    if redis.call('HGET', a, AF.state) == AS.ready then match_agent(id) end
+  elseif st == AS.on_call then
+    local cid = redis.call('HGET', a, AF.call)
     if cid and cid ~= '' then
       local c = load_call(cid)
-      if c and c.ag == id then end_call(c) end
+      if c and c.agent == id then end_call(c) end
     end
-    redis.call('HSET', a, 'st', 'WRAP_UP', 'since', f(now), 'call', '')
-    redis.call('ZADD', WRAP, f(now + C.wrap), id)
+    redis.call('HSET', a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
+    redis.call('ZADD', WRAP, f(now + C.wrapup_seconds), id)
     advance()
   end
 end
@@ -701,15 +725,15 @@ end
 local function op_rematch()
   local ready = {}
   for _, id in ipairs(redis.call('SMEMBERS', P .. ':agents')) do
-    local st, idle = unpack(redis.call('HMGET', akey(id), 'st', 'idle'))
-    if st == 'READY' then table.insert(ready, { tonumber(idle), id }) end
+    local st, idle = unpack(redis.call('HMGET', akey(id), AF.state, AF.idle_since))
+    if st == AS.ready then table.insert(ready, { tonumber(idle), id }) end
   end
   table.sort(ready, function(x, y)
     if x[1] ~= y[1] then return x[1] < y[1] end
     return x[2] < y[2]
   end)
   for _, r in ipairs(ready) do
-    if redis.call('HGET', akey(r[2]), 'st') == 'READY' then match_agent(r[2]) end
+    if redis.call('HGET', akey(r[2]), AF.state) == AS.ready then match_agent(r[2]) end
   end
 end
 
@@ -725,18 +749,21 @@ local function op_reset_figures()
 end
 
 local ops = {
-  enqueue = op_enqueue, login = op_login, logout = op_logout, pause = op_pause,
-  unpause = op_unpause, abandon = op_abandon, answered = op_answered, ended = op_ended,
-  rna = op_rna, connect_failed = op_connect_failed, callback = op_callback, dispatch = advance, forget_call = op_forget_call,
-  force_talk = op_force_talk, rematch = op_rematch, agent_idle = op_agent_idle,
-  reset_figures = op_reset_figures,
+  [OP.enqueue] = op_enqueue, [OP.login] = op_login, [OP.logout] = op_logout,
+  [OP.pause] = op_pause, [OP.unpause] = op_unpause, [OP.abandon] = op_abandon,
+  [OP.answered] = op_answered, [OP.ended] = op_ended, [OP.ring_no_answer] = op_rna,
+  [OP.connect_failed] = op_connect_failed, [OP.callback] = op_callback,
+  [OP.advance] = advance, [OP.forget_call] = op_forget_call,
+  [OP.force_talk] = op_force_talk, [OP.rematch] = op_rematch,
+  [OP.agent_idle] = op_agent_idle, [OP.reset_figures] = op_reset_figures,
 }
 
 local fn = ops[op]
-if not fn then return cjson.encode({ e = 'unknown_operation' }) end
-if op ~= 'dispatch' then advance() end
+if not fn then return cjson.encode({ [R.error] = ERR.unknown_operation }) end
+if op ~= OP.advance then advance() end
 local err = fn()
 if changed then
-  redis.call('PUBLISH', CHANNEL, cjson.encode({ op = op, t = f(now), n = #out }))
+  redis.call('PUBLISH', CHANNEL, cjson.encode({ [EV.op] = op, [EV.at] = f(now),
+    [EV.matches] = #out }))
 end
-return cjson.encode({ a = out, e = err, w = warn })
+return cjson.encode({ [R.matches] = out, [R.error] = err, [R.warning] = warn })

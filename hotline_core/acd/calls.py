@@ -1,4 +1,4 @@
-"""Calls in the waiting line (排队) and the assignments the distributor makes."""
+"""Calls in the waiting line (排队) and the matches (call → agent) the distributor makes."""
 
 from __future__ import annotations
 
@@ -28,8 +28,11 @@ class WaitingCall:
 
 
 @dataclass(frozen=True)
-class Assignment:
-    """The distributor's decision: ring ``agent_id`` for ``call_id``.
+class CallMatch:
+    """The distributor's decision (话务分配): ring ``agent_id`` for ``call_id``.
+
+    Not to be confused with a work order's assignment to a unit (派单): this one pairs a
+    waiting call with an agent.
 
     ``callback=True`` (virtual hold): the caller has hung up and kept their place; the dialer
     calls the AGENT first and, once the agent has answered, the caller — so a citizen who

@@ -33,7 +33,6 @@ that agent and call. Keep the dialplan's ring timeout at most that deadline.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,17 +41,19 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from hotline_core.acd.agents import AgentState, AgentStatus
-from hotline_core.acd.calls import Assignment, LiveChannel, WaitingCall
+from hotline_core.acd import contract
+from hotline_core.acd.agents import AgentState
+from hotline_core.acd.calls import CallMatch, LiveChannel, WaitingCall
 from hotline_core.acd.config import DistributionConfig
-from hotline_core.acd.figures import Figures, QueueFigures, estimated_wait
+from hotline_core.acd.contract import ArgvSlot, Invocation
+from hotline_core.acd.read_models import DistributionView
 from hotline_core.acd.routing import skills_for_call
-from hotline_core.masking import mask_phone
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 
 log = logging.getLogger(__name__)
 
-_SCRIPT = resources.files("hotline_core.acd").joinpath("assign.lua").read_text("utf-8")
+_SCRIPT = contract.script_source(
+    resources.files("hotline_core.acd").joinpath("assign.lua").read_text("utf-8"))
 
 
 class DistributionError(Exception):
@@ -69,21 +70,11 @@ def _s(value: Any) -> str:
     return str(value)
 
 
-# Position of the caller's number in the arguments of the operations that carry it.
-_CALLER_ARG = {"enqueue": 3, "force_talk": 5}
-
-
-def _shown(op: str, args: Sequence[str | int | float]) -> tuple[str | int | float, ...]:
-    """An operation's arguments as logs and errors may show them: the caller masked."""
-    shown = list(args)
-    at = _CALLER_ARG.get(op)
-    if at is not None and at < len(shown):
-        shown[at] = mask_phone(str(shown[at]))
-    return tuple(shown)
-
-
 class Distributor:
-    """Call distribution core for one hotline (one ``namespace`` in one Redis)."""
+    """Call distribution core for one hotline (one ``namespace`` in one Redis).
+
+    Changes state; what it looks like is read through :attr:`view`.
+    """
 
     def __init__(
         self,
@@ -100,11 +91,12 @@ class Distributor:
         self.figures_day_key = self._keys.figures_day
         self.events_channel = names.events
         self._clock = clock
-        self._settings = json.dumps(config.script_settings())
+        self._settings = contract.encode_settings(config)
         # reconciliation steps run with matching held, then one rematch
-        self._settings_hold = json.dumps({**config.script_settings(), "hold": True})
+        self._settings_hold = contract.encode_settings(config, hold=True)
         self._script = redis.register_script(_SCRIPT)
-        self.on_assignment: Callable[[Assignment], Awaitable[None]] | None = None
+        self.view = DistributionView(redis, config, self._keys, clock)
+        self.on_assignment: Callable[[CallMatch], Awaitable[None]] | None = None
 
     @property
     def config(self) -> DistributionConfig:
@@ -120,36 +112,35 @@ class Distributor:
         async with asyncio.timeout(self._config.redis_timeout_seconds):
             return await awaitable
 
-    async def _op(self, op: str, *args: str | int | float, hold: bool = False
-                  ) -> list[Assignment]:
-        now = self._clock()
-        settings = self._settings_hold if hold else self._settings
-        raw = await self._io(self._script(
-            keys=[],
-            args=[self._keys.prefix, self.events_channel, op, repr(now), settings,
-                  *[a if isinstance(a, str) else repr(a) for a in args]],
-        ))
-        result = json.loads(_s(raw))
-        if result.get("w"):
-            log.warning("acd %s %s: stale event ignored: %s", op, _shown(op, args), result["w"])
-        if result.get("e"):
-            raise DistributionError(str(result["e"]), f"{op} {_shown(op, args)!r}")
-        made = [
-            Assignment(call_id=a[0], agent_id=a[1], line=a[2], caller=a[3], department=a[4],
-                       callback=bool(a[5]), priority=int(a[6]))
-            for a in (result.get("a") or [])
-        ]
-        for assignment in made:
-            log.info("acd assign %s -> %s", assignment.call_id, assignment.agent_id)
+    def _argv(self, run: Invocation, hold: bool) -> list[str]:
+        slots = {
+            ArgvSlot.PREFIX: self._keys.prefix,
+            ArgvSlot.CHANNEL: self.events_channel,
+            ArgvSlot.OP: str(run.op),
+            ArgvSlot.NOW: repr(self._clock()),
+            ArgvSlot.SETTINGS: self._settings_hold if hold else self._settings,
+            ArgvSlot.ARGS: run.encoded(),
+        }
+        return [slots[slot] for slot in sorted(ArgvSlot)]
+
+    async def _op(self, run: Invocation, *, hold: bool = False) -> list[CallMatch]:
+        raw = await self._io(self._script(keys=[], args=self._argv(run, hold)))
+        outcome = contract.decode_result(_s(raw))
+        if outcome.warning:
+            log.warning("acd %s: stale event ignored: %s", run.shown(), outcome.warning)
+        if outcome.error:
+            raise DistributionError(outcome.error, run.shown())
+        for match in outcome.matches:
+            log.info("acd assign %s -> %s", match.call_id, match.agent_id)
             if self.on_assignment is not None:
                 try:
-                    await self.on_assignment(assignment)
+                    await self.on_assignment(match)
                 except Exception:
                     # Redis already holds the decision; the telephony side reports failure
                     # with ring_no_answer (or abandon). One failure must not hide the others.
                     log.exception("on_assignment failed for call %s -> agent %s",
-                                  assignment.call_id, assignment.agent_id)
-        return made
+                                  match.call_id, match.agent_id)
+        return outcome.matches
 
     # ------------------------------------------------------------------ agents
 
@@ -166,24 +157,24 @@ class Distributor:
         for skill, level in skills.items():
             if not skill or isinstance(level, bool) or not isinstance(level, int):
                 raise ValueError(f"agent {agent_id}: skill {skill!r} level must be an int")
-        await self._op("login", agent_id, json.dumps(skills), group)
+        await self._op(contract.login(agent_id, skills, group))
 
     async def agent_logout(self, agent_id: str) -> None:
         """Log out (签出). A call ringing at the agent goes back to the head of its line."""
-        await self._op("logout", agent_id)
+        await self._op(contract.logout(agent_id))
 
     async def agent_pause(self, agent_id: str, reason: str) -> None:
         """Pause (示忙) with a reason code. During a call or wrap-up it applies after wrap-up;
         while ringing, the call goes back to the head of its line."""
-        await self._op("pause", agent_id, reason)
+        await self._op(contract.pause(agent_id, reason))
 
     async def agent_unpause(self, agent_id: str) -> None:
         """READY again (示闲), idle since now; cancels a pause asked for during a call."""
-        await self._op("unpause", agent_id)
+        await self._op(contract.unpause(agent_id))
 
     # ------------------------------------------------------------------ calls
 
-    async def enqueue(self, call: WaitingCall) -> Assignment | None:
+    async def enqueue(self, call: WaitingCall) -> CallMatch | None:
         """Put a call in line; assigns it at once if an agent is free."""
         if not call.call_id:
             raise ValueError("call_id: must be non-empty")
@@ -192,8 +183,8 @@ class Distributor:
         now = self._clock()
         at = call.enqueued_at or now
         skills = skills_for_call(self._config, call.line, call.skills, at)
-        made = await self._op("enqueue", call.call_id, call.line, json.dumps(list(skills)),
-                              call.caller, int(call.priority), float(at), call.department)
+        made = await self._op(contract.enqueue(call.call_id, call.line, skills, call.caller,
+                                               call.priority, at, call.department))
         for assignment in made:
             if assignment.call_id == call.call_id:
                 return assignment
@@ -201,21 +192,21 @@ class Distributor:
 
     async def abandon(self, call_id: str) -> None:
         """The caller hung up while waiting or while an agent's phone rang (呼损)."""
-        await self._op("abandon", call_id)
+        await self._op(contract.abandon(call_id))
 
     async def agent_answered(self, call_id: str, agent_id: str) -> None:
         """The agent picked up: RINGING → ON_CALL."""
-        await self._op("answered", call_id, agent_id)
+        await self._op(contract.answered(call_id, agent_id))
 
     async def call_ended(self, call_id: str, agent_id: str) -> None:
         """The talk ended: ON_CALL → WRAP_UP (READY at once if wrapup_seconds is 0)."""
-        await self._op("ended", call_id, agent_id)
+        await self._op(contract.ended(call_id, agent_id))
 
     async def ring_no_answer(self, call_id: str, agent_id: str,
                              cause: str = "no answer") -> None:
         """The agent did not answer: agent PAUSED with ``cause``; the call goes back to the
         head of its line (before every call of its priority) and the next agent rings."""
-        await self._op("rna", call_id, agent_id, cause)
+        await self._op(contract.ring_no_answer(call_id, agent_id, cause))
 
     async def connect_failed(self, call_id: str, agent_id: str, rest_seconds: float) -> None:
         """The caller could not be moved to the ringing agent (the telephony command failed
@@ -226,18 +217,18 @@ class Distributor:
         after all), :meth:`agent_answered` takes the answer."""
         if rest_seconds < 0:
             raise ValueError(f"rest_seconds: must be >= 0, got {rest_seconds}")
-        await self._op("connect_failed", call_id, agent_id, float(rest_seconds))
+        await self._op(contract.connect_failed(call_id, agent_id, rest_seconds))
 
     async def request_callback(self, call_id: str) -> None:
         """Virtual hold (虚拟排队/回呼): the caller keeps their place and may hang up; the
         assignment for this call will say ``callback=True``. Do not call :meth:`abandon` when
         such a caller hangs up."""
-        await self._op("callback", call_id)
+        await self._op(contract.callback(call_id))
 
-    async def advance(self) -> list[Assignment]:
+    async def advance(self) -> list[CallMatch]:
         """The timer run (计时推进): assign everything assignable now (wrap-up ends,
         overflows due, ...)."""
-        return await self._op("dispatch")
+        return await self._op(contract.advance())
 
     async def next_wakeup(self) -> float | None:
         """When :meth:`advance` must run next: earliest wrap-up end, overflow time or
@@ -254,164 +245,11 @@ class Distributor:
 
     async def reset_figures(self) -> None:
         """Start the answered/abandoned counters again (e.g. at the start of the day)."""
-        await self._op("reset_figures")
-
-    # ------------------------------------------------------------------ reading
-
-    async def agents(self) -> list[AgentStatus]:
-        """Every agent that ever logged in, sorted by id."""
-        ids = sorted(_s(x) for x in await self._io(self._redis.smembers(self._keys.agents)))
-        pipe = self._redis.pipeline(transaction=False)
-        for agent_id in ids:
-            pipe.hgetall(self._keys.agent(agent_id))
-        rows = await self._io(pipe.execute())
-        out = []
-        for agent_id, raw in zip(ids, rows, strict=True):
-            h = {_s(k): _s(v) for k, v in raw.items()}
-            if not h:
-                continue
-            out.append(AgentStatus(
-                agent_id=agent_id,
-                state=AgentState(h["st"]),
-                skills={str(k): int(v) for k, v in json.loads(h["sk"]).items()},
-                group=h.get("grp", ""),
-                pause_reason=h.get("why", ""),
-                since=float(h.get("since", 0)),
-                calls_taken=int(h.get("n", 0)),
-                current_call=h.get("call") or None,
-                idle_since=float(h.get("idle", 0)),
-                pending_pause=h.get("pend", ""),
-            ))
-        return out
-
-    async def _waiting_rows(self) -> list[tuple[WaitingCall, float]]:
-        ids = [_s(x) for x in await self._io(self._redis.zrange(self._keys.waiting, 0, -1))]
-        pipe = self._redis.pipeline(transaction=False)
-        for call_id in ids:
-            pipe.hgetall(self._keys.call(call_id))
-        rows = await self._io(pipe.execute())
-        out = []
-        now = self._clock()
-        bound = self._config.priorities.starvation_seconds
-        starved = self._config.priorities.starved_priority
-        for call_id, raw in zip(ids, rows, strict=True):
-            h = {_s(k): _s(v) for k, v in raw.items()}
-            if h.get("st") != "W":
-                continue
-            effective = int(h["ep"])
-            if bound > 0 and effective < starved and float(h["at"]) + bound <= now:
-                effective = starved  # as the next script run will see it
-            call = WaitingCall(
-                call_id=call_id, line=h["ln"], skills=tuple(json.loads(h["sk"])),
-                caller=h["cl"], priority=int(h["pr"]), enqueued_at=float(h["at"]),
-                department=h.get("dp", ""), callback=h.get("cb") == "1",
-                effective_priority=effective,
-            )
-            out.append((call, float(h["ord"])))
-        out.sort(key=lambda r: (-r[0].effective_priority, r[1]))
-        return out
-
-    async def waiting(self, line: str | None = None) -> list[WaitingCall]:
-        """Calls in line (all, or one line's), in the order they will be served."""
-        return [c for c, _ in await self._waiting_rows() if line is None or c.line == line]
-
-    async def figures(self) -> QueueFigures:
-        """Live figures per line and per skill queue (definitions in ``figures.py``)."""
-        now = self._clock()
-        k = self._keys
-        agents = await self.agents()
-        waiting = [c for c, _ in await self._waiting_rows()]
-        lines = {_s(x) for x in await self._io(self._redis.smembers(k.figure_lines))}
-        skills = {_s(x) for x in await self._io(self._redis.smembers(k.figure_skills))}
-        lines |= {c.line for c in waiting}
-        skills |= {c.skills[0] for c in waiting} | {s for a in agents for s in a.skills}
-        pipe = self._redis.pipeline(transaction=False)
-        for name in sorted(lines):
-            pipe.hgetall(k.line_figures(name))
-        for name in sorted(skills):
-            pipe.hgetall(k.skill_figures(name))
-        counters = await self._io(pipe.execute())
-        line_counts = dict(zip(sorted(lines), counters[: len(lines)], strict=True))
-        skill_counts = dict(zip(sorted(skills), counters[len(lines):], strict=True))
-
-        def build(name: str, raw: dict[Any, Any], calls: Sequence[WaitingCall],
-                  holders: Sequence[AgentStatus] | None) -> Figures:
-            h = {_s(k): float(_s(v)) for k, v in raw.items()}
-            by_state: dict[AgentState, int] = {}
-            for a in holders or ():
-                by_state[a.state] = by_state.get(a.state, 0) + 1
-            return Figures(
-                name=name,
-                waiting=len(calls),
-                longest_wait=max((now - c.enqueued_at for c in calls), default=0.0),
-                answered=round(h.get("ans", 0)),
-                abandoned=round(h.get("abd", 0)),
-                answered_within_target=round(h.get("ans_sl", 0)),
-                abandoned_after_target=round(h.get("abd_late", 0)),
-                total_answer_wait=h.get("wait_ans", 0.0),
-                agents_by_state=by_state,
-            )
-
-        by_state: dict[AgentState, int] = {}
-        by_group: dict[str, int] = {}
-        for a in agents:
-            by_state[a.state] = by_state.get(a.state, 0) + 1
-            if a.state is not AgentState.LOGGED_OUT:
-                by_group[a.group] = by_group.get(a.group, 0) + 1
-        return QueueFigures(
-            at=now,
-            service_level_seconds=self._config.service_level_seconds,
-            lines={n: build(n, line_counts[n], [c for c in waiting if c.line == n], None)
-                   for n in sorted(lines)},
-            skills={n: build(n, skill_counts[n], [c for c in waiting if c.skills[0] == n],
-                             [a for a in agents if n in a.skills])
-                    for n in sorted(skills)},
-            agents_by_state=by_state,
-            agents_by_group=by_group,
-        )
-
-    async def position(self, call_id: str) -> int | None:
-        """1-based place of a waiting call among the calls of its skill queue (for the
-        announcement "you are number n in line"); None when it is not waiting."""
-        ahead = await self._ahead(call_id)
-        return None if ahead is None else ahead[0] + 1
-
-    async def _ahead(self, call_id: str) -> tuple[int, WaitingCall] | None:
-        rows = [c for c, _ in await self._waiting_rows()]
-        mine = next((c for c in rows if c.call_id == call_id), None)
-        if mine is None:
-            return None
-        ahead = 0
-        for c in rows:
-            if c.call_id == call_id:
-                break
-            if c.skills[0] == mine.skills[0]:
-                ahead += 1
-        return ahead, mine
-
-    async def holds(self, call_id: str) -> bool:
-        """Does the distributor hold this call (waiting, ringing or talking)?"""
-        return bool(await self._io(self._redis.exists(self._keys.call(call_id))))
-
-    async def estimated_wait(self, call_id: str) -> float | None:
-        """Estimated seconds until ``call_id`` is answered, for announcements (see figures)."""
-        found = await self._ahead(call_id)
-        if found is None:
-            return None
-        ahead, mine = found
-        skill = mine.skills[0]
-        serving = sum(
-            1 for a in await self.agents()
-            if skill in a.skills and a.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED)
-        )
-        samples = await self._io(self._redis.lrange(self._keys.talk_times(skill), 0, -1))
-        return estimated_wait(ahead, serving, [float(_s(x)) for x in samples],
-                              self._config.default_handle_seconds,
-                              self._config.wrapup_seconds)
+        await self._op(contract.reset_figures())
 
     # ------------------------------------------------------------------ recovery
 
-    async def rebuild(self, live: Sequence[LiveChannel]) -> list[Assignment]:
+    async def rebuild(self, live: Sequence[LiveChannel]) -> list[CallMatch]:
         """Reconcile with a snapshot of Asterisk's channels (after a restart or an AMI
         reconnect) so no agent stays stuck RINGING/ON_CALL and no ghost call waits.
 
@@ -427,7 +265,7 @@ class Distributor:
         """
         live_ids = {ch.call_id for ch in live}
         on_agents = {ch.agent_id: ch for ch in live if ch.agent_id}
-        by_id = {a.agent_id: a for a in await self.agents()}
+        by_id = {a.agent_id: a for a in await self.view.agents()}
         # 1. agents Asterisk shows ringing/talking get exactly that call
         for ch in live:
             if not ch.agent_id:
@@ -440,22 +278,21 @@ class Distributor:
             if agent.current_call != ch.call_id or (
                 (agent.state is AgentState.ON_CALL) != ch.answered
             ):
-                await self._op(
-                    "force_talk", ch.call_id, ch.agent_id, "T" if ch.answered else "R",
-                    ch.line, json.dumps(list(ch.skills or ("unknown",))), ch.caller,
-                    int(ch.priority), float(ch.waiting_since or self._clock()),
-                    ch.department, hold=True)
+                await self._op(contract.force_talk(
+                    ch.call_id, ch.agent_id, ch.answered, ch.line,
+                    ch.skills or ("unknown",), ch.caller, ch.priority,
+                    ch.waiting_since or self._clock(), ch.department), hold=True)
         # 2. calls Asterisk no longer has are forgotten (their agents freed)
-        for call_id in await self._held_calls() - live_ids:
-            await self._op("forget_call", call_id, hold=True)
+        for call_id in await self.view.held_calls() - live_ids:
+            await self._op(contract.forget_call(call_id), hold=True)
         # 3. agents still ringing/talking by our state but idle in Asterisk are freed
-        for a in await self.agents():
+        for a in await self.view.agents():
             if a.state in (AgentState.RINGING, AgentState.ON_CALL):
                 shown = on_agents.get(a.agent_id)
                 if shown is None or shown.call_id != a.current_call:
-                    await self._op("agent_idle", a.agent_id, hold=True)
+                    await self._op(contract.agent_idle(a.agent_id), hold=True)
         # 4. waiting callers we did not know join the line
-        held = await self._held_calls()
+        held = await self.view.held_calls()
         for ch in live:
             if ch.agent_id or ch.call_id in held:
                 continue
@@ -463,12 +300,7 @@ class Distributor:
                 log.warning("rebuild: waiting call %s has no skills; not tracked", ch.call_id)
                 continue
             at = ch.waiting_since or self._clock()
-            await self._op("enqueue", ch.call_id, ch.line, json.dumps(list(ch.skills)),
-                           ch.caller, int(ch.priority), float(at), ch.department, hold=True)
+            await self._op(contract.enqueue(ch.call_id, ch.line, ch.skills, ch.caller,
+                                            ch.priority, at, ch.department), hold=True)
         # 5. now match, once, with the true picture
-        return await self._op("rematch")
-
-    async def _held_calls(self) -> set[str]:
-        """Ids of every call the distributor holds (waiting, ringing or talking)."""
-        members = await self._io(self._redis.smembers(self._keys.calls))
-        return {_s(x) for x in members}
+        return await self._op(contract.rematch())

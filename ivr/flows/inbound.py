@@ -100,7 +100,7 @@ class InboundFlow:
         if overflow is not None:
             wanted.add(overflow.fallback)
         return any(a.state is not AgentState.LOGGED_OUT and wanted & set(a.skills)
-                   for a in await self.ctx.distributor.agents())
+                   for a in await self.ctx.distributor.view.agents())
 
     async def _voice_message(self, session: AgiSession, call_id: str,
                              recording: str | None) -> None:

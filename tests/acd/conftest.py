@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio as aioredis
 
-from hotline_core.acd import Assignment, DistributionConfig, Distributor
+from hotline_core.acd import CallMatch, DistributionConfig, Distributor
 
 T0 = 1_795_000_000.0  # 2026-11-18 19:06:40 UTC+8, a Wednesday
 _seq = itertools.count()
@@ -48,9 +48,9 @@ class Recorder:
     """Collects what the distributor hands to on_assignment."""
 
     def __init__(self) -> None:
-        self.seen: list[Assignment] = []
+        self.seen: list[CallMatch] = []
 
-    async def __call__(self, a: Assignment) -> None:
+    async def __call__(self, a: CallMatch) -> None:
         self.seen.append(a)
 
     def pairs(self) -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ import time
 
 import redis.asyncio as aioredis
 
-from hotline_core.acd import Assignment, DistributionConfig, Distributor, OverflowRule, WaitingCall
+from hotline_core.acd import CallMatch, DistributionConfig, Distributor, OverflowRule, WaitingCall
 
 SKILLS = ("general", "12351", "12366")
 
@@ -31,9 +31,9 @@ async def main(url: str, ns: str, index: int, n_agents: int, n_calls: int, seed:
     )
     d = Distributor(r, config, namespace=ns)
     t = f"{ns}:test"
-    held: asyncio.Queue[Assignment] = asyncio.Queue()
+    held: asyncio.Queue[CallMatch] = asyncio.Queue()
 
-    async def on_assignment(a: Assignment) -> None:
+    async def on_assignment(a: CallMatch) -> None:
         problems = []
         if not await r.set(f"{t}:busy:{a.agent_id}", a.call_id, nx=True):
             problems.append(f"agent {a.agent_id} given {a.call_id} while busy")
@@ -51,7 +51,7 @@ async def main(url: str, ns: str, index: int, n_agents: int, n_calls: int, seed:
     total = 2 * n_calls
     to_unpause: list[str] = []
 
-    async def handle(a: Assignment) -> None:
+    async def handle(a: CallMatch) -> None:
         roll = rng.random()
         if roll < 0.1:  # ring-no-answer
             await r.delete(f"{t}:busy:{a.agent_id}", f"{t}:taken:{a.call_id}")

@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 
 from hotline_core.acd import (
     AgentState,
-    Assignment,
+    CallMatch,
     DistributionConfig,
     DistributionError,
     Distributor,
@@ -23,7 +23,7 @@ def call(cid: str, skill: str = "general", line: str = "12345") -> WaitingCall:
 
 
 async def state_of(d: Distributor, agent_id: str) -> AgentState:
-    return next(a.state for a in await d.agents() if a.agent_id == agent_id)
+    return next(a.state for a in await d.view.agents() if a.agent_id == agent_id)
 
 
 async def test_free_agent_gets_call_at_once_longest_idle_by_sub_second(
@@ -35,11 +35,11 @@ async def test_free_agent_gets_call_at_once_longest_idle_by_sub_second(
     await d.agent_login("a2", {"general": 1})
     clock.advance(0.2)
     got = await d.enqueue(call("c1"))
-    assert got == Assignment("c1", "a1", "12345", "138c1")
+    assert got == CallMatch("c1", "a1", "12345", "138c1")
     assert rec.seen == [got]
     assert await state_of(d, "a1") == AgentState.RINGING
     assert await state_of(d, "a2") == AgentState.READY
-    assert await d.waiting() == []
+    assert await d.view.waiting() == []
 
 
 async def test_call_waits_when_nobody_has_the_skill_then_goes_to_agent_who_logs_in(
@@ -48,13 +48,13 @@ async def test_call_waits_when_nobody_has_the_skill_then_goes_to_agent_who_logs_
     d, rec = make()
     await d.agent_login("tax1", {"12366": 5})
     assert await d.enqueue(call("c1", "general")) is None
-    waiting = await d.waiting()
+    waiting = await d.view.waiting()
     assert [c.call_id for c in waiting] == ["c1"]
     assert waiting[0].enqueued_at == clock.t
     clock.advance(4)
     await d.agent_login("g1", {"general": 1})
     assert rec.pairs() == [("c1", "g1")]
-    assert await d.waiting() == []
+    assert await d.view.waiting() == []
 
 
 async def test_answer_end_wrapup_then_next_caller(make: MakeDistributor, clock: Clock) -> None:
@@ -63,7 +63,7 @@ async def test_answer_end_wrapup_then_next_caller(make: MakeDistributor, clock: 
     await d.enqueue(call("c1"))
     await d.enqueue(call("c2"))  # nobody free: waits
     await d.agent_answered("c1", "a1")
-    a1 = (await d.agents())[0]
+    a1 = (await d.view.agents())[0]
     assert (a1.state, a1.current_call, a1.calls_taken) == (AgentState.ON_CALL, "c1", 1)
     clock.advance(100)
     await d.call_ended("c1", "a1")
@@ -73,7 +73,7 @@ async def test_answer_end_wrapup_then_next_caller(make: MakeDistributor, clock: 
     assert await d.advance() == []
     clock.advance(0.1)
     made = await d.advance()
-    assert made == [Assignment("c2", "a1", "12345", "138c2")]
+    assert made == [CallMatch("c2", "a1", "12345", "138c2")]
     assert rec.pairs() == [("c1", "a1"), ("c2", "a1")]
     # only the stuck-ring deadline of c2 is left: 20 s timeout + 10 s grace
     assert await d.next_wakeup() == clock.t + 30
@@ -95,7 +95,7 @@ async def test_abandon_while_waiting_removes_the_call(make: MakeDistributor) -> 
     await d.enqueue(call("c1"))
     await d.enqueue(call("c2"))
     await d.abandon("c1")
-    assert [c.call_id for c in await d.waiting()] == ["c2"]
+    assert [c.call_id for c in await d.view.waiting()] == ["c2"]
     await d.agent_login("a1", {"general": 1})
     assert rec.pairs() == [("c2", "a1")]
 
@@ -124,10 +124,10 @@ async def test_ring_no_answer_pauses_agent_and_caller_goes_first_to_next_agent(
     await d.enqueue(call("c2"))  # waits
     clock.advance(20)
     await d.ring_no_answer("c1", "a1")
-    a1 = (await d.agents())[0]
+    a1 = (await d.view.agents())[0]
     assert (a1.state, a1.pause_reason) == (AgentState.PAUSED, "no answer")
     # c1 is back at the head, before c2 which came later
-    assert [c.call_id for c in await d.waiting()] == ["c1", "c2"]
+    assert [c.call_id for c in await d.view.waiting()] == ["c1", "c2"]
     await d.agent_login("a2", {"general": 1})
     assert rec.pairs() == [("c1", "a1"), ("c1", "a2")]
     await d.agent_unpause("a1")
@@ -144,7 +144,7 @@ async def test_ring_no_answer_goes_to_the_next_ready_agent_at_once(
     await d.enqueue(call("c1"))
     await d.ring_no_answer("c1", "a1", cause="phone offline")
     assert rec.pairs() == [("c1", "a1"), ("c1", "a2")]
-    a1 = next(a for a in await d.agents() if a.agent_id == "a1")
+    a1 = next(a for a in await d.view.agents() if a.agent_id == "a1")
     assert a1.pause_reason == "phone offline"
 
 
@@ -166,7 +166,7 @@ async def test_pause_and_logout_take_agent_out_of_distribution(make: MakeDistrib
     await d.agent_pause("a1", "meal")
     await d.agent_logout("a2")
     assert await d.enqueue(call("c1")) is None
-    statuses = {a.agent_id: a for a in await d.agents()}
+    statuses = {a.agent_id: a for a in await d.view.agents()}
     assert statuses["a1"].state == AgentState.PAUSED
     assert statuses["a1"].pause_reason == "meal"
     assert statuses["a2"].state == AgentState.LOGGED_OUT
@@ -186,9 +186,9 @@ async def test_pause_during_call_applies_after_wrap_up(
     await d.call_ended("c1", "a1")
     clock.advance(10)
     assert await d.advance() == []
-    a1 = (await d.agents())[0]
+    a1 = (await d.view.agents())[0]
     assert (a1.state, a1.pause_reason) == (AgentState.PAUSED, "training")
-    assert [c.call_id for c in await d.waiting()] == ["c2"]
+    assert [c.call_id for c in await d.view.waiting()] == ["c2"]
 
 
 async def test_every_change_is_published_on_the_events_channel(
@@ -235,7 +235,7 @@ async def test_phone_ringing_far_too_long_is_treated_as_no_answer(
     clock.advance(1)
     made = await d.advance()
     assert [(a.call_id, a.agent_id) for a in made] == [("c1", "a2")]
-    a1 = next(a for a in await d.agents() if a.agent_id == "a1")
+    a1 = next(a for a in await d.view.agents() if a.agent_id == "a1")
     assert (a1.state, a1.pause_reason) == (AgentState.PAUSED, "no answer")
     await d.agent_answered("c1", "a2")
     assert await d.next_wakeup() is None  # answered: no deadline left
@@ -250,10 +250,10 @@ async def test_groups_are_kept_and_counted_for_logged_in_agents(
     await d.agent_login("v1", {"callback": 1}, group="callback")
     await d.agent_login("s1", {"supervision": 1}, group="supervision")
     await d.agent_logout("s1")
-    groups = {a.agent_id: a.group for a in await d.agents()}
+    groups = {a.agent_id: a.group for a in await d.view.agents()}
     assert groups == {"q1": "quality-check", "s1": "supervision", "t1": "call-taking",
                       "v1": "callback"}
-    f = await d.figures()
+    f = await d.view.figures()
     assert f.agents_by_group == {"call-taking": 1, "quality-check": 1, "callback": 1}
 
 
@@ -270,7 +270,7 @@ async def test_logging_in_again_changes_skills_and_keeps_idle_place(
     await d.agent_login("a1", {"general": 1, "12348": 2})  # a1 adds legal aid, still idle
     await d.enqueue(call("law", "12348", line="12348"))
     assert rec.pairs()[-1] == ("law", "a1")
-    a1 = next(a for a in await d.agents() if a.agent_id == "a1")
+    a1 = next(a for a in await d.view.agents() if a.agent_id == "a1")
     assert a1.skills == {"general": 1, "12348": 2}
 
 
@@ -295,6 +295,6 @@ async def test_pause_during_call_with_no_wrap_up_applies_when_call_ends(
     await d.agent_answered("c1", "a1")
     await d.agent_pause("a1", "toilet")
     await d.call_ended("c1", "a1")
-    a1 = (await d.agents())[0]
+    a1 = (await d.view.agents())[0]
     assert (a1.state, a1.pause_reason) == (AgentState.PAUSED, "toilet")
     assert rec.pairs() == [("c1", "a1")]  # c2 still waits

@@ -24,8 +24,8 @@ async def test_failed_connect_puts_the_call_first_and_rests_the_agent(
     await d.enqueue(call("second"))           # waits behind it
     await d.connect_failed("first", "a1", 2.0)
     # first is back in line, ahead of the call that came later
-    assert [c.call_id for c in await d.waiting()] == ["first", "second"]
-    status = {a.agent_id: a for a in await d.agents()}["a1"]
+    assert [c.call_id for c in await d.view.waiting()] == ["first", "second"]
+    status = {a.agent_id: a for a in await d.view.agents()}["a1"]
     assert status.state is AgentState.WRAP_UP
     clock.advance(1.9)
     assert await d.advance() == []
@@ -55,12 +55,12 @@ async def test_a_redirect_that_arrived_late_is_answered_by_the_resting_agent(
     await d.connect_failed("c1", "a1", 5.0)
     clock.advance(1)
     await d.agent_answered("c1", "a1")
-    assert await d.waiting() == []
-    status = {a.agent_id: a for a in await d.agents()}["a1"]
+    assert await d.view.waiting() == []
+    status = {a.agent_id: a for a in await d.view.agents()}["a1"]
     assert status.state is AgentState.ON_CALL and status.current_call == "c1"
     await d.agent_login("a2", {"general": 1})
     clock.advance(10)                         # past the rest: nothing is offered again
     await d.advance()
     assert rec.pairs() == [("c1", "a1")]
-    figures = (await d.figures()).lines["12345"]
+    figures = (await d.view.figures()).lines["12345"]
     assert figures.answered == 1

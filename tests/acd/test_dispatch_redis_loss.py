@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 
 from hotline_core.acd import (
-    Assignment,
+    CallMatch,
     DistributionConfig,
     Distributor,
     WaitingCall,
@@ -59,7 +59,7 @@ async def test_redis_killed_under_the_distribution_loop() -> None:
     tries = {"n": 0}
     real_advance, real_pubsub = distributor.advance, client.pubsub
 
-    async def counted() -> list[Assignment]:
+    async def counted() -> list[CallMatch]:
         tries["n"] += 1
         return await real_advance()
 
@@ -69,9 +69,9 @@ async def test_redis_killed_under_the_distribution_loop() -> None:
 
     distributor.advance = counted  # type: ignore[method-assign]
     client.pubsub = counted_pubsub  # type: ignore[method-assign]
-    got: asyncio.Queue[Assignment] = asyncio.Queue()
+    got: asyncio.Queue[CallMatch] = asyncio.Queue()
 
-    async def deliver(a: Assignment) -> None:
+    async def deliver(a: CallMatch) -> None:
         got.put_nowait(a)
 
     distributor.on_assignment = deliver

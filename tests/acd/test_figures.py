@@ -43,7 +43,7 @@ async def test_hand_computed_scenario(make: MakeDistributor, clock: Clock) -> No
     clock.t = t0 + 70
 
     assert rec.pairs() == [("c1", "a1"), ("c2", "a2"), ("c4", "a3"), ("c2", "a1")]
-    f = await d.figures()
+    f = await d.view.figures()
     assert f.at == t0 + 70
     line = f.lines["12345"]
     assert (line.waiting, line.longest_wait) == (1, 5.0)
@@ -61,10 +61,10 @@ async def test_hand_computed_scenario(make: MakeDistributor, clock: Clock) -> No
     assert f.agents_by_state == {AgentState.ON_CALL: 2, AgentState.PAUSED: 1}
     assert f.agents_by_group == {"call-taking": 3}
     # c6: nobody ahead, one general agent serving (a1; a2 is paused), talk 55 s, wrap-up 0
-    assert await d.estimated_wait("c6") == 55.0
+    assert await d.view.estimated_wait("c6") == 55.0
 
     await d.reset_figures()
-    f = await d.figures()
+    f = await d.view.figures()
     assert (f.lines["12345"].answered, f.lines["12345"].waiting) == (0, 1)
     assert f.lines["12345"].service_level is None
 
@@ -78,6 +78,6 @@ async def test_estimated_wait_before_any_measured_call_uses_the_default(
     for cid in ("c1", "c2", "c3", "c4", "c5"):
         await d.enqueue(call(cid))  # c1, c2 ring; c3..c5 wait
     # c5 has 2 calls ahead (c3, c4), 2 agents, handle 150 + 30: (2 + 1) * 180 / 2
-    assert await d.estimated_wait("c5") == 270.0
-    assert [await d.position(c) for c in ("c1", "c3", "c4", "c5")] == [None, 1, 2, 3]
-    assert await d.estimated_wait("c1") is None  # not waiting any more
+    assert await d.view.estimated_wait("c5") == 270.0
+    assert [await d.view.position(c) for c in ("c1", "c3", "c4", "c5")] == [None, 1, 2, 3]
+    assert await d.view.estimated_wait("c1") is None  # not waiting any more

@@ -40,7 +40,7 @@ async def test_two_processes_never_double_assign(
     # more assignments than calls: ring-no-answer calls were given to a second agent
     assert int(await redis.get(f"{t}:assignments")) > 2 * n_calls
     d = Distributor(redis, DistributionConfig(), namespace=namespace)
-    assert await d.waiting() == []
-    states = {a.state for a in await d.agents()}
+    assert await d.view.waiting() == []
+    states = {a.state for a in await d.view.agents()}
     assert states == {AgentState.READY}
-    assert len(await d.agents()) == 2 * n_agents
+    assert len(await d.view.agents()) == 2 * n_agents

@@ -52,8 +52,8 @@ event = st.one_of(
 
 
 async def check(d: Distributor, r: aioredis.Redis, ns: str) -> None:
-    agents = await d.agents()
-    waiting = await d.waiting()
+    agents = await d.view.agents()
+    waiting = await d.view.waiting()
     ready = [a for a in agents if a.state is AgentState.READY]
     for c in waiting:
         raw = await r.hgetall(f"{ns}:acd:c:{c.call_id}")
@@ -89,19 +89,19 @@ async def snapshot(d: Distributor) -> list[LiveChannel]:
     """What Asterisk would show if it agreed with the distributor."""
     live = [LiveChannel(a.current_call or "", "12345", "1", agent_id=a.agent_id,
                         answered=a.state is AgentState.ON_CALL)
-            for a in await d.agents()
+            for a in await d.view.agents()
             if a.state in (AgentState.RINGING, AgentState.ON_CALL)]
     return live + [LiveChannel(c.call_id, c.line, c.caller, skills=c.skills)
-                   for c in await d.waiting()]
+                   for c in await d.view.waiting()]
 
 
 async def same_after_rebuild(d: Distributor) -> None:
     """A rebuild from a snapshot that matches our state changes nothing."""
-    agents = await d.agents()
-    waiting = await d.waiting()
+    agents = await d.view.agents()
+    waiting = await d.view.waiting()
     assert await d.rebuild(await snapshot(d)) == []
-    assert await d.agents() == agents
-    assert await d.waiting() == waiting
+    assert await d.view.agents() == agents
+    assert await d.view.waiting() == waiting
 
 
 @settings(max_examples=150, deadline=None,
@@ -116,7 +116,7 @@ async def test_random_events_keep_state_consistent(
     calls = itertools.count()
     for ev in events:
         kind, arg = ev[0], ev[1]
-        agents = await d.agents()
+        agents = await d.view.agents()
         ringing = [a for a in agents if a.state is AgentState.RINGING]
         talking = [a for a in agents if a.state is AgentState.ON_CALL]
         if kind == "login":
@@ -137,7 +137,7 @@ async def test_random_events_keep_state_consistent(
         elif kind == "abandon":
             await d.abandon(f"c{arg}")
         elif kind == "callback":
-            if any(c.call_id == f"c{arg}" for c in await d.waiting()):
+            if any(c.call_id == f"c{arg}" for c in await d.view.waiting()):
                 await d.request_callback(f"c{arg}")
         elif kind == "answer" and ringing:
             a = ringing[int(arg) % len(ringing)]  # type: ignore[call-overload]
@@ -155,14 +155,14 @@ async def test_random_events_keep_state_consistent(
             if live:
                 lost = live.pop(int(arg) % len(live))  # type: ignore[call-overload]
                 await d.rebuild(live)
-                assert lost.call_id not in {c.call_id for c in await d.waiting()}
-                assert lost.call_id not in {a.current_call for a in await d.agents()}
+                assert lost.call_id not in {c.call_id for c in await d.view.waiting()}
+                assert lost.call_id not in {a.current_call for a in await d.view.agents()}
         elif kind == "time":
             clock.advance(float(arg))  # type: ignore[arg-type]
             await d.advance()
         await check(d, redis, ns)
     # waiting calls are shown once each, in priority order
-    w = await d.waiting()
+    w = await d.view.waiting()
     assert len({c.call_id for c in w}) == len(w)
     assert [c.effective_priority for c in w] == sorted((c.effective_priority for c in w),
                                                        reverse=True)

@@ -38,18 +38,18 @@ async def test_rebuild_matches_asterisk_and_frees_stuck_agents(
     ]
     made = await d.rebuild(live)
     assert made == []  # nobody is free: a1 is in wrap-up after c1
-    s = {a.agent_id: a for a in await d.agents()}
+    s = {a.agent_id: a for a in await d.view.agents()}
     assert (s["a1"].state, s["a1"].current_call) == (AgentState.WRAP_UP, None)
     assert (s["a2"].state, s["a2"].current_call) == (AgentState.ON_CALL, "c2")
     assert (s["a3"].state, s["a3"].current_call) == (AgentState.ON_CALL, "c6")
-    assert [c.call_id for c in await d.waiting()] == ["c3", "c5"]
-    f = await d.figures()
+    assert [c.call_id for c in await d.view.waiting()] == ["c3", "c5"]
+    f = await d.view.figures()
     assert f.lines["12345"].abandoned == 0  # reconciled calls are not counted
     clock.advance(10)
     await d.advance()
     assert rec.pairs() == [("c3", "a1")]
     await d.call_ended("c6", "a3")  # the reconciled call ends normally
-    assert next(a for a in await d.agents() if a.agent_id == "a3").state == \
+    assert next(a for a in await d.view.agents() if a.agent_id == "a3").state == \
         AgentState.WRAP_UP
 
 
@@ -76,5 +76,5 @@ async def test_rebuild_with_an_empty_snapshot_clears_everything(
     await d.agent_answered("c1", "a1")
     await d.enqueue(call("c2"))
     await d.rebuild([])
-    assert await d.waiting() == []
-    assert [a.state for a in await d.agents()] == [AgentState.WRAP_UP]
+    assert await d.view.waiting() == []
+    assert [a.state for a in await d.view.agents()] == [AgentState.WRAP_UP]

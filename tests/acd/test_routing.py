@@ -143,7 +143,7 @@ async def test_priorities_then_first_come_first_served(make: MakeDistributor,
                                                           needs_help=True)))
     clock.advance(1)
     await d.enqueue(call("normal-2"))
-    assert [c.call_id for c in await d.waiting()] == [
+    assert [c.call_id for c in await d.view.waiting()] == [
         "emergency-120", "overdue", "help", "normal-1", "normal-2"]
     for n in range(5):
         await d.agent_login(f"a{n}", {"general": 1})
@@ -164,11 +164,11 @@ async def test_starvation_bound_lifts_a_long_waiting_normal_call(
     await d.enqueue(call("h1", priority=10))  # needs help, at start+30
     clock.t = start + 59
     await d.advance()
-    assert [c.call_id for c in await d.waiting()] == ["h1", "n1", "n2"]
+    assert [c.call_id for c in await d.view.waiting()] == ["h1", "n1", "n2"]
     clock.t = start + 60  # n1 has waited 60 s: treated as priority 10, and came first
-    assert [c.call_id for c in await d.waiting()] == ["n1", "h1", "n2"]
+    assert [c.call_id for c in await d.view.waiting()] == ["n1", "h1", "n2"]
     await d.advance()
-    assert [c.call_id for c in await d.waiting()] == ["n1", "h1", "n2"]
+    assert [c.call_id for c in await d.view.waiting()] == ["n1", "h1", "n2"]
     clock.t = start + 61  # n2 too
     await d.agent_login("a1", {"general": 1})
     await d.agent_login("a2", {"general": 1})
@@ -186,7 +186,7 @@ async def test_virtual_hold_keeps_place_and_assignment_says_callback(
     clock.advance(1)
     await d.enqueue(call("c3"))
     await d.request_callback("c2")
-    assert [(c.call_id, c.callback) for c in await d.waiting()] == [
+    assert [(c.call_id, c.callback) for c in await d.view.waiting()] == [
         ("c1", False), ("c2", True), ("c3", False)]
     for n in range(3):
         await d.agent_login(f"a{n}", {"general": 1})
@@ -226,7 +226,7 @@ async def test_leader_seat_takes_its_line_on_scheduled_days_only(
     await d.agent_answered("thu", "g1")
     clock.advance(86_400)  # Friday 2026-11-20: a scheduled date, leader busy → overflow
     await d.enqueue(call("fri"))
-    assert [c.skills for c in await d.waiting()] == [("leader",)]
+    assert [c.skills for c in await d.view.waiting()] == [("leader",)]
     await d.call_ended("thu", "g1")  # g1 free (wrap-up 15 s) but fri needs the leader
     clock.advance(20)
     await d.advance()

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from hotline_core.acd import Assignment, DistributionConfig, WaitingCall, run_distribution_loop
+from hotline_core.acd import CallMatch, DistributionConfig, WaitingCall, run_distribution_loop
 from tests.acd.conftest import Clock, MakeDistributor
 
 
@@ -18,9 +18,9 @@ async def test_loop_assigns_after_wrap_up_when_woken(
     config = DistributionConfig(wrapup_seconds=10)
     loop_side, _ = make(config)  # the instance running the loop
     other, _ = make(config)  # another core instance, same Redis and namespace
-    got: asyncio.Queue[Assignment] = asyncio.Queue()
+    got: asyncio.Queue[CallMatch] = asyncio.Queue()
 
-    async def deliver(a: Assignment) -> None:
+    async def deliver(a: CallMatch) -> None:
         got.put_nowait(a)
 
     loop_side.on_assignment = deliver

@@ -49,7 +49,7 @@ async def _answer_one(d: Distributor, n: int) -> None:
 
 
 async def _answered(d: Distributor) -> int:
-    line = (await d.figures()).lines.get("12345")
+    line = (await d.view.figures()).lines.get("12345")
     return line.answered if line else 0
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline_core.acd import Assignment, WaitingCall
+from hotline_core.acd import CallMatch, WaitingCall
 from hotline_core.masking import mask_phone
 from tests.security.composed import composed
 
@@ -91,7 +91,7 @@ async def test_restriction_audit_refuses_other_roles_and_no_token(tmp_path: Path
 async def test_full_numbers_never_reach_the_logs(tmp_path: Path, redis_url: str,
                                                  caplog: pytest.LogCaptureFixture) -> None:
     """On main 4b97079 ``restricted 13500135000 until …``, ``restricted caller 13500135000
-    refused`` (INFO) and ``on_assignment failed for Assignment(… caller='13800138000' …)``
+    refused`` (INFO) and ``on_assignment failed for CallMatch(… caller='13800138000' …)``
     (ERROR) wrote the full numbers into the core log."""
     caplog.set_level(logging.INFO)
     async with composed(tmp_path, redis_url) as app:
@@ -99,7 +99,7 @@ async def test_full_numbers_never_reach_the_logs(tmp_path: Path, redis_url: str,
                        {"number": "13500135000", "reason": "threatened staff"})
         assert await app.restrictions.is_restricted("13500135000") is not None
 
-        async def broken(_: Assignment) -> None:
+        async def broken(_: CallMatch) -> None:
             raise RuntimeError("AMI gone")
 
         app.distributor.on_assignment = broken

@@ -1,0 +1,410 @@
+"""The contract between the distributor's Lua script and Python (分配脚本契约).
+
+Every name the two sides share is defined here once: the operations, the arguments each one
+takes, the hash fields of agents, calls and figures and the states written in them, the
+settings, the error codes and the shape of the result. The script (``assign.lua``) is
+loaded with a prelude generated from this module (:func:`lua_prelude`) and uses the names
+only through it (``AF.state``, ``CS.waiting``, ``OP.enqueue`` ...); Python encodes the
+arguments and decodes the result and the hashes with the same enums.
+``tests/acd/test_lua_contract.py`` checks both directions.
+
+The short field strings (``st``, ``grp`` ...) are the storage format in Redis and stay as
+they are; only the names the code uses are readable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum, IntEnum, StrEnum
+from typing import Any
+
+from hotline_core.acd.agents import AgentState
+from hotline_core.acd.calls import CallMatch
+from hotline_core.acd.config import DistributionConfig, Strategy
+
+# --------------------------------------------------------------------- operations
+
+
+class Op(StrEnum):
+    """The operations the script runs (one per call, atomically)."""
+
+    LOGIN = "login"
+    LOGOUT = "logout"
+    PAUSE = "pause"
+    UNPAUSE = "unpause"
+    ENQUEUE = "enqueue"
+    ABANDON = "abandon"
+    ANSWERED = "answered"
+    ENDED = "ended"
+    RING_NO_ANSWER = "rna"
+    CONNECT_FAILED = "connect_failed"
+    CALLBACK = "callback"
+    ADVANCE = "advance"
+    FORGET_CALL = "forget_call"
+    FORCE_TALK = "force_talk"
+    AGENT_IDLE = "agent_idle"
+    REMATCH = "rematch"
+    RESET_FIGURES = "reset_figures"
+
+
+class Arg(StrEnum):
+    """The names of the operations' arguments (one JSON object per run)."""
+
+    AGENT = "agent"
+    SKILLS = "skills"            # agent: JSON {skill: level}; call: JSON [skill, ...]
+    GROUP = "group"
+    REASON = "reason"
+    CALL = "call"
+    LINE = "line"
+    CALLER = "caller"
+    PRIORITY = "priority"
+    ENQUEUED_AT = "at"
+    DEPARTMENT = "department"
+    REST_SECONDS = "rest"
+    MODE = "mode"                # force_talk: CallState.RINGING or CallState.TALKING
+
+
+class ArgvSlot(IntEnum):
+    """What each ARGV position carries (1-based, as Lua counts)."""
+
+    PREFIX = 1          # the key prefix (<namespace>:acd)
+    CHANNEL = 2         # the events channel
+    OP = 3              # an Op
+    NOW = 4             # the distributor's clock, seconds
+    SETTINGS = 5        # JSON object of Setting -> value
+    ARGS = 6            # JSON object of Arg -> value
+
+
+# --------------------------------------------------------------------- hash fields, states
+
+
+class AgentField(StrEnum):
+    """Fields of an agent's hash ``:a:<agent>``."""
+
+    STATE = "st"                 # an AgentState
+    GROUP = "grp"
+    PAUSE_REASON = "why"
+    PENDING_PAUSE = "pend"       # pause asked for during a call, applied after wrap-up
+    SINCE = "since"              # when the current state began
+    IDLE_SINCE = "idle"          # when the agent last became free (longest idle)
+    CALLS_TAKEN = "n"            # calls answered since login
+    CALL = "call"                # the call ringing at or talked by the agent
+    SKILLS = "sk"                # JSON {skill: level}
+    READY_MEMBER = "rm"          # member in the ready sets, "" when not ready
+    CONNECT_FAILED = "cf"        # call whose connection failed while the agent rests
+
+
+class CallField(StrEnum):
+    """Fields of a call's hash ``:c:<call>``."""
+
+    LINE = "ln"
+    SKILLS = "sk"                # JSON [skill, ...]; the first is the skill queue
+    CALLER = "cl"
+    PRIORITY = "pr"
+    EFFECTIVE_PRIORITY = "ep"    # after the starvation bound
+    ENQUEUED_AT = "at"
+    DEPARTMENT = "dp"
+    ORDER = "ord"                # place in line
+    FALLBACK = "fb"              # overflow skill once overflowed, else ""
+    CALLBACK = "cb"              # "1": virtual hold requested
+    STATE = "st"                 # a CallState
+    AGENT = "ag"
+    RANG_AT = "ra"
+    ANSWERED_AT = "ans"
+
+
+class CallState(StrEnum):
+    """Where a held call is (the ``st`` field of a call's hash)."""
+
+    WAITING = "W"
+    RINGING = "R"
+    TALKING = "T"
+
+
+class FigureField(StrEnum):
+    """Counters of the figures hashes ``:fl:<line>`` and ``:fs:<skill>``."""
+
+    ANSWERED = "ans"
+    ANSWERED_WITHIN_TARGET = "ans_sl"
+    ABANDONED = "abd"
+    ABANDONED_AFTER_TARGET = "abd_late"
+    TOTAL_ANSWER_WAIT = "wait_ans"
+
+
+CALLBACK_SET = "1"  # CallField.CALLBACK when virtual hold was requested
+NO_CALLBACK = "0"   # CallField.CALLBACK otherwise
+
+# --------------------------------------------------------------------- settings
+
+
+class Setting(StrEnum):
+    """Keys of the settings object (ARGV 5)."""
+
+    WRAPUP_SECONDS = "wrap"
+    SERVICE_LEVEL_SECONDS = "sl"
+    STARVATION_SECONDS = "starve"
+    STARVED_PRIORITY = "sp"
+    DEFAULT_STRATEGY = "dstrat"
+    STRATEGY = "strat"                # {skill: Strategy}
+    OVERFLOW = "ovf"                  # {skill: [after_seconds, fallback]}
+    HANDLE_TIME_SAMPLES = "nhts"
+    RING_DEADLINE_SECONDS = "rto"     # stuck-ring deadline after the assignment; 0 = never
+    RING_CAUSE = "rcause"             # pause reason of a stuck ring
+    HOLD = "hold"                     # reconciliation: change state, assign nothing
+
+
+STUCK_RING_CAUSE = "no answer"
+
+
+def encode_settings(config: DistributionConfig, *, hold: bool = False) -> str:
+    """The settings object the script reads (ARGV 5)."""
+    settings: dict[str, Any] = {
+        Setting.WRAPUP_SECONDS: config.wrapup_seconds,
+        Setting.SERVICE_LEVEL_SECONDS: config.service_level_seconds,
+        Setting.STARVATION_SECONDS: config.priorities.starvation_seconds,
+        Setting.STARVED_PRIORITY: config.priorities.starved_priority,
+        Setting.DEFAULT_STRATEGY: str(config.default_strategy),
+        Setting.STRATEGY: {k: str(v) for k, v in config.strategy.items()},
+        Setting.OVERFLOW: {k: [r.after_seconds, r.fallback] for k, r in config.overflow.items()},
+        Setting.HANDLE_TIME_SAMPLES: config.handle_time_samples,
+        Setting.RING_DEADLINE_SECONDS: (
+            config.no_answer_timeout + config.stuck_ring_grace_seconds
+            if config.stuck_ring_grace_seconds > 0 else 0),
+        Setting.RING_CAUSE: STUCK_RING_CAUSE,
+        Setting.HOLD: hold,
+    }
+    return json.dumps(settings)
+
+
+# --------------------------------------------------------------------- result
+
+
+class ErrorCode(StrEnum):
+    """Refusals the script returns (``DistributionError.code``)."""
+
+    UNKNOWN_OPERATION = "unknown_operation"
+    DUPLICATE_CALL = "duplicate_call"
+    NOT_LOGGED_IN = "not_logged_in"
+    NOT_WAITING = "not_waiting"
+
+
+class ResultField(StrEnum):
+    """Keys of the JSON object a run returns."""
+
+    MATCHES = "a"       # list of match objects (MatchField)
+    ERROR = "e"         # an ErrorCode, or absent
+    WARNING = "w"       # a stale event ignored (text), or absent
+
+
+class MatchField(StrEnum):
+    """Keys of one match (call → agent) in the result."""
+
+    CALL = "call"
+    AGENT = "agent"
+    LINE = "line"
+    CALLER = "caller"
+    DEPARTMENT = "department"
+    CALLBACK = "callback"
+    PRIORITY = "priority"
+
+
+class EventField(StrEnum):
+    """Keys of the message published on the events channel after a change."""
+
+    OP = "op"
+    AT = "t"
+    MATCHES = "n"       # how many matches the run made
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A run's result, decoded."""
+
+    matches: list[CallMatch]
+    error: str | None
+    warning: str | None
+
+
+def decode_result(raw: str | bytes) -> Outcome:
+    """Decode what the script returned."""
+    result: Mapping[str, Any] = json.loads(raw)
+    matches = [
+        CallMatch(
+            call_id=str(m[MatchField.CALL]), agent_id=str(m[MatchField.AGENT]),
+            line=str(m[MatchField.LINE]), caller=str(m[MatchField.CALLER]),
+            department=str(m[MatchField.DEPARTMENT]), callback=bool(m[MatchField.CALLBACK]),
+            priority=int(m[MatchField.PRIORITY]),
+        )
+        # cjson encodes an empty Lua table as {} (it cannot tell it from a list)
+        for m in (result.get(ResultField.MATCHES) or [])
+    ]
+    error = result.get(ResultField.ERROR)
+    warning = result.get(ResultField.WARNING)
+    return Outcome(matches, None if error is None else str(error),
+                   None if warning is None else str(warning))
+
+
+# --------------------------------------------------------------------- argument encoders
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One run of the script: an operation and its named arguments."""
+
+    op: Op
+    args: Mapping[Arg, str | int | float]
+
+    def encoded(self) -> str:
+        return json.dumps(self.args)
+
+    def shown(self) -> str:
+        """The arguments as logs and errors may show them: the caller's number masked."""
+        from hotline_core.masking import mask_phone
+
+        shown = {str(k): (mask_phone(str(v)) if k is Arg.CALLER else v)
+                 for k, v in self.args.items()}
+        return f"{self.op} {shown}"
+
+
+def login(agent_id: str, skills: Mapping[str, int], group: str) -> Invocation:
+    return Invocation(Op.LOGIN, {Arg.AGENT: agent_id, Arg.SKILLS: json.dumps(dict(skills)),
+                                 Arg.GROUP: group})
+
+
+def logout(agent_id: str) -> Invocation:
+    return Invocation(Op.LOGOUT, {Arg.AGENT: agent_id})
+
+
+def pause(agent_id: str, reason: str) -> Invocation:
+    return Invocation(Op.PAUSE, {Arg.AGENT: agent_id, Arg.REASON: reason})
+
+
+def unpause(agent_id: str) -> Invocation:
+    return Invocation(Op.UNPAUSE, {Arg.AGENT: agent_id})
+
+
+def _described_call(call_id: str, line: str, skills: tuple[str, ...], caller: str,
+                    priority: int, enqueued_at: float, department: str
+                    ) -> dict[Arg, str | int | float]:
+    return {Arg.CALL: call_id, Arg.LINE: line, Arg.SKILLS: json.dumps(list(skills)),
+            Arg.CALLER: caller, Arg.PRIORITY: int(priority),
+            Arg.ENQUEUED_AT: float(enqueued_at), Arg.DEPARTMENT: department}
+
+
+def enqueue(call_id: str, line: str, skills: tuple[str, ...], caller: str, priority: int,
+            enqueued_at: float, department: str) -> Invocation:
+    return Invocation(Op.ENQUEUE, _described_call(call_id, line, skills, caller, priority,
+                                                  enqueued_at, department))
+
+
+def abandon(call_id: str) -> Invocation:
+    return Invocation(Op.ABANDON, {Arg.CALL: call_id})
+
+
+def answered(call_id: str, agent_id: str) -> Invocation:
+    return Invocation(Op.ANSWERED, {Arg.CALL: call_id, Arg.AGENT: agent_id})
+
+
+def ended(call_id: str, agent_id: str) -> Invocation:
+    return Invocation(Op.ENDED, {Arg.CALL: call_id, Arg.AGENT: agent_id})
+
+
+def ring_no_answer(call_id: str, agent_id: str, cause: str) -> Invocation:
+    return Invocation(Op.RING_NO_ANSWER, {Arg.CALL: call_id, Arg.AGENT: agent_id,
+                                          Arg.REASON: cause})
+
+
+def connect_failed(call_id: str, agent_id: str, rest_seconds: float) -> Invocation:
+    return Invocation(Op.CONNECT_FAILED, {Arg.CALL: call_id, Arg.AGENT: agent_id,
+                                          Arg.REST_SECONDS: float(rest_seconds)})
+
+
+def callback(call_id: str) -> Invocation:
+    return Invocation(Op.CALLBACK, {Arg.CALL: call_id})
+
+
+def advance() -> Invocation:
+    return Invocation(Op.ADVANCE, {})
+
+
+def forget_call(call_id: str) -> Invocation:
+    return Invocation(Op.FORGET_CALL, {Arg.CALL: call_id})
+
+
+def force_talk(call_id: str, agent_id: str, answered: bool, line: str,
+               skills: tuple[str, ...], caller: str, priority: int, enqueued_at: float,
+               department: str) -> Invocation:
+    """Reconciliation: the agent talks (or rings, ``answered=False``) with the call; the
+    call's description is used when the distributor never knew it."""
+    args = _described_call(call_id, line, skills, caller, priority, enqueued_at, department)
+    args[Arg.AGENT] = agent_id
+    args[Arg.MODE] = CallState.TALKING if answered else CallState.RINGING
+    return Invocation(Op.FORCE_TALK, args)
+
+
+def agent_idle(agent_id: str) -> Invocation:
+    return Invocation(Op.AGENT_IDLE, {Arg.AGENT: agent_id})
+
+
+def rematch() -> Invocation:
+    return Invocation(Op.REMATCH, {})
+
+
+def reset_figures() -> Invocation:
+    return Invocation(Op.RESET_FIGURES, {})
+
+
+# --------------------------------------------------------------------- the Lua prelude
+
+# Lua table name -> the enum it renders. The script refers to ``<table>.<member name>``.
+LUA_TABLES: dict[str, type[StrEnum] | type[IntEnum]] = {
+    "SLOT": ArgvSlot,
+    "OP": Op,
+    "ARG": Arg,
+    "AF": AgentField,
+    "AS": AgentState,
+    "CF": CallField,
+    "CS": CallState,
+    "FF": FigureField,
+    "S": Setting,
+    "STRAT": Strategy,
+    "ERR": ErrorCode,
+    "R": ResultField,
+    "M": MatchField,
+    "EV": EventField,
+}
+
+# Lua constant name -> value (a single string each).
+LUA_CONSTANTS: dict[str, str] = {"CALLBACK_SET": CALLBACK_SET, "NO_CALLBACK": NO_CALLBACK}
+
+
+def lua_name(member: Enum) -> str:
+    """The name the script uses for an enum member: ``AgentField.STATE`` → ``state``."""
+    return member.name.lower()
+
+
+def _lua_value(value: str | int) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if not value.isascii():
+        raise ValueError(f"{value!r}: the Lua prelude holds ASCII names only")
+    return json.dumps(value)  # a JSON string of plain ASCII is a valid Lua string literal
+
+
+def lua_prelude() -> str:
+    """The Lua lines put before ``assign.lua``: one table per enum (``AF.state = "st"``),
+    one local per constant."""
+    lines = ["-- generated from hotline_core/acd/contract.py (lua_prelude); do not edit"]
+    for table, enum in LUA_TABLES.items():
+        fields = ", ".join(f"{lua_name(m)} = {_lua_value(m.value)}" for m in enum)
+        lines.append(f"local {table} = {{ {fields} }}")
+    for name, value in LUA_CONSTANTS.items():
+        lines.append(f"local {name} = {_lua_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def script_source(body: str) -> str:
+    """The whole script Redis runs: the prelude, then ``assign.lua``."""
+    return lua_prelude() + body

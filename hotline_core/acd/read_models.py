@@ -1,0 +1,222 @@
+"""What the distributor's state looks like to its readers (话务分配只读视图).
+
+The web pages (agents, live figures), the waiting-line announcements of the ivr and the
+distributor's own reconciliation read agents, the waiting line and the figures from Redis
+through :class:`DistributionView`. Nothing here changes state: every change goes through
+the script (:class:`~hotline_core.acd.distributor.Distributor`). Hash fields and states are
+read by their names in :mod:`hotline_core.acd.contract`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from hotline_core.acd.agents import AgentState, AgentStatus
+from hotline_core.acd.calls import WaitingCall
+from hotline_core.acd.config import DistributionConfig
+from hotline_core.acd.contract import (
+    CALLBACK_SET,
+    AgentField,
+    CallField,
+    CallState,
+    FigureField,
+)
+from hotline_core.acd.figures import Figures, QueueFigures, estimated_wait
+from hotline_core.redis_keys import AcdKeys
+
+
+def _s(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value)
+
+
+def _fields(raw: Mapping[Any, Any]) -> dict[str, str]:
+    return {_s(k): _s(v) for k, v in raw.items()}
+
+
+def agent_from_hash(agent_id: str, h: Mapping[str, str]) -> AgentStatus:
+    """An agent's snapshot from its hash (fields named in :class:`AgentField`)."""
+    return AgentStatus(
+        agent_id=agent_id,
+        state=AgentState(h[AgentField.STATE]),
+        skills={str(k): int(v) for k, v in json.loads(h[AgentField.SKILLS]).items()},
+        group=h.get(AgentField.GROUP, ""),
+        pause_reason=h.get(AgentField.PAUSE_REASON, ""),
+        since=float(h.get(AgentField.SINCE, 0)),
+        calls_taken=int(h.get(AgentField.CALLS_TAKEN, 0)),
+        current_call=h.get(AgentField.CALL) or None,
+        idle_since=float(h.get(AgentField.IDLE_SINCE, 0)),
+        pending_pause=h.get(AgentField.PENDING_PAUSE, ""),
+    )
+
+
+def waiting_call_from_hash(call_id: str, h: Mapping[str, str], effective_priority: int
+                           ) -> WaitingCall:
+    """A waiting call from its hash (fields named in :class:`CallField`)."""
+    return WaitingCall(
+        call_id=call_id, line=h[CallField.LINE],
+        skills=tuple(json.loads(h[CallField.SKILLS])), caller=h[CallField.CALLER],
+        priority=int(h[CallField.PRIORITY]), enqueued_at=float(h[CallField.ENQUEUED_AT]),
+        department=h.get(CallField.DEPARTMENT, ""),
+        callback=h.get(CallField.CALLBACK) == CALLBACK_SET,
+        effective_priority=effective_priority,
+    )
+
+
+class DistributionView:
+    """Reads one hotline's distribution state (agents, waiting line, figures) from Redis."""
+
+    def __init__(self, redis: aioredis.Redis, config: DistributionConfig, keys: AcdKeys,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._redis = redis
+        self._config = config
+        self._keys = keys
+        self._clock = clock
+
+    async def _io(self, awaitable: Awaitable[Any]) -> Any:
+        async with asyncio.timeout(self._config.redis_timeout_seconds):
+            return await awaitable
+
+    async def agents(self) -> list[AgentStatus]:
+        """Every agent that ever logged in, sorted by id."""
+        ids = sorted(_s(x) for x in await self._io(self._redis.smembers(self._keys.agents)))
+        pipe = self._redis.pipeline(transaction=False)
+        for agent_id in ids:
+            pipe.hgetall(self._keys.agent(agent_id))
+        rows = await self._io(pipe.execute())
+        return [agent_from_hash(agent_id, h)
+                for agent_id, h in ((i, _fields(raw)) for i, raw in zip(ids, rows, strict=True))
+                if h]
+
+    async def _waiting_rows(self) -> list[tuple[WaitingCall, float]]:
+        ids = [_s(x) for x in await self._io(self._redis.zrange(self._keys.waiting, 0, -1))]
+        pipe = self._redis.pipeline(transaction=False)
+        for call_id in ids:
+            pipe.hgetall(self._keys.call(call_id))
+        rows = await self._io(pipe.execute())
+        out = []
+        now = self._clock()
+        bound = self._config.priorities.starvation_seconds
+        starved = self._config.priorities.starved_priority
+        for call_id, raw in zip(ids, rows, strict=True):
+            h = _fields(raw)
+            if h.get(CallField.STATE) != CallState.WAITING:
+                continue
+            effective = int(h[CallField.EFFECTIVE_PRIORITY])
+            if (bound > 0 and effective < starved
+                    and float(h[CallField.ENQUEUED_AT]) + bound <= now):
+                effective = starved  # as the next script run will see it
+            out.append((waiting_call_from_hash(call_id, h, effective),
+                        float(h[CallField.ORDER])))
+        out.sort(key=lambda r: (-r[0].effective_priority, r[1]))
+        return out
+
+    async def waiting(self, line: str | None = None) -> list[WaitingCall]:
+        """Calls in line (all, or one line's), in the order they will be served."""
+        return [c for c, _ in await self._waiting_rows() if line is None or c.line == line]
+
+    async def figures(self) -> QueueFigures:
+        """Live figures per line and per skill queue (definitions in ``figures.py``)."""
+        now = self._clock()
+        k = self._keys
+        agents = await self.agents()
+        waiting = [c for c, _ in await self._waiting_rows()]
+        lines = {_s(x) for x in await self._io(self._redis.smembers(k.figure_lines))}
+        skills = {_s(x) for x in await self._io(self._redis.smembers(k.figure_skills))}
+        lines |= {c.line for c in waiting}
+        skills |= {c.skills[0] for c in waiting} | {s for a in agents for s in a.skills}
+        pipe = self._redis.pipeline(transaction=False)
+        for name in sorted(lines):
+            pipe.hgetall(k.line_figures(name))
+        for name in sorted(skills):
+            pipe.hgetall(k.skill_figures(name))
+        counters = await self._io(pipe.execute())
+        line_counts = dict(zip(sorted(lines), counters[: len(lines)], strict=True))
+        skill_counts = dict(zip(sorted(skills), counters[len(lines):], strict=True))
+
+        def build(name: str, raw: dict[Any, Any], calls: Sequence[WaitingCall],
+                  holders: Sequence[AgentStatus] | None) -> Figures:
+            h = {_s(k): float(_s(v)) for k, v in raw.items()}
+            by_state: dict[AgentState, int] = {}
+            for a in holders or ():
+                by_state[a.state] = by_state.get(a.state, 0) + 1
+            return Figures(
+                name=name,
+                waiting=len(calls),
+                longest_wait=max((now - c.enqueued_at for c in calls), default=0.0),
+                answered=round(h.get(FigureField.ANSWERED, 0)),
+                abandoned=round(h.get(FigureField.ABANDONED, 0)),
+                answered_within_target=round(h.get(FigureField.ANSWERED_WITHIN_TARGET, 0)),
+                abandoned_after_target=round(h.get(FigureField.ABANDONED_AFTER_TARGET, 0)),
+                total_answer_wait=h.get(FigureField.TOTAL_ANSWER_WAIT, 0.0),
+                agents_by_state=by_state,
+            )
+
+        by_state: dict[AgentState, int] = {}
+        by_group: dict[str, int] = {}
+        for a in agents:
+            by_state[a.state] = by_state.get(a.state, 0) + 1
+            if a.state is not AgentState.LOGGED_OUT:
+                by_group[a.group] = by_group.get(a.group, 0) + 1
+        return QueueFigures(
+            at=now,
+            service_level_seconds=self._config.service_level_seconds,
+            lines={n: build(n, line_counts[n], [c for c in waiting if c.line == n], None)
+                   for n in sorted(lines)},
+            skills={n: build(n, skill_counts[n], [c for c in waiting if c.skills[0] == n],
+                             [a for a in agents if n in a.skills])
+                    for n in sorted(skills)},
+            agents_by_state=by_state,
+            agents_by_group=by_group,
+        )
+
+    async def position(self, call_id: str) -> int | None:
+        """1-based place of a waiting call among the calls of its skill queue (for the
+        announcement "you are number n in line"); None when it is not waiting."""
+        ahead = await self._ahead(call_id)
+        return None if ahead is None else ahead[0] + 1
+
+    async def _ahead(self, call_id: str) -> tuple[int, WaitingCall] | None:
+        rows = [c for c, _ in await self._waiting_rows()]
+        mine = next((c for c in rows if c.call_id == call_id), None)
+        if mine is None:
+            return None
+        ahead = 0
+        for c in rows:
+            if c.call_id == call_id:
+                break
+            if c.skills[0] == mine.skills[0]:
+                ahead += 1
+        return ahead, mine
+
+    async def holds(self, call_id: str) -> bool:
+        """Does the distributor hold this call (waiting, ringing or talking)?"""
+        return bool(await self._io(self._redis.exists(self._keys.call(call_id))))
+
+    async def held_calls(self) -> set[str]:
+        """Ids of every call the distributor holds (waiting, ringing or talking)."""
+        members = await self._io(self._redis.smembers(self._keys.calls))
+        return {_s(x) for x in members}
+
+    async def estimated_wait(self, call_id: str) -> float | None:
+        """Estimated seconds until ``call_id`` is answered, for announcements (see figures)."""
+        found = await self._ahead(call_id)
+        if found is None:
+            return None
+        ahead, mine = found
+        skill = mine.skills[0]
+        serving = sum(
+            1 for a in await self.agents()
+            if skill in a.skills and a.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED)
+        )
+        samples = await self._io(self._redis.lrange(self._keys.talk_times(skill), 0, -1))
+        return estimated_wait(ahead, serving, [float(_s(x)) for x in samples],
+                              self._config.default_handle_seconds,
+                              self._config.wrapup_seconds)
