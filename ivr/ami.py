@@ -24,6 +24,8 @@ class AmiError(Exception):
 
 
 class _Manager(Manager):  # type: ignore[misc]
+    pinger: asyncio.TimerHandle | None  # set by panoramisk's Manager (untyped)
+
     def __init__(self, owner: AmiClient, **config: Any) -> None:
         super().__init__(**config)
         self._owner = owner

@@ -18,7 +18,8 @@ _LOOPBACK = bytes([127, 0, 0, 1])
 
 
 def _ip_checksum(header: bytes) -> int:
-    total = sum(struct.unpack(f"!{len(header) // 2}H", header))
+    words: tuple[int, ...] = struct.unpack(f"!{len(header) // 2}H", header)
+    total = sum(words)
     total = (total & 0xFFFF) + (total >> 16)
     total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
