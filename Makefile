@@ -19,7 +19,10 @@ provision: $(STAMP)
 run: provision
 	$(VENV)/bin/hotline up
 
+# Lint and types first: CI (.ci/run = make test) keeps ruff and mypy --strict clean from now on.
 test: provision
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -p no:cacheprovider -ra --tb=short -q
 
 lint: $(STAMP)
