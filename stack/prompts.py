@@ -17,6 +17,7 @@ from pathlib import Path
 from hotline_core.config_errors import ConfigError
 
 VOICE = "cmn-latn-pinyin"
+TEXT_VOICE = "cmn"   # reads Chinese characters: text known only at call time
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -55,18 +56,39 @@ def build_prompts(prompts_file: Path, override_dir: Path, dest: Path) -> list[st
     return names
 
 
-def _generated(prompt: Prompt) -> Path:
-    key = hashlib.sha256(f"{VOICE}\0{prompt.text}".encode()).hexdigest()[:16]
+def text_prompt(name: str, text: str, override_dir: Path, dest: Path) -> Path:
+    """One call's own prompt (an order's unit and result, 回访): ``<name>.wav`` recorded in
+    ``override_dir`` wins, else ``text`` (Chinese characters) spoken by espeak-ng's ``cmn``
+    voice; copied into ``dest``. Blocking (espeak-ng, sox): run it in a worker thread."""
+    if not _NAME.match(name) or not text.strip():
+        raise ValueError(f"prompt {name!r}: needs a plain name and some text")
+    dest.mkdir(parents=True, exist_ok=True)
+    override = override_dir / f"{name}.wav"
+    target = dest / f"{name}.wav"
+    if override.exists():
+        shutil.copyfile(override, target)
+    else:   # not cached: each order's sentence is said once or twice
+        _synthesize(text, TEXT_VOICE, target)
+    return target
+
+
+def _generated(prompt: Prompt, voice: str = VOICE) -> Path:
+    key = hashlib.sha256(f"{voice}\0{prompt.text}".encode()).hexdigest()[:16]
     out = cache_dir() / f"{prompt.name}-{key}.wav"
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
+    _synthesize(prompt.text, voice, out)
+    return out
+
+
+def _synthesize(text: str, voice: str, out: Path) -> None:
+    """``text`` spoken by espeak-ng as an 8 kHz mono WAV at ``out`` (appears whole)."""
     raw = out.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-v", VOICE, "-w", str(raw), prompt.text],
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text],
                    check=True, capture_output=True, timeout=60)
     tmp = out.with_suffix(".tmp.wav")
     subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(tmp)],
                    check=True, capture_output=True, timeout=60)
     tmp.rename(out)
     raw.unlink(missing_ok=True)
-    return out

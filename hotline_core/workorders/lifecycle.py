@@ -62,6 +62,13 @@ class EventKind(StrEnum):
     REVIEW_CONCLUDED = "review_concluded"
     REMINDER = "reminder"
     SPECIAL_SUPERVISION = "special_supervision"
+    # Outbound campaigns (hotline_core/workorders/callbacks.py, reminders.py): recorded,
+    # no state change of their own (an IVR rating is an EVALUATED event like any other).
+    CALLBACK_SCHEDULED = "callback_scheduled"        # 自动回访 queued for this reply round
+    REMINDER_CALL_SCHEDULED = "reminder_call_scheduled"  # 催办电话 queued for this reminder
+    CALL_ATTEMPT = "call_attempt"                    # one outbound attempt ended
+    CALL_UNREACHED = "call_unreached"                # last attempt unanswered: to staff
+    REMINDER_CONFIRMED = "reminder_confirmed"        # a liaison confirmed the reminder (key 1)
 
 
 EVALUATION_LABELS = {
@@ -261,4 +268,5 @@ def _apply(s: OrderState, ev: EventRecord) -> None:  # noqa: C901 - one branch p
         s.reminded_at = ev.at
     elif kind is EventKind.SPECIAL_SUPERVISION:
         s.special_supervision_at = ev.at
-    # DUPLICATE_LINKED, REPLY_REFUSED, REVIEW_FORM_FILED: recorded, no state change.
+    # DUPLICATE_LINKED, REPLY_REFUSED, REVIEW_FORM_FILED and the campaign kinds: recorded,
+    # no state change.
