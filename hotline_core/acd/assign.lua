@@ -98,11 +98,15 @@ end
 
 local function strategy(s) return C.strategy[s] or C.default_strategy end
 
+-- score in a ready set by the skill queue's strategy (lowest first)
+local SCORE = {
+  [STRAT.longest_idle] = function(_, _) return 0 end,  -- the member order, idle since, decides
+  [STRAT.fewest_calls] = function(_, calls) return calls end,
+  [STRAT.skill_level] = function(level, _) return level end,  -- level 1 is the best
+}
+
 local function ready_score(s, level, calls)
-  local st = strategy(s)
-  if st == STRAT.fewest_calls then return calls end
-  if st == STRAT.skill_level then return level end  -- level 1 is the best: lowest score first
-  return 0
+  return SCORE[strategy(s)](level, calls)
 end
 
 local function make_ready(id, idle, since)

@@ -22,6 +22,7 @@ from hotline_core.acd import (
     Priorities,
     WaitingCall,
 )
+from hotline_core.acd.contract import AgentField, CallField, CallState
 from tests.acd.conftest import Clock
 
 CONFIG = DistributionConfig(
@@ -57,7 +58,7 @@ async def check(d: Distributor, r: aioredis.Redis, ns: str) -> None:
     ready = [a for a in agents if a.state is AgentState.READY]
     for c in waiting:
         raw = await r.hgetall(f"{ns}:acd:c:{c.call_id}")
-        fallback = raw.get("fb", "")
+        fallback = raw.get(CallField.FALLBACK, "")
         for a in ready:
             can = all(s in a.skills for s in c.skills) or bool(fallback and fallback in a.skills)
             assert not can, f"{a.agent_id} is READY but {c.call_id} waits"
@@ -68,18 +69,20 @@ async def check(d: Distributor, r: aioredis.Redis, ns: str) -> None:
             assert a.current_call not in owners, f"{a.current_call} with two agents"
             owners[a.current_call] = a.agent_id
             raw = await r.hgetall(f"{ns}:acd:c:{a.current_call}")
-            want = "R" if a.state is AgentState.RINGING else "T"
-            assert (raw.get("st"), raw.get("ag")) == (want, a.agent_id)
+            want = CallState.RINGING if a.state is AgentState.RINGING else CallState.TALKING
+            assert (raw.get(CallField.STATE), raw.get(CallField.AGENT)) == (want, a.agent_id)
     assert not {c.call_id for c in waiting} & set(owners)
     # the indexes the script searches agree with the states
     for a in agents:
         raw = await r.hgetall(f"{ns}:acd:a:{a.agent_id}")
         for skill in a.skills:
-            in_ready = await r.zscore(f"{ns}:acd:r:{skill}", raw.get("rm", "")) is not None
+            member = raw.get(AgentField.READY_MEMBER, "")
+            in_ready = await r.zscore(f"{ns}:acd:r:{skill}", member) is not None
             assert in_ready == (a.state is AgentState.READY), (a, skill)
     for c in waiting:
         raw = await r.hgetall(f"{ns}:acd:c:{c.call_id}")
-        queues = [c.skills[0]] + ([raw["fb"]] if raw.get("fb") else [])
+        fallback = str(raw.get(CallField.FALLBACK, ""))
+        queues = [c.skills[0]] + ([fallback] if fallback else [])
         for q in queues:
             score = await r.zscore(f"{ns}:acd:w:{q}:{c.effective_priority}", c.call_id)
             assert score is not None, (c, q)
