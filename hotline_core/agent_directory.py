@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Literal
 
-from hotline_core.config_errors import ConfigError, check_entry, read_toml
+from pydantic import Field, StringConstraints
+
+from hotline_core.config_schema import ConfigModel, parse_toml, setting_error, validate_data
 
 GROUPS = ("call-taking", "quality-check", "callback", "supervision")
 _ID = re.compile(r"^[0-9]{2,10}$")
 _SKILL = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-_KEYS = {"id", "name", "group", "skills", "contact"}
 
 
 @dataclass(frozen=True)
@@ -24,40 +25,36 @@ class AgentEntry:
     contact: str = ""
 
 
+SkillName = Annotated[str, StringConstraints(pattern=_SKILL.pattern)]
+
+
+class AgentFileEntry(ConfigModel):
+    """One ``[[agent]]`` of ``agents.toml``."""
+
+    id: Annotated[str, StringConstraints(pattern=_ID.pattern)] = Field(
+        description="2-10 digits; also the SIP user name of the agent's phone")
+    name: str | None = Field(default=None, description="shown name; default: the id")
+    group: Literal["call-taking", "quality-check", "callback", "supervision"] = "call-taking"
+    skills: dict[SkillName, Annotated[int, Field(ge=1, le=9)]] = Field(
+        min_length=1, description="skill = level (1 = best)")
+    contact: Annotated[str, StringConstraints(pattern=r"^(sip:.*)?$")] = Field(default="",
+        description="a fixed sip: URI for a phone that does not register")
+
+
+class AgentsFile(ConfigModel):
+    """``agents.toml``: the agent directory (话务员名册)."""
+
+    agent: list[AgentFileEntry] = []
+
+
 def load_agents(path: Path) -> tuple[AgentEntry, ...]:
-    data = read_toml(path, "agents_file")
-    raw = data.get("agent", [])
-    if not isinstance(raw, list):
-        raise ConfigError(path, "agent", "must be an array of [[agent]] tables")
-    agents = tuple(_parse(path, i, e) for i, e in enumerate(raw))
-    ids = [a.id for a in agents]
-    for agent_id in ids:
-        if ids.count(agent_id) > 1:
-            raise ConfigError(path, f"agent.id={agent_id}", "id configured twice")
-    return agents
-
-
-def _parse(path: Path, index: int, entry: Any) -> AgentEntry:
-    where = f"agent[{index}]"
-    entry = check_entry(path, where, entry, _KEYS)
-    agent_id = entry.get("id")
-    if not isinstance(agent_id, str) or not _ID.match(agent_id):
-        raise ConfigError(path, f"{where}.id", "must be 2-10 digits (it is the SIP user name)")
-    group = entry.get("group", "call-taking")
-    if group not in GROUPS:
-        raise ConfigError(path, f"{where}.group", f"must be one of {', '.join(GROUPS)}")
-    skills = entry.get("skills")
-    if not isinstance(skills, dict) or not skills:
-        raise ConfigError(path, f"{where}.skills", "must be a table skill = level")
-    for skill, level in skills.items():
-        if not _SKILL.match(skill):
-            raise ConfigError(path, f"{where}.skills.{skill}", "not a valid skill name")
-        if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 9:
-            raise ConfigError(path, f"{where}.skills.{skill}", "level must be an integer 1-9")
-    contact = entry.get("contact", "")
-    if not isinstance(contact, str) or (contact and not contact.startswith("sip:")):
-        raise ConfigError(path, f"{where}.contact", "must be a sip: URI")
-    name = entry.get("name", agent_id)
-    if not isinstance(name, str):
-        raise ConfigError(path, f"{where}.name", "must be a string")
-    return AgentEntry(id=agent_id, name=name, group=group, skills=dict(skills), contact=contact)
+    text, data = parse_toml(path, "paths.agents_file")
+    parsed = validate_data(path, text, data, AgentsFile)
+    seen: set[str] = set()
+    for index, entry in enumerate(parsed.agent):
+        if entry.id in seen:
+            raise setting_error(path, text, ["agent", index, "id"],
+                                f"{entry.id} configured twice")
+        seen.add(entry.id)
+    return tuple(AgentEntry(id=e.id, name=e.id if e.name is None else e.name, group=e.group,
+                            skills=dict(e.skills), contact=e.contact) for e in parsed.agent)

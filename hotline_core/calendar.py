@@ -37,16 +37,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import chinese_calendar
+from pydantic import BeforeValidator, Field, StringConstraints
 
 from hotline_core.clock import DEFAULT_ZONE
+from hotline_core.config_errors import ConfigError
+from hotline_core.config_schema import ConfigModel, parse_toml, setting_error, validate_data
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +58,6 @@ WORKING_DAY = timedelta(hours=24)
 
 class CalendarGapError(ValueError):
     """The calendar has no data for this date (year not yet published, or too old)."""
-
-
-class OverridesError(ValueError):
-    """A calendar overrides file is malformed; the message names file, line and setting."""
 
 
 class WorkingCalendar(Protocol):
@@ -136,7 +134,7 @@ class ChineseWorkingCalendar:
             if problem is None:
                 try:
                     overrides = load_overrides(self._file)
-                except (OverridesError, OSError, UnicodeDecodeError) as exc:
+                except (ConfigError, OSError) as exc:
                     problem = str(exc)
                 else:
                     self._overrides, self._cache = overrides, {}
@@ -250,10 +248,6 @@ def working_time_between(calendar: WorkingCalendar, start: datetime, end: dateti
     return total
 
 
-_SECTIONS = {"non_working_days": "non_working", "working_days": "working"}
-_YEAR_KEYS = {"source", "holidays", "working_days"}
-
-
 def _signature(path: Path) -> tuple[int, int]:
     st = os.stat(path)
     return st.st_mtime_ns, st.st_size
@@ -263,6 +257,49 @@ def _package_version() -> str:
     return str(getattr(chinese_calendar, "__version__", "(unknown version)"))
 
 
+def _iso_day(value: object) -> object:
+    """A TOML key ``YYYY-MM-DD`` as a date; anything else is refused naming the form."""
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("not a date, write YYYY-MM-DD") from None
+    return value
+
+
+def _reason_text(value: object) -> object:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("the reason must be a non-empty string")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+Reason = Annotated[str, BeforeValidator(_reason_text)]
+DayOrRange = Annotated[str, StringConstraints(
+    pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(\.\.[0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
+
+
+class YearTable(ConfigModel):
+    """``[years.YYYY]``: one year's State Council arrangement (节假日安排)."""
+
+    source: Annotated[str, StringConstraints(pattern=r"\S")] = Field(
+        description="the notice's number, e.g. 国办发明电〔2025〕7号")
+    holidays: dict[DayOrRange, Reason] = Field(
+        default={}, description='"YYYY-MM-DD" or "YYYY-MM-DD..YYYY-MM-DD" = name')
+    working_days: dict[DayOrRange, Reason] = Field(
+        default={}, description="make-up working days (调休上班)")
+
+
+class OverridesFile(ConfigModel):
+    """``calendar_overrides.toml``: local working-day overrides (工作日调整)."""
+
+    non_working_days: dict[Day, Reason] = Field(
+        default={}, description="YYYY-MM-DD = reason: local holidays, typhoon days")
+    working_days: dict[Day, Reason] = Field(
+        default={}, description="YYYY-MM-DD = reason: extra working days")
+    years: dict[Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")], YearTable] = {}
+
+
 def load_overrides(path: Path) -> CalendarOverrides:
     """Read a TOML overrides file (see ``config/calendar_overrides.example.toml``).
 
@@ -270,131 +307,48 @@ def load_overrides(path: Path) -> CalendarOverrides:
     ``[years.YYYY]``: one year's publication — ``source`` (the notice's number),
     ``[years.YYYY.holidays]`` and ``[years.YYYY.working_days]`` (make-up days), each
     ``"YYYY-MM-DD" = "name"`` or a range ``"YYYY-MM-DD..YYYY-MM-DD" = "name"``.
-    Every error names the file, the line and the setting that is wrong.
+    Every error is the one :class:`ConfigError` naming the file, the line and the setting.
     """
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise OverridesError(f"{path}: {exc}") from exc
-    lines = text.splitlines()
-    parsed: dict[str, dict[date, str]] = {"non_working": {}, "working": {}}
-    years: dict[int, YearArrangement] = {}
-    for section, value in data.items():
-        if section == "years":
-            years = _years(path, lines, value)
-            continue
-        if section not in _SECTIONS:
-            line = _line_of(lines, section, None)
-            raise OverridesError(
-                f"{path}:{line}: unknown section [{section}]; expected one of "
-                f"{sorted([*_SECTIONS, 'years.YYYY'])}"
-            )
-        if not isinstance(value, dict):
-            line = _line_of(lines, section, None)
-            raise OverridesError(f"{path}:{line}: [{section}] must be a table of date = reason")
-        for key, reason in value.items():
-            line = _line_of(lines, key, section)
-            parsed[_SECTIONS[section]][_parse_day(path, line, section, key)] = _reason(
-                path, line, section, key, reason
-            )
-    both = sorted(set(parsed["non_working"]) & set(parsed["working"]))
+    text, data = parse_toml(path, "workorders.calendar_overrides")
+    f = validate_data(path, text, data, OverridesFile)
+    both = sorted(set(f.non_working_days) & set(f.working_days))
     if both:
-        line = _line_of(lines, both[0].isoformat(), "working_days")
-        raise OverridesError(
-            f"{path}:{line}: {both[0].isoformat()} is listed as both a working and a "
-            "non-working day"
-        )
-    return CalendarOverrides(non_working=parsed["non_working"], working=parsed["working"],
-                             years=years)
+        raise setting_error(path, text, ["working_days", both[0].isoformat()],
+                            "listed as both a working and a non-working day")
+    years = {int(key): _year(path, text, key, table) for key, table in f.years.items()}
+    return CalendarOverrides(non_working=dict(f.non_working_days),
+                             working=dict(f.working_days), years=years)
 
 
-def _years(path: Path, lines: list[str], value: object) -> dict[int, YearArrangement]:
-    if not isinstance(value, dict):
-        raise OverridesError(f"{path}:{_line_of(lines, 'years', None)}: [years] must hold "
-                             "one table per year, [years.YYYY]")
-    years: dict[int, YearArrangement] = {}
-    for key, table in value.items():
-        header = f"years.{key}"
-        line = _line_of(lines, header, None)
-        if not (isinstance(key, str) and key.isascii() and key.isdigit() and len(key) == 4):
-            raise OverridesError(f"{path}:{line}: [{header}]: the year must be 4 digits")
-        year = int(key)
-        if not isinstance(table, dict):
-            raise OverridesError(f"{path}:{line}: [{header}] must be a table")
-        unknown = sorted(set(table) - _YEAR_KEYS)
-        if unknown:
-            raise OverridesError(f"{path}:{_line_of(lines, unknown[0], header)}: "
-                                 f"{header}.{unknown[0]}: unknown; expected {sorted(_YEAR_KEYS)}")
-        source = table.get("source")
-        if not isinstance(source, str) or not source.strip():
-            raise OverridesError(
-                f"{path}:{line}: {header}.source: name the notice the year comes from "
-                "(e.g. 国办发明电〔2025〕7号)")
-        days: dict[str, dict[date, str]] = {}
-        for part in ("holidays", "working_days"):
-            days[part] = _year_days(path, lines, f"{header}.{part}", year,
-                                    table.get(part, {}))
-        both = sorted(set(days["holidays"]) & set(days["working_days"]))
-        if both:
-            raise OverridesError(
-                f"{path}:{_line_of(lines, both[0].isoformat(), f'{header}.working_days')}: "
-                f"{both[0].isoformat()} is both a holiday and a working day of {year}")
-        years[year] = YearArrangement(year, source.strip(), days["holidays"],
-                                      days["working_days"])
-    return years
+def _year(path: Path, text: str, key: str, table: YearTable) -> YearArrangement:
+    year = int(key)
+    days = {part: _year_days(path, text, ["years", key, part], year, getattr(table, part))
+            for part in ("holidays", "working_days")}
+    both = sorted(set(days["holidays"]) & set(days["working_days"]))
+    if both:
+        raise setting_error(path, text, ["years", key, "working_days"],
+                            f"{both[0].isoformat()} is both a holiday and a working day "
+                            f"of {year}")
+    return YearArrangement(year, table.source.strip(), days["holidays"],
+                           days["working_days"])
 
 
-def _year_days(path: Path, lines: list[str], section: str, year: int,
-               table: object) -> dict[date, str]:
-    if not isinstance(table, dict):
-        raise OverridesError(f"{path}:{_line_of(lines, section, None)}: [{section}] must be a "
-                             "table of \"YYYY-MM-DD\" = \"name\"")
+def _year_days(path: Path, text: str, where: list[str], year: int,
+               table: Mapping[str, str]) -> dict[date, str]:
     days: dict[date, str] = {}
     for key, name in table.items():
-        line = _line_of(lines, key, section)
         first_raw, _, last_raw = key.partition("..")
-        first = _parse_day(path, line, section, first_raw)
-        last = _parse_day(path, line, section, last_raw) if last_raw else first
+        try:
+            first = date.fromisoformat(first_raw)
+            last = date.fromisoformat(last_raw) if last_raw else first
+        except ValueError:
+            raise setting_error(path, text, [*where, key],
+                                "not a date, write YYYY-MM-DD") from None
         if last < first or first.year != year or last.year != year:
-            raise OverridesError(f"{path}:{line}: {section}.{key}: must be a day or a range "
-                                 f"of days within {year}")
-        label = _reason(path, line, section, key, name)
+            raise setting_error(path, text, [*where, key],
+                                f"must be a day or a range of days within {year}")
         day = first
         while day <= last:
-            days[day] = label
+            days[day] = name
             day += ONE_DAY
     return days
-
-
-def _parse_day(path: Path, line: int, section: str, key: str) -> date:
-    try:
-        return date.fromisoformat(key)
-    except ValueError:
-        raise OverridesError(
-            f"{path}:{line}: {section}.{key}: not a date, write YYYY-MM-DD"
-        ) from None
-
-
-def _reason(path: Path, line: int, section: str, key: str, reason: object) -> str:
-    if not isinstance(reason, str) or not reason.strip():
-        raise OverridesError(
-            f"{path}:{line}: {section}.{key}: the reason must be a non-empty string"
-        )
-    return reason
-
-
-def _line_of(lines: list[str], key: str, section: str | None) -> int:
-    """1-based line where ``key`` is set (inside ``[section]`` when given); 0 if not found."""
-    current: str | None = None
-    for number, raw in enumerate(lines, start=1):
-        stripped = raw.strip()
-        if stripped.startswith("["):
-            current = stripped.strip("[]").strip()
-            if section is None and current == key:
-                return number
-            continue
-        name = stripped.split("=", 1)[0].strip().strip('"').strip("'")
-        if "=" in stripped and name == key and (section is None or current == section):
-            return number
-    return 0

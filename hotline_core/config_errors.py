@@ -1,11 +1,10 @@
-"""The one error type for bad configuration: it names the file and the setting."""
+"""The one error type for bad configuration (配置错误): it names the file, the setting and,
+where the text shows it, the line — and the one line finder every reader uses."""
 
 from __future__ import annotations
 
-import re
-import tomllib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 
 class ConfigError(ValueError):
@@ -38,40 +37,114 @@ def read_config_text(path: Path, file_setting: str) -> str:
                           f"not valid UTF-8 (byte {exc.start}: {exc.reason})", line) from exc
 
 
-_TABLE_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
-
-
 def line_of(text: str, section: str, key: str | None = None) -> int | None:
-    """The line of ``[section]`` (or of ``key`` inside it) in a TOML text, when it is written
-    as a plain table header and ``key = …`` line; None otherwise (tomllib gives no lines)."""
-    current: str | None = None
-    key_line = re.compile(r'^\s*(["\']?)' + re.escape(key) + r"\1\s*=") if key else None
+    """The line of ``[section]`` (or of ``key`` inside it) in a TOML text; None when the
+    text does not show it. ``section`` is dotted (``years.2099.holidays``)."""
+    parts = dotted_parts(section) or ()
+    found = line_at(text, [*parts, key] if key is not None else list(parts))
+    if found is None:
+        return None
+    line, matched = found
+    return line if matched == len(parts) + (key is not None) else None
+
+
+def setting_line(text: str, loc: Sequence[str | int]) -> int | None:
+    """The line that best shows setting ``loc`` (``("agent", 3, "skills", "tax")``): the key
+    itself, else the nearest table or key above it that the text writes (tomllib keeps no
+    lines, so the text is scanned: tables, ``[[arrays of tables]]``, dotted and quoted keys)."""
+    found = line_at(text, loc)
+    return found[0] if found is not None else None
+
+
+def line_at(text: str, loc: Sequence[str | int]) -> tuple[int, int] | None:
+    """(line, how many leading parts of ``loc`` it matches) of the best-matching line."""
+    want = tuple(str(part) for part in loc)
+    best: tuple[int, int] | None = None
+    for number, path in _written_paths(text):
+        size = len(path)
+        if size and path == want[:size] and (best is None or size > best[1]):
+            best = (number, size)
+    return best
+
+
+def _written_paths(text: str) -> list[tuple[int, tuple[str, ...]]]:
+    """Each table header and key line of a TOML text with the full path it writes; an
+    array of tables counts its entries (``agent``, ``0``), ``agent``, ``1``, …)."""
+    out: list[tuple[int, tuple[str, ...]]] = []
+    table: tuple[str, ...] = ()
+    arrays: dict[tuple[str, ...], int] = {}
+    in_string = False
     for number, content in enumerate(text.splitlines(), start=1):
-        header = _TABLE_HEADER.match(content)
-        if header:
-            current = header.group(1).strip().strip('"\'')
-            if key_line is None and current == section:
-                return number
+        stripped = content.strip()
+        if content.count('"""') % 2 or content.count("'''") % 2:
+            in_string = not in_string          # a multi-line string opens or closes here
+            if not in_string:
+                continue
+        elif in_string:
             continue
-        if key_line is not None and current == section and key_line.match(content):
-            return number
+        if stripped.startswith("["):
+            is_array = stripped.startswith("[[")
+            inner = stripped[2:stripped.find("]]")] if is_array else stripped[1:stripped.find("]")]
+            parts = dotted_parts(inner)
+            if parts is None:
+                continue
+            table = _resolve(parts, arrays, is_array)
+            out.append((number, table))
+            continue
+        key = _key_of(stripped)
+        if key is not None:
+            out.append((number, table + key))
+    return out
+
+
+def _resolve(parts: tuple[str, ...], arrays: dict[tuple[str, ...], int],
+             is_array: bool) -> tuple[str, ...]:
+    """A header's full path: a parent that is an array of tables gets its current index."""
+    path: tuple[str, ...] = ()
+    for i, part in enumerate(parts):
+        path += (part,)
+        last = i == len(parts) - 1
+        if last and is_array:
+            arrays[path] = arrays.get(path, -1) + 1
+            path += (str(arrays[path]),)
+        elif path in arrays:
+            path += (str(arrays[path]),)
+    return path
+
+
+def _key_of(stripped: str) -> tuple[str, ...] | None:
+    """The (dotted) key a ``key = value`` line writes, or None for other lines."""
+    if not stripped or stripped.startswith("#"):
+        return None
+    quote = ""
+    for i, ch in enumerate(stripped):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "=":
+            return dotted_parts(stripped[:i])
+        elif ch in ",]}#":
+            return None                       # an array item or a comment, not a key
     return None
 
 
-def read_toml(path: Path, file_setting: str) -> dict[str, Any]:
-    """A TOML configuration file; a missing or unparsable one names ``file_setting``."""
-    text = read_config_text(path, file_setting)
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, file_setting, f"not valid TOML: {exc}") from exc
-
-
-def check_entry(path: Path, where: str, entry: Any, keys: set[str]) -> dict[str, Any]:
-    """One ``[[table]]`` entry: it must be a table with no setting outside ``keys``."""
-    if not isinstance(entry, dict):
-        raise ConfigError(path, where, "must be a table")
-    unknown = set(entry) - keys
-    if unknown:
-        raise ConfigError(path, f"{where}.{sorted(unknown)[0]}", "unknown setting")
-    return entry
+def dotted_parts(raw: str) -> tuple[str, ...] | None:
+    """``a."b.c".d`` → ``("a", "b.c", "d")``; None when a part is empty."""
+    parts: list[str] = []
+    current, quote, quoted = "", "", False
+    for ch in raw.strip():
+        if quote:
+            if ch == quote:
+                quote = ""
+            else:
+                current += ch
+        elif ch in "\"'":
+            quote, quoted = ch, True
+        elif ch == ".":
+            parts.append(current if quoted else current.strip())
+            current, quoted = "", False
+        elif not (quoted and ch.isspace()):   # blanks around a quoted part are not in it
+            current += ch
+    parts.append(current if quoted else current.strip())
+    return tuple(parts) if all(parts) else None

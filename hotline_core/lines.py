@@ -10,9 +10,11 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Literal
 
-from hotline_core.config_errors import ConfigError, check_entry, read_toml
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+
+from hotline_core.config_schema import ConfigModel, parse_toml, setting_error, validate_data
 
 _NUMBER = re.compile(r"^[0-9]{3,20}$")
 _SKILL = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -56,52 +58,46 @@ class LinePlan:
         return tuple(seen)
 
 
-_KEYS = {"number", "name", "kind", "skills", "greeting", "department"}
+SkillName = Annotated[str, StringConstraints(pattern=_SKILL.pattern)]
+NonEmpty = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
+
+
+class LineEntry(ConfigModel):
+    """One ``[[line]]`` of ``lines.toml``."""
+
+    number: Annotated[str, StringConstraints(pattern=_NUMBER.pattern)] = Field(
+        description="the number the citizen dials (digits)")
+    name: NonEmpty
+    kind: Literal["public", "merged", "special", "dual"] = "public"
+    skills: list[SkillName] = Field(min_length=1, description="skills needed to take the call")
+    greeting: Annotated[str, StringConstraints(pattern=_PROMPT.pattern)] = Field(
+        description="a prompt name (asterisk_conf/prompts.txt or a recorded WAV)")
+    department: str = Field(default="", validate_default=True,
+                            description="required for a dual-number line (双号并行)")
+
+    @field_validator("department")
+    @classmethod
+    def _dual_names_department(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("kind") == LineKind.DUAL and not value:
+            raise ValueError("a dual-number line names its department")
+        return value
+
+
+class LinesFile(ConfigModel):
+    """``lines.toml``: the lines (热线号码) that land on this platform."""
+
+    line: list[LineEntry] = Field(min_length=1, description="at least one [[line]] table")
 
 
 def load_lines(path: Path) -> LinePlan:
-    data = read_toml(path, "lines_file")
-    raw = data.get("line")
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError(path, "line", "at least one [[line]] table is required")
-    lines = tuple(_parse_line(path, i, entry) for i, entry in enumerate(raw))
-    numbers = [line.number for line in lines]
-    for number in numbers:
-        if numbers.count(number) > 1:
-            raise ConfigError(path, f"line.number={number}", "number configured twice")
-    return LinePlan(lines)
-
-
-def _parse_line(path: Path, index: int, entry: Any) -> Line:
-    where = f"line[{index}]"
-    entry = check_entry(path, where, entry, _KEYS)
-    number = _require_str(path, entry, where, "number")
-    if not _NUMBER.match(number):
-        raise ConfigError(path, f"{where}.number", f"{number!r} is not a phone number (digits)")
-    try:
-        kind = LineKind(entry.get("kind", "public"))
-    except ValueError as exc:
-        choices = ", ".join(k.value for k in LineKind)
-        raise ConfigError(path, f"{where}.kind", f"must be one of {choices}") from exc
-    skills = entry.get("skills")
-    if (not isinstance(skills, list) or not skills
-            or not all(isinstance(s, str) and _SKILL.match(s) for s in skills)):
-        raise ConfigError(path, f"{where}.skills",
-                          "must be a non-empty list of skill names (a-z, 0-9, -)")
-    greeting = _require_str(path, entry, where, "greeting")
-    if not _PROMPT.match(greeting):
-        raise ConfigError(path, f"{where}.greeting", f"{greeting!r} is not a prompt name")
-    department = entry.get("department", "")
-    if not isinstance(department, str):
-        raise ConfigError(path, f"{where}.department", "must be a string")
-    if kind is LineKind.DUAL and not department:
-        raise ConfigError(path, f"{where}.department", "a dual-number line names its department")
-    return Line(number=number, name=_require_str(path, entry, where, "name"), kind=kind,
-                skills=tuple(skills), greeting=greeting, department=department)
-
-
-def _require_str(path: Path, entry: dict[str, Any], where: str, key: str) -> str:
-    value = entry.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(path, f"{where}.{key}", "is required (a non-empty string)")
-    return value
+    text, data = parse_toml(path, "paths.lines_file")
+    parsed = validate_data(path, text, data, LinesFile)
+    seen: set[str] = set()
+    for index, entry in enumerate(parsed.line):
+        if entry.number in seen:
+            raise setting_error(path, text, ["line", index, "number"],
+                                f"{entry.number} configured twice")
+        seen.add(entry.number)
+    return LinePlan(tuple(
+        Line(number=e.number, name=e.name, kind=LineKind(e.kind), skills=tuple(e.skills),
+             greeting=e.greeting, department=e.department) for e in parsed.line))

@@ -8,22 +8,21 @@ transcript (batch) or once per stream (live, see :class:`KeywordWatch`).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated, Literal, get_args
 
+from pydantic import AfterValidator, Field
+
+from hotline_core.config_schema import ConfigModel, load_toml
 from speech.engine import Word
 
-EMERGENCY_LINES = ("110", "119", "120", "122")
-CATEGORIES = ("consult", "help", "complaint", "report", "suggestion", "other")
-
-
-class KeywordConfigError(ValueError):
-    def __init__(self, setting: str, problem: str) -> None:
-        super().__init__(f"{setting}: {problem}")
-        self.setting = setting
+EmergencyLine = Literal["110", "119", "120", "122"]
+Category = Literal["consult", "help", "complaint", "report", "suggestion", "other"]
+EMERGENCY_LINES: tuple[str, ...] = get_args(EmergencyLine)
+CATEGORIES: tuple[str, ...] = get_args(Category)
 
 
 @dataclass(frozen=True)
@@ -78,39 +77,44 @@ class CategoryHint:
     raised_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-def _words(setting: str, value: object) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value:
-        raise KeywordConfigError(setting, "must be a non-empty list of words")
-    out = tuple("".join(str(w).split()) for w in value)
-    if not all(out):
-        raise KeywordConfigError(setting, "contains an empty word")
-    return out
+def _spoken(value: str) -> str:
+    """A word as matched: the spaces a Chinese model puts between words removed."""
+    word = "".join(value.split())
+    if not word:
+        raise ValueError("an empty word")
+    return word
+
+
+Words = Annotated[list[Annotated[str, AfterValidator(_spoken)]], Field(min_length=1)]
+
+
+class AlertEntry(ConfigModel):
+    """``[alerts.<topic>]``: words that suggest transferring to an emergency line."""
+
+    line: EmergencyLine
+    words: Words
+
+
+class HintEntry(ConfigModel):
+    """``[hints.<name>]``: words that hint at a work-order category."""
+
+    category: Category
+    words: Words
+
+
+class KeywordsFile(ConfigModel):
+    """``keywords.toml`` (关键词): emergency-line alerts and category hints."""
+
+    alerts: dict[str, AlertEntry] = {}
+    hints: dict[str, HintEntry] = {}
 
 
 def load_keywords(path: Path) -> KeywordLists:
-    """Read and check the keyword file; errors name the entry (``keywords.alerts.fire.line``)."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise KeywordConfigError("speech.keywords_file", f"{path}: {exc}") from exc
-    alerts = []
-    for topic, entry in raw.get("alerts", {}).items():
-        name = f"keywords.alerts.{topic}"
-        line = str(entry.get("line", ""))
-        if line not in EMERGENCY_LINES:
-            raise KeywordConfigError(f"{name}.line", f"must be one of {EMERGENCY_LINES}")
-        alerts.append(AlertRule(topic, line, _words(f"{name}.words", entry.get("words"))))
-    hints = []
-    for hint, entry in raw.get("hints", {}).items():
-        name = f"keywords.hints.{hint}"
-        category = str(entry.get("category", ""))
-        if category not in CATEGORIES:
-            raise KeywordConfigError(f"{name}.category", f"must be one of {CATEGORIES}")
-        hints.append(HintRule(hint, category, _words(f"{name}.words", entry.get("words"))))
-    unknown = set(raw) - {"alerts", "hints"}
-    if unknown:
-        raise KeywordConfigError(f"keywords.{sorted(unknown)[0]}", "unknown table")
-    return KeywordLists(tuple(alerts), tuple(hints))
+    """Read and check the keyword file; errors name the entry (``alerts.fire.line``)."""
+    f = load_toml(path, KeywordsFile, "speech.keywords_file")
+    return KeywordLists(
+        tuple(AlertRule(topic, e.line, tuple(e.words)) for topic, e in f.alerts.items()),
+        tuple(HintRule(name, e.category, tuple(e.words)) for name, e in f.hints.items()))
 
 
 def _find(words: Sequence[Word], keyword: str) -> float | None:

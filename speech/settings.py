@@ -24,8 +24,12 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field, StringConstraints
+
+from hotline_core.config_errors import ConfigError
+from hotline_core.config_schema import ConfigModel, validate_data
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, check_namespace
 
 Grammar = dict[str, list[str]]
@@ -37,12 +41,36 @@ DEFAULT_GRAMMARS: dict[str, Grammar] = {
 }
 
 
-class SpeechSettingsError(ValueError):
-    """A setting is missing or wrong; the message starts with the setting's full name."""
+Phrase = Annotated[str, StringConstraints(pattern=r"\S")]
 
-    def __init__(self, setting: str, problem: str) -> None:
-        super().__init__(f"{setting}: {problem}")
-        self.setting = setting
+
+class SpeechTable(ConfigModel):
+    """The ``[speech]`` table of ``hotline.toml`` as written (转写设置); an omitted key keeps
+    the default of :class:`SpeechSettings`."""
+
+    model_dir: str = Field(default="", description="a Vosk model directory; empty: speech is off")
+    redis_url: str | None = Field(default=None, min_length=1)
+    database_url: str | None = Field(default=None, min_length=1)
+    workers: int | None = Field(default=None, ge=1,
+        description="batch workers (default: CPU count)")
+    worker_nice: int | None = None
+    max_live_streams: int | None = Field(default=None, ge=0)
+    max_attempts: int | None = Field(default=None, ge=1)
+    lease_seconds: float | None = Field(default=None, gt=0)
+    retry_delay_seconds: float | None = Field(default=None, ge=0)
+    poll_seconds: float | None = Field(default=None, gt=0)
+    keywords_file: str | None = Field(default=None, description="keyword alerts; empty: none")
+    grammars: dict[str, Annotated[dict[str, Annotated[list[Phrase], Field(min_length=1)]],
+                                  Field(min_length=1)]] | None = Field(default=None,
+        description="grammar name → choice → phrases")
+    min_choice_confidence: float | None = Field(default=None, ge=0, le=1)
+    work_dir: str | None = Field(default=None, min_length=1)
+
+
+class _SpeechSection(ConfigModel):
+    """``[speech]`` under its own name, so errors say ``speech.<key>``."""
+
+    speech: SpeechTable
 
 
 @dataclass(frozen=True)
@@ -66,91 +94,27 @@ class SpeechSettings:
     namespace: str = DEFAULT_NAMESPACE    # [redis] namespace: queue keys and alerts channel
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> SpeechSettings:
-        """Build from the ``[speech]`` table; unknown keys and bad values are errors."""
-        known = set(cls.__dataclass_fields__)
-        for key in raw:
-            if key not in known:
-                raise SpeechSettingsError(f"speech.{key}", "unknown setting")
-        if "model_dir" not in raw:
-            raise SpeechSettingsError("speech.model_dir", "required (a Vosk model directory)")
-        values: dict[str, Any] = {}
-        for key, value in raw.items():
-            values[key] = _convert(key, value)
-        settings = cls(**values)
-        settings.validate()
+    def from_mapping(cls, raw: Mapping[str, Any],
+                     source: str | Path = "[speech]") -> SpeechSettings:
+        """Build from the ``[speech]`` table (plus ``namespace``, the ``[redis]`` one, added by
+        the stack); unknown keys and bad values raise :class:`ConfigError` on ``source``."""
+        values = dict(raw)
+        namespace = values.pop("namespace", DEFAULT_NAMESPACE)
+        table = validate_data(source, "", {"speech": values}, _SpeechSection).speech
+        if not table.model_dir:
+            raise ConfigError(source, "speech.model_dir", "required (a Vosk model directory)")
+        if not isinstance(namespace, str) or check_namespace(namespace) is not None:
+            raise ConfigError(source, "redis.namespace",
+                              check_namespace(str(namespace)) or "must be a string")
+        given = {key: value for key, value in table.model_dump().items() if value is not None}
+        for key in ("model_dir", "work_dir"):
+            if key in given:
+                given[key] = Path(given[key])
+        if "keywords_file" in given:       # "" turns keyword alerts off
+            words = given["keywords_file"]
+            given["keywords_file"] = Path(words) if words else None
+        settings = cls(namespace=namespace, **given)
+        if settings.keywords_file is not None and not settings.keywords_file.is_file():
+            raise ConfigError(source, "speech.keywords_file",
+                              f"{settings.keywords_file} is not a file")
         return settings
-
-    def validate(self) -> None:
-        """Checks that need no model: numbers in range, files present, grammars well formed."""
-        if self.workers < 1:
-            raise SpeechSettingsError("speech.workers", "must be at least 1")
-        if self.max_live_streams < 0:
-            raise SpeechSettingsError("speech.max_live_streams", "must be 0 or more")
-        if self.max_attempts < 1:
-            raise SpeechSettingsError("speech.max_attempts", "must be at least 1")
-        if self.lease_seconds <= 0:
-            raise SpeechSettingsError("speech.lease_seconds", "must be positive")
-        if self.retry_delay_seconds < 0:
-            raise SpeechSettingsError("speech.retry_delay_seconds", "must be 0 or more")
-        if self.poll_seconds <= 0:
-            raise SpeechSettingsError("speech.poll_seconds", "must be positive")
-        problem = check_namespace(self.namespace)
-        if problem is not None:
-            raise SpeechSettingsError("redis.namespace", problem)
-        if not 0.0 <= self.min_choice_confidence <= 1.0:
-            raise SpeechSettingsError("speech.min_choice_confidence", "must be within 0..1")
-        if self.keywords_file is not None and not self.keywords_file.is_file():
-            raise SpeechSettingsError(
-                "speech.keywords_file", f"{self.keywords_file} is not a file"
-            )
-        for name, grammar in self.grammars.items():
-            if not grammar:
-                raise SpeechSettingsError(f"speech.grammars.{name}", "has no choices")
-            for key, phrases in grammar.items():
-                if not phrases or not all(isinstance(p, str) and p.strip() for p in phrases):
-                    raise SpeechSettingsError(
-                        f"speech.grammars.{name}.{key}", "must be a list of non-empty phrases"
-                    )
-
-
-_INTS = {"workers", "worker_nice", "max_live_streams", "max_attempts"}
-_FLOATS = {"lease_seconds", "retry_delay_seconds", "poll_seconds", "min_choice_confidence"}
-_PATHS = {"model_dir", "work_dir"}
-_STRS = {"redis_url", "database_url", "namespace"}
-
-
-def _convert(key: str, value: Any) -> Any:
-    name = f"speech.{key}"
-    if key in _INTS:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SpeechSettingsError(name, f"must be an integer, got {value!r}")
-        return value
-    if key in _FLOATS:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SpeechSettingsError(name, f"must be a number, got {value!r}")
-        return float(value)
-    if key in _PATHS:
-        if not isinstance(value, str | Path) or not str(value):
-            raise SpeechSettingsError(name, f"must be a path, got {value!r}")
-        return Path(value)
-    if key in _STRS:
-        if not isinstance(value, str) or not value:
-            raise SpeechSettingsError(name, f"must be a non-empty string, got {value!r}")
-        return value
-    if key == "keywords_file":
-        return None if value in (None, "") else Path(value)
-    if key == "grammars":
-        if not isinstance(value, Mapping):
-            raise SpeechSettingsError(name, "must be a table of grammars")
-        out: dict[str, Grammar] = {}
-        for gname, grammar in value.items():
-            if not isinstance(grammar, Mapping):
-                raise SpeechSettingsError(f"{name}.{gname}", "must be a table key → phrases")
-            out[gname] = {}
-            for ckey, phrases in grammar.items():
-                if not isinstance(phrases, list):
-                    raise SpeechSettingsError(f"{name}.{gname}.{ckey}", "must be a list")
-                out[gname][str(ckey)] = list(phrases)
-        return out
-    raise SpeechSettingsError(name, "unknown setting")

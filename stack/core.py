@@ -21,13 +21,12 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from hotline_core.access import load_policy
-from hotline_core.acd import ConfigError as DistConfigError
 from hotline_core.acd import Distributor, load_distribution_config
 from hotline_core.acd.caller_flags import CallerFlags, CallerPriority, OverdueOrders
 from hotline_core.acd.restriction import RestrictionList
 from hotline_core.acd.service import run_distribution_loop
 from hotline_core.agent_directory import load_agents
-from hotline_core.calendar import ChineseWorkingCalendar, OverridesError, load_overrides
+from hotline_core.calendar import ChineseWorkingCalendar, load_overrides
 from hotline_core.call_figures_day import parse_reset_at, run_call_figures
 from hotline_core.call_records import CallLog
 from hotline_core.clock import zone_named
@@ -35,7 +34,8 @@ from hotline_core.config_errors import ConfigError, line_of, read_config_text
 from hotline_core.db import Base, make_engine, make_sessionmaker
 from hotline_core.dial_policy import DialPolicy, DialPolicySettings
 from hotline_core.lines import load_lines
-from hotline_core.presets import PRESET_DIR, PresetError, load_preset
+from hotline_core.presets import PRESET_DIR, load_preset
+from hotline_core.transfers import TransferStore
 from hotline_core.workorders.desk import DeskSettings
 from ivr.agi import AgiServer
 from ivr.ami import AmiClient
@@ -52,8 +52,8 @@ from ivr.reconcile import CdrReconciler
 from ivr.records import AsyncCallLog
 from ivr.resync import resync
 from ivr.transcription import TranscriptionTrigger
+from ivr.transfer import CentreIntake, TransferService
 from speech.keywords import load_keywords
-from speech.settings import SpeechSettingsError
 from stack.asterisk import AsteriskSpec
 from stack.instance import spec_from_settings
 from stack.secret_files import private_dir, restrict_umask
@@ -72,6 +72,7 @@ from web import (
 )
 from web.app import create_app
 from web.routes import ROUTE_MODULES
+from web.transfers.services import TransferServices
 
 if TYPE_CHECKING:
     from speech.live import LiveTranscriber
@@ -162,15 +163,22 @@ class Core:
                 self.redis)
             live_transcripts = LiveTranscripts(self.transcriber, self.redis,
                                                self.spec.recordings_dir, namespace=ns)
+        # Transfers to 110/119/120/122 and calls passed in by them (R-EMERG).
+        centres = self.spec.centres
+        transfer_store = TransferStore(sessions)
+        transfers = TransferService(self.ami, live, calls, distributor, transfer_store,
+                                    centres, lines, dial_policy)
         bridge = CallEventBridge(self.ami, live, calls, distributor,
                                  on_ended=trigger.call_ended if trigger else None,
-                                 live_transcripts=live_transcripts)
+                                 live_transcripts=live_transcripts,
+                                 observers=(transfers.on_event,))
         restrictions = RestrictionList(self.redis, namespace=ns)
         flags = CallerFlags(self.redis, namespace=ns)
         flow = InboundFlow(InboundContext(
             lines=lines, calls=calls, distributor=distributor, live=live,
             sounds_dir=f"{self.spec.inst}/sounds", recordings_dir=f"{self.spec.inst}/recordings",
             restrictions=restrictions,
+            centre_intake=CentreIntake(transfer_store, centres),
             priority=CallerPriority(dist_config.priorities, flags,
                                     overdue_lookup=OverdueOrders(sessions, desk.clock))))
         waiting = WaitingFlow(WaitingContext(
@@ -178,7 +186,8 @@ class Core:
             sounds_dir=f"{self.spec.inst}/sounds",
             callback_offer_seconds=s.callback_offer_seconds if dialer else None,
             dial_policy=dial_policy))
-        self.agi = AgiServer({AgiScript.INBOUND: flow, AgiScript.WAITING: waiting},
+        self.agi = AgiServer({AgiScript.INBOUND: flow, AgiScript.WAITING: waiting,
+                              AgiScript.TRANSFER: transfers},
                              host="127.0.0.1",
                              port=s.agi_port, command_timeout=s.agi_command_timeout)
 
@@ -205,6 +214,7 @@ class Core:
                                               call_owner=agent_of_call),
                 "callers": callers_api.CallerServices(flags, access),
                 "workorders": workorders_api.WorkOrderServices(desk=desk, access=access),
+                "transfers": TransferServices(transfers, transfer_store, access),
             },
         )
         self.runner = web.AppRunner(app, access_log=None)
@@ -299,9 +309,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         await core.stop()
 
 
-CONFIG_ERRORS: tuple[type[Exception], ...] = (ConfigError, PresetError, OverridesError,
-                                              DistConfigError,
-                                              SpeechSettingsError)
+# Every configuration reader raises the one ConfigError (file, setting, line).
+CONFIG_ERRORS: tuple[type[Exception], ...] = (ConfigError,)
 
 
 def validate(settings: Settings) -> None:
@@ -316,10 +325,7 @@ def validate(settings: Settings) -> None:
     _referenced_file(settings, text, "paths.agents_file", settings.agents_file)
     load_agents(settings.agents_file)
     _referenced_file(settings, text, "paths.distribution_file", settings.distribution_file)
-    try:
-        load_distribution_config(settings.distribution_file)
-    except DistConfigError as exc:
-        raise _distribution_error(settings.distribution_file, str(exc)) from exc
+    load_distribution_config(settings.distribution_file)
     _preset(settings, text)
     load_preset(settings.preset)
     if settings.calendar_overrides:
@@ -352,20 +358,6 @@ def _preset(settings: Settings, text: str) -> None:
                           f"no preset named {name!r}; shipped presets: {shipped}",
                           line_of(text, "workorders", "preset"))
     read_config_text(PRESET_DIR / f"{name}.toml", "workorders.preset")
-
-
-def _distribution_error(path: Path, message: str) -> ConfigError:
-    """The distribution loader's message ("setting: problem") as a ConfigError on its file."""
-    if message.startswith(f"{path}: "):
-        return ConfigError(path, "(file)", message[len(f"{path}: "):])
-    setting, _, problem = message.partition(": ")
-    section, _, key = setting.rpartition(".")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    return ConfigError(path, setting, problem or message,
-                       line_of(text, section, key) if section else None)
 
 
 def main(argv: list[str] | None = None) -> int:

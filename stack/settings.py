@@ -1,6 +1,7 @@
 """Deployment settings: read from TOML, validated at start-up, secrets from the environment.
 
-Every problem raises :class:`ConfigError` naming the file and the setting, so an operator
+The file is declared as :class:`HotlineFile` (one model per table); every problem raises
+the one :class:`ConfigError` naming the file, the setting and its line, so an operator
 knows what to fix before anything starts.
 """
 
@@ -8,17 +9,26 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
-import tomllib
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from hotline_core.call_figures_day import parse_reset_at
 from hotline_core.clock import zone_named
-from hotline_core.config_errors import ConfigError, line_of, read_config_text
+from hotline_core.config_errors import ConfigError
+from hotline_core.config_schema import ConfigModel, parse_toml, setting_error, validate_data
+from hotline_core.dial_policy import NUMBER_TYPES
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, check_namespace
+from speech.settings import SpeechTable
 from stack.secret_files import stored_secret
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +61,7 @@ class Settings:
     lines_file: Path
     agents_file: Path
     distribution_file: Path
+    centres_file: Path              # emergency centres' trunks (hotline_core/transfers.py)
     api_tokens_file: Path
     prompts_file: Path
     prompts_override_dir: Path
@@ -71,6 +82,8 @@ class Settings:
     figures_reset_at: str           # [calls] start of the call-centre day, HH:MM in time_zone
     speech: dict[str, Any]          # the [speech] table; empty: no transcription
     dialing: dict[str, Any]         # the [dialing] table: the outbound number policy
+    # config/campaigns.toml: the outbound dialer (calling hours, caps, retries per kind)
+    campaigns_file: Path = Path("config/campaigns.toml")
 
     @property
     def loopback(self) -> str:
@@ -116,113 +129,260 @@ def hide_password(url: str) -> str:
     return url
 
 
+Port = Annotated[int, Field(ge=1, le=65535)]
+Positive = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+def _ip_address(value: str) -> str:
+    ipaddress.ip_address(value)           # ValueError names the value
+    return value
+
+
+def _ip_network(value: str) -> str:
+    ipaddress.ip_network(value, strict=False)
+    return value
+
+
+class NetworkTable(ConfigModel):
+    """``[network]``: where SIP, HTTP and RTP listen."""
+
+    bind_address: Annotated[str, AfterValidator(_ip_address)] = "127.0.0.1"
+    sip_port: Port = 5060
+    http_port: Port = 8080
+    tls: Literal["auto", "on", "off"] = Field(default="auto",
+        description="auto: HTTPS beyond loopback")
+    tls_cert: str = Field(default="",
+        description="empty: a self-signed pair in <state_dir>/secrets/")
+    tls_key: str = ""
+    rtp_start: Port = 10000
+    rtp_end: Port = 10999
+
+
+class AmiTable(ConfigModel):
+    """``[ami]``: the Asterisk Manager Interface (always 127.0.0.1)."""
+
+    port: Port = 5038
+    username: str = "hotline"
+    timeout: Positive = 5.0
+
+
+class AgiTable(ConfigModel):
+    """``[agi]``: the core's FastAGI server (always 127.0.0.1)."""
+
+    port: Port = 4573
+    command_timeout: Positive = 10.0
+
+
+class RedisTable(ConfigModel):
+    """``[redis]``: the stack's own redis-server, or ``url`` of another one."""
+
+    port: Port = 6379
+    url: str = ""
+    namespace: str = Field(default=DEFAULT_NAMESPACE, description="prefix of every key and channel")
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        problem = check_namespace(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+
+class DatabaseTable(ConfigModel):
+    """``[database]``: empty url = SQLite in the state directory."""
+
+    url: str = ""
+
+
+class PathsTable(ConfigModel):
+    """``[paths]``: relative paths are relative to the repository root."""
+
+    state_dir: str = "var"
+    lines_file: str = "config/lines.toml"
+    agents_file: str = "config/agents.toml"
+    distribution_file: str = "config/distribution.toml"
+    centres_file: str = "config/centres.toml"
+    api_tokens_file: str = Field(default="",
+        description="empty: <state_dir>/secrets/api_tokens.yaml")
+    prompts_file: str = "asterisk_conf/prompts.txt"
+    prompts_override_dir: str = "config/prompts"
+
+
+class AsteriskTable(ConfigModel):
+    """``[asterisk]``: which Asterisk the stack runs."""
+
+    mode: Literal["chroot", "system"] = "chroot"
+    chroot: str = "/var/cache/hotline/asterisk-sid"
+    instance: str = "main"
+
+
+class TrunkTable(ConfigModel):
+    """``[trunk]``: the carrier."""
+
+    carrier_ips: list[Annotated[str, AfterValidator(_ip_network)]] = ["127.0.0.1"]
+    outbound_uri: Annotated[str, StringConstraints(pattern=r"^(sip:.+)?$")] = Field(default="",
+        description="a sip: URI of the carrier; empty: no outbound calls")
+
+
+def _number_type(value: str) -> str:
+    if value not in NUMBER_TYPES:
+        raise ValueError(f"{value!r} is not one of {', '.join(NUMBER_TYPES)}")
+    return value
+
+
+class DialingTable(ConfigModel):
+    """``[dialing]``: the outbound number policy (外呼号码策略)."""
+
+    allow_types: list[Annotated[str, AfterValidator(_number_type)]] = [
+        "mobile", "fixed_line", "fixed_line_or_mobile"]
+    allow_prefixes: list[Annotated[str, StringConstraints(pattern=r"^[0-9]+$")]] = []
+    per_number_per_hour: PositiveInt = 3
+    overall_per_minute: PositiveInt = 60
+
+
+def _reset_at(value: str) -> str:
+    parse_reset_at(value)
+    return value
+
+
+class CallsTable(ConfigModel):
+    """``[calls]``: ringing, heartbeat, announcements, live figures."""
+
+    ring_timeout: PositiveInt = 20
+    heartbeat_seconds: PositiveInt = 2
+    core_dead_after: PositiveInt = 6
+    announce_seconds: PositiveInt = 30
+    callback_offer_seconds: PositiveInt = 60
+    auto_login: list[str] = []
+    figures_reset_at: Annotated[str, AfterValidator(_reset_at)] = "00:00"
+
+    @field_validator("core_dead_after")
+    @classmethod
+    def _after_heartbeat(cls, value: int, info: ValidationInfo) -> int:
+        if value <= info.data.get("heartbeat_seconds", 0):
+            raise ValueError("must exceed calls.heartbeat_seconds")
+        return value
+
+
+def _zone(value: str) -> str:
+    zone_named(value)
+    return value
+
+
+class WorkordersTable(ConfigModel):
+    """``[workorders]``: rule preset, calendar overrides, the hotline's time zone."""
+
+    preset: str = Field(default="gaotai", description="presets/<name>.toml or a path to a copy")
+    calendar_overrides: str = ""
+    time_zone: Annotated[str, AfterValidator(_zone)] = "Asia/Shanghai"
+
+
+class HotlineFile(ConfigModel):
+    """``hotline.toml``: the deployment settings (部署设置)."""
+
+    network: NetworkTable = NetworkTable()
+    ami: AmiTable = AmiTable()
+    agi: AgiTable = AgiTable()
+    redis: RedisTable = RedisTable()
+    database: DatabaseTable = DatabaseTable()
+    paths: PathsTable = PathsTable()
+    asterisk: AsteriskTable = AsteriskTable()
+    trunk: TrunkTable = TrunkTable()
+    dialing: DialingTable = DialingTable()
+    calls: CallsTable = CallsTable()
+    workorders: WorkordersTable = WorkordersTable()
+    speech: SpeechTable = SpeechTable()
+
+
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ) if env is None else env
     path = path or Path(env.get("HOTLINE_CONFIG", DEFAULT_CONFIG))
-    text = read_config_text(path, "HOTLINE_CONFIG")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        at = re.search(r"at line (\d+)", str(exc))
-        raise ConfigError(path, "(file)", f"not valid TOML: {exc}",
-                          int(at.group(1)) if at else None) from exc
-    r = _Reader(path, data, text)
+    text, data = parse_toml(path, "HOTLINE_CONFIG")
+    f = validate_data(path, text, data, HotlineFile)
+    net, paths, calls = f.network, f.paths, f.calls
     base = path.parent.parent if path.parent.name == "config" else path.parent
-    state_dir = r.path("paths", "state_dir", "var", base)
-    database_url = r.str("database", "url", "")
-    if not database_url:
-        database_url = f"sqlite:///{state_dir / 'hotline.db'}"
-    elif "@" in database_url and ":" not in database_url.split("://", 1)[1].split("@")[0]:
-        pw = env.get("HOTLINE_DB_PASSWORD")
-        if pw:
-            scheme, rest = database_url.split("://", 1)
-            user, host = rest.split("@", 1)
-            database_url = f"{scheme}://{user}:{pw}@{host}"
-    redis_port = r.port("redis", "port", 6379)
-    redis_url, redis_owned = _redis_url(r.str("redis", "url", ""), redis_port, env, state_dir)
-    redis_namespace = r.str("redis", "namespace", DEFAULT_NAMESPACE)
-    if (problem := check_namespace(redis_namespace)) is not None:
-        raise r.error("redis", "namespace", problem)
-    tls = r.str("network", "tls", "auto")
-    if tls not in ("auto", "on", "off"):
-        raise r.error("network", "tls", f"{tls!r} must be \"auto\", \"on\" or \"off\"")
-    tls_cert = r.path("network", "tls_cert", "", base) if r.str("network", "tls_cert", "") else None
-    tls_key = r.path("network", "tls_key", "", base) if r.str("network", "tls_key", "") else None
-    if (tls_cert is None) != (tls_key is None):
-        missing = "tls_key" if tls_key is None else "tls_cert"
-        raise r.error("network", missing, "network.tls_cert and network.tls_key go together")
-    mode = r.str("asterisk", "mode", "chroot")
-    if mode not in ("chroot", "system"):
-        raise r.error("asterisk", "mode", "must be 'chroot' or 'system'")
-    chroot_value = env.get("HOTLINE_CHROOT") or r.str("asterisk", "chroot",
-                                                      "/var/cache/hotline/asterisk-sid")
-    rtp_start, rtp_end = r.port("network", "rtp_start", 10000), r.port("network", "rtp_end", 10999)
-    if rtp_end <= rtp_start:
-        raise r.error("network", "rtp_end", "must be greater than network.rtp_start")
-    settings = Settings(
+
+    def resolved(value: str) -> Path:
+        p = Path(value)
+        return p if p.is_absolute() else base / p
+
+    def refused(setting: str, problem: str) -> ConfigError:
+        return setting_error(path, text, setting.split("."), problem)
+
+    if net.rtp_end <= net.rtp_start:
+        raise refused("network.rtp_end", "must be greater than network.rtp_start")
+    if bool(net.tls_cert) != bool(net.tls_key):
+        missing = "tls_cert" if not net.tls_cert else "tls_key"
+        raise refused(f"network.{missing}", "network.tls_cert and network.tls_key go together")
+    state_dir = resolved(paths.state_dir)
+    redis_url, redis_owned = _redis_url(f.redis.url, f.redis.port, env, state_dir)
+    chroot_value = env.get("HOTLINE_CHROOT") or f.asterisk.chroot
+    return Settings(
         source=path,
-        bind_address=r.address("network", "bind_address", "127.0.0.1"),
-        sip_port=r.port("network", "sip_port", 5060),
-        http_port=r.port("network", "http_port", 8080),
-        tls=tls,
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-        rtp_start=rtp_start,
-        rtp_end=rtp_end,
-        ami_port=r.port("ami", "port", 5038),
-        ami_username=r.str("ami", "username", "hotline"),
+        bind_address=net.bind_address,
+        sip_port=net.sip_port,
+        http_port=net.http_port,
+        tls=net.tls,
+        tls_cert=resolved(net.tls_cert) if net.tls_cert else None,
+        tls_key=resolved(net.tls_key) if net.tls_key else None,
+        rtp_start=net.rtp_start,
+        rtp_end=net.rtp_end,
+        ami_port=f.ami.port,
+        ami_username=f.ami.username,
         ami_secret=_ami_secret(env, state_dir),
-        ami_timeout=r.positive("ami", "timeout", 5.0),
-        agi_port=r.port("agi", "port", 4573),
-        agi_command_timeout=r.positive("agi", "command_timeout", 10.0),
-        redis_port=redis_port,
+        ami_timeout=f.ami.timeout,
+        agi_port=f.agi.port,
+        agi_command_timeout=f.agi.command_timeout,
+        redis_port=f.redis.port,
         redis_url=redis_url,
         redis_owned=redis_owned,
-        redis_namespace=redis_namespace,
-        database_url=database_url,
+        redis_namespace=f.redis.namespace,
+        database_url=_database_url(f.database.url, env, state_dir),
         state_dir=state_dir,
-        lines_file=r.path("paths", "lines_file", "config/lines.toml", base),
-        agents_file=r.path("paths", "agents_file", "config/agents.toml", base),
-        distribution_file=r.path("paths", "distribution_file", "config/distribution.toml", base),
-        api_tokens_file=(r.path("paths", "api_tokens_file", "", base)
-                         if r.str("paths", "api_tokens_file", "")
+        lines_file=resolved(paths.lines_file),
+        agents_file=resolved(paths.agents_file),
+        distribution_file=resolved(paths.distribution_file),
+        centres_file=resolved(paths.centres_file),
+        api_tokens_file=(resolved(paths.api_tokens_file) if paths.api_tokens_file
                          else state_dir / "secrets" / "api_tokens.yaml"),
-        prompts_file=r.path("paths", "prompts_file", "asterisk_conf/prompts.txt", base),
-        prompts_override_dir=r.path("paths", "prompts_override_dir", "config/prompts", base),
-        asterisk_mode=mode,
-        chroot=Path(chroot_value) if mode == "chroot" else None,
-        instance=r.str("asterisk", "instance", "main"),
-        carrier_ips=r.ip_list("trunk", "carrier_ips", ["127.0.0.1"]),
-        ring_timeout=int(r.positive("calls", "ring_timeout", 20)),
-        heartbeat_seconds=int(r.positive("calls", "heartbeat_seconds", 2)),
-        core_dead_after=int(r.positive("calls", "core_dead_after", 6)),
-        auto_login=tuple(r.str_list("calls", "auto_login", [])),
-        announce_seconds=int(r.positive("calls", "announce_seconds", 30)),
-        callback_offer_seconds=int(r.positive("calls", "callback_offer_seconds", 60)),
-        carrier_outbound_uri=r.str("trunk", "outbound_uri", ""),
-        speech=r.table("speech"),
-        dialing=r.table("dialing"),
-        preset=r.str("workorders", "preset", "gaotai"),
-        calendar_overrides=(r.path("workorders", "calendar_overrides", "", base)
-                            if r.str("workorders", "calendar_overrides", "") else None),
-        time_zone=r.str("workorders", "time_zone", "Asia/Shanghai"),
-        figures_reset_at=r.str("calls", "figures_reset_at", "00:00"),
+        prompts_file=resolved(paths.prompts_file),
+        prompts_override_dir=resolved(paths.prompts_override_dir),
+        asterisk_mode=f.asterisk.mode,
+        chroot=Path(chroot_value) if f.asterisk.mode == "chroot" else None,
+        instance=f.asterisk.instance,
+        carrier_ips=tuple(f.trunk.carrier_ips),
+        ring_timeout=calls.ring_timeout,
+        heartbeat_seconds=calls.heartbeat_seconds,
+        core_dead_after=calls.core_dead_after,
+        auto_login=tuple(calls.auto_login),
+        announce_seconds=calls.announce_seconds,
+        callback_offer_seconds=calls.callback_offer_seconds,
+        carrier_outbound_uri=f.trunk.outbound_uri,
+        # [speech] and [dialing] as written: their own readers build their settings.
+        speech=dict(data.get("speech", {})),
+        dialing=dict(data.get("dialing", {})),
+        preset=f.workorders.preset,
+        calendar_overrides=(resolved(f.workorders.calendar_overrides)
+                            if f.workorders.calendar_overrides else None),
+        time_zone=f.workorders.time_zone,
+        figures_reset_at=calls.figures_reset_at,
     )
-    try:
-        zone_named(settings.time_zone)
-    except ValueError as exc:
-        raise r.error("workorders", "time_zone", str(exc)) from None
-    try:
-        parse_reset_at(settings.figures_reset_at)
-    except ValueError as exc:
-        raise r.error("calls", "figures_reset_at", str(exc)) from None
-    if settings.carrier_outbound_uri and not settings.carrier_outbound_uri.startswith("sip:"):
-        raise r.error("trunk", "outbound_uri", "must be a sip: URI of the carrier")
-    if settings.core_dead_after <= settings.heartbeat_seconds:
-        raise r.error("calls", "core_dead_after", "must exceed calls.heartbeat_seconds")
-    # [speech] and [dialing] are checked key by key by their own readers.
-    r.refuse_unknown_keys(skip={"speech", "dialing"})
-    return settings
+
+
+def _database_url(configured: str, env: dict[str, str], state_dir: Path) -> str:
+    """The database URL: SQLite in the state directory when empty; a PostgreSQL URL without
+    a password gets HOTLINE_DB_PASSWORD."""
+    if not configured:
+        return f"sqlite:///{state_dir / 'hotline.db'}"
+    if "@" in configured and ":" not in configured.split("://", 1)[1].split("@")[0]:
+        pw = env.get("HOTLINE_DB_PASSWORD")
+        if pw:
+            scheme, rest = configured.split("://", 1)
+            user, host = rest.split("@", 1)
+            return f"{scheme}://{user}:{pw}@{host}"
+    return configured
 
 
 def _redis_url(configured: str, port: int, env: dict[str, str],
@@ -256,87 +416,3 @@ def sip_password(state_dir: Path, agent_id: str, env: dict[str, str] | None = No
     env = dict(os.environ) if env is None else env
     from_env = env.get(f"HOTLINE_SIP_PASSWORD_{agent_id}")
     return from_env or stored_secret(state_dir, f"sip-{agent_id}")
-
-
-class _Reader:
-    def __init__(self, path: Path, data: dict[str, Any], text: str = "") -> None:
-        self.path_ = path
-        self.data = data
-        self.text = text
-        self.read: set[tuple[str, str]] = set()
-        known = {"network", "ami", "agi", "redis", "database", "paths", "asterisk", "trunk",
-                 "calls", "workorders", "speech", "dialing"}
-        for section in data:
-            if section not in known:
-                raise ConfigError(path, section, "unknown section", line_of(text, section))
-
-    def error(self, section: str, key: str, problem: str) -> ConfigError:
-        return ConfigError(self.path_, f"{section}.{key}", problem,
-                           line_of(self.text, section, key))
-
-    def _get(self, section: str, key: str, default: Any) -> Any:
-        table = self.data.get(section, {})
-        if not isinstance(table, dict):
-            raise ConfigError(self.path_, section, "must be a table", line_of(self.text, section))
-        self.read.add((section, key))
-        return table.get(key, default)
-
-    def refuse_unknown_keys(self, skip: set[str]) -> None:
-        """A key no setting reads is a typo or a leftover: it stops start-up, named."""
-        for section, table in self.data.items():
-            if section in skip or not isinstance(table, dict):
-                continue
-            for key in table:
-                if (section, key) not in self.read:
-                    raise self.error(section, key, "unknown setting")
-
-    def table(self, section: str) -> dict[str, Any]:
-        table = self.data.get(section, {})
-        if not isinstance(table, dict):
-            raise ConfigError(self.path_, section, "must be a table", line_of(self.text, section))
-        return dict(table)
-
-    def str(self, section: str, key: str, default: str) -> str:
-        value = self._get(section, key, default)
-        if not isinstance(value, str):
-            raise self.error(section, key, "must be a string")
-        return value
-
-    def port(self, section: str, key: str, default: int) -> int:
-        value = self._get(section, key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
-            raise self.error(section, key, f"{value!r} is not a port (1-65535)")
-        return value
-
-    def positive(self, section: str, key: str, default: float) -> float:
-        value = self._get(section, key, default)
-        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            raise self.error(section, key, f"{value!r} must be a positive number")
-        return float(value)
-
-    def address(self, section: str, key: str, default: str) -> str:
-        value = self.str(section, key, default)
-        try:
-            ipaddress.ip_address(value)
-        except ValueError as exc:
-            raise self.error(section, key, f"{value!r} is not an IP address") from exc
-        return value
-
-    def ip_list(self, section: str, key: str, default: list[str]) -> tuple[str, ...]:
-        values = self.str_list(section, key, default)
-        for v in values:
-            try:
-                ipaddress.ip_network(v, strict=False)
-            except ValueError as exc:
-                raise self.error(section, key, f"{v!r} is not an IP address") from exc
-        return tuple(values)
-
-    def str_list(self, section: str, key: str, default: list[str]) -> list[str]:
-        value = self._get(section, key, default)
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.error(section, key, "must be a list of strings")
-        return value
-
-    def path(self, section: str, key: str, default: str, base: Path) -> Path:
-        p = Path(self.str(section, key, default))
-        return p if p.is_absolute() else base / p

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from hotline_core.config_errors import ConfigError
-from speech.settings import SpeechSettings, SpeechSettingsError
+from speech.settings import SpeechSettings
 from stack.secret_files import restrict_umask
 from stack.settings import REPO_ROOT, Settings, load_settings
 
@@ -19,15 +19,16 @@ def speech_settings(settings: Settings) -> SpeechSettings | None:
     if not raw.get("model_dir"):
         return None
     keywords = Path(raw.get("keywords_file", "config/keywords.toml"))
-    raw["keywords_file"] = str(keywords if keywords.is_absolute() else REPO_ROOT / keywords)
+    if raw.get("keywords_file", "config/keywords.toml"):     # "": no keyword alerts
+        raw["keywords_file"] = str(keywords if keywords.is_absolute() else REPO_ROOT / keywords)
     if "namespace" in raw:      # one namespace for the whole hotline, or the two sides miss
-        raise SpeechSettingsError("speech.namespace",
-                                  "not a [speech] setting: set [redis] namespace")
+        raise ConfigError(settings.source, "speech.namespace",
+                          "not a [speech] setting: set [redis] namespace")
     raw["namespace"] = settings.redis_namespace
     raw.setdefault("redis_url", settings.redis_url)
     raw.setdefault("database_url", settings.database_url)
     raw.setdefault("work_dir", str(settings.state_dir / "speech"))
-    return SpeechSettings.from_mapping(raw)
+    return SpeechSettings.from_mapping(raw, settings.source)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         speech = speech_settings(load_settings(args.config))
-    except (SpeechSettingsError, ConfigError) as exc:
+    except ConfigError as exc:
         print(f"hotline-speech: bad setting: {exc}", file=sys.stderr)
         return 2
     if speech is None:

@@ -1,23 +1,27 @@
 """Distribution settings (分配配置): wrap-up, overflow, strategies, priorities, leader seat.
 
 Configuration is data: a TOML file read by :func:`load_distribution_config`, validated at
-load time; every error names the setting it is about (``overflow.12351.after_seconds``).
+load time; every error is the one :class:`ConfigError` naming the file, the setting
+(``overflow.12351.after_seconds``) and its line.
 No city-specific number lives in code — the example is ``config/distribution.example.toml``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-import tomllib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import Field, StringConstraints, model_validator
 
-class ConfigError(ValueError):
-    """A distribution setting is missing or wrong; the message starts with its name."""
+from hotline_core.config_errors import ConfigError
+from hotline_core.config_schema import ConfigModel, parse_toml, setting_error, validate_data
+
+__all__ = ["ConfigError", "DistributionConfig", "DistributionFile", "LeaderSeat",
+           "OverflowRule", "Priorities", "Strategy", "load_distribution_config",
+           "parse_distribution_config"]
 
 
 class Strategy(StrEnum):
@@ -128,166 +132,97 @@ class DistributionConfig:
         }
 
 
+StrategyName = Literal["longest_idle", "fewest_calls", "skill_level"]
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
+class OverflowEntry(ConfigModel):
+    """``[overflow."<skill>"]``: after this wait the call may also go to ``fallback``."""
+
+    after_seconds: float = Field(gt=0)
+    fallback: NonEmpty
+
+
+class PrioritiesTable(ConfigModel):
+    """``[priorities]``: higher goes first; equal: first come first served."""
+
+    normal: int = 0
+    needs_help: int = 10
+    overdue_order: int = 20
+    emergency_transfer: int = 30
+    starvation_seconds: float = Field(default=120.0, ge=0)
+    starved_priority: int = 10
+
+
+class LeaderSeatEntry(ConfigModel):
+    """``[[leader_seat]]``: on these days calls on ``line`` need ``skill`` (the leader's)."""
+
+    line: NonEmpty
+    skill: NonEmpty
+    weekdays: list[Annotated[int, Field(ge=1, le=7)]] = Field(default=[],
+        description="ISO weekdays 1 = Monday .. 7 = Sunday")
+    dates: list[dt.date] = Field(default=[], description="TOML dates (2026-12-02)")
+
+    @model_validator(mode="after")
+    def _has_days(self) -> LeaderSeatEntry:
+        if not self.weekdays and not self.dates:
+            raise ValueError("needs weekdays or dates (when the leader takes calls)")
+        return self
+
+
+class DistributionFile(ConfigModel):
+    """``distribution.toml``: call distribution (ACD) settings."""
+
+    wrapup_seconds: float = Field(default=15.0, ge=0, description="话后处理 after each call")
+    service_level_seconds: float = Field(default=15.0, gt=0)
+    no_answer_timeout: float = Field(default=20.0, gt=0)
+    stuck_ring_grace_seconds: float = Field(default=10.0, ge=0)
+    default_strategy: StrategyName = "longest_idle"
+    strategy: dict[str, StrategyName] = Field(default={}, description="skill = strategy")
+    overflow: dict[str, OverflowEntry] = {}
+    priorities: PrioritiesTable = PrioritiesTable()
+    leader_seat: list[LeaderSeatEntry] = []
+    utc_offset_hours: float = Field(default=8.0, ge=-14, le=14)
+    handle_time_samples: int = Field(default=50, ge=1)
+    default_handle_seconds: float = Field(default=240.0, gt=0)
+    redis_timeout_seconds: float = Field(default=2.0, gt=0)
+
+
 def load_distribution_config(path: str | Path) -> DistributionConfig:
     """Read and validate a distribution TOML file."""
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from e
-    return parse_distribution_config(data)
+    text, data = parse_toml(Path(path), "paths.distribution_file")
+    return parse_distribution_config(data, path, text)
 
 
-_TOP = {
-    "wrapup_seconds", "service_level_seconds", "no_answer_timeout", "default_strategy",
-    "stuck_ring_grace_seconds",
-    "strategy", "overflow", "priorities", "leader_seat", "utc_offset_hours",
-    "handle_time_samples", "default_handle_seconds", "redis_timeout_seconds",
-}
-
-
-def parse_distribution_config(data: dict[str, Any]) -> DistributionConfig:
-    """Validate already-parsed TOML data (a dict) into a :class:`DistributionConfig`."""
-    unknown = sorted(set(data) - _TOP)
-    if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown setting")
-    d = DistributionConfig()
-    strategies = {
-        str(k): _strategy(f"strategy.{k}", v) for k, v in _table(data, "strategy").items()
-    }
-    overflow: dict[str, OverflowRule] = {}
-    for skill, rule in _table(data, "overflow").items():
-        name = f"overflow.{skill}"
-        if not isinstance(rule, dict):
-            raise ConfigError(f"{name}: must be a table with after_seconds and fallback")
-        extra = sorted(set(rule) - {"after_seconds", "fallback"})
-        if extra:
-            raise ConfigError(f"{name}.{extra[0]}: unknown setting")
-        after = _number(rule, "after_seconds", None, name, minimum=0.0, strict=True)
-        fallback = _text(rule, "fallback", name)
-        if fallback == skill:
-            raise ConfigError(f"{name}.fallback: must differ from the skill itself")
-        overflow[str(skill)] = OverflowRule(after, fallback)
-    p = _table(data, "priorities")
-    known_p = {"normal", "needs_help", "overdue_order", "emergency_transfer",
-               "starvation_seconds", "starved_priority"}
-    extra = sorted(set(p) - known_p)
-    if extra:
-        raise ConfigError(f"priorities.{extra[0]}: unknown setting")
-    dp = Priorities()
-    priorities = Priorities(
-        normal=_int(p, "normal", dp.normal, "priorities"),
-        needs_help=_int(p, "needs_help", dp.needs_help, "priorities"),
-        overdue_order=_int(p, "overdue_order", dp.overdue_order, "priorities"),
-        emergency_transfer=_int(p, "emergency_transfer", dp.emergency_transfer, "priorities"),
-        starvation_seconds=_number(p, "starvation_seconds", dp.starvation_seconds,
-                                   "priorities", minimum=0.0),
-        starved_priority=_int(p, "starved_priority", dp.starved_priority, "priorities"),
-    )
-    leaders = []
-    seats = data.get("leader_seat", [])
-    if not isinstance(seats, list):
-        raise ConfigError("leader_seat: must be an array of tables ([[leader_seat]])")
-    for i, seat in enumerate(seats):
-        name = f"leader_seat[{i}]"
-        if not isinstance(seat, dict):
-            raise ConfigError(f"{name}: must be a table")
-        extra = sorted(set(seat) - {"line", "skill", "weekdays", "dates"})
-        if extra:
-            raise ConfigError(f"{name}.{extra[0]}: unknown setting")
-        weekdays = seat.get("weekdays", [])
-        if not isinstance(weekdays, list) or not all(
-            isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 7 for w in weekdays
-        ):
-            raise ConfigError(f"{name}.weekdays: must be a list of ISO weekdays 1..7")
-        dates = seat.get("dates", [])
-        if not isinstance(dates, list) or not all(
-            isinstance(x, dt.date) and not isinstance(x, dt.datetime) for x in dates
-        ):
-            raise ConfigError(f"{name}.dates: must be a list of TOML dates (2026-11-25)")
-        if not weekdays and not dates:
-            raise ConfigError(f"{name}: needs weekdays or dates (when the leader takes calls)")
-        leaders.append(LeaderSeat(_text(seat, "line", name), _text(seat, "skill", name),
-                                  tuple(weekdays), tuple(dates)))
-    for seat in leaders:
-        if seat.skill not in overflow:
-            raise ConfigError(
-                f"overflow.{seat.skill}: leader seat skill needs an overflow rule so its "
-                "calls reach the general pool"
-            )
+def parse_distribution_config(data: dict[str, Any], source: str | Path = "(distribution)",
+                              text: str = "") -> DistributionConfig:
+    """Validate already-parsed TOML data (from ``text`` of ``source``)."""
+    f = validate_data(source, text, data, DistributionFile)
+    for skill, rule in f.overflow.items():
+        if rule.fallback == skill:
+            raise setting_error(source, text, ["overflow", skill, "fallback"],
+                                "must differ from the skill itself")
+    for index, seat in enumerate(f.leader_seat):
+        if seat.skill not in f.overflow:
+            raise setting_error(source, text, ["leader_seat", index, "skill"],
+                                f"leader seat skill needs an [overflow.{seat.skill}] rule so "
+                                "its calls reach the general pool")
+    p = f.priorities
     return DistributionConfig(
-        wrapup_seconds=_number(data, "wrapup_seconds", d.wrapup_seconds, "", minimum=0.0),
-        service_level_seconds=_number(data, "service_level_seconds", d.service_level_seconds,
-                                      "", minimum=0.0, strict=True),
-        no_answer_timeout=_number(data, "no_answer_timeout", d.no_answer_timeout, "",
-                                  minimum=0.0, strict=True),
-        stuck_ring_grace_seconds=_number(data, "stuck_ring_grace_seconds",
-                                         d.stuck_ring_grace_seconds, "", minimum=0.0),
-        default_strategy=_strategy("default_strategy",
-                                   data.get("default_strategy", str(d.default_strategy))),
-        strategy=strategies,
-        overflow=overflow,
-        priorities=priorities,
-        leader_seats=tuple(leaders),
-        utc_offset_hours=_number(data, "utc_offset_hours", d.utc_offset_hours, "",
-                                 minimum=-14.0),
-        handle_time_samples=_int(data, "handle_time_samples", d.handle_time_samples, "",
-                                 minimum=1),
-        default_handle_seconds=_number(data, "default_handle_seconds",
-                                       d.default_handle_seconds, "", minimum=0.0, strict=True),
-        redis_timeout_seconds=_number(data, "redis_timeout_seconds", d.redis_timeout_seconds,
-                                      "", minimum=0.0, strict=True),
+        wrapup_seconds=f.wrapup_seconds,
+        service_level_seconds=f.service_level_seconds,
+        no_answer_timeout=f.no_answer_timeout,
+        stuck_ring_grace_seconds=f.stuck_ring_grace_seconds,
+        default_strategy=Strategy(f.default_strategy),
+        strategy={skill: Strategy(name) for skill, name in f.strategy.items()},
+        overflow={skill: OverflowRule(r.after_seconds, r.fallback)
+                  for skill, r in f.overflow.items()},
+        priorities=Priorities(p.normal, p.needs_help, p.overdue_order, p.emergency_transfer,
+                              p.starvation_seconds, p.starved_priority),
+        leader_seats=tuple(LeaderSeat(s.line, s.skill, tuple(s.weekdays), tuple(s.dates))
+                           for s in f.leader_seat),
+        utc_offset_hours=f.utc_offset_hours,
+        handle_time_samples=f.handle_time_samples,
+        default_handle_seconds=f.default_handle_seconds,
+        redis_timeout_seconds=f.redis_timeout_seconds,
     )
-
-
-def _qual(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else key
-
-
-def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"{key}: must be a table")
-    return value
-
-
-def _strategy(name: str, value: Any) -> Strategy:
-    try:
-        return Strategy(value)
-    except ValueError:
-        choices = ", ".join(s.value for s in Strategy)
-        raise ConfigError(f"{name}: {value!r} is not one of {choices}") from None
-
-
-def _number(data: dict[str, Any], key: str, default: float | None, prefix: str, *,
-            minimum: float, strict: bool = False) -> float:
-    name = _qual(prefix, key)
-    if key not in data:
-        if default is None:
-            raise ConfigError(f"{name}: missing")
-        return default
-    value = data[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"{name}: must be a number, got {value!r}")
-    if value < minimum or (strict and value == minimum):
-        raise ConfigError(f"{name}: must be {'>' if strict else '>='} {minimum:g}, got {value}")
-    return float(value)
-
-
-def _int(data: dict[str, Any], key: str, default: int, prefix: str, *,
-         minimum: int | None = None) -> int:
-    name = _qual(prefix, key)
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name}: must be an integer, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{name}: must be >= {minimum}, got {value}")
-    return value
-
-
-def _text(data: dict[str, Any], key: str, prefix: str) -> str:
-    name = _qual(prefix, key)
-    value = data.get(key)
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{name}: must be a non-empty string")
-    return value

@@ -20,11 +20,11 @@ from hotline_core.calendar import (
     CalendarGapError,
     CalendarOverrides,
     ChineseWorkingCalendar,
-    OverridesError,
     add_working_time,
     load_overrides,
     working_time_between,
 )
+from hotline_core.config_errors import ConfigError
 
 CAL = ChineseWorkingCalendar()
 
@@ -158,7 +158,7 @@ def test_example_overrides_file_loads() -> None:
         ('[non_working_days]\n2025-10-13 = "台风"\n2025-13-01 = "x"\n', 3, "not a date"),
         ('[non_working_days]\n2025-10-13 = ""\n', 2, "reason"),
         ('[non_working_days]\n2025-10-13 = 5\n', 2, "reason"),
-        ('[holidays]\n2025-10-13 = "x"\n', 1, "unknown section"),
+        ('[holidays]\n2025-10-13 = "x"\n', 1, "'holidays': unknown setting"),
         (
             '[non_working_days]\n2025-10-13 = "a"\n[working_days]\n2025-10-13 = "b"\n',
             4,
@@ -171,7 +171,7 @@ def test_malformed_overrides_name_the_line(
 ) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(OverridesError) as info:
+    with pytest.raises(ConfigError) as info:
         load_overrides(path)
     assert f"{path}:{line}:" in str(info.value)
     assert fragment in str(info.value)
@@ -180,7 +180,7 @@ def test_malformed_overrides_name_the_line(
 def test_unparsable_overrides_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text("[non_working_days]\n2025-10-13 = \n", encoding="utf-8")
-    with pytest.raises(OverridesError) as info:
+    with pytest.raises(ConfigError) as info:
         load_overrides(path)
     assert str(path) in str(info.value) and "line 2" in str(info.value)
 

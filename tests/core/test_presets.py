@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from hotline_core.config_errors import ConfigError
 from hotline_core.presets import (
     PRESET_DIR,
     PRESET_NAMES,
     Category,
     DeductionKind,
     Limit,
-    PresetError,
     ReplyPart,
     ReturnFrom,
     SatisfactionLevel,
@@ -121,7 +121,7 @@ def _line_of(prefix: str) -> int:
 
 
 def _error(path: Path) -> str:
-    with pytest.raises(PresetError) as info:
+    with pytest.raises(ConfigError) as info:
         load_preset(path)
     return str(info.value)
 
@@ -129,56 +129,68 @@ def _error(path: Path) -> str:
 def test_unknown_key(tmp_path: Path) -> None:
     path, line = _mutate(tmp_path, "max_redos", "max_redo = 1")
     message = _error(path)
-    assert message.startswith(f"{path}:{line}: redo.max_redo: unknown key")
+    assert message.startswith(f"{path}:{line}: setting 'redo.max_redo': unknown setting")
 
 
 def test_missing_category(tmp_path: Path) -> None:
     path, _ = _mutate(tmp_path, "report =", None)
     message = _error(path)
     # Reported at the [limits] header, naming the missing key.
-    assert message.startswith(f"{path}:{_line_of('[limits]')}: limits: missing key 'report'")
+    assert message.startswith(f"{path}:{_line_of('[limits]')}: setting 'limits.report': missing")
 
 
 def test_negative_number(tmp_path: Path) -> None:
     path, line = _mutate(
         tmp_path, "complaint =", 'complaint = { amount = -7, unit = "working_days" }'
     )
-    assert _error(path).startswith(f"{path}:{line}: limits.complaint.amount: must be >= 1")
+    assert _error(path).startswith(
+        f"{path}:{line}: setting 'limits.complaint.amount': "
+        "Input should be greater than or equal to 1")
 
 
 def test_negative_deduction(tmp_path: Path) -> None:
     path, line = _mutate(tmp_path, "shirking =", "shirking = -1")
-    assert _error(path).startswith(f"{path}:{line}: metrics.deductions.shirking: must not be")
+    assert _error(path).startswith(
+        f"{path}:{line}: setting 'metrics.deductions.shirking': "
+        "Input should be greater than or equal to 0")
 
 
 def test_bad_unit(tmp_path: Path) -> None:
     path, line = _mutate(tmp_path, "complaint =", 'complaint = { amount = 7, unit = "weeks" }')
-    assert _error(path).startswith(f"{path}:{line}: limits.complaint.unit: 'weeks' is not one")
+    assert _error(path).startswith(
+        f"{path}:{line}: setting 'limits.complaint.unit': "
+        "Input should be 'working_days'")
 
 
 def test_bad_enum_value(tmp_path: Path) -> None:
     path, line = _mutate(tmp_path, "counted_from", 'counted_from = "signing"')
-    assert _error(path).startswith(f"{path}:{line}: return.counted_from: 'signing' is not one")
+    assert _error(path).startswith(
+        f"{path}:{line}: setting 'return.counted_from': "
+        "Input should be 'sign_off' or 'dispatch', got 'signing'")
 
 
 def test_weights_must_add_to_100(tmp_path: Path) -> None:
     path, line = _mutate(tmp_path, "response_weight", "response_weight = 40")
-    assert _error(path).startswith(f"{path}:{line}: metrics.response_weight: the three weights")
+    assert _error(path).startswith(
+        f"{path}:{line}: setting 'metrics.response_weight': "
+        "the three weights")
 
 
 def test_wrong_type(tmp_path: Path) -> None:
     path, line = _mutate(tmp_path, "needs_approval", 'needs_approval = "yes"')
-    assert _error(path).startswith(f"{path}:{line}: extension.needs_approval: must be true")
+    assert _error(path).startswith(
+        f"{path}:{line}: setting 'extension.needs_approval': "
+        "Input should be a valid boolean, got 'yes'")
 
 
 def test_unknown_table(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(GAOTAI_TEXT + "\n[holidays]\nx = 1\n", encoding="utf-8")
     line = len(GAOTAI_TEXT.splitlines()) + 2
-    assert _error(path).startswith(f"{path}:{line}: holidays: unknown key")
+    assert _error(path).startswith(f"{path}:{line}: setting 'holidays': unknown setting")
 
 
 def test_unparsable_toml_names_file_and_line(tmp_path: Path) -> None:
     path, line = _mutate(tmp_path, "days = 30", "days = ")
     message = _error(path)
-    assert message.startswith(f"{path}: ") and f"line {line}" in message
+    assert message.startswith(f"{path}:{line}: setting 'workorders.preset': not valid TOML")

@@ -123,17 +123,24 @@ def test_a_password_in_the_settings_file_is_refused(tmp_path: Path) -> None:
     assert "in-the-file" not in res.stderr
 
 
-def test_speech_and_dialing_tables_are_left_to_their_own_readers(tmp_path: Path) -> None:
-    """Keys of [speech] and [dialing] are not refused by the settings reader (their own
-    readers check them), while the same key in [calls] is."""
-    text = f'[speech]\nmodel_dir = ""\n[paths]\n{_paths(tmp_path)}'
+@pytest.mark.parametrize(("head", "setting", "line"), [
+    ('[speech]\nmodel_dir = ""\nmodel_dri = "/m"\n', "speech.model_dri", 3),
+    ("[dialing]\nper_number_per_hour = 3\nper_number_an_hour = 5\n",
+     "dialing.per_number_an_hour", 3),
+])
+def test_unknown_key_in_speech_and_dialing_is_refused_at_load(
+        tmp_path: Path, head: str, setting: str, line: int) -> None:
+    """Before the schema, [speech] and [dialing] keys were left to their own readers, so
+    `load_settings` accepted a misspelt key there; now every table of hotline.toml is one
+    model and the misspelling is named with its line."""
     path = tmp_path / "hotline.toml"
-    path.write_text(text)
-    assert load_settings(path, env={}).speech == {"model_dir": ""}
-    path.write_text(f'[calls]\nmodel_dir = ""\n[paths]\n{_paths(tmp_path)}')
+    path.write_text(f"{head}[paths]\n{_paths(tmp_path)}")
     with pytest.raises(ConfigError) as err:
         load_settings(path, env={})
-    assert (err.value.setting, err.value.line) == ("calls.model_dir", 2)
+    assert (err.value.setting, err.value.line, err.value.problem) == (
+        setting, line, "unknown setting")
+    path.write_text(f'[speech]\nmodel_dir = ""\n[paths]\n{_paths(tmp_path)}')
+    assert load_settings(path, env={}).speech == {"model_dir": ""}
 
 
 def test_line_of_finds_keys_in_their_own_section_only() -> None:

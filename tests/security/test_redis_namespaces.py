@@ -21,7 +21,7 @@ from hotline_core.redis_keys import RedisKeys
 from ivr.live_transcript import LiveTranscripts
 from speech.engine import Word
 from speech.live import LiveTranscriber
-from speech.settings import SpeechSettings, SpeechSettingsError
+from speech.settings import SpeechSettings
 from speech.worker import TranscriptionWorker
 from stack.settings import Settings, load_settings
 from stack.speech_service import speech_settings
@@ -140,6 +140,6 @@ def test_a_bad_namespace_stops_start_up_named(tmp_path: Path) -> None:
     assert (bad.value.setting, bad.value.line) == ("redis.namespace", 4)
     config.write_text(f'[speech]\nmodel_dir = "{tmp_path}"\nkeywords_file = ""\n'
                       'namespace = "city-b"\n', encoding="utf-8")
-    with pytest.raises(SpeechSettingsError) as split:
-        speech_settings(load_settings(config, env={}))
-    assert split.value.setting == "speech.namespace"
+    with pytest.raises(ConfigError) as split:
+        load_settings(config, env={})
+    assert (split.value.setting, split.value.line) == ("speech.namespace", 4)

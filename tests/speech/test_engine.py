@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from hotline_core.config_errors import ConfigError
 from speech.engine import Audio, AudioFormatError, GrammarWordError, SpeechSetupError
-from speech.settings import SpeechSettings, SpeechSettingsError
+from speech.settings import SpeechSettings
 from speech.vosk_backend import VoskRecognizer
 from testkit.speech_audio import concat_clips, duration_seconds, silence_clip, speech_clip
 from tests.speech.conftest import KO_MODEL
@@ -108,14 +109,15 @@ def test_stereo_or_8_bit_audio_is_refused(tmp_path: Path) -> None:
 
 
 def test_settings_errors_name_the_setting(tmp_path: Path) -> None:
-    with pytest.raises(SpeechSettingsError, match=r"^speech.model_dir: required"):
+    with pytest.raises(ConfigError, match=r"setting 'speech.model_dir': required"):
         SpeechSettings.from_mapping({})
-    with pytest.raises(SpeechSettingsError, match=r"^speech.workers: must be at least 1"):
+    with pytest.raises(ConfigError, match=r"setting 'speech.workers': Input should be greater "
+                       r"than or equal to 1"):
         SpeechSettings.from_mapping({"model_dir": str(KO_MODEL), "workers": 0,
                                      "keywords_file": ""})
-    with pytest.raises(SpeechSettingsError, match=r"^speech.lease_secs: unknown setting"):
+    with pytest.raises(ConfigError, match=r"setting 'speech.lease_secs': unknown setting"):
         SpeechSettings.from_mapping({"model_dir": str(KO_MODEL), "lease_secs": 3})
-    with pytest.raises(SpeechSettingsError, match=r"^speech.keywords_file: .* is not a file"):
+    with pytest.raises(ConfigError, match=r"setting 'speech.keywords_file': .* is not a file"):
         SpeechSettings.from_mapping(
             {"model_dir": str(KO_MODEL), "keywords_file": str(tmp_path / "nope.toml")}
         )

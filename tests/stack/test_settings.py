@@ -33,7 +33,7 @@ def test_shipped_settings_load(tmp_path: Path) -> None:
     ('[network]\nrtp_start = 2000\nrtp_end = 1000', "network.rtp_end"),
     ('[calls]\nring_timeout = -1', "calls.ring_timeout"),
     ('[asterisk]\nmode = "docker"', "asterisk.mode"),
-    ('[trunk]\ncarrier_ips = ["carrier.example"]', "trunk.carrier_ips"),
+    ('[trunk]\ncarrier_ips = ["carrier.example"]', "trunk.carrier_ips[0]"),
     ('[netwrok]\nsip_port = 5060', "netwrok"),
 ])
 def test_bad_setting_is_named(tmp_path: Path, text: str, setting: str) -> None:

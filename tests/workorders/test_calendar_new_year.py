@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline_core.calendar import ChineseWorkingCalendar, OverridesError, load_overrides
+from hotline_core.calendar import ChineseWorkingCalendar, load_overrides
+from hotline_core.config_errors import ConfigError
 from hotline_core.workorders.model import WorkOrder, WorkOrderEvent
 from tests.workorders.composed_desk import served, write_settings
 from tests.workorders.hotline_time_scenario import help_request
@@ -115,9 +116,10 @@ def test_a_year_without_its_source_or_with_a_day_of_another_year_is_refused_by_l
     path = tmp_path / "c.toml"
     path.write_text('[years.2027]\n[years.2027.holidays]\n"2027-01-01" = "元旦"\n',
                     encoding="utf-8")
-    with pytest.raises(OverridesError, match=r"c.toml:1: years.2027.source"):
+    with pytest.raises(ConfigError, match=r"c.toml:1: setting 'years.2027.source'"):
         load_overrides(path)
     path.write_text('[years.2027]\nsource = "n"\n[years.2027.holidays]\n'
                     '"2026-12-31..2027-01-01" = "元旦"\n', encoding="utf-8")
-    with pytest.raises(OverridesError, match=r"c.toml:4: years.2027.holidays.2026-12-31"):
+    with pytest.raises(ConfigError,
+                       match=r"c.toml:4: setting 'years.2027.holidays.2026-12-31..2027-01-01'"):
         load_overrides(path)
