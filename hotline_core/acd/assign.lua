@@ -114,7 +114,8 @@ local function make_ready(id, idle, since)
   local sk = cjson.decode(redis.call('HGET', a, AF.skills))
   local calls = tonumber(redis.call('HGET', a, AF.calls_taken) or '0')
   local m = string.format('%020.6f', idle) .. '|' .. id
-  redis.call('HSET', a, AF.state, AS.ready, AF.idle_since, f(idle), AF.since, f(since), AF.ready_member, m,
+  redis.call('HSET', a, AF.state, AS.ready, AF.idle_since, f(idle), AF.since, f(since),
+    AF.ready_member, m,
     AF.call, '', AF.pause_reason, '', AF.connect_failed, '')
   for s, level in pairs(sk) do
     redis.call('ZADD', rkey(s), ready_score(s, level, calls), m)
@@ -184,7 +185,9 @@ local function assign(c, id)
   unready(id)
   redis.call('HSET', akey(id), AF.state, AS.ringing, AF.since, f(now), AF.call, c.id)
   redis.call('HSET', ckey(c.id), CF.state, CS.ringing, CF.agent, id, CF.rang_at, f(now))
-  if C.ring_deadline_seconds > 0 then redis.call('ZADD', RING, f(now + C.ring_deadline_seconds), c.id) end
+  if C.ring_deadline_seconds > 0 then
+    redis.call('ZADD', RING, f(now + C.ring_deadline_seconds), c.id)
+  end
   table.insert(out, {
     [M.call] = c.id, [M.agent] = id, [M.line] = c.line, [M.caller] = c.caller,
     [M.department] = c.department, [M.callback] = c.callback == CALLBACK_SET,
@@ -276,7 +279,8 @@ local function line_up(c, head)
   c.state = CS.waiting
   redis.call('ZREM', RING, c.id)
   -- a bound or an overflow that fell due while the call rang applies at once
-  if C.starvation_seconds > 0 and c.effective_priority < C.starved_priority and c.enqueued_at + C.starvation_seconds <= now then
+  if C.starvation_seconds > 0 and c.effective_priority < C.starved_priority
+      and c.enqueued_at + C.starvation_seconds <= now then
     c.effective_priority = C.starved_priority
     redis.call('HSET', ckey(c.id), CF.effective_priority, c.effective_priority)
   end
@@ -318,7 +322,8 @@ local function wrap_done(id, t)
   if redis.call('HGET', a, AF.state) ~= AS.wrap_up then return end
   local pend = redis.call('HGET', a, AF.pending_pause) or ''
   if pend ~= '' then
-    redis.call('HSET', a, AF.state, AS.paused, AF.pause_reason, pend, AF.pending_pause, '', AF.since, f(t), AF.call, '')
+    redis.call('HSET', a, AF.state, AS.paused, AF.pause_reason, pend, AF.pending_pause, '',
+      AF.since, f(t), AF.call, '')
     changed = true
   else
     make_ready(id, t, t)
@@ -344,10 +349,14 @@ end
 local function ring_overdue(cid, due)
   redis.call('ZREM', RING, cid)
   local c = load_call(cid)
-  if not c or c.state ~= CS.ringing or math.abs(tonumber(c.rang_at) + C.ring_deadline_seconds - due) > 0.000002 then return end
+  if not c or c.state ~= CS.ringing
+      or math.abs(tonumber(c.rang_at) + C.ring_deadline_seconds - due) > 0.000002 then
+    return
+  end
   local a = akey(c.agent)
   if redis.call('HGET', a, AF.state) == AS.ringing and redis.call('HGET', a, AF.call) == cid then
-    redis.call('HSET', a, AF.state, AS.paused, AF.pause_reason, C.ring_cause, AF.since, f(due), AF.call, '')
+    redis.call('HSET', a, AF.state, AS.paused, AF.pause_reason, C.ring_cause, AF.since, f(due),
+      AF.call, '')
   end
   requeue(c)
 end
@@ -408,9 +417,13 @@ local function create_call(cid)
   local line, skills, caller = A.line, A.skills, A.caller
   local pr, at, dept = tonumber(A.priority), tonumber(A.enqueued_at), A.department
   local ep = pr
-  if C.starvation_seconds > 0 and pr < C.starved_priority and at + C.starvation_seconds <= now then ep = C.starved_priority end
-  redis.call('HSET', ckey(cid), CF.line, line, CF.skills, skills, CF.caller, caller, CF.priority, pr, CF.effective_priority, ep,
-    CF.enqueued_at, f(at), CF.department, dept, CF.order, f(at), CF.fallback, '', CF.callback, NO_CALLBACK, CF.state, CS.waiting, CF.agent, '')
+  if C.starvation_seconds > 0 and pr < C.starved_priority and at + C.starvation_seconds <= now then
+    ep = C.starved_priority
+  end
+  redis.call('HSET', ckey(cid), CF.line, line, CF.skills, skills, CF.caller, caller,
+    CF.priority, pr, CF.effective_priority, ep, CF.enqueued_at, f(at), CF.department, dept,
+    CF.order, f(at), CF.fallback, '', CF.callback, NO_CALLBACK, CF.state, CS.waiting,
+    CF.agent, '')
   redis.call('SADD', P .. ':calls', cid)
   return load_call(cid)
 end
@@ -442,7 +455,8 @@ local function op_login()
     changed = true
     return nil
   end
-  redis.call('HSET', a, AF.skills, sk, AF.group, grp, AF.calls_taken, 0, AF.pending_pause, '', AF.pause_reason, '')
+  redis.call('HSET', a, AF.skills, sk, AF.group, grp, AF.calls_taken, 0, AF.pending_pause, '',
+    AF.pause_reason, '')
   make_ready(id, now, now)
   match_agent(id)
 end
@@ -467,7 +481,8 @@ local function op_logout()
   if st == AS.ringing then ring = ringing_call(id) end
   unready(id)
   redis.call('ZREM', WRAP, id)
-  redis.call('HSET', akey(id), AF.state, AS.logged_out, AF.since, f(now), AF.pause_reason, '', AF.pending_pause, '',
+  redis.call('HSET', akey(id), AF.state, AS.logged_out, AF.since, f(now), AF.pause_reason, '',
+    AF.pending_pause, '',
     AF.call, '')
   changed = true
   if ring then requeue(ring) end
@@ -487,7 +502,8 @@ local function op_pause()
   unready(id)
   local since = now
   if st == AS.paused then since = tonumber(redis.call('HGET', akey(id), AF.since)) end
-  redis.call('HSET', akey(id), AF.state, AS.paused, AF.pause_reason, why, AF.since, f(since), AF.call, '')
+  redis.call('HSET', akey(id), AF.state, AS.paused, AF.pause_reason, why, AF.since, f(since),
+    AF.call, '')
   changed = true
   if ring then requeue(ring) end
 end
@@ -545,7 +561,10 @@ local function op_answered()
     redis.call('HSET', a, AF.state, AS.ringing, AF.call, cid)
     c.state, c.agent = CS.ringing, id
   end
-  if not c or c.state ~= CS.ringing or c.agent ~= id then warn = 'call not ringing at this agent' return nil end
+  if not c or c.state ~= CS.ringing or c.agent ~= id then
+    warn = 'call not ringing at this agent'
+    return nil
+  end
   if redis.call('HGET', a, AF.state) ~= AS.ringing then warn = 'agent not ringing' return nil end
   redis.call('HSET', ckey(cid), CF.state, CS.talking, CF.answered_at, f(now))
   redis.call('ZREM', RING, cid)
@@ -587,7 +606,10 @@ end
 local function op_rna()
   local cid, id, why = A.call, A.agent, A.reason
   local c = load_call(cid)
-  if not c or c.state ~= CS.ringing or c.agent ~= id then warn = 'call not ringing at this agent' return nil end
+  if not c or c.state ~= CS.ringing or c.agent ~= id then
+    warn = 'call not ringing at this agent'
+    return nil
+  end
   local a = akey(id)
   if redis.call('HGET', a, AF.state) == AS.ringing and redis.call('HGET', a, AF.call) == cid then
     redis.call('HSET', a, AF.state, AS.paused, AF.pause_reason, why, AF.since, f(now), AF.call, '')
@@ -601,10 +623,14 @@ local function op_connect_failed()
   -- WRAP_UP for A.rest_seconds so the same pair is not retried at once
   local cid, id, rest = A.call, A.agent, tonumber(A.rest_seconds)
   local c = load_call(cid)
-  if not c or c.state ~= CS.ringing or c.agent ~= id then warn = 'call not ringing at this agent' return nil end
+  if not c or c.state ~= CS.ringing or c.agent ~= id then
+    warn = 'call not ringing at this agent'
+    return nil
+  end
   local a = akey(id)
   if redis.call('HGET', a, AF.state) == AS.ringing and redis.call('HGET', a, AF.call) == cid then
-    redis.call('HSET', a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '', AF.connect_failed, cid)
+    redis.call('HSET', a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '',
+      AF.connect_failed, cid)
     redis.call('ZADD', WRAP, f(now + rest), id)
   end
   requeue(c)
@@ -687,7 +713,9 @@ local function op_force_talk()
   if mode == CS.ringing then
     redis.call('HSET', a, AF.state, AS.ringing, AF.since, f(now), AF.call, cid, AF.pause_reason, '')
     redis.call('HSET', ckey(cid), CF.state, CS.ringing, CF.agent, id, CF.rang_at, f(now))
-    if C.ring_deadline_seconds > 0 then redis.call('ZADD', RING, f(now + C.ring_deadline_seconds), cid) end
+    if C.ring_deadline_seconds > 0 then
+      redis.call('ZADD', RING, f(now + C.ring_deadline_seconds), cid)
+    end
   else
     redis.call('HSET', a, AF.state, AS.on_call, AF.since, f(now), AF.call, cid, AF.pause_reason, '')
     redis.call('HSET', ckey(cid), CF.state, CS.talking, CF.agent, id, CF.answered_at, f(now))

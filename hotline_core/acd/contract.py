@@ -23,6 +23,7 @@ from typing import Any
 from hotline_core.acd.agents import AgentState
 from hotline_core.acd.calls import CallMatch
 from hotline_core.acd.config import DistributionConfig, Strategy
+from hotline_core.masking import mask_phone
 
 # --------------------------------------------------------------------- operations
 
@@ -261,8 +262,6 @@ class Invocation:
 
     def shown(self) -> str:
         """The arguments as logs and errors may show them: the caller's number masked."""
-        from hotline_core.masking import mask_phone
-
         shown = {str(k): (mask_phone(str(v)) if k is Arg.CALLER else v)
                  for k, v in self.args.items()}
         return f"{self.op} {shown}"

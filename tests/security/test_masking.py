@@ -91,7 +91,7 @@ async def test_restriction_audit_refuses_other_roles_and_no_token(tmp_path: Path
 async def test_full_numbers_never_reach_the_logs(tmp_path: Path, redis_url: str,
                                                  caplog: pytest.LogCaptureFixture) -> None:
     """On main 4b97079 ``restricted 13500135000 until …``, ``restricted caller 13500135000
-    refused`` (INFO) and ``on_assignment failed for CallMatch(… caller='13800138000' …)``
+    refused`` (INFO) and ``on_assignment failed for Assignment(… caller='13800138000' …)``
     (ERROR) wrote the full numbers into the core log."""
     caplog.set_level(logging.INFO)
     async with composed(tmp_path, redis_url) as app:
