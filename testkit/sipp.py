@@ -16,7 +16,8 @@ from pathlib import Path
 
 from stack.asterisk import sipp_argv
 
-SCENARIOS = Path(__file__).resolve().parent.parent / "sipp"
+# The scenarios stay with the tests that use them (bench/agi_asterisk.py reads caller.xml too).
+SCENARIOS = Path(__file__).resolve().parent.parent / "tests" / "sipp"
 
 
 @dataclass
