@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from stack.services import stop_process
+from testkit import processes
 from testkit.stack import HotlineStack
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +32,7 @@ async def test_calls_become_stored_figures_for_supervisors(hotline: HotlineStack
     assert first["disposition"] == "answered"
     # The core stores the rows when it starts and every five minutes after: a restart
     # stores them now (and shows they come from the database, not the core's memory).
-    stop_process(hotline.core, grace=15)
+    processes.stop(hotline.core, grace=15)
     hotline.start_core()
     day = datetime.fromisoformat(first["offered_at"]).astimezone(
         ZoneInfo("Asia/Shanghai")).date().isoformat()
