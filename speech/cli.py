@@ -23,7 +23,6 @@ import redis
 from hotline_core.redis_keys import RedisKeys
 from speech.jobs import JobEvent, JobQueue
 from speech.settings import SpeechSettings
-from speech.worker import WorkerPool, serve
 
 _LEG_SUFFIX = {"in": "caller", "rx": "caller", "out": "agent", "tx": "agent"}
 
@@ -79,6 +78,10 @@ def transcribe(
     was not done stays queued for the service."""
     if not paths and not backlog:
         raise ValueError("give recordings to transcribe, or backlog=True")
+    # The worker pool (and with it Vosk) is imported when a command runs, not when the
+    # `hotline` command registers its subcommands.
+    from speech.worker import WorkerPool
+
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True,
                                   socket_timeout=10, socket_connect_timeout=5)
     queue = JobQueue(client, RedisKeys(settings.namespace).speech, settings.lease_seconds,
@@ -157,6 +160,8 @@ def add_worker_command(
     cmd = subparsers.add_parser("speech-workers", help="run the transcription worker pool")
 
     def run(args: argparse.Namespace) -> int:
+        from speech.worker import serve
+
         serve(load_settings())
         return 0
 

@@ -12,11 +12,12 @@ import sys
 
 from stack.settings import REPO_ROOT
 
-# Every module the core process (python -m stack.core) imports, plus the web packages and
-# the telephony side it wires, and the module the core uses when speech is on.
+# Every module the core process (python -m stack.core) and the `hotline` command (stack.cli,
+# which registers the speech subcommands) import, plus the web and telephony packages, then
+# the module the core uses when speech is on.
 _CHECK = """
 import importlib, pkgutil, sys
-import stack.core
+import stack.core, stack.cli
 import ivr, web
 for pkg in (ivr, web):
     for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
