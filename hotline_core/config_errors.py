@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
 
 class ConfigError(ValueError):
     """A setting is missing or wrong; the message names the file and the setting."""
@@ -48,12 +50,38 @@ def line_of(text: str, section: str, key: str | None = None) -> int | None:
     return line if matched == len(parts) + (key is not None) else None
 
 
-def setting_line(text: str, loc: Sequence[str | int]) -> int | None:
+def setting_line(text: str, loc: Sequence[str | int], yaml_text: bool = False) -> int | None:
     """The line that best shows setting ``loc`` (``("agent", 3, "skills", "tax")``): the key
     itself, else the nearest table or key above it that the text writes (tomllib keeps no
-    lines, so the text is scanned: tables, ``[[arrays of tables]]``, dotted and quoted keys)."""
+    lines, so the text is scanned: tables, ``[[arrays of tables]]``, dotted and quoted keys).
+    A YAML text (``yaml_text``) is read by its composer, which keeps each node's line."""
+    if yaml_text:
+        return _yaml_line(text, loc)
     found = line_at(text, loc)
     return found[0] if found is not None else None
+
+
+def _yaml_line(text: str, loc: Sequence[str | int]) -> int | None:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    line: int | None = None
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == str(part):
+                    line, child = key.start_mark.line + 1, value
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
+                and 0 <= part < len(node.value):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line
 
 
 def line_at(text: str, loc: Sequence[str | int]) -> tuple[int, int] | None:

@@ -48,7 +48,9 @@ def setting_error(path: str | Path, text: str, loc: Sequence[str | int],
     """A :class:`ConfigError` on setting ``loc`` of ``path``, with the line ``text`` shows
     it on — for the checks a reader makes after the model (duplicates, cross-file)."""
     setting = setting_name(loc)
-    return ConfigError(path, setting, problem, setting_line(text, loc) if loc else None)
+    yaml_text = str(path).endswith((".yaml", ".yml"))
+    return ConfigError(path, setting, problem,
+                       setting_line(text, loc, yaml_text) if loc and text else None)
 
 
 def setting_name(loc: Sequence[str | int]) -> str:

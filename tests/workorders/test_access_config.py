@@ -26,9 +26,9 @@ def test_hashed_tokens_are_accepted() -> None:
 
 
 @pytest.mark.parametrize(("entry", "message"), [
-    ({"role": "mayor", "token": "x"}, r"setting 'tokens\.0\.role': Input should be 'operator'"),
-    ({"role": "unit", "token": "x"}, r"setting 'tokens\.0': .*needs its unit code"),
-    ({"role": "operator"}, r"setting 'tokens\.0': .*give token_sha256"),
+    ({"role": "mayor", "token": "x"}, r"setting 'tokens\[0\]\.role': Input should be 'operator'"),
+    ({"role": "unit", "token": "x"}, r"setting 'tokens\[0\]': .*needs its unit code"),
+    ({"role": "operator"}, r"setting 'tokens\[0\]': .*give token_sha256"),
 ])
 def test_bad_entries_are_named(entry: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
