@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
-from hotline_core.presets import load_preset
 from hotline_core.workorders import knowledge
 from hotline_core.workorders.model import Unit, WorkOrder
+from hotline_core.workorders.presets import load_preset
 from hotline_core.workorders.reports import unit_reports
 from hotline_core.workorders.supervision import lights
 

@@ -28,10 +28,10 @@ from pydantic_core import core_schema
 from hotline_core.access import AccessFile, load_policy
 from hotline_core.acd.config import DistributionFile, load_distribution_config
 from hotline_core.agent_directory import AgentsFile, load_agents
-from hotline_core.calendar import OverridesFile, load_overrides
 from hotline_core.config_schema import load_toml
 from hotline_core.lines import LinesFile, load_lines
-from hotline_core.presets import PresetFile, load_preset
+from hotline_core.workorders.calendar import OverridesFile, load_overrides
+from hotline_core.workorders.presets import PresetFile, load_preset
 from speech.keywords import KeywordsFile, load_keywords
 from stack.settings import REPO_ROOT, HotlineFile
 

@@ -26,7 +26,6 @@ from hotline_core.acd.caller_flags import CallerFlags, CallerPriority, OverdueOr
 from hotline_core.acd.restriction import RestrictionList
 from hotline_core.acd.service import run_distribution_loop
 from hotline_core.agent_directory import load_agents
-from hotline_core.calendar import ChineseWorkingCalendar, load_overrides
 from hotline_core.call_figures_day import parse_reset_at, run_call_figures
 from hotline_core.call_records import CallLog
 from hotline_core.clock import zone_named
@@ -34,9 +33,10 @@ from hotline_core.config_errors import ConfigError, line_of, read_config_text
 from hotline_core.db import Base, make_engine, make_sessionmaker
 from hotline_core.dial_policy import DialPolicy, DialPolicySettings
 from hotline_core.lines import load_lines
-from hotline_core.presets import PRESET_DIR, load_preset
 from hotline_core.transfers import TransferStore
+from hotline_core.workorders.calendar import ChineseWorkingCalendar, load_overrides
 from hotline_core.workorders.desk import DeskSettings
+from hotline_core.workorders.presets import PRESET_DIR, load_preset
 from ivr.agi import AgiServer
 from ivr.ami import AmiClient
 from ivr.call_events import CallEventBridge

@@ -29,13 +29,13 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from hotline_core.clock import in_zone
-from hotline_core.presets import Category
-from hotline_core.workorders import desk
 from hotline_core.access import Principal, Role
+from hotline_core.clock import in_zone
+from hotline_core.workorders import desk
 from hotline_core.workorders.desk import Intake, WorkOrderError
 from hotline_core.workorders.lifecycle import Status
 from hotline_core.workorders.model import Unit, UnitAssignment, WorkOrder
+from hotline_core.workorders.presets import Category
 from web import keys
 from web.errors import error_class, unusable_text
 from web.workorders_api import services

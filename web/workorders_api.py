@@ -21,10 +21,9 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline_core.presets import Category, ReplyPart, SatisfactionLevel
+from hotline_core.access import AccessPolicy, Principal, Role
 from hotline_core.workorders import desk
 from hotline_core.workorders.acceptance import NotAcceptedReason
-from hotline_core.access import AccessPolicy, Principal, Role
 from hotline_core.workorders.csv_import import (
     CsvImportError,
     import_gazetteer,
@@ -35,6 +34,7 @@ from hotline_core.workorders.desk import DeskSettings, Intake, WorkOrderError
 from hotline_core.workorders.dispatch import UnitChoiceError, choose_units
 from hotline_core.workorders.lifecycle import Status
 from hotline_core.workorders.model import UnitAssignment, WorkOrder
+from hotline_core.workorders.presets import Category, ReplyPart, SatisfactionLevel
 from hotline_core.workorders.replies import ReplyDraft
 from hotline_core.workorders.supervision import lights, run_supervision
 from hotline_core.workorders.views import event_view, order_view

@@ -10,9 +10,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.orm import Session
 
-from hotline_core.clock import start_of_day
-from hotline_core.metrics import Rate
 from hotline_core.access import Role
+from hotline_core.clock import start_of_day
+from hotline_core.workorders.metrics import Rate
 from hotline_core.workorders.reports import (
     UnitReport,
     hot_topics,

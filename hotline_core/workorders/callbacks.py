@@ -34,7 +34,6 @@ from hotline_core.campaigns.model import (
     TargetState,
 )
 from hotline_core.campaigns.store import Destination, enqueue_in
-from hotline_core.presets import SatisfactionLevel
 from hotline_core.workorders.desk import (
     Conflict,
     DeskSettings,
@@ -45,6 +44,7 @@ from hotline_core.workorders.desk import (
 )
 from hotline_core.workorders.lifecycle import EventKind, OrderState, Status
 from hotline_core.workorders.model import Unit, WorkOrder, WorkOrderEvent
+from hotline_core.workorders.presets import SatisfactionLevel
 
 # The IVR records evaluations as a callback agent (回访员) would; the actor's name says it
 # was the automated call.

@@ -16,13 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline_core import deadlines
 from hotline_core.access import Principal, Role
-from hotline_core.calendar import CalendarGapError, WorkingCalendar
 from hotline_core.call_records import CallRecord
 from hotline_core.clock import DEFAULT_ZONE, in_zone, utc_now
-from hotline_core.presets import Category, Preset, SatisfactionLevel
+from hotline_core.workorders import deadlines
 from hotline_core.workorders.acceptance import REASONS, NotAcceptedReason, find_duplicate
+from hotline_core.workorders.calendar import CalendarGapError, WorkingCalendar
 from hotline_core.workorders.dispatch import UnitChoiceError, choose_units
 from hotline_core.workorders.lifecycle import (
     UNIT_WORKING,
@@ -39,6 +38,7 @@ from hotline_core.workorders.model import (
     WorkOrder,
     WorkOrderEvent,
 )
+from hotline_core.workorders.presets import Category, Preset, SatisfactionLevel
 from hotline_core.workorders.replies import ReplyDraft, check_reply
 
 

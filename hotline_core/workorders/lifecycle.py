@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from hotline_core.presets import SatisfactionLevel
+from hotline_core.workorders.presets import SatisfactionLevel
 
 
 class Status(StrEnum):

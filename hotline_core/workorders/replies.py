@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hotline_core.presets import ReplyPart, ReplyRule
+from hotline_core.workorders.presets import ReplyPart, ReplyRule
 
 PART_LABELS = {
     ReplyPart.RESPONSE: "诉求回应", ReplyPart.UNIT: "答复单位", ReplyPart.TIME: "办理时间",

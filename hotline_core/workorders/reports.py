@@ -1,8 +1,8 @@
 """Metrics reports (考核通报): each unit's three rates and score for a week or month, as
 data, CSV and a PNG chart, and the week's hot topics (热点分析).
 
-The formulas are :mod:`hotline_core.metrics`; this module only turns stored orders into
-its :class:`~hotline_core.metrics.OrderOutcome` inputs. One narrow SELECT streams the
+The formulas are :mod:`hotline_core.workorders.metrics`; this module only turns stored orders into
+its :class:`~hotline_core.workorders.metrics.OrderOutcome` inputs. One narrow SELECT streams the
 period's orders (projection columns only), one more finds the period's returns.
 
 Attribution: an order counts for its current lead unit. A unit that returned an order
@@ -22,7 +22,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline_core.metrics import (
+from hotline_core.workorders.lifecycle import EventKind, Status
+from hotline_core.workorders.metrics import (
     OrderOutcome,
     SatisfactionExclusion,
     UnitRates,
@@ -31,9 +32,8 @@ from hotline_core.metrics import (
     unit_rates,
     unit_score,
 )
-from hotline_core.presets import DeductionKind, Preset, SatisfactionLevel
-from hotline_core.workorders.lifecycle import EventKind, Status
 from hotline_core.workorders.model import Unit, WorkOrder, WorkOrderEvent
+from hotline_core.workorders.presets import DeductionKind, Preset, SatisfactionLevel
 
 
 @dataclass(frozen=True)

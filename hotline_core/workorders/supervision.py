@@ -16,14 +16,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline_core import deadlines
 from hotline_core.access import Principal, Role
-from hotline_core.calendar import CalendarGapError
-from hotline_core.lights import Light, light_for
-from hotline_core.presets import Preset
+from hotline_core.workorders import deadlines
+from hotline_core.workorders.calendar import CalendarGapError
 from hotline_core.workorders.desk import DeskSettings, _append, state_of, working_statuses
 from hotline_core.workorders.lifecycle import EventKind
+from hotline_core.workorders.lights import Light, light_for
 from hotline_core.workorders.model import Unit, UnitContact, WorkOrder
+from hotline_core.workorders.presets import Preset
 
 PLATFORM = Principal(name="platform", role=Role.SUPERVISOR)
 

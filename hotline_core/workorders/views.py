@@ -9,8 +9,8 @@ from typing import Any
 
 from hotline_core.access import AccessPolicy, Principal, Role
 from hotline_core.clock import DEFAULT_ZONE
-from hotline_core.presets import Preset
 from hotline_core.workorders.model import WorkOrder, WorkOrderEvent
+from hotline_core.workorders.presets import Preset
 from hotline_core.workorders.privacy import caller_view
 from hotline_core.workorders.supervision import light_of
 

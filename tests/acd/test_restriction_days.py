@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from hotline_core.acd.restriction import RestrictionList
 from hotline_core.db import make_engine, make_sessionmaker
-from hotline_core.presets import PRESET_DIR, Preset, load_preset
+from hotline_core.workorders.presets import PRESET_DIR, Preset, load_preset
 from tests.security.composed import bearer, policy
 from web import restrictions_api
 from web.app import create_app

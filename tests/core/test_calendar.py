@@ -16,7 +16,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from hotline_core.calendar import (
+from hotline_core.config_errors import ConfigError
+from hotline_core.workorders.calendar import (
     CalendarGapError,
     CalendarOverrides,
     ChineseWorkingCalendar,
@@ -24,7 +25,6 @@ from hotline_core.calendar import (
     load_overrides,
     working_time_between,
 )
-from hotline_core.config_errors import ConfigError
 
 CAL = ChineseWorkingCalendar()
 

@@ -15,7 +15,7 @@ Working days counted after Fri 2026-02-13:
   6 Sat Feb 28 (make-up), 7 Mon Mar 2, 8 Tue Mar 3, 9 Wed Mar 4, 10 Thu Mar 5,
   11 Fri Mar 6, 12 Mon Mar 9, 13 Tue Mar 10, 14 Wed Mar 11, 15 Thu Mar 12.
 Received on a working day, N working days later is the same clock time on the Nth
-working day of these lists (hotline_core.calendar's convention).
+working day of these lists (hotline_core.workorders.calendar's convention).
 """
 
 from __future__ import annotations
@@ -25,8 +25,12 @@ from datetime import date, datetime
 
 import pytest
 
-from hotline_core.calendar import CalendarGapError, CalendarOverrides, ChineseWorkingCalendar
-from hotline_core.deadlines import (
+from hotline_core.workorders.calendar import (
+    CalendarGapError,
+    CalendarOverrides,
+    ChineseWorkingCalendar,
+)
+from hotline_core.workorders.deadlines import (
     callback_due,
     due_at,
     extension_allowed,
@@ -37,7 +41,7 @@ from hotline_core.deadlines import (
     sign_off_due,
     special_supervision_due,
 )
-from hotline_core.presets import Category, Preset, load_preset
+from hotline_core.workorders.presets import Category, Preset, load_preset
 
 CAL = ChineseWorkingCalendar()
 C = Category

@@ -11,8 +11,8 @@ from datetime import datetime
 
 import pytest
 
-from hotline_core.lights import Light, light_for
-from hotline_core.presets import load_preset
+from hotline_core.workorders.lights import Light, light_for
+from hotline_core.workorders.presets import load_preset
 
 GAOTAI = load_preset("gaotai")
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from hotline_core.metrics import (
+from hotline_core.workorders.metrics import (
     OrderOutcome,
     Rate,
     SatisfactionExclusion,
@@ -18,7 +18,7 @@ from hotline_core.metrics import (
     unit_rates,
     unit_score,
 )
-from hotline_core.presets import DeductionKind, SatisfactionLevel, load_preset
+from hotline_core.workorders.presets import DeductionKind, SatisfactionLevel, load_preset
 
 GAOTAI = load_preset("gaotai")
 L = SatisfactionLevel

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hotline_core.config_errors import ConfigError
-from hotline_core.presets import (
+from hotline_core.workorders.presets import (
     PRESET_DIR,
     PRESET_NAMES,
     Category,

@@ -30,9 +30,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from hotline_core.agent_directory import load_agents
-from hotline_core.presets import PRESET_DIR
 from hotline_core.workorders.desk import working_statuses
 from hotline_core.workorders.model import WorkOrder
+from hotline_core.workorders.presets import PRESET_DIR
 from stack.settings import REPO_ROOT
 from testkit.stack import Agent, HotlineStack
 from tests.e2e.redirect_fault_core import FAULT_AGENT, INJECTED

@@ -21,12 +21,12 @@ from hotline_core.acd import DistributionConfig, Distributor
 from hotline_core.acd.caller_flags import CallerFlags
 from hotline_core.acd.restriction import RestrictionList
 from hotline_core.agent_directory import AgentEntry
-from hotline_core.calendar import ChineseWorkingCalendar
 from hotline_core.call_records import CallLog
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
-from hotline_core.presets import load_preset
+from hotline_core.workorders.calendar import ChineseWorkingCalendar
 from hotline_core.workorders.desk import DeskSettings
+from hotline_core.workorders.presets import load_preset
 from stack.core import Core
 from tests.workorders.conftest import load_sample_dispatch_data
 from web import (

@@ -51,13 +51,13 @@ from hotline_core.acd.caller_flags import CallerFlags
 from hotline_core.acd.config import load_distribution_config
 from hotline_core.acd.restriction import RestrictionList
 from hotline_core.agent_directory import load_agents
-from hotline_core.calendar import ChineseWorkingCalendar
 from hotline_core.call_records import CallLog, Disposition
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
-from hotline_core.presets import Category, load_preset
 from hotline_core.workorders import desk
+from hotline_core.workorders.calendar import ChineseWorkingCalendar
 from hotline_core.workorders.desk import DeskSettings, Intake
+from hotline_core.workorders.presets import Category, load_preset
 from tests.workorders.conftest import Clock, load_sample_dispatch_data
 from web import (
     agents_api,

@@ -13,23 +13,23 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.orm import Session, sessionmaker
+from web.workorders_api import WorkOrderServices, register
 
 from hotline_core.access import AccessPolicy, policy_from_mapping
-from hotline_core.calendar import ChineseWorkingCalendar
 from hotline_core.call_records import CallRecord
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
-from hotline_core.presets import Preset, load_preset
+from hotline_core.workorders.calendar import ChineseWorkingCalendar
 from hotline_core.workorders.csv_import import (
     import_gazetteer,
     import_responsibility_list,
     import_units,
 )
 from hotline_core.workorders.desk import DeskSettings
+from hotline_core.workorders.presets import Preset, load_preset
 from testkit.postgres import fresh_database
 from web import open311, openapi
 from web.app import create_app
-from web.workorders_api import WorkOrderServices, register
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline_core.calendar import ChineseWorkingCalendar, load_overrides
 from hotline_core.config_errors import ConfigError
+from hotline_core.workorders.calendar import ChineseWorkingCalendar, load_overrides
 from hotline_core.workorders.model import WorkOrder, WorkOrderEvent
 from tests.workorders.composed_desk import served, write_settings
 from tests.workorders.hotline_time_scenario import help_request

@@ -26,11 +26,11 @@ from hotline_core.campaigns.model import (
     TargetState,
 )
 from hotline_core.campaigns.store import CampaignStore
-from hotline_core.presets import Category, ReplyPart, SatisfactionLevel
 from hotline_core.workorders import callbacks, desk
 from hotline_core.workorders.callbacks import Rating
 from hotline_core.workorders.desk import Conflict, DeskSettings, Intake
 from hotline_core.workorders.model import WorkOrder, WorkOrderEvent
+from hotline_core.workorders.presets import Category, ReplyPart, SatisfactionLevel
 from hotline_core.workorders.replies import ReplyDraft
 from tests.workorders.conftest import Clock
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from hotline_core.calendar import ChineseWorkingCalendar
+from hotline_core.workorders.calendar import ChineseWorkingCalendar
 from tests.workorders.conftest import Api, Clock
 
 NEW = "/api/workorders"

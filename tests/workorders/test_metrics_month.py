@@ -20,10 +20,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.access import Principal, Role
-from hotline_core.calendar import ChineseWorkingCalendar
-from hotline_core.presets import Category, ReplyPart, SatisfactionLevel
 from hotline_core.workorders import desk
+from hotline_core.workorders.calendar import ChineseWorkingCalendar
 from hotline_core.workorders.desk import DeskSettings, Intake
+from hotline_core.workorders.presets import Category, ReplyPart, SatisfactionLevel
 from hotline_core.workorders.replies import ReplyDraft
 from tests.workorders.conftest import Api, Clock
 

@@ -24,10 +24,10 @@ from hotline_core.campaigns.model import (
     TargetState,
 )
 from hotline_core.campaigns.store import CampaignStore
-from hotline_core.presets import Category, ReplyPart
 from hotline_core.workorders import callbacks, desk, reminders
 from hotline_core.workorders.desk import DeskSettings, Intake
 from hotline_core.workorders.model import Unit, WorkOrder, WorkOrderEvent
+from hotline_core.workorders.presets import Category, ReplyPart
 from hotline_core.workorders.replies import ReplyDraft
 from hotline_core.workorders.supervision import run_supervision
 from tests.workorders.conftest import Clock

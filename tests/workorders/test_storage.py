@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.access import Principal, Role
 from hotline_core.migrate import all_metadata
-from hotline_core.presets import Category, ReplyPart, SatisfactionLevel
 from hotline_core.workorders import desk
 from hotline_core.workorders.desk import DeskSettings, Intake
 from hotline_core.workorders.lifecycle import EventRecord, fold
 from hotline_core.workorders.model import AppendOnlyError, WorkOrder, WorkOrderEvent
+from hotline_core.workorders.presets import Category, ReplyPart, SatisfactionLevel
 from hotline_core.workorders.replies import ReplyDraft
 from tests.workorders.conftest import Clock
 

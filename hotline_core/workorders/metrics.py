@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hotline_core.presets import DeductionKind, Preset, SatisfactionLevel
+from hotline_core.workorders.presets import DeductionKind, Preset, SatisfactionLevel
 
 
 class SatisfactionExclusion(StrEnum):

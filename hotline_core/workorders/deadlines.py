@@ -1,7 +1,7 @@
 """Deadlines (办理时限): when a work order (工单) and its steps fall due under a preset.
 
 Pure functions of (preset, calendar, instants). Clock units (hours, minutes, natural
-days) run 7×24; working units follow :mod:`hotline_core.calendar` and its time
+days) run 7×24; working units follow :mod:`hotline_core.workorders.calendar` and its time
 convention: days are decided in the calendar's zone (the hotline's), whatever zone the
 instants come in. Each function says which instant its limit is counted from.
 """
@@ -11,14 +11,14 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import NamedTuple
 
-from hotline_core.calendar import (
+from hotline_core.workorders.calendar import (
     WORKING_DAY,
     WorkingCalendar,
     add_working_time,
     from_calendar_time,
     to_calendar_time,
 )
-from hotline_core.presets import Category, Limit, Preset, ReturnFrom
+from hotline_core.workorders.presets import Category, Limit, Preset, ReturnFrom
 
 
 def add_limit(calendar: WorkingCalendar, start: datetime, limit: Limit) -> datetime:

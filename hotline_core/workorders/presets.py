@@ -21,7 +21,7 @@ from pydantic import Field, Strict, StringConstraints
 
 from hotline_core.config_schema import ConfigModel, parse_toml, setting_error, validate_data
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
+PRESET_DIR = Path(__file__).resolve().parents[2] / "presets"
 PRESET_NAMES = ("gaotai", "ganzhou", "hebei", "minhe", "huizhou")
 
 

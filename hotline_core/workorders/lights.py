@@ -1,7 +1,7 @@
 """Lights (亮灯): the green/yellow/red state of an open work order (工单).
 
 gaotai names the "红黄灯" prompt but gives no threshold; the threshold is preset data
-(:class:`~hotline_core.presets.LightRule`). Time left and the allowance are measured on
+(:class:`~hotline_core.workorders.presets.LightRule`). Time left and the allowance are measured on
 the clock, from ``started_at`` (the instant the limit is counted from) to ``due_at``, so
 that a light can be computed per order without a calendar lookup.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from hotline_core.presets import Preset
+from hotline_core.workorders.presets import Preset
 
 
 class Light(StrEnum):
