@@ -3,11 +3,12 @@
 -- nor two calls to one agent. Invariant kept after every run: no READY agent could take a
 -- waiting call (otherwise it would have been assigned).
 --
--- Every name shared with Python (ARGV slots SLOT, operations OP and their arguments ARG,
--- hash fields AF/CF/FF and states AS/CS, settings S, strategies STRAT, error codes ERR,
--- result R/M, event EV) comes from the prelude generated from hotline_core/acd/contract.py
--- and put before this file when it is loaded; the field strings there are the storage
--- format. Write `AF.state`, never the short string.
+-- Every name shared with Python is written TABLE.name, with the tables of
+-- hotline_core/acd/contract.py (LUA_TABLES): ARGV slots SLOT, operations OP and their
+-- arguments ARG, hash fields AF/CF/FF, states AS/CS, callback flag CB, settings S,
+-- strategies STRAT, error codes ERR, result R/M, event EV. contract.script_source resolves
+-- each to its value when the script is loaded (no lookup at run time; an undefined name
+-- refuses to load); the field strings are the storage format. Write `AF.state`, never 'st'.
 --
 -- ARGV: SLOT.prefix key prefix (<ns>:acd), SLOT.channel events channel, SLOT.op operation,
 --       SLOT.now now (seconds, float), SLOT.settings settings JSON object (S),
@@ -40,23 +41,15 @@
 --   :ht:<skill>        list recent talk seconds (estimated wait)
 --
 -- Time: every run first applies what fell due by `now` (starvation bound, then wrap-up
--- ends, overflows and stuck rings in the order they fell due). With C.hold the
+-- ends, overflows and stuck rings in the order they fell due). With C[S.hold] the
 -- run changes state but assigns nothing (reconciliation); `rematch` assigns afterwards.
-
--- a JSON object keyed by the contract's strings, as a table keyed by its readable names
-local function named(json, names)
-  local raw = cjson.decode(json)
-  local t = {}
-  for name, key in pairs(names) do t[name] = raw[key] end
-  return t
-end
 
 local P = ARGV[SLOT.prefix]
 local CHANNEL = ARGV[SLOT.channel]
 local op = ARGV[SLOT.op]
 local now = tonumber(ARGV[SLOT.now])
-local C = named(ARGV[SLOT.settings], S)
-local A = named(ARGV[SLOT.args], ARG)
+local C = cjson.decode(ARGV[SLOT.settings])  -- keyed by S
+local A = cjson.decode(ARGV[SLOT.args])  -- the operation's arguments, keyed by ARG
 local out = {}
 local changed = false
 local warn = nil
@@ -81,32 +74,29 @@ local function hgetall(key)
   return t
 end
 
--- a call's hash as a table keyed by the readable field names (CF), numbers decoded
+-- a call's hash (keyed by CF) with its id; skills and numbers decoded
 local function load_call(cid)
-  local h = hgetall(ckey(cid))
-  if not h then return nil end
-  local c = { id = cid }
-  for name, field in pairs(CF) do c[name] = h[field] end
-  c.skills = cjson.decode(c.skills)
-  c.effective_priority = tonumber(c.effective_priority)
-  c.enqueued_at = tonumber(c.enqueued_at)
-  c.order = tonumber(c.order)
+  local c = hgetall(ckey(cid))
+  if not c then return nil end
+  c.id = cid
+  c[CF.skills] = cjson.decode(c[CF.skills])
+  c[CF.effective_priority] = tonumber(c[CF.effective_priority])
+  c[CF.enqueued_at] = tonumber(c[CF.enqueued_at])
+  c[CF.order] = tonumber(c[CF.order])
   return c
 end
 
 -- ---------------------------------------------------------------- agents ready sets
 
-local function strategy(s) return C.strategy[s] or C.default_strategy end
+local function strategy(s) return C[S.strategy][s] or C[S.default_strategy] end
 
 -- score in a ready set by the skill queue's strategy (lowest first)
-local SCORE = {
-  [STRAT.longest_idle] = function(_, _) return 0 end,  -- the member order, idle since, decides
-  [STRAT.fewest_calls] = function(_, calls) return calls end,
-  [STRAT.skill_level] = function(level, _) return level end,  -- level 1 is the best
-}
-
 local function ready_score(s, level, calls)
-  return SCORE[strategy(s)](level, calls)
+  local st = strategy(s)
+  if st == STRAT.longest_idle then return 0 end  -- the member order, idle since, decides
+  if st == STRAT.fewest_calls then return calls end
+  if st == STRAT.skill_level then return level end  -- level 1 is the best
+  return 0  -- no other strategy passes the configuration's check
 end
 
 local function make_ready(id, idle, since)
@@ -136,23 +126,23 @@ end
 -- ---------------------------------------------------------------- waiting line index
 
 local function call_queues(c)
-  local qs = { c.skills[1] }
-  if c.fallback and c.fallback ~= '' then table.insert(qs, c.fallback) end
+  local qs = { c[CF.skills][1] }
+  if c[CF.fallback] and c[CF.fallback] ~= '' then table.insert(qs, c[CF.fallback]) end
   return qs
 end
 
 local function index_call(c)
   for _, s in ipairs(call_queues(c)) do
-    redis.call('ZADD', wkey(s, c.effective_priority), f(c.order), c.id)
-    redis.call('ZADD', lkey(s), c.effective_priority, c.effective_priority)
+    redis.call('ZADD', wkey(s, c[CF.effective_priority]), f(c[CF.order]), c.id)
+    redis.call('ZADD', lkey(s), c[CF.effective_priority], c[CF.effective_priority])
   end
 end
 
 local function unindex_call(c)
   for _, s in ipairs(call_queues(c)) do
-    local w = wkey(s, c.effective_priority)
+    local w = wkey(s, c[CF.effective_priority])
     redis.call('ZREM', w, c.id)
-    if redis.call('ZCARD', w) == 0 then redis.call('ZREM', lkey(s), c.effective_priority) end
+    if redis.call('ZCARD', w) == 0 then redis.call('ZREM', lkey(s), c[CF.effective_priority]) end
   end
 end
 
@@ -166,15 +156,15 @@ end
 -- ---------------------------------------------------------------- figures
 
 local function bump(c, field, by)
-  redis.call('SADD', P .. ':flines', c.line)
-  redis.call('SADD', P .. ':fskills', c.skills[1])
-  redis.call('HINCRBYFLOAT', P .. ':fl:' .. c.line, field, f(by))
-  redis.call('HINCRBYFLOAT', P .. ':fs:' .. c.skills[1], field, f(by))
+  redis.call('SADD', P .. ':flines', c[CF.line])
+  redis.call('SADD', P .. ':fskills', c[CF.skills][1])
+  redis.call('HINCRBYFLOAT', P .. ':fl:' .. c[CF.line], field, f(by))
+  redis.call('HINCRBYFLOAT', P .. ':fs:' .. c[CF.skills][1], field, f(by))
 end
 
 local function count_abandon(c)
   bump(c, FF.abandoned, 1)
-  if now - c.enqueued_at > C.service_level_seconds then bump(c, FF.abandoned_after_target, 1) end
+  if now - c[CF.enqueued_at] > C[S.service_level_seconds] then bump(c, FF.abandoned_after_target, 1) end
   changed = true
 end
 
@@ -185,13 +175,13 @@ local function assign(c, id)
   unready(id)
   redis.call('HSET', akey(id), AF.state, AS.ringing, AF.since, f(now), AF.call, c.id)
   redis.call('HSET', ckey(c.id), CF.state, CS.ringing, CF.agent, id, CF.rang_at, f(now))
-  if C.ring_deadline_seconds > 0 then
-    redis.call('ZADD', RING, f(now + C.ring_deadline_seconds), c.id)
+  if C[S.ring_deadline_seconds] > 0 then
+    redis.call('ZADD', RING, f(now + C[S.ring_deadline_seconds]), c.id)
   end
   table.insert(out, {
-    [M.call] = c.id, [M.agent] = id, [M.line] = c.line, [M.caller] = c.caller,
-    [M.department] = c.department, [M.callback] = c.callback == CALLBACK_SET,
-    [M.priority] = tonumber(c.priority),
+    [M.call] = c.id, [M.agent] = id, [M.line] = c[CF.line], [M.caller] = c[CF.caller],
+    [M.department] = c[CF.department], [M.callback] = c[CF.callback] == CB.set,
+    [M.priority] = tonumber(c[CF.priority]),
   })
   changed = true
 end
@@ -219,9 +209,9 @@ end
 
 -- call side: a call became assignable (new, back at the head, overflowed)
 local function match_call(c)
-  if C.hold then return nil end
-  local id = pick_agent(c.skills[1], c.skills)
-  if not id and c.fallback and c.fallback ~= '' then id = pick_agent(c.fallback, { c.fallback }) end
+  if C[S.hold] then return nil end
+  local id = pick_agent(c[CF.skills][1], c[CF.skills])
+  if not id and c[CF.fallback] and c[CF.fallback] ~= '' then id = pick_agent(c[CF.fallback], { c[CF.fallback] }) end
   if id then assign(c, id) end
   return id
 end
@@ -230,7 +220,7 @@ end
 -- highest priority, then the skill it is best at (the lowest level number: 1 = best), then
 -- first come first served.
 local function match_agent(id)
-  if C.hold then return nil end
+  if C[S.hold] then return nil end
   local a = akey(id)
   local sk = cjson.decode(redis.call('HGET', a, AF.skills))
   local best, bep, blevel, bord = nil, nil, nil, nil
@@ -276,34 +266,34 @@ end
 
 -- put a waiting call into the line; head=true puts it before every call of its priority
 local function line_up(c, head)
-  c.state = CS.waiting
+  c[CF.state] = CS.waiting
   redis.call('ZREM', RING, c.id)
   -- a bound or an overflow that fell due while the call rang applies at once
-  if C.starvation_seconds > 0 and c.effective_priority < C.starved_priority
-      and c.enqueued_at + C.starvation_seconds <= now then
-    c.effective_priority = C.starved_priority
-    redis.call('HSET', ckey(c.id), CF.effective_priority, c.effective_priority)
+  if C[S.starvation_seconds] > 0 and c[CF.effective_priority] < C[S.starved_priority]
+      and c[CF.enqueued_at] + C[S.starvation_seconds] <= now then
+    c[CF.effective_priority] = C[S.starved_priority]
+    redis.call('HSET', ckey(c.id), CF.effective_priority, c[CF.effective_priority])
   end
-  local rule = C.overflow[c.skills[1]]
-  if rule and (not c.fallback or c.fallback == '') and c.enqueued_at + rule[1] <= now then
-    c.fallback = rule[2]
-    redis.call('HSET', ckey(c.id), CF.fallback, c.fallback)
+  local rule = C[S.overflow][c[CF.skills][1]]
+  if rule and (not c[CF.fallback] or c[CF.fallback] == '') and c[CF.enqueued_at] + rule[1] <= now then
+    c[CF.fallback] = rule[2]
+    redis.call('HSET', ckey(c.id), CF.fallback, c[CF.fallback])
   end
   if head then
-    local first = c.order
+    local first = c[CF.order]
     for _, s in ipairs(call_queues(c)) do
-      local h = redis.call('ZRANGE', wkey(s, c.effective_priority), 0, 0, 'WITHSCORES')
+      local h = redis.call('ZRANGE', wkey(s, c[CF.effective_priority]), 0, 0, 'WITHSCORES')
       if #h > 0 and tonumber(h[2]) < first then first = tonumber(h[2]) end
     end
-    c.order = first - 0.001
+    c[CF.order] = first - 0.001
   end
-  redis.call('HSET', ckey(c.id), CF.state, CS.waiting, CF.agent, '', CF.order, f(c.order))
-  redis.call('ZADD', WAITING, f(c.enqueued_at), c.id)
-  if C.starvation_seconds > 0 and c.effective_priority < C.starved_priority then
-    redis.call('ZADD', STARVE, f(c.enqueued_at + C.starvation_seconds), c.id)
+  redis.call('HSET', ckey(c.id), CF.state, CS.waiting, CF.agent, '', CF.order, f(c[CF.order]))
+  redis.call('ZADD', WAITING, f(c[CF.enqueued_at]), c.id)
+  if C[S.starvation_seconds] > 0 and c[CF.effective_priority] < C[S.starved_priority] then
+    redis.call('ZADD', STARVE, f(c[CF.enqueued_at] + C[S.starvation_seconds]), c.id)
   end
-  if rule and (not c.fallback or c.fallback == '') then
-    redis.call('ZADD', OVF, f(c.enqueued_at + rule[1]), c.id)
+  if rule and (not c[CF.fallback] or c[CF.fallback] == '') then
+    redis.call('ZADD', OVF, f(c[CF.enqueued_at] + rule[1]), c.id)
   end
   index_call(c)
   changed = true
@@ -334,12 +324,12 @@ end
 local function overflow_due(cid)
   redis.call('ZREM', OVF, cid)
   local c = load_call(cid)
-  if not c or c.state ~= CS.waiting or (c.fallback and c.fallback ~= '') then return end
-  local rule = C.overflow[c.skills[1]]
+  if not c or c[CF.state] ~= CS.waiting or (c[CF.fallback] and c[CF.fallback] ~= '') then return end
+  local rule = C[S.overflow][c[CF.skills][1]]
   if not rule then return end
   unindex_call(c)
-  c.fallback = rule[2]
-  redis.call('HSET', ckey(cid), CF.fallback, c.fallback)
+  c[CF.fallback] = rule[2]
+  redis.call('HSET', ckey(cid), CF.fallback, c[CF.fallback])
   index_call(c)
   changed = true
   match_call(c)
@@ -349,13 +339,13 @@ end
 local function ring_overdue(cid, due)
   redis.call('ZREM', RING, cid)
   local c = load_call(cid)
-  if not c or c.state ~= CS.ringing
-      or math.abs(tonumber(c.rang_at) + C.ring_deadline_seconds - due) > 0.000002 then
+  if not c or c[CF.state] ~= CS.ringing
+      or math.abs(tonumber(c[CF.rang_at]) + C[S.ring_deadline_seconds] - due) > 0.000002 then
     return
   end
-  local a = akey(c.agent)
+  local a = akey(c[CF.agent])
   if redis.call('HGET', a, AF.state) == AS.ringing and redis.call('HGET', a, AF.call) == cid then
-    redis.call('HSET', a, AF.state, AS.paused, AF.pause_reason, C.ring_cause, AF.since, f(due),
+    redis.call('HSET', a, AF.state, AS.paused, AF.pause_reason, C[S.ring_cause], AF.since, f(due),
       AF.call, '')
   end
   requeue(c)
@@ -363,14 +353,14 @@ end
 
 local function advance()
   -- starvation bound: only changes the order of the line, never who can serve a call
-  if C.starvation_seconds > 0 then
+  if C[S.starvation_seconds] > 0 then
     for _, cid in ipairs(redis.call('ZRANGEBYSCORE', STARVE, '-inf', f(now))) do
       redis.call('ZREM', STARVE, cid)
       local c = load_call(cid)
-      if c and c.state == CS.waiting and c.effective_priority < C.starved_priority then
+      if c and c[CF.state] == CS.waiting and c[CF.effective_priority] < C[S.starved_priority] then
         unindex_call(c)
-        c.effective_priority = C.starved_priority
-        redis.call('HSET', ckey(cid), CF.effective_priority, c.effective_priority)
+        c[CF.effective_priority] = C[S.starved_priority]
+        redis.call('HSET', ckey(cid), CF.effective_priority, c[CF.effective_priority])
         index_call(c)
         changed = true
       end
@@ -382,7 +372,7 @@ local function advance()
   for i = 1, #w, 2 do table.insert(ev, { tonumber(w[i + 1]), 0, w[i] }) end
   local o = redis.call('ZRANGEBYSCORE', OVF, '-inf', f(now), 'WITHSCORES')
   for i = 1, #o, 2 do table.insert(ev, { tonumber(o[i + 1]), 1, o[i] }) end
-  if C.ring_deadline_seconds > 0 then
+  if C[S.ring_deadline_seconds] > 0 then
     local g = redis.call('ZRANGEBYSCORE', RING, '-inf', f(now), 'WITHSCORES')
     for i = 1, #g, 2 do table.insert(ev, { tonumber(g[i + 1]), 2, g[i] }) end
   end
@@ -414,22 +404,22 @@ end
 -- create the call's hash from the arguments describing it: line, skills, caller,
 -- priority, enqueued at, department
 local function create_call(cid)
-  local line, skills, caller = A.line, A.skills, A.caller
-  local pr, at, dept = tonumber(A.priority), tonumber(A.enqueued_at), A.department
+  local line, skills, caller = A[ARG.line], A[ARG.skills], A[ARG.caller]
+  local pr, at, dept = tonumber(A[ARG.priority]), tonumber(A[ARG.enqueued_at]), A[ARG.department]
   local ep = pr
-  if C.starvation_seconds > 0 and pr < C.starved_priority and at + C.starvation_seconds <= now then
-    ep = C.starved_priority
+  if C[S.starvation_seconds] > 0 and pr < C[S.starved_priority] and at + C[S.starvation_seconds] <= now then
+    ep = C[S.starved_priority]
   end
   redis.call('HSET', ckey(cid), CF.line, line, CF.skills, skills, CF.caller, caller,
     CF.priority, pr, CF.effective_priority, ep, CF.enqueued_at, f(at), CF.department, dept,
-    CF.order, f(at), CF.fallback, '', CF.callback, NO_CALLBACK, CF.state, CS.waiting,
+    CF.order, f(at), CF.fallback, '', CF.callback, CB.not_set, CF.state, CS.waiting,
     CF.agent, '')
   redis.call('SADD', P .. ':calls', cid)
   return load_call(cid)
 end
 
 local function op_enqueue()
-  local cid = A.call
+  local cid = A[ARG.call]
   if redis.call('EXISTS', ckey(cid)) == 1 then return ERR.duplicate_call end
   local c = create_call(cid)
   line_up(c, false)
@@ -437,7 +427,7 @@ local function op_enqueue()
 end
 
 local function op_login()
-  local id, sk, grp = A.agent, A.skills, A.group
+  local id, sk, grp = A[ARG.agent], A[ARG.skills], A[ARG.group]
   local a = akey(id)
   local st = redis.call('HGET', a, AF.state)
   redis.call('SADD', P .. ':agents', id)
@@ -469,12 +459,12 @@ local function ringing_call(id)
   local cid = redis.call('HGET', akey(id), AF.call)
   if not cid or cid == '' then return nil end
   local c = load_call(cid)
-  if c and c.state == CS.ringing and c.agent == id then return c end
+  if c and c[CF.state] == CS.ringing and c[CF.agent] == id then return c end
   return nil
 end
 
 local function op_logout()
-  local id = A.agent
+  local id = A[ARG.agent]
   local st = agent_state(id)
   if not st or st == AS.logged_out then warn = 'not logged in' return nil end
   local ring = nil
@@ -489,7 +479,7 @@ local function op_logout()
 end
 
 local function op_pause()
-  local id, why = A.agent, A.reason
+  local id, why = A[ARG.agent], A[ARG.reason]
   local st = agent_state(id)
   if not st or st == AS.logged_out then return ERR.not_logged_in end
   if st == AS.on_call or st == AS.wrap_up then
@@ -509,7 +499,7 @@ local function op_pause()
 end
 
 local function op_unpause()
-  local id = A.agent
+  local id = A[ARG.agent]
   local st = agent_state(id)
   if not st or st == AS.logged_out then return ERR.not_logged_in end
   if st == AS.paused then
@@ -523,18 +513,18 @@ end
 
 local function abandon_call(c)
   local cid = c.id
-  if c.state == CS.waiting then
+  if c[CF.state] == CS.waiting then
     forget_waiting(c)
     count_abandon(c)
     end_call(c)
-  elseif c.state == CS.ringing then
+  elseif c[CF.state] == CS.ringing then
     count_abandon(c)
     end_call(c)
-    local a = akey(c.agent)
+    local a = akey(c[CF.agent])
     if redis.call('HGET', a, AF.state) == AS.ringing and redis.call('HGET', a, AF.call) == cid then
       -- the agent never talked: keeps its place among idle agents
-      make_ready(c.agent, tonumber(redis.call('HGET', a, AF.idle_since)), now)
-      match_agent(c.agent)
+      make_ready(c[CF.agent], tonumber(redis.call('HGET', a, AF.idle_since)), now)
+      match_agent(c[CF.agent])
     end
   else
     warn = 'call is being talked; use call_ended'
@@ -542,26 +532,26 @@ local function abandon_call(c)
 end
 
 local function op_abandon()
-  local c = load_call(A.call)
+  local c = load_call(A[ARG.call])
   if not c then warn = 'unknown call' return nil end
   abandon_call(c)
 end
 
 local function op_answered()
-  local cid, id = A.call, A.agent
+  local cid, id = A[ARG.call], A[ARG.agent]
   local c = load_call(cid)
   local a = akey(id)
   -- A Redirect reported failed (timed out) may still have reached Asterisk: the agent it
   -- was for answers while resting and the call waits in line again. The answer is real.
-  if c and c.state == CS.waiting and redis.call('HGET', a, AF.state) == AS.wrap_up
+  if c and c[CF.state] == CS.waiting and redis.call('HGET', a, AF.state) == AS.wrap_up
       and redis.call('HGET', a, AF.connect_failed) == cid then
     forget_waiting(c)
     redis.call('ZREM', WRAP, id)
     redis.call('HSET', ckey(cid), CF.state, CS.ringing, CF.agent, id)
     redis.call('HSET', a, AF.state, AS.ringing, AF.call, cid)
-    c.state, c.agent = CS.ringing, id
+    c[CF.state], c[CF.agent] = CS.ringing, id
   end
-  if not c or c.state ~= CS.ringing or c.agent ~= id then
+  if not c or c[CF.state] ~= CS.ringing or c[CF.agent] ~= id then
     warn = 'call not ringing at this agent'
     return nil
   end
@@ -570,43 +560,43 @@ local function op_answered()
   redis.call('ZREM', RING, cid)
   redis.call('HSET', a, AF.state, AS.on_call, AF.since, f(now), AF.connect_failed, '')
   redis.call('HINCRBY', a, AF.calls_taken, 1)
-  local wait = now - c.enqueued_at
+  local wait = now - c[CF.enqueued_at]
   bump(c, FF.answered, 1)
   bump(c, FF.total_answer_wait, wait)
-  if wait <= C.service_level_seconds then bump(c, FF.answered_within_target, 1) end
+  if wait <= C[S.service_level_seconds] then bump(c, FF.answered_within_target, 1) end
   changed = true
 end
 
 local function op_ended()
-  local cid, id = A.call, A.agent
+  local cid, id = A[ARG.call], A[ARG.agent]
   local c = load_call(cid)
   if not c then warn = 'unknown call' return nil end
-  if c.state == CS.waiting or c.state == CS.ringing then
+  if c[CF.state] == CS.waiting or c[CF.state] == CS.ringing then
     -- the caller hung up before anyone talked
     return abandon_call(c)
   end
-  if c.agent ~= id then warn = 'call talked by another agent' return nil end
-  local talk = now - tonumber(c.answered_at)
-  local ht = P .. ':ht:' .. c.skills[1]
+  if c[CF.agent] ~= id then warn = 'call talked by another agent' return nil end
+  local talk = now - tonumber(c[CF.answered_at])
+  local ht = P .. ':ht:' .. c[CF.skills][1]
   redis.call('LPUSH', ht, f(talk))
-  redis.call('LTRIM', ht, 0, C.handle_time_samples - 1)
+  redis.call('LTRIM', ht, 0, C[S.handle_time_samples] - 1)
   end_call(c)
   local a = akey(id)
   if redis.call('HGET', a, AF.state) ~= AS.on_call or redis.call('HGET', a, AF.call) ~= cid then
     return nil
   end
   redis.call('HSET', a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
-  if C.wrapup_seconds > 0 then
-    redis.call('ZADD', WRAP, f(now + C.wrapup_seconds), id)
+  if C[S.wrapup_seconds] > 0 then
+    redis.call('ZADD', WRAP, f(now + C[S.wrapup_seconds]), id)
   else
     wrap_done(id, now)  -- READY at once, or PAUSED if a pause was asked during the call
   end
 end
 
 local function op_rna()
-  local cid, id, why = A.call, A.agent, A.reason
+  local cid, id, why = A[ARG.call], A[ARG.agent], A[ARG.reason]
   local c = load_call(cid)
-  if not c or c.state ~= CS.ringing or c.agent ~= id then
+  if not c or c[CF.state] ~= CS.ringing or c[CF.agent] ~= id then
     warn = 'call not ringing at this agent'
     return nil
   end
@@ -620,10 +610,10 @@ end
 local function op_connect_failed()
   -- the telephony side could not move the caller to the agent (AMI Redirect failed or timed
   -- out): the call goes back to the head of its line; the agent, not at fault, rests in
-  -- WRAP_UP for A.rest_seconds so the same pair is not retried at once
-  local cid, id, rest = A.call, A.agent, tonumber(A.rest_seconds)
+  -- WRAP_UP for A[ARG.rest_seconds] so the same pair is not retried at once
+  local cid, id, rest = A[ARG.call], A[ARG.agent], tonumber(A[ARG.rest_seconds])
   local c = load_call(cid)
-  if not c or c.state ~= CS.ringing or c.agent ~= id then
+  if not c or c[CF.state] ~= CS.ringing or c[CF.agent] ~= id then
     warn = 'call not ringing at this agent'
     return nil
   end
@@ -637,30 +627,30 @@ local function op_connect_failed()
 end
 
 local function op_callback()
-  local cid = A.call
+  local cid = A[ARG.call]
   local c = load_call(cid)
-  if not c or c.state ~= CS.waiting then return ERR.not_waiting end
-  redis.call('HSET', ckey(cid), CF.callback, CALLBACK_SET)
+  if not c or c[CF.state] ~= CS.waiting then return ERR.not_waiting end
+  redis.call('HSET', ckey(cid), CF.callback, CB.set)
   changed = true
 end
 
 local function op_forget_call()
   -- reconciliation: the call is gone from Asterisk; not counted in figures
-  local cid = A.call
+  local cid = A[ARG.call]
   local c = load_call(cid)
   if not c then return nil end
-  if c.state == CS.waiting then forget_waiting(c) end
+  if c[CF.state] == CS.waiting then forget_waiting(c) end
   end_call(c)
-  if c.agent and c.agent ~= '' then
-    local a = akey(c.agent)
+  if c[CF.agent] and c[CF.agent] ~= '' then
+    local a = akey(c[CF.agent])
     if redis.call('HGET', a, AF.call) == cid then
       local st = redis.call('HGET', a, AF.state)
       if st == AS.ringing then
-        make_ready(c.agent, tonumber(redis.call('HGET', a, AF.idle_since)), now)
-        match_agent(c.agent)
+        make_ready(c[CF.agent], tonumber(redis.call('HGET', a, AF.idle_since)), now)
+        match_agent(c[CF.agent])
       elseif st == AS.on_call then
         redis.call('HSET', a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
-        redis.call('ZADD', WRAP, f(now + C.wrapup_seconds), c.agent)
+        redis.call('ZADD', WRAP, f(now + C[S.wrapup_seconds]), c[CF.agent])
         advance()
       end
     end
@@ -668,29 +658,29 @@ local function op_forget_call()
 end
 
 local function op_force_talk()
-  -- reconciliation: Asterisk says agent id talks (or rings, A.mode = CS.ringing) with call
+  -- reconciliation: Asterisk says agent id talks (or rings, A[ARG.mode] = CS.ringing) with call
   -- cid; the other arguments describe the call in case the distributor never knew it
-  local cid, id, mode = A.call, A.agent, A.mode
+  local cid, id, mode = A[ARG.call], A[ARG.agent], A[ARG.mode]
   local a = akey(id)
   local st = redis.call('HGET', a, AF.state)
   if not st then return ERR.not_logged_in end
   local c = load_call(cid)
   if not c then
     c = create_call(cid)
-  elseif c.state == CS.waiting then
+  elseif c[CF.state] == CS.waiting then
     forget_waiting(c)
   end
   -- another agent the distributor gave this call to does not have it
-  if c.agent and c.agent ~= '' and c.agent ~= id then
-    local other = akey(c.agent)
+  if c[CF.agent] and c[CF.agent] ~= '' and c[CF.agent] ~= id then
+    local other = akey(c[CF.agent])
     if redis.call('HGET', other, AF.call) == cid then
       local ost = redis.call('HGET', other, AF.state)
       if ost == AS.ringing then
-        make_ready(c.agent, tonumber(redis.call('HGET', other, AF.idle_since)), now)
-        match_agent(c.agent)
+        make_ready(c[CF.agent], tonumber(redis.call('HGET', other, AF.idle_since)), now)
+        match_agent(c[CF.agent])
       elseif ost == AS.on_call then
         redis.call('HSET', other, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
-        redis.call('ZADD', WRAP, f(now + C.wrapup_seconds), c.agent)
+        redis.call('ZADD', WRAP, f(now + C[S.wrapup_seconds]), c[CF.agent])
       end
     end
   end
@@ -699,8 +689,8 @@ local function op_force_talk()
   local relined = nil
   if prev and prev ~= '' and prev ~= cid then
     local p = load_call(prev)
-    if p and p.agent == id then
-      if p.state == CS.ringing then
+    if p and p[CF.agent] == id then
+      if p[CF.state] == CS.ringing then
         line_up(p, true)
         relined = p
       else
@@ -713,8 +703,8 @@ local function op_force_talk()
   if mode == CS.ringing then
     redis.call('HSET', a, AF.state, AS.ringing, AF.since, f(now), AF.call, cid, AF.pause_reason, '')
     redis.call('HSET', ckey(cid), CF.state, CS.ringing, CF.agent, id, CF.rang_at, f(now))
-    if C.ring_deadline_seconds > 0 then
-      redis.call('ZADD', RING, f(now + C.ring_deadline_seconds), cid)
+    if C[S.ring_deadline_seconds] > 0 then
+      redis.call('ZADD', RING, f(now + C[S.ring_deadline_seconds]), cid)
     end
   else
     redis.call('HSET', a, AF.state, AS.on_call, AF.since, f(now), AF.call, cid, AF.pause_reason, '')
@@ -727,7 +717,7 @@ end
 
 local function op_agent_idle()
   -- reconciliation: Asterisk shows no call for agent id: it must not stay RINGING/ON_CALL
-  local id = A.agent
+  local id = A[ARG.agent]
   local a = akey(id)
   local st = redis.call('HGET', a, AF.state)
   if st == AS.ringing then
@@ -737,17 +727,17 @@ local function op_agent_idle()
     advance()
     if c then
       c = load_call(c.id)
-      if c and c.state == CS.waiting then match_call(c) end
+      if c and c[CF.state] == CS.waiting then match_call(c) end
     end
     if redis.call('HGET', a, AF.state) == AS.ready then match_agent(id) end
   elseif st == AS.on_call then
     local cid = redis.call('HGET', a, AF.call)
     if cid and cid ~= '' then
       local c = load_call(cid)
-      if c and c.agent == id then end_call(c) end
+      if c and c[CF.agent] == id then end_call(c) end
     end
     redis.call('HSET', a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
-    redis.call('ZADD', WRAP, f(now + C.wrapup_seconds), id)
+    redis.call('ZADD', WRAP, f(now + C[S.wrapup_seconds]), id)
     advance()
   end
 end

@@ -2,10 +2,11 @@
 
 Every name the two sides share is defined here once: the operations, the arguments each one
 takes, the hash fields of agents, calls and figures and the states written in them, the
-settings, the error codes and the shape of the result. The script (``assign.lua``) is
-loaded with a prelude generated from this module (:func:`lua_prelude`) and uses the names
-only through it (``AF.state``, ``CS.waiting``, ``OP.enqueue`` ...); Python encodes the
-arguments and decodes the result and the hashes with the same enums.
+settings, the error codes and the shape of the result. The script (``assign.lua``) writes
+the names as ``TABLE.name`` (``AF.state``, ``CS.waiting``, ``OP.enqueue`` ...; the tables are
+:data:`LUA_TABLES`) and :func:`script_source` resolves them to their values when the script
+is loaded; Python encodes the arguments and decodes the result and the hashes with the same
+enums.
 ``tests/acd/test_lua_contract.py`` checks both directions.
 
 The short field strings (``st``, ``grp`` ...) are the storage format in Redis and stay as
@@ -15,6 +16,7 @@ they are; only the names the code uses are readable.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum, IntEnum, StrEnum
@@ -134,8 +136,11 @@ class FigureField(StrEnum):
     TOTAL_ANSWER_WAIT = "wait_ans"
 
 
-CALLBACK_SET = "1"  # CallField.CALLBACK when virtual hold was requested
-NO_CALLBACK = "0"   # CallField.CALLBACK otherwise
+class CallbackFlag(StrEnum):
+    """The ``cb`` field of a call's hash: virtual hold (虚拟排队) requested or not."""
+
+    SET = "1"
+    NOT_SET = "0"
 
 # --------------------------------------------------------------------- settings
 
@@ -355,9 +360,10 @@ def reset_figures() -> Invocation:
     return Invocation(Op.RESET_FIGURES, {})
 
 
-# --------------------------------------------------------------------- the Lua prelude
+# --------------------------------------------------------------------- the script's names
 
-# Lua table name -> the enum it renders. The script refers to ``<table>.<member name>``.
+# Lua table name -> the enum it stands for. The script writes ``<table>.<member name>``
+# (``AF.state``, ``CS.waiting``, ``SLOT.args``).
 LUA_TABLES: dict[str, type[StrEnum] | type[IntEnum]] = {
     "SLOT": ArgvSlot,
     "OP": Op,
@@ -366,6 +372,7 @@ LUA_TABLES: dict[str, type[StrEnum] | type[IntEnum]] = {
     "AS": AgentState,
     "CF": CallField,
     "CS": CallState,
+    "CB": CallbackFlag,
     "FF": FigureField,
     "S": Setting,
     "STRAT": Strategy,
@@ -375,8 +382,7 @@ LUA_TABLES: dict[str, type[StrEnum] | type[IntEnum]] = {
     "EV": EventField,
 }
 
-# Lua constant name -> value (a single string each).
-LUA_CONSTANTS: dict[str, str] = {"CALLBACK_SET": CALLBACK_SET, "NO_CALLBACK": NO_CALLBACK}
+_REFERENCE = re.compile(r"(?<![\w.])(" + "|".join(LUA_TABLES) + r")\.([A-Za-z_]\w*)")
 
 
 def lua_name(member: Enum) -> str:
@@ -384,26 +390,30 @@ def lua_name(member: Enum) -> str:
     return member.name.lower()
 
 
-def _lua_value(value: str | int) -> str:
+def lua_literal(value: str | int) -> str:
+    """A value as a Lua literal (the names are ASCII; a JSON string of ASCII is valid Lua)."""
     if isinstance(value, int):
         return str(value)
     if not value.isascii():
-        raise ValueError(f"{value!r}: the Lua prelude holds ASCII names only")
-    return json.dumps(value)  # a JSON string of plain ASCII is a valid Lua string literal
+        raise ValueError(f"{value!r}: the script's names must be ASCII")
+    return json.dumps(value)
 
 
-def lua_prelude() -> str:
-    """The Lua lines put before ``assign.lua``: one table per enum (``AF.state = "st"``),
-    one local per constant."""
-    lines = ["-- generated from hotline_core/acd/contract.py (lua_prelude); do not edit"]
-    for table, enum in LUA_TABLES.items():
-        fields = ", ".join(f"{lua_name(m)} = {_lua_value(m.value)}" for m in enum)
-        lines.append(f"local {table} = {{ {fields} }}")
-    for name, value in LUA_CONSTANTS.items():
-        lines.append(f"local {name} = {_lua_value(value)}")
-    return "\n".join(lines) + "\n"
+LUA_VALUES: dict[str, dict[str, str]] = {
+    table: {lua_name(m): lua_literal(m.value) for m in enum}
+    for table, enum in LUA_TABLES.items()
+}
 
 
 def script_source(body: str) -> str:
-    """The whole script Redis runs: the prelude, then ``assign.lua``."""
-    return lua_prelude() + body
+    """The script Redis runs: ``assign.lua`` with every ``TABLE.name`` replaced by its value,
+    so a run looks nothing up (as fast as literals). A name the contract does not define
+    refuses to load."""
+    def resolve(m: re.Match[str]) -> str:
+        value = LUA_VALUES[m.group(1)].get(m.group(2))
+        if value is None:
+            raise ValueError(f"assign.lua: {m.group(0)} is not defined in contract.py")
+        return value
+
+    return ("-- names resolved from hotline_core/acd/contract.py (script_source)\n"
+            + _REFERENCE.sub(resolve, body))

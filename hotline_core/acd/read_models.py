@@ -21,8 +21,8 @@ from hotline_core.acd.agents import AgentState, AgentStatus
 from hotline_core.acd.calls import WaitingCall
 from hotline_core.acd.config import DistributionConfig
 from hotline_core.acd.contract import (
-    CALLBACK_SET,
     AgentField,
+    CallbackFlag,
     CallField,
     CallState,
     FigureField,
@@ -65,7 +65,7 @@ def waiting_call_from_hash(call_id: str, h: Mapping[str, str], effective_priorit
         skills=tuple(json.loads(h[CallField.SKILLS])), caller=h[CallField.CALLER],
         priority=int(h[CallField.PRIORITY]), enqueued_at=float(h[CallField.ENQUEUED_AT]),
         department=h.get(CallField.DEPARTMENT, ""),
-        callback=h.get(CallField.CALLBACK) == CALLBACK_SET,
+        callback=h.get(CallField.CALLBACK) == CallbackFlag.SET,
         effective_priority=effective_priority,
     )
 

@@ -7,9 +7,10 @@ directions on the source of ``assign.lua``.
   literal in it is a Redis command, a number format, a key suffix or a sentence.
 - Every ``TABLE.name`` the script uses is defined by the contract (a misspelt name would be
   nil in Lua, silently), and every name the contract defines is used by the script.
-- For every operation, the arguments the script reads (``A.name``, through the functions
-  it calls) are exactly those Python's encoder sends.
-- The prelude is valid Lua that gives Redis the contract's values (run in a real Redis).
+- For every operation, the arguments the script reads (``A[ARG.name]``, through the
+  functions it calls) are exactly those Python's encoder sends.
+- The names resolve to Lua that gives Redis the contract's values (run in a real Redis),
+  and a name the contract does not define refuses to load.
 - Python modules of the distributor spell no field, state or operation string.
 
 Before this change the script used ``'st'``, ``'READY'``, ``ARGV[7]`` ... directly: the
@@ -30,7 +31,7 @@ import redis.asyncio as aioredis
 
 from hotline_core.acd import contract
 from hotline_core.acd.calls import CallMatch
-from hotline_core.acd.contract import LUA_CONSTANTS, LUA_TABLES, Invocation, Op, lua_name
+from hotline_core.acd.contract import LUA_TABLES, Invocation, Op, lua_name
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = (ROOT / "hotline_core" / "acd" / "assign.lua").read_text(encoding="utf-8")
@@ -84,16 +85,10 @@ def literal_offenders(lua: str) -> list[str]:
             and not s.startswith(":") and " " not in s]
 
 
-# The script reads the arguments and the settings into tables keyed by the readable names
-# (``A.call``, ``C.hold``); those are the uses of ARG and S.
-READ_AS = {"ARG": "A", "S": "C"}
-
-
 def table_uses(lua: str) -> dict[str, set[str]]:
-    """``TABLE.name`` uses of the prelude's tables in the script."""
+    """``TABLE.name`` uses of the contract's tables in the script."""
     code = code_of(lua)
-    return {table: set(re.findall(rf"(?<![\w.]){READ_AS.get(table, table)}\.([A-Za-z_]\w*)",
-                                  code))
+    return {table: set(re.findall(rf"(?<![\w.]){table}\.([A-Za-z_]\w*)", code))
             for table in LUA_TABLES}
 
 
@@ -111,7 +106,7 @@ def functions(lua: str) -> dict[str, str]:
 
 
 def args_read(lua: str, start: str) -> set[str]:
-    """``A.name`` read by function ``start`` and every script function it calls."""
+    """``A[ARG.name]`` read by function ``start`` and every script function it calls."""
     bodies = functions(lua)
     seen, todo, read = set(), [start], set()
     while todo:
@@ -120,7 +115,7 @@ def args_read(lua: str, start: str) -> set[str]:
             continue
         seen.add(name)
         body = bodies[name]
-        read |= set(re.findall(r"(?<![\w.])A\.(\w+)", body))
+        read |= set(re.findall(r"(?<![\w.])A\[ARG\.(\w+)\]", body))
         todo += [f for f in re.findall(r"(?<![\w.])(\w+)\(", body) if f in bodies]
     return read
 
@@ -141,7 +136,7 @@ def test_the_scans_find_what_a_wrong_script_does() -> None:
 local st = redis.call('HGET', akey(id), 'st')  -- a field as a literal
 if st == 'READY' then return cjson.encode({ e = 'not_logged_in' }) end
 redis.call('HSET', ckey(cid), AF.staet, CS.waiting, CF.agent, '')
-local id, why = ARGV[6], A.cuase
+local id, why = ARGV[6], A[ARG.cuase]
 local k = P .. ':calls'
 warn = 'call not ringing at this agent'
 '''
@@ -151,7 +146,7 @@ warn = 'call not ringing at this agent'
     assert uses["CS"] == {"waiting"}
     assert uses["ARG"] - names(contract.Arg) == {"cuase"}
     assert "ARGV[6]" in code_of(wrong)  # the positional form the contract replaced
-    body = "local function op_x()\n  local a = A.cuase\nend\n"
+    body = "local function op_x()\n  local a = A[ARG.cuase]\nend\n"
     assert args_read(body, "op_x") == {"cuase"}
 
 
@@ -178,19 +173,14 @@ def test_every_name_the_script_uses_is_defined_and_every_defined_name_used(
     assert defined - used == set(), f"{table}: in contract.py, never used by assign.lua"
 
 
-def test_every_constant_is_used() -> None:
+def test_arguments_settings_and_loaded_calls_are_read_through_the_contract() -> None:
+    """``A``, ``C`` and a loaded call ``c``/``p`` are indexed by ARG, S and CF only (``c.id``
+    is the one field the script adds)."""
     code = code_of(SCRIPT)
-    for name in LUA_CONSTANTS:
-        assert re.search(rf"(?<![\w.]){name}(?!\w)", code), name
-    # the tables keyed by the readable names are built from ARG and S
-    assert "named(ARGV[SLOT.args], ARG)" in code and "named(ARGV[SLOT.settings], S)" in code
-
-
-def test_a_loaded_call_is_read_by_its_field_names() -> None:
-    """``c.<name>``/``p.<name>`` (a call loaded by load_call) is a CallField name."""
-    read = set(re.findall(r"(?<![\w.])[cp]\.(\w+)", code_of(SCRIPT)))
-    assert "effective_priority" in read
-    assert read - names(contract.CallField) == {"id"}
+    assert set(re.findall(r"(?<![\w.])[AC]\[(\w+)\.", code)) == {"ARG", "S"}
+    assert not re.search(r"(?<![\w.])[AC]\.\w", code)
+    assert set(re.findall(r"(?<![\w.])[cp]\[(\w+)\.", code)) == {"CF"}
+    assert set(re.findall(r"(?<![\w.])[cp]\.(\w+)", code)) == {"id"}
 
 
 def test_the_script_runs_every_operation_and_no_other() -> None:
@@ -205,23 +195,26 @@ def test_each_operation_reads_exactly_the_arguments_python_sends(op: Op) -> None
     assert args_read(SCRIPT, op_functions(SCRIPT)[lua_name(op)]) == sent
 
 
-# ------------------------------------------------------------------ the prelude in Redis
+# ------------------------------------------------------------------ the names in Redis
 
 
-async def test_the_prelude_gives_redis_the_contract_values(redis_url: str) -> None:
+async def test_the_resolved_names_give_redis_the_contract_values(redis_url: str) -> None:
+    every = [f"{t}.{lua_name(m)}" for t, enum in LUA_TABLES.items() for m in enum]
+    lua = contract.script_source(f"return cjson.encode({{ {', '.join(every)} }})")
     client = aioredis.from_url(redis_url, socket_timeout=5, decode_responses=True)
     try:
-        tables = ", ".join(f"{t} = {t}" for t in LUA_TABLES)
-        consts = ", ".join(f"{c} = {c}" for c in LUA_CONSTANTS)
-        lua = contract.lua_prelude() + f"return cjson.encode({{ {tables}, {consts} }})"
         got = json.loads(await client.eval(lua, 0))
     finally:
         await client.aclose()
-    assert got["AF"]["state"] == "st" and got["CS"]["waiting"] == "W"  # the storage format
-    assert got["SLOT"]["args"] == 6
-    for table, enum in LUA_TABLES.items():
-        assert got[table] == {lua_name(m): m.value for m in enum}, table
-    assert {c: got[c] for c in LUA_CONSTANTS} == LUA_CONSTANTS
+    want = [m.value for enum in LUA_TABLES.values() for m in enum]
+    assert got == want
+    assert got[every.index("AF.state")] == "st" and got[every.index("SLOT.args")] == 6
+
+
+def test_a_name_the_contract_does_not_define_refuses_to_load() -> None:
+    with pytest.raises(ValueError, match=r"AF\.staet is not defined"):
+        contract.script_source("redis.call('HGET', k, AF.staet)")
+    assert contract.script_source("x = AF.state").endswith('x = "st"')
 
 
 # ------------------------------------------------------------------ Python
