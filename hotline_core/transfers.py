@@ -9,13 +9,33 @@ A :class:`CentreCall` row keeps the reference a centre gave for a call it passed
 
 from __future__ import annotations
 
-from datetime import datetime
+import ipaddress
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from pydantic import Field, StringConstraints, field_validator
+from sqlalchemy import DateTime, ForeignKey, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from hotline_core.config_schema import ConfigModel, parse_toml, setting_error, validate_data
 from hotline_core.db import Base
+
+# The emergency numbers (R-EMERG): the only destinations of a transfer.
+EMERGENCY_NUMBERS = ("110", "119", "120", "122")
+EmergencyNumber = Literal["110", "119", "120", "122"]
+
+
+class TransferError(Exception):
+    """A transfer request refused before anything changed on the call; ``status`` is the
+    HTTP status that fits, ``field`` the request field at fault (if any)."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
 
 
 class TransferMode(StrEnum):
@@ -64,3 +84,142 @@ class CentreCall(Base):
     centre: Mapped[str] = mapped_column(String(8))          # 110 | 119 | 120 | 122
     reference: Mapped[str] = mapped_column(String(64), default="")
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# -- configuration: the centres' trunks ------------------------------------------------------
+
+class CentreEntry(ConfigModel):
+    """One ``[[centre]]`` of ``centres.toml``: an emergency centre's trunk."""
+
+    number: EmergencyNumber = Field(description="110, 119, 120 or 122")
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    addresses: list[str] = Field(
+        min_length=1, description="source IP addresses of the centre's trunk: a call from "
+        "one of them is the centre's (pjsip identify), whatever its headers say")
+    uri: Annotated[str, StringConstraints(pattern=r"^sip:[0-9A-Za-z.-]+(:[0-9]{1,5})?$")] = \
+        Field(description="where transfers to this centre are sent, e.g. sip:10.0.0.5:5060")
+    reference_header: Annotated[str, StringConstraints(
+        pattern=r"^(X-[A-Za-z0-9-]{1,60})?$")] = Field(
+        "", description="the SIP header (X-…) in which the centre sends its reference for a "
+        "call it passes in; empty: none")
+
+    @field_validator("addresses")
+    @classmethod
+    def _ip_addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(f"{address!r} is not an IP address") from None
+        return value
+
+
+class CentresFile(ConfigModel):
+    """``centres.toml``: the emergency centres (110/119/120/122) this hotline exchanges
+    calls with (R-EMERG)."""
+
+    line: Annotated[str, StringConstraints(pattern=r"^[0-9]{3,20}$")] = Field(
+        description="the line (config/lines.toml) that calls passed in by a centre land on")
+    ring_seconds: int = Field(30, ge=5, le=120,
+                              description="how long a centre may ring before the citizen "
+                                          "comes back")
+    centre: list[CentreEntry] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Centre:
+    number: str
+    name: str
+    addresses: tuple[str, ...]
+    uri: str
+    reference_header: str = ""
+
+
+@dataclass(frozen=True)
+class Centres:
+    """The configured centres, looked up by number (empty: transfers refused)."""
+
+    line: str
+    ring_seconds: int
+    centres: tuple[Centre, ...] = ()
+
+    def get(self, number: str) -> Centre | None:
+        return next((c for c in self.centres if c.number == number), None)
+
+
+def load_centres(path: Path) -> Centres:
+    text, data = parse_toml(path, "paths.centres_file")
+    parsed = validate_data(path, text, data, CentresFile)
+    seen: dict[str, int] = {}
+    addresses: set[str] = set()
+    for index, entry in enumerate(parsed.centre):
+        if entry.number in seen:
+            raise setting_error(path, text, ["centre", index, "number"],
+                                f"centre {entry.number} configured twice")
+        seen[entry.number] = index
+        for address in entry.addresses:
+            if address in addresses:
+                raise setting_error(path, text, ["centre", index, "addresses"],
+                                    f"{address} belongs to two centres")
+            addresses.add(address)
+    return Centres(line=parsed.line, ring_seconds=parsed.ring_seconds, centres=tuple(
+        Centre(number=e.number, name=e.name, addresses=tuple(e.addresses), uri=e.uri,
+               reference_header=e.reference_header) for e in parsed.centre))
+
+
+# -- storage ---------------------------------------------------------------------------------
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TransferStore:
+    """Transfer rows and centres' references (synchronous: call from a worker thread)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def requested(self, call_id: str, target: str, mode: TransferMode, agent: str,
+                  work_order_id: int | None = None) -> int:
+        with self._sessions() as s, s.begin():
+            row = CallTransfer(call_record_id=call_id, work_order_id=work_order_id,
+                               target=target, mode=mode.value, requested_by=agent,
+                               requested_at=_now(), outcome=TransferOutcome.REQUESTED.value,
+                               detail="")
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def outcome(self, transfer_id: int, outcome: TransferOutcome, detail: str = "",
+                answered: bool = False, ended: bool = False) -> None:
+        with self._sessions() as s, s.begin():
+            row = s.get(CallTransfer, transfer_id)
+            if row is None:
+                return
+            row.outcome = outcome.value
+            if detail:
+                row.detail = detail[:200]
+            if answered and row.answered_at is None:
+                row.answered_at = _now()
+            if ended and row.ended_at is None:
+                row.ended_at = _now()
+
+    def of_call(self, call_id: str) -> list[CallTransfer]:
+        with self._sessions() as s:
+            return list(s.scalars(select(CallTransfer)
+                                  .where(CallTransfer.call_record_id == call_id)
+                                  .order_by(CallTransfer.id)))
+
+    def get(self, transfer_id: int) -> CallTransfer | None:
+        with self._sessions() as s:
+            return s.get(CallTransfer, transfer_id)
+
+    def centre_call(self, call_id: str, centre: str, reference: str) -> None:
+        with self._sessions() as s, s.begin():
+            if s.get(CentreCall, call_id) is None:
+                s.add(CentreCall(call_record_id=call_id, centre=centre,
+                                 reference=reference[:64], received_at=_now()))
+
+    def centre_of_call(self, call_id: str) -> CentreCall | None:
+        with self._sessions() as s:
+            return s.get(CentreCall, call_id)

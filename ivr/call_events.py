@@ -8,7 +8,7 @@ that went through the fallback queue are picked up later from the CDR file.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -45,8 +45,11 @@ class CallEventBridge:
     def __init__(self, ami: AmiClient, live: LiveCalls, calls: AsyncCallLog,
                  distributor: Distributor,
                  on_ended: Callable[[CallRecord], None] | None = None,
-                 live_transcripts: LiveTranscripts | None = None) -> None:
+                 live_transcripts: LiveTranscripts | None = None,
+                 observers: tuple[Callable[[Any], Awaitable[None]], ...] = ()) -> None:
         self._ami = ami
+        # Also given every event, after the bridge (transfers: ivr/transfer.py).
+        self._observers = observers
         self._live_transcripts = live_transcripts
         self._on_ended = on_ended
         self._live = live
@@ -83,6 +86,8 @@ class CallEventBridge:
             await self._hangup(event)
         elif name == "QueueCallerJoin":
             await self._left_for_fallback(event)
+        for observer in self._observers:
+            await observer(event)
 
     async def _dial_end(self, event: Any) -> None:
         call_id = event.get("Uniqueid", "")

@@ -27,6 +27,11 @@ class Context(StrEnum):
     WAIT = "hotline-wait"                  # music on hold, heartbeat check, ``waiting``
     CONNECT = "hotline-connect"            # AMI Redirect target: exten = agent id
     CALLBACK = "hotline-callback"          # AMI Originate target of the dialer
+    FROM_CENTRE = "from-centre"            # the emergency centres' trunks (pjsip.conf)
+    TRANSFER = "hotline-transfer"          # AMI Redirect target: exten = 110/119/120/122
+    TRANSFER_DIAL = "hotline-transfer-dial"  # dials the centre's trunk, caller ID = citizen
+    TRANSFER_BACK = "hotline-transfer-back"  # centre busy/no answer: back to agent or line
+    CONFERENCE = "hotline-conference"      # three-way call (三方通话): exten = the call id
     AGENTS = "agents"                      # agents' phones: may dial nothing
 
 
@@ -35,6 +40,7 @@ class AgiScript(StrEnum):
 
     INBOUND = "inbound"
     WAITING = "waiting"
+    TRANSFER = "transfer"    # a transfer's centre did not take the citizen: what next
 
 
 class AgiParam(StrEnum):
@@ -43,7 +49,7 @@ class AgiParam(StrEnum):
     LINE = "line"
     REC = "rec"
     LINKEDID = "linkedid"
-    TRANSFER = "transfer"
+    STATUS = "status"        # ``transfer``: the DIALSTATUS of the centre (or agent-…)
 
 
 class Next(StrEnum):
@@ -70,7 +76,9 @@ class Var(StrEnum):
     LINE = "HOTLINE_LINE"                        # dialled line number (inherited)
     FALLBACK = "HOTLINE_FALLBACK"                # the line's fallback queue (inherited)
     REC = "HOTLINE_REC"                          # recording name (inherited)
-    XFER = "HOTLINE_XFER"                        # digits of the transfer header
+    XFER_RING = "HOTLINE_XFER_RING"              # global: seconds a centre may ring
+    XFER_AGENT = "HOTLINE_XFER_AGENT"            # transfer: the agent the citizen returns to
+    XFER_TRUNK = "HOTLINE_XFER_TRUNK"            # transfer: the centre's endpoint
     NEXT = "HOTLINE_NEXT"                        # set by the flows: a :class:`Next` value
     WAITED = "HOTLINE_WAITED"                    # seconds on hold since the last announcement
     CALL_ID = "HOTLINE_CALL_ID"                  # callback: the citizen's original call
@@ -83,9 +91,10 @@ def inherited(var: Var) -> str:
 
 
 class Header(StrEnum):
-    """SIP headers the dialplan reads (``PJSIP_HEADER(read,…)``)."""
-
-    TRANSFER_FROM = "X-Hotline-Transfer-From"   # number of the line that transferred the call
+    """SIP headers the dialplan reads (``PJSIP_HEADER(read,…)``). None today: a header any
+    caller can set decides nothing (a call from an emergency centre is known by the trunk
+    it arrives on, i.e. its source address; a centre's reference header is configured per
+    centre and read by the core only on that centre's calls)."""
 
 
 def read_header(header: Header) -> str:
@@ -97,6 +106,23 @@ class Endpoint(StrEnum):
     """PJSIP endpoints named by the dialplan and the event bridge (agents' are their ids)."""
 
     CARRIER = "carrier"
+
+
+CENTRE_ENDPOINT_PREFIX = "centre-"
+
+
+def centre_endpoint(number: str) -> str:
+    """The PJSIP endpoint of an emergency centre's trunk: ``centre-119``."""
+    return f"{CENTRE_ENDPOINT_PREFIX}{number}"
+
+
+def centre_of_channel(channel: str) -> str | None:
+    """``PJSIP/centre-119-0000002a`` → ``119`` (a call that came in on a centre's trunk)."""
+    prefix = f"{TECH}/{CENTRE_ENDPOINT_PREFIX}"
+    if not channel.startswith(prefix):
+        return None
+    number = channel[len(prefix):].split("-", 1)[0]
+    return number if number.isdigit() else None
 
 
 TECH = "PJSIP"   # channel technology of every endpoint: ``PJSIP/<endpoint>-<seq>``

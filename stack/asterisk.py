@@ -18,13 +18,23 @@ from pathlib import Path
 
 from hotline_core.agent_directory import AgentEntry
 from hotline_core.lines import LinePlan
-from ivr.dialplan import CDR_FILE, TECH, Context, Var, cdr_mapping, fallback_queue, inherited
+from hotline_core.transfers import Centres
+from ivr.dialplan import (
+    CDR_FILE,
+    TECH,
+    Context,
+    Var,
+    cdr_mapping,
+    centre_endpoint,
+    fallback_queue,
+    inherited,
+)
 from stack.prompts import build_prompts
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "asterisk_conf"
 TEMPLATES = ("asterisk.conf", "modules.conf", "logger.conf", "rtp.conf", "manager.conf",
              "musiconhold.conf", "cdr.conf", "cdr_custom.conf", "pjsip.conf", "extensions.conf",
-             "queues.conf")
+             "queues.conf", "confbridge.conf")
 _PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 # Asterisk drops root right after start (-U/-G) and runs as this user of its root's
 # /etc/passwd (Debian's package creates it). What it writes - recordings, CDR, logs - is
@@ -78,6 +88,7 @@ class AsteriskSpec:
     announce_seconds: int = 30
     carrier_outbound_uri: str = ""             # empty: no outbound calls (no callbacks)
     extra_dialplan: str = field(default="")    # raw extensions.conf text appended (bench)
+    centres: Centres = field(default_factory=lambda: Centres(line="", ring_seconds=30))
 
     @property
     def inst(self) -> str:
@@ -131,7 +142,11 @@ def conf_texts(spec: AsteriskSpec, moddir: str) -> dict[str, str]:
                         f"contact = {spec.carrier_outbound_uri}\n"
                         if spec.carrier_outbound_uri else ""),
         "announce_seconds": str(spec.announce_seconds),
-        "agent_endpoints": _agent_endpoints(spec) + spec.extra_endpoints,
+        "agent_endpoints": (_agent_endpoints(spec) + _centre_endpoints(spec.centres)
+                            + spec.extra_endpoints),
+        "transfer_ring": str(spec.centres.ring_seconds),
+        "centre_line": _centre_line(spec),
+        "centre_transfers": _centre_transfers(spec.centres),
         "line_extensions": _line_extensions(spec.lines),
         "queues": _queues(spec),
         "cdr_file": CDR_FILE,
@@ -186,12 +201,48 @@ def _agent_endpoints(spec: AsteriskSpec) -> str:
         blocks.append(
             f"[{a.id}](media)\ntype = endpoint\ncontext = {Context.AGENTS}\nauth = {a.id}-auth\n"
             f"aors = {a.id}\ncallerid = \"{a.name}\" <{a.id}>\nforce_rport = yes\n"
-            f"rewrite_contact = yes\n\n"
+            f"rewrite_contact = yes\n"
+            # The phone's own transfer key (SIP REFER) is refused: a transfer goes through
+            # the platform (POST /api/calls/{id}/transfer), which never drops the citizen.
+            f"allow_transfer = no\n\n"
             f"[{a.id}-auth]\ntype = auth\nauth_type = digest\nusername = {a.id}\n"
             f"password = {phone.password}\n\n"
             f"[{a.id}]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n{contact}\n"
         )
     return "\n".join(blocks)
+
+
+def _centre_endpoints(centres: Centres) -> str:
+    """One trunk per emergency centre, identified by its source addresses only."""
+    blocks = []
+    for c in centres.centres:
+        name = centre_endpoint(c.number)
+        matches = "".join(f"match = {a}\n" for a in c.addresses)
+        blocks.append(
+            f"[{name}](media)\ntype = endpoint\ncontext = {Context.FROM_CENTRE}\n"
+            f"identify_by = ip\ntrust_id_inbound = no\nsend_pai = no\nallow_transfer = no\n"
+            f"aors = {name}\n\n"
+            f"[{name}]\ntype = aor\ncontact = {c.uri}\n\n"
+            f"[{name}]\ntype = identify\nendpoint = {name}\n{matches}\n")
+    return "".join(blocks)
+
+
+def _centre_line(spec: AsteriskSpec) -> str:
+    """Whatever a centre dials lands on the centres' line (no line: not in service)."""
+    line = spec.lines.by_number(spec.centres.line) if spec.centres.centres else None
+    if line is None:
+        return f"exten => _X.,1,Goto({Context.NOT_IN_SERVICE},s,1)"
+    return (f"exten => _X.,1,Set({inherited(Var.LINE)}={line.number})\n"
+            f" same => n,Set({inherited(Var.FALLBACK)}={fallback_queue(line.skills[0])})\n"
+            f" same => n,Goto({Context.INBOUND},s,1)")
+
+
+def _centre_transfers(centres: Centres) -> str:
+    """One extension per configured centre: nothing else can be dialled from here."""
+    return "\n".join(
+        f"exten => {c.number},1,Set({Var.XFER_TRUNK}={centre_endpoint(c.number)})\n"
+        f" same => n,Goto({Context.TRANSFER_DIAL},${{EXTEN}},1)"
+        for c in centres.centres) or f"exten => _X.,1,Goto({Context.TRANSFER_BACK},s,1)"
 
 
 def _line_extensions(lines: LinePlan) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from hotline_core.agent_directory import load_agents
 from hotline_core.lines import load_lines
+from hotline_core.transfers import load_centres
 from stack.asterisk import AgentPhone, AsteriskSpec
 from stack.settings import Settings, sip_password
 
@@ -32,4 +33,5 @@ def spec_from_settings(settings: Settings) -> AsteriskSpec:
         prompts_override_dir=settings.prompts_override_dir,
         announce_seconds=settings.announce_seconds,
         carrier_outbound_uri=settings.carrier_outbound_uri,
+        centres=load_centres(settings.centres_file),
     )

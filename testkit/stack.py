@@ -84,6 +84,8 @@ class HotlineStack:
     rtp_ports: int = 80
     extra_endpoints: str = ""
     extra_dialplan: str = ""
+    # The emergency centres file (TOML text of config/centres.toml); empty: the shipped one.
+    centres: str = ""
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hotline-e2e-")))
     _exit: ExitStack = field(default_factory=ExitStack)
     phones: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -133,6 +135,8 @@ class HotlineStack:
         cfg = self.tmp / "config"
         cfg.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / "config" / "lines.toml", cfg / "lines.toml")
+        (cfg / "centres.toml").write_text(
+            self.centres or (REPO_ROOT / "config" / "centres.toml").read_text())
         agents = "\n".join(
             f'[[agent]]\nid = "{a.id}"\nname = "agent {a.id}"\ngroup = "call-taking"\n'
             f"skills = {{ {', '.join(f'{k} = {v}' for k, v in a.skills.items())} }}\n"

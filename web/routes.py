@@ -15,9 +15,10 @@ from web import (
     workorders_api,
 )
 from web.app import RouteModule
+from web.transfers import routes as transfers_routes
 
 ROUTE_MODULES: tuple[RouteModule, ...] = (
     calls_api.register, agents_api.register, live_api.register, restrictions_api.register,
     callers_api.register, workorders_api.register, open311.register, openapi.register,
-    call_figures_api.register,
+    call_figures_api.register, transfers_routes.register,
 )

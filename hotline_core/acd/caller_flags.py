@@ -2,8 +2,8 @@
 
 Three facts raise a caller (R-EMERG, R-ELDERLY, R-PRIORITY-SUPERVISION), the levels come
 from the distribution config:
-- the call was transferred from 110/119/120/122 (the carrier or the emergency centre sets
-  the SIP header ``X-Hotline-Transfer-From``);
+- the call was passed in by 110/119/120/122 over the centre's own trunk (known by its
+  source address, ``transferred_from`` = the centre's number; no header counts);
 - the caller is flagged as needing help (elderly, dialect) by an agent or supervisor;
 - the caller has an open overdue work order (超期工单): :class:`OverdueOrders` looks in the
   work-order store for an order from the caller's number that a unit is still working on

@@ -19,9 +19,10 @@ from hotline_core.phone_numbers import canonical_number
 from hotline_core.recording_names import recording_name
 from ivr.agi import AgiHangup, AgiSession
 from ivr.caller_priority import CallerPriority
-from ivr.dialplan import AgiParam, Header, Next, Var, read_header
+from ivr.dialplan import AgiParam, Next, Var, centre_of_channel
 from ivr.live_calls import LiveCall, LiveCalls
 from ivr.records import AsyncCallLog
+from ivr.transfer import CentreIntake
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ class InboundContext:
     recordings_dir: str      # recordings directory as Asterisk sees it
     restrictions: RestrictionList | None = None
     priority: CallerPriority | None = None
+    # Calls passed in by an emergency centre: keeps the centre's reference (ivr/transfer.py).
+    centre_intake: CentreIntake | None = None
 
 
 class InboundFlow:
@@ -75,10 +78,13 @@ class InboundFlow:
             await self._voice_message(session, call_id, recording)
             return
         priority = 0
+        # A centre's call is known by the trunk it came in on (its source address), never
+        # by a header: the same header from the carrier raises nobody.
+        centre = centre_of_channel(session.env.get("channel", "")) or ""
+        if centre and ctx.centre_intake is not None:
+            await ctx.centre_intake.arrived(session, call_id, centre)
         if ctx.priority is not None:
-            transferred = (p[AgiParam.TRANSFER] if AgiParam.TRANSFER in p
-                           else await session.get_variable(read_header(Header.TRANSFER_FROM)))
-            priority = await ctx.priority.of(caller, transferred or "")
+            priority = await ctx.priority.of(caller, centre)
         await session.set_variable(Var.NEXT, Next.WAIT)
         try:
             await ctx.distributor.enqueue(WaitingCall(

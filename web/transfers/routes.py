@@ -1,0 +1,82 @@
+"""Transfer routes: the agent on the call (or a supervisor) transfers it to 110/119/120/122;
+everyone who may read call records reads a call's transfers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from hotline_core.access import Principal, Role
+from hotline_core.transfers import CallTransfer, TransferError, TransferMode
+from web import keys
+from web.api import Routes, read_body, reply
+from web.errors import json_error
+from web.requests import principal
+from web.transfers.schemas import TransferBody, TransferList, TransferOut
+from web.transfers.services import TRANSFERS, TransferServices
+
+routes = Routes(tag="transfers")
+READERS = {Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.CALLBACK}
+
+
+def _services(request: web.Request) -> TransferServices:
+    svc = request.app.get(TRANSFERS)
+    if svc is None:   # composed with the old services dict (while packages move)
+        svc = request.app.get(keys.SERVICES, {}).get("transfers")
+    if not isinstance(svc, TransferServices):
+        raise json_error(503, "call transfers are not configured in this process")
+    return svc
+
+
+def _out(row: CallTransfer) -> TransferOut:
+    return TransferOut(id=row.id, call_id=row.call_record_id, target=row.target,
+                       mode=row.mode, requested_by=row.requested_by,
+                       requested_at=row.requested_at, answered_at=row.answered_at,
+                       ended_at=row.ended_at, outcome=row.outcome, detail=row.detail)
+
+
+def _call_id(request: web.Request) -> str:
+    call_id = request.match_info["call_id"]
+    # Asterisk unique ids: digits and one dot.
+    if not (0 < len(call_id) <= 64 and call_id.replace(".", "", 1).isdigit()):
+        raise json_error(404, "no such call")
+    return call_id
+
+
+@routes.post("/api/calls/{call_id}/transfer", body=TransferBody, response=TransferOut,
+             status=201)
+async def transfer(request: web.Request) -> web.Response:
+    """Transfer a call to an emergency centre (一键转接 / 三方通话)."""
+    svc = _services(request)
+    who: Principal = principal(request, svc.access)
+    if who.role not in (Role.OPERATOR, Role.SUPERVISOR):
+        raise json_error(403, f"role {who.role.value} may not transfer calls")
+    call_id = _call_id(request)
+    body = await read_body(request, TransferBody)
+    try:
+        transfer_id = await svc.transferrer.start(
+            call_id, body.target, TransferMode(body.mode), who.name,
+            who.role is Role.SUPERVISOR)
+    except TransferError as exc:
+        extra: dict[str, Any] = {"field": exc.field} if exc.field else {}
+        raise json_error(exc.status, str(exc), **extra) from None
+    row = await asyncio.to_thread(svc.store.get, transfer_id)
+    if row is None:  # pragma: no cover - written before start() returned
+        raise json_error(500, "transfer row missing")
+    return reply(_out(row), status=201)
+
+
+@routes.get("/api/calls/{call_id}/transfers", response=TransferList)
+async def transfers_of_call(request: web.Request) -> web.Response:
+    """A call's transfers: target, mode, times and outcome."""
+    svc = _services(request)
+    who = principal(request, svc.access)
+    if who.role not in READERS:
+        raise json_error(403, f"role {who.role.value} may not read call records")
+    rows = await asyncio.to_thread(svc.store.of_call, _call_id(request))
+    return reply(TransferList(transfers=[_out(r) for r in rows]))
+
+
+register = routes.register

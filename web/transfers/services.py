@@ -1,0 +1,29 @@
+"""What the transfer routes need, under :data:`TRANSFERS`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+from aiohttp import web
+
+from hotline_core.access import AccessPolicy
+from hotline_core.transfers import TransferMode, TransferStore
+
+
+class Transferrer(Protocol):
+    """Carries a transfer out on the telephony side (ivr/transfer.py); returns the row id or
+    raises :class:`hotline_core.transfers.TransferError`."""
+
+    async def start(self, call_id: str, target: str, mode: TransferMode, requester: str,
+                    supervisor: bool) -> int: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferServices:
+    transferrer: Transferrer
+    store: TransferStore
+    access: AccessPolicy
+
+
+TRANSFERS = web.AppKey("transfers", TransferServices)
