@@ -30,6 +30,7 @@ from hotline_core.acd.config import DistributionFile, load_distribution_config
 from hotline_core.agent_directory import AgentsFile, load_agents
 from hotline_core.config_schema import load_toml
 from hotline_core.lines import LinesFile, load_lines
+from hotline_core.transfers import CentresFile, load_centres
 from hotline_core.workorders.calendar import OverridesFile, load_overrides
 from hotline_core.workorders.presets import PresetFile, load_preset
 from speech.keywords import KeywordsFile, load_keywords
@@ -69,6 +70,7 @@ CONFIG_FILES: tuple[ConfigFile, ...] = (
     ConfigFile("config/keywords*.toml", "keywords", KeywordsFile, load_keywords),
     ConfigFile("config/api_tokens*.yaml", "api_tokens", AccessFile, load_policy),
     ConfigFile("presets/*.toml", "preset", PresetFile, load_preset),
+    ConfigFile("config/centres*.toml", "centres", CentresFile, load_centres),
 )
 
 
