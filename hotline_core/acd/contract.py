@@ -146,7 +146,7 @@ class CallbackFlag(StrEnum):
 
 
 class Setting(StrEnum):
-    """Keys of the settings object (ARGV 5)."""
+    """Keys of the settings object (slot ``ArgvSlot.SETTINGS``)."""
 
     WRAPUP_SECONDS = "wrap"
     SERVICE_LEVEL_SECONDS = "sl"
@@ -165,7 +165,7 @@ STUCK_RING_CAUSE = "no answer"
 
 
 def encode_settings(config: DistributionConfig, *, hold: bool = False) -> str:
-    """The settings object the script reads (ARGV 5)."""
+    """The settings object the script reads (slot ``ArgvSlot.SETTINGS``)."""
     settings: dict[str, Any] = {
         Setting.WRAPUP_SECONDS: config.wrapup_seconds,
         Setting.SERVICE_LEVEL_SECONDS: config.service_level_seconds,

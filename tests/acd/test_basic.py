@@ -206,7 +206,7 @@ async def test_every_change_is_published_on_the_events_channel(
         assert msg is not None
         ops.append(json.loads(msg["data"])["op"])
     assert ops == ["login", "enqueue"]
-    await pubsub.aclose()
+    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 async def test_duplicate_call_id_is_refused(make: MakeDistributor) -> None:

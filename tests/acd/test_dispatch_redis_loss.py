@@ -65,7 +65,7 @@ async def test_redis_killed_under_the_distribution_loop() -> None:
 
     def counted_pubsub(**kwargs: object) -> PubSub:
         tries["n"] += 1
-        return real_pubsub(**kwargs)  # type: ignore[arg-type]
+        return real_pubsub(**kwargs)
 
     distributor.advance = counted  # type: ignore[method-assign]
     client.pubsub = counted_pubsub  # type: ignore[method-assign]
