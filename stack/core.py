@@ -62,17 +62,15 @@ from stack.speech_service import speech_settings
 from stack.supervision_loop import run_supervision_loop
 from stack.tls import check_certificate, server_context
 from stack.tokens import ensure_tokens_file
-from web import (
-    agents_api,
-    callers_api,
-    calls_api,
-    live_api,
-    restrictions_api,
-    workorders_api,
-)
+from web.agents.services import AGENTS, AgentServices
 from web.app import create_app
+from web.callers.services import CALLERS, CallerServices
+from web.calls.services import CALLS, CallServices
+from web.keys import WORKORDERS, WorkOrderServices, provide
+from web.live.services import LIVE, LiveServices, pubsub_client
+from web.restrictions.services import RESTRICTIONS, RestrictionServices
 from web.routes import ROUTE_MODULES
-from web.transfers.services import TransferServices
+from web.transfers.services import TRANSFERS, TransferServices
 
 if TYPE_CHECKING:
     from speech.live import LiveTranscriber
@@ -123,7 +121,7 @@ class Core:
             socket_connect_timeout=5))
         # The live web sockets hold a pub/sub connection each: a client of their own, so
         # open wallboards never take connections from the pool that serves calls.
-        self.live_redis = live_api.pubsub_client(s.redis_url)
+        self.live_redis = pubsub_client(s.redis_url)
         ns = s.redis_namespace      # every key and channel below is under it (redis_keys.py)
         distributor = Distributor(self.redis, dist_config, namespace=ns)
         live = LiveCalls(self.redis, namespace=ns)
@@ -202,20 +200,18 @@ class Core:
             route_modules=ROUTE_MODULES,
             health_probes=self._probes(engine),
             access=access,
-            services={
-                "calls": calls_api.CallServices(call_log, access, self.spec.recordings_dir,
-                                                sessions),
-                "agents": agents_api.AgentServices(distributor, {a.id: a for a in agents},
-                                                   access),
-                "distributor": distributor,
-                "restrictions": restrictions_api.RestrictionServices(
-                    restrictions, access, days=desk.preset.restriction_days),
-                "live": live_api.LiveServices(distributor, self.live_redis, access,
-                                              call_owner=agent_of_call),
-                "callers": callers_api.CallerServices(flags, access),
-                "workorders": workorders_api.WorkOrderServices(desk=desk, access=access),
-                "transfers": TransferServices(transfers, transfer_store, access),
-            },
+            services=[
+                provide(CALLS, CallServices(call_log, access, self.spec.recordings_dir,
+                                            sessions)),
+                provide(AGENTS, AgentServices(distributor, {a.id: a for a in agents}, access)),
+                provide(RESTRICTIONS, RestrictionServices(
+                    restrictions, access, days=desk.preset.restriction_days)),
+                provide(LIVE, LiveServices(distributor, self.live_redis, access,
+                                           call_owner=agent_of_call)),
+                provide(CALLERS, CallerServices(flags, access)),
+                provide(WORKORDERS, WorkOrderServices(desk=desk, access=access)),
+                provide(TRANSFERS, TransferServices(transfers, transfer_store, access)),
+            ],
         )
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()

@@ -1,4 +1,6 @@
-"""JSON errors with a reason, for every API route, and the request checks every route shares."""
+"""JSON errors with a reason, for every API route, the request checks every route shares,
+and the one table that turns a domain refusal into an HTTP status (:data:`DOMAIN_ERRORS`,
+applied by the middleware :func:`web.api.domain_errors`)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+
+from hotline_core.acd import DistributionError
+from hotline_core.workorders.csv_import import CsvImportError
+from hotline_core.workorders.desk import WorkOrderError
+from hotline_core.workorders.dispatch import UnitChoiceError
+from hotline_core.workorders.knowledge import NotPending
 
 # Every status aiohttp has a class for (HTTPBadRequest, HTTPConflict, ...), by number.
 _BY_STATUS: dict[int, type[web.HTTPException]] = {
@@ -57,3 +65,44 @@ async def refuse_unusable_urls(request: web.Request, handler: Handler) -> web.St
                 where = "the URL path" if name == "path" else f"query parameter {name!r}"
                 raise json_error(400, f"{where} {why.replace('NUL', 'NUL (0x00)')}")
     return await handler(request)
+
+
+# (status, reason, extra fields of the JSON error) of one domain exception.
+Mapped = tuple[int, str, dict[str, Any]]
+
+
+def _work_order(exc: Exception) -> Mapped:
+    assert isinstance(exc, WorkOrderError)
+    return exc.status, exc.reason, dict(exc.extra)
+
+
+def _csv(exc: Exception) -> Mapped:
+    assert isinstance(exc, CsvImportError)
+    return 422, str(exc), {"problems": [
+        {"line": p.line, "column": p.column, "message": p.message} for p in exc.problems]}
+
+
+def _status(status: int, field: str | None = None) -> Callable[[Exception], Mapped]:
+    def mapped(exc: Exception) -> Mapped:
+        return status, str(exc), ({"field": field} if field else {})
+    return mapped
+
+
+# Every domain refusal the API answers, by exception type (subclasses included): a new
+# domain error is one line here, never a try/except in a handler.
+DOMAIN_ERRORS: dict[type[Exception], Callable[[Exception], Mapped]] = {
+    WorkOrderError: _work_order,           # carries its own status (404, 403, 409, 422, 503)
+    CsvImportError: _csv,                  # an import refused whole, with its problems
+    UnitChoiceError: _status(422, "matter"),  # no unit for this matter and place
+    NotPending: _status(409),              # a knowledge-base entry not waiting for review
+    DistributionError: _status(409),       # an agent state change the distributor refuses
+}
+
+
+def domain_http(exc: Exception) -> Mapped | None:
+    """The HTTP answer to a domain exception, or None when it is not a refusal (a bug)."""
+    for kind in type(exc).__mro__:
+        convert = DOMAIN_ERRORS.get(kind)
+        if convert is not None:
+            return convert(exc)
+    return None

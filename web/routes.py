@@ -1,24 +1,27 @@
-"""Every route module of the HTTP API, in one list: the core and the tests that compose the
-app register the same routes, so a new module cannot be served without being tested."""
+"""Every resource package of the HTTP API, in one list: the core and the tests that compose
+the app register the same routes, so a new package cannot be served without being tested
+(``tests/web/test_openapi_complete.py`` checks each route's declared schemas).
+
+Health and the wallboard page are registered by :func:`web.app.create_app` itself."""
 
 from __future__ import annotations
 
-from web import (
-    agents_api,
-    call_figures_api,
-    callers_api,
-    calls_api,
-    live_api,
-    open311,
-    openapi,
-    restrictions_api,
-    workorders_api,
-)
+from web.agents import routes as agents
 from web.app import RouteModule
+from web.call_figures import routes as call_figures
+from web.callers import routes as callers
+from web.calls import routes as calls
+from web.kb import routes as kb
+from web.live import routes as live
+from web.metrics import routes as metrics
+from web.open311 import routes as open311
+from web.openapi import routes as openapi
+from web.restrictions import routes as restrictions
 from web.transfers import routes as transfers_routes
+from web.workorders import routes as workorders
 
 ROUTE_MODULES: tuple[RouteModule, ...] = (
-    calls_api.register, agents_api.register, live_api.register, restrictions_api.register,
-    callers_api.register, workorders_api.register, open311.register, openapi.register,
-    call_figures_api.register, transfers_routes.register,
+    calls.register, agents.register, live.register, restrictions.register,
+    callers.register, workorders.register, kb.register, metrics.register, open311.register,
+    openapi.register, call_figures.register, transfers_routes.register,
 )

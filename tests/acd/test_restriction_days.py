@@ -22,8 +22,10 @@ from hotline_core.acd.restriction import RestrictionList
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.workorders.presets import PRESET_DIR, Preset, load_preset
 from tests.security.composed import bearer, policy
-from web import restrictions_api
 from web.app import create_app
+from web.keys import provide
+from web.restrictions import routes as restrictions_api
+from web.restrictions.services import RESTRICTIONS, RestrictionServices
 
 DAY = 86_400.0
 
@@ -47,9 +49,9 @@ async def restrict_without_length(tmp_path: Path, redis: aioredis.Redis, preset:
                                   namespace: str) -> dict[str, float]:
     engine = make_engine(f"sqlite:///{tmp_path / f'{namespace}.db'}")
     app = create_app(make_sessionmaker(engine), route_modules=[restrictions_api.register],
-                     services={"restrictions": restrictions_api.RestrictionServices(
+                     services=[provide(RESTRICTIONS, RestrictionServices(
                          RestrictionList(redis, namespace=namespace), policy(),
-                         days=preset.restriction_days)},
+                         days=preset.restriction_days))],
                      access=policy())
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()

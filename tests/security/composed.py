@@ -29,15 +29,14 @@ from hotline_core.workorders.desk import DeskSettings
 from hotline_core.workorders.presets import load_preset
 from stack.core import Core
 from tests.workorders.conftest import load_sample_dispatch_data
-from web import (
-    agents_api,
-    callers_api,
-    calls_api,
-    live_api,
-    restrictions_api,
-    workorders_api,
-)
+from web.agents.services import AGENTS, AgentServices
 from web.app import create_app
+from web.callers.services import CALLERS, CallerServices
+from web.calls.services import CALLS, CallServices
+from web.keys import WORKORDERS, WorkOrderServices, provide
+from web.live import services as live_api
+from web.live.services import LIVE
+from web.restrictions.services import RESTRICTIONS, RestrictionServices
 from web.routes import ROUTE_MODULES
 
 # name -> token. Operators are named by their agent id, as `hotline up` names them.
@@ -122,16 +121,15 @@ async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.M
         maker,
         route_modules=ROUTE_MODULES,
         health_probes=core._probes(engine),
-        services={
-            "calls": calls_api.CallServices(call_log, access, tmp_path / "recordings", maker),
-            "agents": agents_api.AgentServices(distributor, agents, access),
-            "distributor": distributor,
-            "restrictions": restrictions_api.RestrictionServices(
-                restrictions, access, days=desk.preset.restriction_days),
-            "live": live,
-            "callers": callers_api.CallerServices(CallerFlags(redis, namespace), access),
-            "workorders": workorders_api.WorkOrderServices(desk=desk, access=access),
-        },
+        services=[
+            provide(CALLS, CallServices(call_log, access, tmp_path / "recordings", maker)),
+            provide(AGENTS, AgentServices(distributor, agents, access)),
+            provide(RESTRICTIONS, RestrictionServices(
+                restrictions, access, days=desk.preset.restriction_days)),
+            provide(LIVE, live),
+            provide(CALLERS, CallerServices(CallerFlags(redis, namespace), access)),
+            provide(WORKORDERS, WorkOrderServices(desk=desk, access=access)),
+        ],
         access=access,
     )
     server = TestServer(app, host="127.0.0.1")

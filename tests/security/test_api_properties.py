@@ -59,15 +59,14 @@ from hotline_core.workorders.calendar import ChineseWorkingCalendar
 from hotline_core.workorders.desk import DeskSettings, Intake
 from hotline_core.workorders.presets import Category, load_preset
 from tests.workorders.conftest import Clock, load_sample_dispatch_data
-from web import (
-    agents_api,
-    callers_api,
-    calls_api,
-    live_api,
-    restrictions_api,
-    workorders_api,
-)
+from web.agents.services import AGENTS, AgentServices
 from web.app import create_app
+from web.callers.services import CALLERS, CallerServices
+from web.calls.services import CALLS, CallServices
+from web.keys import WORKORDERS, WorkOrderServices, provide
+from web.live import services as live_api
+from web.live.services import LIVE
+from web.restrictions.services import RESTRICTIONS, RestrictionServices
 from web.routes import ROUTE_MODULES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -233,17 +232,15 @@ def served(tmp_path: Path, redis_url: str) -> Any:
         return create_app(
             maker,
             route_modules=ROUTE_MODULES,
-            services={
-                "calls": calls_api.CallServices(CallLog(maker), access, recordings, maker),
-                "agents": agents_api.AgentServices(distributor, {a.id: a for a in agents},
-                                                   access),
-                "distributor": distributor,
-                "restrictions": restrictions_api.RestrictionServices(
-                    restrictions, access, days=cfg.preset.restriction_days),
-                "live": live_api.LiveServices(distributor, pubsub, access),
-                "callers": callers_api.CallerServices(flags, access),
-                "workorders": workorders_api.WorkOrderServices(desk=cfg, access=access),
-            },
+            services=[
+                provide(CALLS, CallServices(CallLog(maker), access, recordings, maker)),
+                provide(AGENTS, AgentServices(distributor, {a.id: a for a in agents}, access)),
+                provide(RESTRICTIONS, RestrictionServices(
+                    restrictions, access, days=cfg.preset.restriction_days)),
+                provide(LIVE, live_api.LiveServices(distributor, pubsub, access)),
+                provide(CALLERS, CallerServices(flags, access)),
+                provide(WORKORDERS, WorkOrderServices(desk=cfg, access=access)),
+            ],
             access=access,
         )
 

@@ -27,7 +27,7 @@ from speech.keywords import AlertRule, KeywordLists, spot
 from speech.live import LiveTranscriber
 from speech.settings import SpeechSettings
 from tests.security.composed import TOKENS, Composed, composed
-from web import live_api
+from web.live import services as live_api
 
 FIRE = KeywordLists(alerts=(AlertRule("fire", "119", ("着火",)),))
 WAIT = 30  # seconds a socket may take to deliver one message on a loaded machine

@@ -27,9 +27,12 @@ from tests.workorders.conftest import (
     load_sample_calls,
     load_sample_dispatch_data,
 )
-from web import open311
 from web.app import create_app
-from web.workorders_api import WorkOrderServices, register
+from web.kb import routes as kb
+from web.keys import WORKORDERS, WorkOrderServices, provide
+from web.metrics import routes as metrics
+from web.open311 import routes as open311
+from web.workorders.routes import register
 
 
 def write_settings(tmp: Path, workorders: str = "", extra: str = "") -> Path:
@@ -69,8 +72,10 @@ async def served(config: Path, clock: Callable[[], datetime] | None = None,
     desk = desk_settings(settings)
     if clock is not None:
         desk = dataclasses.replace(desk, clock=clock)
-    app = create_app(maker, route_modules=[register, open311.register, *route_modules],
-                     services={"workorders": WorkOrderServices(desk=desk, access=policy())})
+    app = create_app(maker, route_modules=[register, kb.register, metrics.register,
+                                           open311.register, *route_modules],
+                     services=[provide(WORKORDERS, WorkOrderServices(desk=desk,
+                                                                     access=policy()))])
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     try:

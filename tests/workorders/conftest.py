@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.orm import Session, sessionmaker
-from web.workorders_api import WorkOrderServices, register
 
 from hotline_core.access import AccessPolicy, policy_from_mapping
 from hotline_core.call_records import CallRecord
@@ -28,8 +27,13 @@ from hotline_core.workorders.csv_import import (
 from hotline_core.workorders.desk import DeskSettings
 from hotline_core.workorders.presets import Preset, load_preset
 from testkit.postgres import fresh_database
-from web import open311, openapi
 from web.app import create_app
+from web.kb import routes as kb
+from web.keys import WORKORDERS, WorkOrderServices, provide
+from web.metrics import routes as metrics
+from web.open311 import routes as open311
+from web.openapi import routes as openapi
+from web.workorders.routes import register
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
@@ -174,8 +178,10 @@ class Api:
 @pytest.fixture
 async def api(seeded: sessionmaker[Session], settings: DeskSettings,
               policy: AccessPolicy) -> AsyncIterator[Api]:
-    app = create_app(seeded, route_modules=[register, open311.register, openapi.register],
-                     services={"workorders": WorkOrderServices(desk=settings, access=policy)})
+    app = create_app(seeded, route_modules=[register, kb.register, metrics.register,
+                                            open311.register, openapi.register],
+                     services=[provide(WORKORDERS, WorkOrderServices(desk=settings,
+                                                                     access=policy))])
     server = TestServer(app, host="127.0.0.1")
     client = TestClient(server)
     await client.start_server()

@@ -26,9 +26,9 @@ from hotline_core.call_intervals import store_recent
 from hotline_core.call_records import CallRecord
 from hotline_core.workorders.desk import DeskSettings
 from tests.workorders.conftest import TOKENS, Clock
-from web import call_figures_api
 from web.app import create_app
-from web.workorders_api import WorkOrderServices
+from web.call_figures import routes as call_figures_api
+from web.keys import WORKORDERS, WorkOrderServices, provide
 
 CST = ZoneInfo("Asia/Shanghai")
 DAY = "/api/call-figures/day"
@@ -74,7 +74,7 @@ async def client(maker: sessionmaker[Session], preset: object, calendar: object,
     desk = DeskSettings(preset=preset, calendar=calendar,  # type: ignore[arg-type]
                         clock=Clock(_at(8, 18, 0)))
     app = create_app(maker, route_modules=[call_figures_api.register],
-                     services={"workorders": WorkOrderServices(desk=desk, access=policy)})
+                     services=[provide(WORKORDERS, WorkOrderServices(desk=desk, access=policy))])
     c = TestClient(TestServer(app, host="127.0.0.1"))
     await c.start_server()
     yield c

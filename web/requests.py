@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from hotline_core.clock import in_zone
 from hotline_core.access import AccessPolicy, Principal
+from hotline_core.clock import in_zone
 from web.errors import json_error, unusable_text
 
 E = TypeVar("E", bound=StrEnum)
@@ -46,6 +46,14 @@ def principal(request: web.Request, policy: AccessPolicy) -> Principal:
     if who is None:
         raise json_error(401, "unknown bearer token")
     return who
+
+
+async def read_csv(request: web.Request) -> str:
+    """A CSV upload's text; 400 when it is not UTF-8."""
+    try:
+        return (await request.read()).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise json_error(400, f"CSV must be UTF-8: {exc}") from None
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:

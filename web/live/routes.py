@@ -29,120 +29,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hashlib
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from enum import Enum
 from typing import Any
 
-import redis.asyncio as aioredis
 from aiohttp import WSMsgType, web
 
-from hotline_core.acd import Distributor
-from hotline_core.acd.figures import Figures, QueueFigures
-from hotline_core.workorders.access import AccessPolicy, Principal, Role
-from web import keys
+from hotline_core.access import Principal, Role
+from web.api import Routes, reply
 from web.errors import json_error
-from web.workorders_requests import principal
+from web.keys import need
+from web.live.schemas import LiveMessage, QueueFiguresOut
+from web.live.services import LIVE, REDIS_SECONDS, CallOwner, LiveServices
+from web.live.views import snapshot_json
+from web.requests import principal
 
 log = logging.getLogger(__name__)
-MAX_SOCKETS = 200            # web sockets open at once, all tokens together
-MAX_SOCKETS_PER_TOKEN = 4    # one client or wallboard with a few tabs
-PUBSUB_CLIENT_NAME = "hotline-live"
-REDIS_SECONDS = 5.0          # bound on every Redis round trip of a socket
 OWNERS_KEPT = 2000           # call → agent entries a socket remembers
 _AGENT_ID = re.compile(r"^[0-9A-Za-z_.-]{1,32}$")
-
-CallOwner = Callable[[str], Awaitable[str | None]]
-
-
-class SocketCount:
-    """Open sockets, per token (by its sha256) and in total; only the event loop touches it."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.per_token: dict[str, int] = {}
-
-    def take(self, token_key: str, max_total: int, max_per_token: int) -> str | None:
-        """Take a slot, or say why not (no await between the check and the count)."""
-        if self.total >= max_total:
-            return f"too many live sockets open ({self.total}/{max_total})"
-        mine = self.per_token.get(token_key, 0)
-        if mine >= max_per_token:
-            return f"this token has {mine} live sockets open already (at most {max_per_token})"
-        self.total += 1
-        self.per_token[token_key] = mine + 1
-        return None
-
-    def give_back(self, token_key: str) -> None:
-        self.total -= 1
-        left = self.per_token.get(token_key, 1) - 1
-        if left > 0:
-            self.per_token[token_key] = left
-        else:
-            self.per_token.pop(token_key, None)
+MISSING = "live figures are not configured in this process"
+routes = Routes(tag="live")
 
 
-@dataclasses.dataclass(frozen=True)
-class LiveServices:
-    distributor: Distributor
-    redis: aioredis.Redis  # pub/sub only: its own client (pubsub_client), not the calls' pool
-    access: AccessPolicy
-    call_owner: CallOwner | None = None  # the agent who took a call (for alerts)
-    max_sockets: int = MAX_SOCKETS
-    max_sockets_per_token: int = MAX_SOCKETS_PER_TOKEN
-    sockets: SocketCount = dataclasses.field(default_factory=SocketCount)
-
-
-def pubsub_client(url: str, max_sockets: int = MAX_SOCKETS) -> aioredis.Redis:
-    """The live sockets' own Redis client: one pub/sub connection per socket, plus one."""
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=max_sockets + 1, timeout=REDIS_SECONDS,
-        socket_connect_timeout=REDIS_SECONDS, client_name=PUBSUB_CLIENT_NAME)
-    return aioredis.Redis(connection_pool=pool)
-
-
-def _services(request: web.Request) -> LiveServices:
-    svc = request.app[keys.SERVICES].get("live")
-    if not isinstance(svc, LiveServices):
-        raise json_error(503, "live figures are not configured in this process")
-    return svc
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return str(value.value).lower()
-    if isinstance(value, dict):
-        return {_plain(k): _plain(v) for k, v in value.items()}
-    return value
-
-
-def figures_json(fig: Figures) -> dict[str, Any]:
-    data = {k: _plain(v) for k, v in dataclasses.asdict(fig).items()}
-    data["service_level"] = fig.service_level
-    data["average_speed_of_answer"] = fig.average_speed_of_answer
-    return data
-
-
-def snapshot_json(snap: QueueFigures) -> dict[str, Any]:
-    return {
-        "at": snap.at,
-        "service_level_seconds": snap.service_level_seconds,
-        "lines": {k: figures_json(v) for k, v in snap.lines.items()},
-        "skills": {k: figures_json(v) for k, v in snap.skills.items()},
-        "agents_by_state": _plain(snap.agents_by_state),
-        "agents_by_group": snap.agents_by_group,
-    }
-
-
+@routes.get("/api/queues", response=QueueFiguresOut)
 async def queues(request: web.Request) -> web.Response:
     """Live queue figures per line and skill."""
-    svc = _services(request)
+    svc = need(request, LIVE, MISSING)
     principal(request, svc.access)
-    return web.json_response(snapshot_json(await svc.distributor.view.figures()))
+    return reply(QueueFiguresOut.model_validate(
+        snapshot_json(await svc.distributor.view.figures())))
 
 
 def _token(request: web.Request) -> str:
@@ -181,9 +98,10 @@ def _agent_watched(request: web.Request, who: Principal) -> str | None:
     return ""
 
 
+@routes.get("/api/live", response=LiveMessage, status=101)
 async def live(request: web.Request) -> web.WebSocketResponse:
     """Web socket: figures on every change; transcripts and alerts of the calls one may see."""
-    svc = _services(request)
+    svc = need(request, LIVE, MISSING)
     who = _who(request, svc)
     watched = _agent_watched(request, who)
     token_key = hashlib.sha256(_token(request).encode()).hexdigest()
@@ -290,6 +208,4 @@ async def _pump(ws: web.WebSocketResponse, pubsub: Any, svc: LiveServices,
                                 snapshot_json(await svc.distributor.view.figures())})
 
 
-def register(app: web.Application) -> None:
-    app.router.add_get("/api/queues", queues)
-    app.router.add_get("/api/live", live)
+register = routes.register

@@ -1,0 +1,1 @@
+"""Call records over HTTP (通话记录): ``/api/calls``, one call, its recording."""

@@ -1,0 +1,1 @@
+"""The knowledge base (知识库) over HTTP: public search, departments' own entries."""

@@ -1,0 +1,1 @@
+"""The restriction list over HTTP (限制呼入, R-RESTRICT): ``/api/restrictions``."""
