@@ -6,7 +6,6 @@ Telephony-free: the ivr package carries the decisions to Asterisk.
 from hotline_core.acd.agents import AgentGroup, AgentState, AgentStatus
 from hotline_core.acd.calls import CallMatch, LiveChannel, WaitingCall
 from hotline_core.acd.config import (
-    ConfigError,
     DistributionConfig,
     LeaderSeat,
     OverflowRule,
@@ -22,7 +21,7 @@ from hotline_core.acd.restriction import Restriction, RestrictionList
 from hotline_core.acd.service import run_distribution_loop
 
 __all__ = [
-    "AgentGroup", "AgentState", "AgentStatus", "CallMatch", "ConfigError",
+    "AgentGroup", "AgentState", "AgentStatus", "CallMatch",
     "DistributionConfig", "DistributionError", "DistributionView", "Distributor", "Figures",
     "LeaderSeat",
     "LiveChannel", "OverflowRule", "Priorities", "QueueFigures", "Restriction",

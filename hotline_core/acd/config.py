@@ -16,10 +16,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from hotline_core.config_errors import ConfigError
 from hotline_core.config_schema import ConfigModel, parse_toml, setting_error, validate_data
 
-__all__ = ["ConfigError", "DistributionConfig", "DistributionFile", "LeaderSeat",
+__all__ = ["DistributionConfig", "DistributionFile", "LeaderSeat",
            "OverflowRule", "Priorities", "Strategy", "load_distribution_config",
            "parse_distribution_config"]
 

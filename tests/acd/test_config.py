@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from hotline_core.acd import (
-    ConfigError,
     OverflowRule,
     Strategy,
     load_distribution_config,
     parse_distribution_config,
 )
+from hotline_core.config_errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "distribution.example.toml"
 
