@@ -1,23 +1,17 @@
-"""Reading API requests: bearer-token principal, JSON bodies and typed fields.
-
-Every problem becomes a JSON error naming the field, before anything is written.
-"""
+"""Reading API requests: the bearer token's principal, ids in the path, the checks every
+JSON body gets (valid JSON, an object, no NUL or lone surrogate) and CSV uploads. Fields
+are validated by each package's models (:func:`web.api.read_body`)."""
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, tzinfo
-from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
 from hotline_core.access import AccessPolicy, Principal
-from hotline_core.clock import in_zone
 from web.errors import json_error, unusable_text
-
-E = TypeVar("E", bound=StrEnum)
 
 # Ids and stored whole numbers are signed 32-bit integers in SQLite and PostgreSQL alike.
 INT_MAX = 2**31 - 1
@@ -90,86 +84,3 @@ def _check_strings(data: dict[str, Any]) -> None:
             why = unusable_text(value)
             if why is not None:
                 raise json_error(400, f"{where}: {why}", field=where)
-
-
-def _bad(field: str, message: str) -> web.HTTPException:
-    return json_error(422, f"{field}: {message}", field=field)
-
-
-def text(body: dict[str, Any], field: str, *, required: bool = False, default: str = "",
-         max_len: int = 10_000) -> str:
-    value = body.get(field)
-    if value is None:
-        if required:
-            raise _bad(field, "is required")
-        return default
-    if not isinstance(value, str):
-        raise _bad(field, f"must be a string, got {type(value).__name__}")
-    if required and not value.strip():
-        raise _bad(field, "must not be empty")
-    if len(value) > max_len:
-        raise _bad(field, f"is longer than {max_len} characters")
-    return value
-
-
-def flag(body: dict[str, Any], field: str, default: bool = False) -> bool:
-    value = body.get(field, default)
-    if not isinstance(value, bool):
-        raise _bad(field, "must be true or false")
-    return value
-
-
-def integer(body: dict[str, Any], field: str, default: int | None = None, *,
-            lo: int = INT_MIN, hi: int = INT_MAX) -> int:
-    value = body.get(field, default)
-    if value is None:
-        raise _bad(field, "is required")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(field, "must be a whole number")
-    if not lo <= value <= hi:
-        raise _bad(field, f"must be between {lo} and {hi}")
-    return value
-
-
-def choice(kind: type[E], value: Any, field: str) -> E:
-    try:
-        return kind(value)
-    except ValueError:
-        raise _bad(field, f"{value!r} is not one of {[m.value for m in kind]}") from None
-
-
-def timestamp(body: dict[str, Any], field: str, zone: tzinfo, *,
-              required: bool = False) -> datetime | None:
-    """An ISO 8601 date-time as an aware instant; without an offset it is wall-clock time
-    in the hotline's ``zone``."""
-    value = body.get(field)
-    if value is None:
-        if required:
-            raise _bad(field, "is required")
-        return None
-    if not isinstance(value, str):
-        raise _bad(field, "must be an ISO 8601 date-time string")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise _bad(field, f"{value!r} is not an ISO 8601 date-time") from None
-    return in_zone(parsed, zone)
-
-
-def strings(body: dict[str, Any], field: str) -> list[str]:
-    value = body.get(field, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _bad(field, "must be a list of strings")
-    return list(value)
-
-
-def query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not re.fullmatch(r"-?[0-9]{1,12}", raw):  # ASCII digits only: int("١٠") is 10
-        raise _bad(name, f"{raw!r} is not a whole number")
-    value = int(raw)
-    if not lo <= value <= hi:
-        raise _bad(name, f"must be between {lo} and {hi}")
-    return value
