@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import BaseModel
 from sqlalchemy.orm import sessionmaker
 
-from web.api import OPERATIONS, NO_BODY, ErrorOut, NoBody, Out, Routes
+from web.api import NO_BODY, OPERATIONS, ErrorOut, NoBody, Out, Routes
 from web.app import create_app
 from web.openapi.document import model_schema
 from web.routes import ROUTE_MODULES
