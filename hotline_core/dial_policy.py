@@ -1,7 +1,18 @@
 """The outbound number policy (外呼号码策略): the one gate every number the platform dials
 passes, so no flow can be turned into a toll-fraud relay.
 
-A number may be dialled when it is
+Every dial names why it is made (:class:`DialPurpose`), and the number must belong to it:
+
+* ``emergency`` (transfers to the centres): one of ``dialing.emergency_numbers`` (110, 119,
+  120, 122 by default), exactly; never rate-capped;
+* ``called_in`` (callbacks, virtual hold, missed calls): the number called the hotline within
+  ``dialing.called_in_days`` (a call record with that caller);
+* ``liaison`` (reminder calls): a lead or A/B liaison phone of the unit directory;
+* ``configured``: one of ``dialing.destinations``.
+
+The look-ups run against the database (:class:`DatabaseDirectory`, in a worker thread with a
+timeout); when they cannot be made the number is refused. Besides, every non-emergency
+number must be
 
 * a mainland number (country code 86) that libphonenumber (``phonenumbers``) calls valid,
 * of an allowed type (``dialing.allow_types``: mobile and fixed lines by default, so
@@ -20,20 +31,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import phonenumbers
 import redis.asyncio as aioredis
 from phonenumbers import PhoneNumberType
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
+from hotline_core.call_records import CallRecord
 from hotline_core.config_errors import ConfigError
 from hotline_core.masking import mask_phone
-from hotline_core.phone_numbers import MAINLAND_CODE, national_digits, parse
+from hotline_core.phone_numbers import MAINLAND_CODE, canonical_number, national_digits, parse
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
+from hotline_core.workorders.model import UnitContact
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,7 +72,26 @@ NUMBER_TYPES: dict[str, int] = {
     "voicemail": PhoneNumberType.VOICEMAIL,
 }
 _TYPE_NAMES = {v: k for k, v in NUMBER_TYPES.items()}
-_KEYS = ("allow_types", "allow_prefixes", "per_number_per_hour", "overall_per_minute")
+_KEYS = ("allow_types", "allow_prefixes", "per_number_per_hour", "overall_per_minute",
+         "emergency_numbers", "destinations", "called_in_days")
+DIRECTORY_TIMEOUT = 5.0
+
+
+class DialPurpose(StrEnum):
+    """Why the platform dials a number; the number must belong to that purpose."""
+
+    EMERGENCY = "emergency"      # a transfer to 110/119/120/122
+    CALLED_IN = "called_in"      # a callback to a number that called the hotline
+    LIAISON = "liaison"          # a reminder to a unit's lead or A/B liaison
+    CONFIGURED = "configured"    # a destination the operator configured
+
+
+class DialDirectory(Protocol):
+    """Who may be dialled for a purpose (blocking calls; the policy runs them in a thread)."""
+
+    def called_in(self, digits: str, since: datetime) -> bool: ...
+
+    def is_liaison(self, digits: str) -> bool: ...
 
 
 class DialRefused(Exception):
@@ -71,6 +109,9 @@ class DialPolicySettings:
     allow_prefixes: tuple[str, ...] = ()
     per_number_per_hour: int = 3
     overall_per_minute: int = 60
+    emergency_numbers: tuple[str, ...] = ("110", "119", "120", "122")
+    destinations: tuple[str, ...] = ()
+    called_in_days: int = 30
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], source: str | Path) -> DialPolicySettings:
@@ -91,10 +132,27 @@ class DialPolicySettings:
                               "must be a list of digit strings (national form, e.g. \"400\")")
         return cls(allow_types=frozenset(NUMBER_TYPES[t] for t in types),
                    allow_prefixes=tuple(prefixes),
+                   emergency_numbers=_digit_list(table, "emergency_numbers",
+                                                 default.emergency_numbers, source),
+                   destinations=_digit_list(table, "destinations", default.destinations,
+                                            source),
+                   called_in_days=_cap(table, "called_in_days", default.called_in_days,
+                                       source),
                    per_number_per_hour=_cap(table, "per_number_per_hour",
                                             default.per_number_per_hour, source),
                    overall_per_minute=_cap(table, "overall_per_minute",
                                            default.overall_per_minute, source))
+
+
+def _digit_list(table: Mapping[str, Any], key: str, default: tuple[str, ...],
+                source: str | Path) -> tuple[str, ...]:
+    value = table.get(key, list(default))
+    if not isinstance(value, list) or not all(
+            isinstance(v, str) and v.isascii() and v.isdigit() and 3 <= len(v) <= 20
+            for v in value):
+        raise ConfigError(source, f"dialing.{key}",
+                          "must be a list of numbers written as digits (3 to 20)")
+    return tuple(value)
 
 
 def _cap(table: Mapping[str, Any], key: str, default: int, source: str | Path) -> int:
@@ -109,14 +167,29 @@ class DialPolicy:
 
     def __init__(self, settings: DialPolicySettings, redis: aioredis.Redis,
                  namespace: str = DEFAULT_NAMESPACE,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 directory: DialDirectory | None = None) -> None:
+        """``directory`` None: no membership look-ups (tests of the number rules only); the
+        core always gives the database's."""
         self.settings = settings
         self._redis = redis
         self._keys = RedisKeys(namespace).dialing
         self._clock = clock
+        self._directory = directory
 
-    def dialable(self, raw: str) -> str:
-        """The digits to dial for ``raw``, or :class:`DialRefused`. Counts nothing."""
+    def dialable(self, raw: str, why: DialPurpose = DialPurpose.CALLED_IN) -> str:
+        """The digits to dial for ``raw``, or :class:`DialRefused`. Counts nothing, looks
+        nothing up (the shape of the number only)."""
+        if why is DialPurpose.EMERGENCY:
+            digits = raw.strip()
+            if digits not in self.settings.emergency_numbers:
+                raise DialRefused("not an emergency centre's number (dialing.emergency_numbers)")
+            return digits
+        if why is DialPurpose.CONFIGURED:
+            digits = _plain(raw)
+            if digits not in self.settings.destinations:
+                raise DialRefused("not a configured destination (dialing.destinations)")
+            return digits
         number = parse(raw)
         if number is None:
             raise DialRefused("not a phone number")
@@ -133,15 +206,42 @@ class DialPolicy:
             raise DialRefused(f"number type {name} is not allowed (dialing.allow_types)")
         return digits
 
-    async def authorize(self, raw: str, purpose: str) -> str:
-        """The digits to dial, counted against the caps; refusals are logged and raised."""
+    async def authorize(self, raw: str, purpose: str,
+                        why: DialPurpose = DialPurpose.CALLED_IN) -> str:
+        """The digits to dial for ``why``, counted against the caps (emergency numbers are
+        never capped); refusals are logged (number masked) and raised."""
         try:
-            digits = self.dialable(raw)
-            await self._count(digits)
+            digits = self.dialable(raw, why)
+            await self._belongs(digits, why)
+            if why is not DialPurpose.EMERGENCY:
+                await self._count(digits)
         except DialRefused as exc:
-            log.warning("%s to %s refused: %s", purpose, mask_phone(raw[:32]), exc.reason)
+            log.warning("%s to %s refused (%s): %s", purpose, mask_phone(raw[:32]), why.value,
+                        exc.reason)
             raise
         return digits
+
+    async def _belongs(self, digits: str, why: DialPurpose) -> None:
+        directory = self._directory
+        if directory is None or why in (DialPurpose.EMERGENCY, DialPurpose.CONFIGURED):
+            return
+        try:
+            if why is DialPurpose.CALLED_IN:
+                since = datetime.fromtimestamp(self._clock(), UTC) - timedelta(
+                    days=self.settings.called_in_days)
+                ok = await asyncio.wait_for(
+                    asyncio.to_thread(directory.called_in, digits, since), DIRECTORY_TIMEOUT)
+                problem = (f"this number has not called the hotline in the last "
+                           f"{self.settings.called_in_days} days (dialing.called_in_days)")
+            else:
+                ok = await asyncio.wait_for(asyncio.to_thread(directory.is_liaison, digits),
+                                            DIRECTORY_TIMEOUT)
+                problem = "not a liaison phone of the unit directory"
+        except (TimeoutError, SQLAlchemyError, OSError) as exc:
+            raise DialRefused(f"the directory could not be read ({exc.__class__.__name__})"
+                              ) from exc
+        if not ok:
+            raise DialRefused(problem)
 
     async def _count(self, digits: str) -> None:
         now = int(self._clock())
@@ -168,4 +268,29 @@ class DialPolicy:
 
 async def _timed(awaitable: Awaitable[T]) -> T:
     return await asyncio.wait_for(awaitable, 5)
+
+
+def _plain(raw: str) -> str:
+    """Digits only, or nothing when ``raw`` holds anything else but separators."""
+    text = re.sub(r"[\s\-()]", "", raw)
+    return text if text.isascii() and text.isdigit() else ""
+
+
+class DatabaseDirectory:
+    """:class:`DialDirectory` read from the call records and the unit directory."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def called_in(self, digits: str, since: datetime) -> bool:
+        with self._sessions() as s:
+            found = s.execute(select(CallRecord.id).where(
+                CallRecord.caller == canonical_number(digits),
+                CallRecord.offered_at >= since).limit(1)).first()
+        return found is not None
+
+    def is_liaison(self, digits: str) -> bool:
+        with self._sessions() as s:
+            phones = s.scalars(select(UnitContact.phone)).all()
+        return any(canonical_number(p) == digits for p in phones)
 

@@ -4,6 +4,9 @@ panoramisk 1.4 reconnects at a fixed interval, keeps reconnecting after close(),
 async event callbacks as unordered tasks and lets actions wait forever. This wrapper adds
 exponential backoff, a clean stop, one ordered event queue, a timeout on every action and
 an ``on_login`` hook that runs after every (re)connection so the core can resync its state.
+An Originate cut off by a lost connection is never sent again by panoramisk after the
+reconnect (``forgetable_actions``): the dialer finds out from Asterisk whether it was placed,
+so a call is never dialled twice.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ class AmiClient:
             self, host=host, port=port, username=username, secret=secret,
             loop=asyncio.get_running_loop(), ping_delay=10, ping_interval=10,
             reconnect_timeout=1, on_login=self._on_login, on_connect=lambda m: None,
-            on_disconnect=lambda m, exc: None, forgetable_actions=("ping", "login"),
+            on_disconnect=lambda m, exc: None, forgetable_actions=("ping", "login", "originate"),
         )
         self._manager.register_event("*", self._on_event)
 

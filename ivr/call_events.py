@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 from hotline_core.acd import Distributor
 from hotline_core.backoff import Backoff
-from hotline_core.call_records import CallRecord, Disposition
+from hotline_core.call_records import CallRecord
 from ivr.ami import AmiClient
 from ivr.dialer import call_of_leg
 from ivr.dialplan import TECH
@@ -164,9 +164,8 @@ class CallEventBridge:
             status = event.get("DialStatus", "")
             if agent is not None and status == "ANSWER":
                 await self._calls.callback_connected(call_id, agent)
-            elif agent is not None:
-                await self._calls.closed(call_id, Disposition.ABANDONED,
-                                         f"callback: the citizen did not answer ({status})")
+            # Not answered: the campaign engine (ivr/campaign.py) tries again after the
+            # spacing, or closes the record after its last attempt.
         elif name == "Hangup":
             up = self._callback_agent.pop(call_id, None)
             if up is not None:

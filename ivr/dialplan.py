@@ -27,6 +27,7 @@ class Context(StrEnum):
     WAIT = "hotline-wait"                  # music on hold, heartbeat check, ``waiting``
     CONNECT = "hotline-connect"            # AMI Redirect target: exten = agent id
     CALLBACK = "hotline-callback"          # AMI Originate target of the dialer
+    CAMPAIGN = "hotline-campaign"          # an answered IVR campaign attempt (ivr/campaign.py)
     FROM_CENTRE = "from-centre"            # the emergency centres' trunks (pjsip.conf)
     TRANSFER = "hotline-transfer"          # AMI Redirect target: exten = 110/119/120/122
     TRANSFER_DIAL = "hotline-transfer-dial"  # dials the centre's trunk, caller ID = citizen
@@ -40,6 +41,7 @@ class AgiScript(StrEnum):
 
     INBOUND = "inbound"
     WAITING = "waiting"
+    CAMPAIGN = "campaign"    # an answered campaign attempt: the kind's flow
     TRANSFER = "transfer"    # a transfer's centre did not take the citizen: what next
 
 
@@ -49,6 +51,7 @@ class AgiParam(StrEnum):
     LINE = "line"
     REC = "rec"
     LINKEDID = "linkedid"
+    ATTEMPT = "attempt"      # ``campaign``: the attempt id
     STATUS = "status"        # ``transfer``: the DIALSTATUS of the centre (or agent-…)
 
 
@@ -83,6 +86,7 @@ class Var(StrEnum):
     WAITED = "HOTLINE_WAITED"                    # seconds on hold since the last announcement
     CALL_ID = "HOTLINE_CALL_ID"                  # callback: the citizen's original call
     CALLBACK_NUMBER = "HOTLINE_CALLBACK_NUMBER"  # callback: digits to dial
+    ATTEMPT = "HOTLINE_ATTEMPT"                  # campaign attempt id (Originate variable)
 
 
 def inherited(var: Var) -> str:
@@ -147,6 +151,7 @@ class CdrRoute(StrEnum):
     CORE = "core"
     FALLBACK = "fallback"
     CALLBACK = "callback"
+    CAMPAIGN = "campaign"
     NOT_IN_SERVICE = "not-in-service"
 
 
@@ -188,3 +193,6 @@ def cdr_mapping() -> str:
 # Originate's ChannelId of the dialer's agent-first leg: ``cb-<call id>`` (AMI only; the
 # event bridge recognises the leg's events by it).
 CALLBACK_LEG_PREFIX = "cb-"
+# Originate's ChannelId of an IVR campaign attempt: ``at-<attempt id>``; an agent-first
+# attempt (virtual hold, missed call) is ``cb-<attempt id>-<call id>`` (AMI and CDR only).
+ATTEMPT_LEG_PREFIX = "at-"

@@ -23,11 +23,12 @@ from hotline_core.backoff import Backoff, is_transient
 from hotline_core.call_records import CallLog, CallRecord, Disposition, Route
 from hotline_core.phone_numbers import canonical_number
 from ivr.call_events import agent_of
-from ivr.dialplan import CDR_COLUMNS, CdrRoute
+from ivr.dialplan import ATTEMPT_LEG_PREFIX, CALLBACK_LEG_PREFIX, CDR_COLUMNS, CdrRoute
 
 log = logging.getLogger(__name__)
 
 COLUMNS = tuple(c.name for c in CDR_COLUMNS)   # cdr_custom.conf is rendered from the same
+ATTEMPT_LEGS = (ATTEMPT_LEG_PREFIX, CALLBACK_LEG_PREFIX)
 
 
 def _time(value: str) -> datetime | None:
@@ -64,7 +65,8 @@ def parse_cdr(text: str) -> ParsedCdr:
             out.rejected.append((line, f"{len(row)} fields (expected {len(COLUMNS)})"))
             continue
         rec = dict(zip(COLUMNS, row, strict=True))
-        if rec["line"]:
+        # A dialer attempt's leg is no inbound call: ivr/campaign.py reads those rows.
+        if rec["line"] and not rec["uniqueid"].startswith(ATTEMPT_LEGS):
             calls.setdefault(rec["uniqueid"], []).append((rec, line))
     for uid, rows_ in calls.items():
         text_ = "\n".join(line for _, line in rows_)

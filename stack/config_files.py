@@ -28,6 +28,7 @@ from pydantic_core import core_schema
 from hotline_core.access import AccessFile, load_policy
 from hotline_core.acd.config import DistributionFile, load_distribution_config
 from hotline_core.agent_directory import AgentsFile, load_agents
+from hotline_core.campaigns.config import CampaignsConfig, load_campaigns_config
 from hotline_core.config_schema import load_toml
 from hotline_core.lines import LinesFile, load_lines
 from hotline_core.transfers import CentresFile, load_centres
@@ -71,6 +72,7 @@ CONFIG_FILES: tuple[ConfigFile, ...] = (
     ConfigFile("config/api_tokens*.yaml", "api_tokens", AccessFile, load_policy),
     ConfigFile("presets/*.toml", "preset", PresetFile, load_preset),
     ConfigFile("config/centres*.toml", "centres", CentresFile, load_centres),
+    ConfigFile("config/campaigns*.toml", "campaigns", CampaignsConfig, load_campaigns_config),
 )
 
 

@@ -204,6 +204,8 @@ class PathsTable(ConfigModel):
     agents_file: str = "config/agents.toml"
     distribution_file: str = "config/distribution.toml"
     centres_file: str = "config/centres.toml"
+    campaigns_file: str = Field(default="config/campaigns.toml",
+        description="the outbound dialer's rules; missing: the built-in defaults")
     api_tokens_file: str = Field(default="",
         description="empty: <state_dir>/secrets/api_tokens.yaml")
     prompts_file: str = "asterisk_conf/prompts.txt"
@@ -240,6 +242,10 @@ class DialingTable(ConfigModel):
     allow_prefixes: list[Annotated[str, StringConstraints(pattern=r"^[0-9]+$")]] = []
     per_number_per_hour: PositiveInt = 3
     overall_per_minute: PositiveInt = 60
+    emergency_numbers: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{3,20}$")]] = [
+        "110", "119", "120", "122"]
+    destinations: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{3,20}$")]] = []
+    called_in_days: PositiveInt = 30
 
 
 def _reset_at(value: str) -> str:
@@ -345,6 +351,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         agents_file=resolved(paths.agents_file),
         distribution_file=resolved(paths.distribution_file),
         centres_file=resolved(paths.centres_file),
+        campaigns_file=resolved(paths.campaigns_file),
         api_tokens_file=(resolved(paths.api_tokens_file) if paths.api_tokens_file
                          else state_dir / "secrets" / "api_tokens.yaml"),
         prompts_file=resolved(paths.prompts_file),

@@ -20,7 +20,7 @@ class KindSettings(ConfigModel):
     """How one kind of campaign dials."""
 
     # Wall-clock windows in the hotline's zone ([workorders] time_zone), e.g. "09:00-12:00".
-    hours: tuple[str, ...] = ("09:00-12:00", "14:00-20:00")
+    hours: list[str] = ["09:00-12:00", "14:00-20:00"]
     max_attempts: int = Field(default=3, ge=1, le=20)
     # Pause after a whole round of destinations (A then B) before the next attempt.
     retry_spacing_seconds: int = Field(default=1800, ge=1, le=7 * 86400)
@@ -31,7 +31,7 @@ class KindSettings(ConfigModel):
 
     @field_validator("hours")
     @classmethod
-    def _hours(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _hours(cls, value: list[str]) -> list[str]:
         CallingHours.parse(value)      # raises ValueError naming the bad window
         return value
 
@@ -49,15 +49,16 @@ class MissedCallSettings(ConfigModel):
     lookback_hours: int = Field(default=4, ge=1, le=72)
 
 
-def _default_kinds() -> dict[CampaignKind, KindSettings]:
-    return {
-        CampaignKind.SATISFACTION_CALLBACK: KindSettings(),
-        CampaignKind.REMINDER: KindSettings(hours=("08:30-12:00", "14:00-18:00"),
-                                            max_attempts=4, retry_spacing_seconds=1800),
-        CampaignKind.MISSED_CALL: KindSettings(hours=("08:00-21:00",), max_attempts=1),
-        CampaignKind.VIRTUAL_HOLD: KindSettings(hours=("00:00-24:00",), max_attempts=3,
-                                                retry_spacing_seconds=300),
-    }
+class KindsTable(ConfigModel):
+    """``[kinds.<kind>]``: one table per campaign kind; a kind left out keeps its defaults
+    (a table given replaces them: unlisted keys take :class:`KindSettings`' defaults)."""
+
+    satisfaction_callback: KindSettings = KindSettings()
+    reminder: KindSettings = KindSettings(hours=["08:30-12:00", "14:00-18:00"],
+                                          max_attempts=4, retry_spacing_seconds=1800)
+    missed_call: KindSettings = KindSettings(hours=["08:00-21:00"], max_attempts=1)
+    virtual_hold: KindSettings = KindSettings(hours=["00:00-24:00"], max_attempts=3,
+                                              retry_spacing_seconds=300)
 
 
 class CampaignsConfig(ConfigModel):
@@ -67,11 +68,12 @@ class CampaignsConfig(ConfigModel):
     max_channels: int = Field(default=10, ge=1, le=10000)
     # How often the scheduler looks for due attempts.
     tick_seconds: float = Field(default=2.0, gt=0, le=60)
-    kinds: dict[CampaignKind, KindSettings] = Field(default_factory=_default_kinds)
+    kinds: KindsTable = KindsTable()
     missed_call: MissedCallSettings = MissedCallSettings()
 
     def kind(self, kind: CampaignKind) -> KindSettings:
-        return self.kinds.get(kind) or _default_kinds()[kind]
+        settings: KindSettings = getattr(self.kinds, kind.value)
+        return settings
 
 
 def load_campaigns_config(path: Path) -> CampaignsConfig:

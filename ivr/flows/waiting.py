@@ -4,8 +4,10 @@ Run by the dialplan's waiting loop every ``calls.announce_seconds``: tells the c
 many callers are ahead and the estimated wait (numbers as words), and — when the estimated
 wait exceeds ``calls.callback_offer_seconds`` and callbacks are enabled — offers a callback
 on key 1. A caller who accepts keeps their place in line and hangs up; the dialer calls
-back when an agent is free. The offer is made only to callers whose number the outbound
-number policy would dial (a withheld, foreign or premium number keeps waiting instead).
+back when an agent is free (the campaign engine, ``ivr/campaign.py``, places the call and
+tries again after the spacing when the citizen does not answer). The offer is made only to
+callers whose number the outbound number policy would dial (a withheld, foreign or premium
+number keeps waiting instead).
 
 A caller on hold whom the distributor no longer holds at all (its state was lost, e.g. Redis
 came back empty) would otherwise hear music for ever: the flow hands such a caller to the
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from hotline_core.acd import Distributor
 from hotline_core.dial_policy import DialPolicy, DialRefused
 from ivr.agi import AgiSession
+from ivr.campaign import CampaignEngine
 from ivr.dialplan import Next, Var
 from ivr.live_calls import LiveCalls
 from ivr.numbers import spoken_number
@@ -37,6 +40,8 @@ class WaitingContext:
     sounds_dir: str
     callback_offer_seconds: float | None   # None: virtual hold disabled (no outbound trunk)
     dial_policy: DialPolicy | None = None
+    # The dialer: a caller who accepts becomes a virtual-hold target (attempts, retries).
+    campaigns: CampaignEngine | None = None
 
 
 class WaitingFlow:
@@ -89,6 +94,9 @@ class WaitingFlow:
         await self.ctx.distributor.request_callback(call_id)
         await self.ctx.live.mark_callback(call_id)
         await self.ctx.calls.callback_requested(call_id)
+        call = await self.ctx.live.get(call_id)
+        if self.ctx.campaigns is not None and call is not None:
+            await self.ctx.campaigns.virtual_hold_accepted(call_id, call.line, call.caller)
         log.info("call %s: caller chose a callback and keeps the place in line", call_id)
         await session.stream_file(f"{self.ctx.sounds_dir}/callback-confirmed")
         await session.set_variable(Var.NEXT, Next.DONE)
