@@ -84,6 +84,16 @@ async def _transfers(hl: HotlineStack, call_id: str,
     raise AssertionError(f"transfer rows never matched: {rows}")
 
 
+async def _waiting(hl: HotlineStack, count: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = (await hl.aapi("GET", "/api/queues"))["lines"]
+        if sum(f["waiting"] for f in lines.values()) == count:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never {count} calls waiting: {lines}")
+
+
 def _invites(messages: str) -> list[str]:
     return [m for m in messages.split("----------------------------------------------")
             if "INVITE sip:" in m and "received" in m.lower()]
@@ -203,18 +213,23 @@ async def test_centre_trunk_call_is_answered_before_earlier_callers_and_keeps_it
     centre_port = free_udp_port()
     hl = _start(stacks, [Agent("1001", {"general": 1})], centre_port)
     hl.login("1001")
-    first = asyncio.create_task(hl.call("12345", "13800138510", talk_ms=10000))
+    first = asyncio.create_task(hl.call("12345", "13800138510", talk_ms=14000))
     await _answered_call(hl, "8510")
-    # An earlier caller waits; then the carrier sends a call carrying the centres' header
-    # (no priority), then the 110 centre's trunk passes a call in (top priority).
-    waiting = asyncio.create_task(hl.call("12345", "13800138511", talk_ms=30000))
+    # While the only agent talks: an earlier caller waits; then the carrier sends a call
+    # carrying the centres' headers (no priority); then the 110 centre's trunk passes a
+    # call in (top priority). Each caller stays (from the platform's answer) long enough to
+    # outlast the ones served before it.
+    waiting = asyncio.create_task(hl.call("12345", "13800138511", talk_ms=26000))
     await hl.wait_call(lambda c: c["caller"].endswith("8511"))
-    spoofed = asyncio.create_task(hl.call("12345000", "13800138512", talk_ms=30000,
+    spoofed = asyncio.create_task(hl.call("12345000", "13800138512", talk_ms=34000,
                                           scenario="caller_centre_header.xml"))
     await hl.wait_call(lambda c: c["caller"].endswith("8512"))
-    from_110 = asyncio.create_task(hl.call("12345", "13800138513", talk_ms=6000,
+    from_110 = asyncio.create_task(hl.call("12345", "13800138513", talk_ms=16000,
                                            source_ip="127.0.0.110",
                                            scenario="caller_centre_header.xml"))
+    # All three are in line before the agent is free (else the order proves nothing).
+    await _waiting(hl, 3)
+    assert not first.done()
     for task in (first, waiting, spoofed, from_110):
         result = await task
         assert result.ok, result.output[:1500]
@@ -222,6 +237,7 @@ async def test_centre_trunk_call_is_answered_before_earlier_callers_and_keeps_it
     b = await hl.wait_call(lambda c: c["caller"].endswith("8512") and c["ended_at"])
     c = await hl.wait_call(lambda c: c["caller"].endswith("8513") and c["ended_at"])
     assert c["line"] == "12345000"       # the centres' own line, whatever the centre dialled
+    assert None not in (a["answered_at"], b["answered_at"], c["answered_at"]), (a, b, c)
     assert c["answered_at"] < a["answered_at"] < b["answered_at"]
     assert c["offered_at"] > b["offered_at"] > a["offered_at"]
     centre_call = await asyncio.to_thread(_centre_call, hl, c["id"])
