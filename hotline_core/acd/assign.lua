@@ -12,7 +12,7 @@
 --
 -- ARGV: SLOT.prefix key prefix (<ns>:acd), SLOT.channel events channel, SLOT.op operation,
 --       SLOT.now now (seconds, float), SLOT.settings settings JSON object (S),
---       SLOT.args the operation's arguments as a JSON object (ARG).
+--       from SLOT.args on the operation's arguments as ARG name, value pairs (strings).
 -- Returns a JSON object: R.matches list of matches (M: call, agent, line, caller,
 --       department, callback, priority), R.error error code (ERR) or nil, R.warning
 --       stale-event note or nil.
@@ -49,7 +49,8 @@ local CHANNEL = ARGV[SLOT.channel]
 local op = ARGV[SLOT.op]
 local now = tonumber(ARGV[SLOT.now])
 local C = cjson.decode(ARGV[SLOT.settings])  -- keyed by S
-local A = cjson.decode(ARGV[SLOT.args])  -- the operation's arguments, keyed by ARG
+local A = {}  -- the operation's arguments by ARG name: ARGV holds name, value, name, value …
+for i = SLOT.args, #ARGV, 2 do A[ARGV[i]] = ARGV[i + 1] end
 local out = {}
 local changed = false
 local warn = nil

@@ -18,9 +18,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum, IntEnum, StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from hotline_core.acd.agents import AgentState
 from hotline_core.acd.calls import CallMatch
@@ -53,7 +52,7 @@ class Op(StrEnum):
 
 
 class Arg(StrEnum):
-    """The names of the operations' arguments (one JSON object per run)."""
+    """The names of the operations' arguments (passed as name, value pairs)."""
 
     AGENT = "agent"
     SKILLS = "skills"            # agent: JSON {skill: level}; call: JSON [skill, ...]
@@ -77,7 +76,7 @@ class ArgvSlot(IntEnum):
     OP = 3              # an Op
     NOW = 4             # the distributor's clock, seconds
     SETTINGS = 5        # JSON object of Setting -> value
-    ARGS = 6            # JSON object of Arg -> value
+    ARGS = 6            # from here on: Arg name, value, name, value …
 
 
 # --------------------------------------------------------------------- hash fields, states
@@ -224,8 +223,7 @@ class EventField(StrEnum):
     MATCHES = "n"       # how many matches the run made
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """A run's result, decoded."""
 
     matches: list[CallMatch]
@@ -233,37 +231,59 @@ class Outcome:
     warning: str | None
 
 
+# Plain strings for the decoder, which runs for every operation: looking a key up by an enum
+# member costs three times a plain string (measured: 0.16 µs against 0.05 µs).
+_MATCHES, _ERROR, _WARNING = ResultField.MATCHES.value, ResultField.ERROR.value, \
+    ResultField.WARNING.value
+_CALL, _AGENT, _LINE, _CALLER = (MatchField.CALL.value, MatchField.AGENT.value,
+                                 MatchField.LINE.value, MatchField.CALLER.value)
+_DEPARTMENT, _CALLBACK, _PRIORITY = (MatchField.DEPARTMENT.value, MatchField.CALLBACK.value,
+                                     MatchField.PRIORITY.value)
+
+
 def decode_result(raw: str | bytes) -> Outcome:
-    """Decode what the script returned."""
+    """Decode what the script returned (JSON strings are already ``str``)."""
     result: Mapping[str, Any] = json.loads(raw)
     matches = [
-        CallMatch(
-            call_id=str(m[MatchField.CALL]), agent_id=str(m[MatchField.AGENT]),
-            line=str(m[MatchField.LINE]), caller=str(m[MatchField.CALLER]),
-            department=str(m[MatchField.DEPARTMENT]), callback=bool(m[MatchField.CALLBACK]),
-            priority=int(m[MatchField.PRIORITY]),
-        )
+        CallMatch(call_id=m[_CALL], agent_id=m[_AGENT], line=m[_LINE], caller=m[_CALLER],
+                  department=m[_DEPARTMENT], callback=bool(m[_CALLBACK]),
+                  priority=int(m[_PRIORITY]))
         # cjson encodes an empty Lua table as {} (it cannot tell it from a list)
-        for m in (result.get(ResultField.MATCHES) or [])
+        for m in (result.get(_MATCHES) or ())
     ]
-    error = result.get(ResultField.ERROR)
-    warning = result.get(ResultField.WARNING)
+    error = result.get(_ERROR)
+    warning = result.get(_WARNING)
     return Outcome(matches, None if error is None else str(error),
                    None if warning is None else str(warning))
+
+
+def argv(prefix: str, channel: str, op: Op, now: float, settings: str, args: list[str]
+         ) -> list[str]:
+    """The script's ARGV, in the order of :class:`ArgvSlot` (the arguments last)."""
+    return [prefix, channel, op.value, repr(now), settings, *args]
+
 
 
 # --------------------------------------------------------------------- argument encoders
 
 
-@dataclass(frozen=True)
-class Invocation:
-    """One run of the script: an operation and its named arguments."""
+class Invocation(NamedTuple):
+    """One run of the script: an operation and its named arguments.
+
+    (A named tuple, not a dataclass: one is built for every operation.)
+    """
 
     op: Op
     args: Mapping[Arg, str | int | float]
 
-    def encoded(self) -> str:
-        return json.dumps(self.args)
+    def encoded(self) -> list[str]:
+        """The arguments as ARGV from slot ``ArgvSlot.ARGS`` on: name, value, name, value …
+        (numbers as ``repr``, which the script reads back with ``tonumber``)."""
+        out = []
+        for name, value in self.args.items():
+            out.append(name.value)
+            out.append(value if isinstance(value, str) else repr(value))
+        return out
 
     def shown(self) -> str:
         """The arguments as logs and errors may show them: the caller's number masked."""

@@ -45,7 +45,7 @@ from hotline_core.acd import contract
 from hotline_core.acd.agents import AgentState
 from hotline_core.acd.calls import CallMatch, LiveChannel, WaitingCall
 from hotline_core.acd.config import DistributionConfig
-from hotline_core.acd.contract import ArgvSlot, Invocation
+from hotline_core.acd.contract import Invocation
 from hotline_core.acd.read_models import DistributionView
 from hotline_core.acd.routing import skills_for_call
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
@@ -112,19 +112,10 @@ class Distributor:
         async with asyncio.timeout(self._config.redis_timeout_seconds):
             return await awaitable
 
-    def _argv(self, run: Invocation, hold: bool) -> list[str]:
-        slots = {
-            ArgvSlot.PREFIX: self._keys.prefix,
-            ArgvSlot.CHANNEL: self.events_channel,
-            ArgvSlot.OP: str(run.op),
-            ArgvSlot.NOW: repr(self._clock()),
-            ArgvSlot.SETTINGS: self._settings_hold if hold else self._settings,
-            ArgvSlot.ARGS: run.encoded(),
-        }
-        return [slots[slot] for slot in sorted(ArgvSlot)]
-
     async def _op(self, run: Invocation, *, hold: bool = False) -> list[CallMatch]:
-        raw = await self._io(self._script(keys=[], args=self._argv(run, hold)))
+        args = contract.argv(self._keys.prefix, self.events_channel, run.op, self._clock(),
+                             self._settings_hold if hold else self._settings, run.encoded())
+        raw = await self._io(self._script(keys=[], args=args))
         outcome = contract.decode_result(_s(raw))
         if outcome.warning:
             log.warning("acd %s: stale event ignored: %s", run.shown(), outcome.warning)

@@ -160,8 +160,10 @@ def test_the_script_spells_no_contract_name_as_a_literal() -> None:
 
 
 def test_the_script_reads_argv_by_the_contract_slots_only() -> None:
-    assert re.findall(r"ARGV\[(.*?)\]", code_of(SCRIPT)) == [
-        f"SLOT.{lua_name(slot)}" for slot in contract.ArgvSlot]
+    code = code_of(SCRIPT)
+    slots = [f"SLOT.{lua_name(s)}" for s in contract.ArgvSlot if s is not contract.ArgvSlot.ARGS]
+    assert re.findall(r"ARGV\[(.*?)\]", code) == [*slots, "i", "i + 1"]
+    assert "for i = SLOT.args, #ARGV, 2 do A[ARGV[i]] = ARGV[i + 1] end" in code
 
 
 @pytest.mark.parametrize("table", sorted(LUA_TABLES))
@@ -181,6 +183,17 @@ def test_arguments_settings_and_loaded_calls_are_read_through_the_contract() -> 
     assert not re.search(r"(?<![\w.])[AC]\.\w", code)
     assert set(re.findall(r"(?<![\w.])[cp]\[(\w+)\.", code)) == {"CF"}
     assert set(re.findall(r"(?<![\w.])[cp]\.(\w+)", code)) == {"id"}
+
+
+def test_argv_puts_each_value_in_its_slot() -> None:
+    run = contract.connect_failed("c1", "a1", 2.5)
+    got = contract.argv("P", "CH", run.op, 1.5, "SET", run.encoded())
+    assert {slot: got[slot - 1] for slot in contract.ArgvSlot} == {
+        contract.ArgvSlot.PREFIX: "P", contract.ArgvSlot.CHANNEL: "CH",
+        contract.ArgvSlot.OP: "connect_failed", contract.ArgvSlot.NOW: "1.5",
+        contract.ArgvSlot.SETTINGS: "SET", contract.ArgvSlot.ARGS: "call"}
+    # the arguments as name, value pairs, numbers as text
+    assert got[contract.ArgvSlot.ARGS - 1:] == ["call", "c1", "agent", "a1", "rest", "2.5"]
 
 
 def test_the_script_runs_every_operation_and_no_other() -> None:
