@@ -12,13 +12,13 @@ import logging
 from dataclasses import dataclass
 
 from hotline_core.acd import AgentState, Distributor, WaitingCall
+from hotline_core.acd.caller_flags import CallerPriority
 from hotline_core.acd.restriction import RestrictionList
 from hotline_core.call_records import Disposition
 from hotline_core.lines import LinePlan
 from hotline_core.phone_numbers import canonical_number
 from hotline_core.recording_names import recording_name
 from ivr.agi import AgiHangup, AgiSession
-from ivr.caller_priority import CallerPriority
 from ivr.dialplan import AgiParam, Next, Var, centre_of_channel
 from ivr.live_calls import LiveCall, LiveCalls
 from ivr.records import AsyncCallLog
