@@ -1,5 +1,5 @@
 """Reads of work orders for the API (工单查询): a page of orders as one user may see them,
-and the orders an Open311 reader may see (公开诉求).
+the orders an Open311 reader may see (公开诉求), and who may edit a knowledge-base entry.
 
 Who sees what lives here, next to the model, not in the HTTP handlers:
 
@@ -20,8 +20,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from hotline_core.access import Principal, Role
+from hotline_core.workorders.desk import Forbidden, Invalid, NotFound
 from hotline_core.workorders.lifecycle import Status
-from hotline_core.workorders.model import Unit, UnitAssignment, WorkOrder
+from hotline_core.workorders.model import KnowledgeEntry, Unit, UnitAssignment, WorkOrder
 
 HIDDEN = (Status.NOT_ACCEPTED.value,)
 CLOSED = (Status.CLOSED.value,)
@@ -95,3 +96,18 @@ def service_request(session: Session, who: Principal | None,
 def unit_names(session: Session) -> dict[str, str]:
     """Unit code → name, for answers that name the unit responsible."""
     return {code: name for code, name in session.execute(select(Unit.code, Unit.name))}
+
+
+def check_entry_edit(session: Session, who: Principal, unit: str | None,
+                     entry_id: int | None) -> None:
+    """Refuse a knowledge-base edit naming a unit that does not exist, an entry that does
+    not exist, or (for a unit user) another unit's entry."""
+    if unit is not None and session.get(Unit, unit) is None:
+        raise Invalid(f"unit: {unit!r} does not exist", field="unit")
+    if entry_id is None:
+        return
+    existing = session.get(KnowledgeEntry, entry_id)
+    if existing is None:
+        raise NotFound(f"knowledge-base entry {entry_id} does not exist")
+    if who.role is Role.UNIT and existing.unit_code != who.unit:
+        raise Forbidden("a unit may only edit its own entries")

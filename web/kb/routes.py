@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from hotline_core.access import Principal, Role
 from hotline_core.workorders import knowledge
-from hotline_core.workorders.model import KnowledgeEntry, Unit
+from hotline_core.workorders.model import KnowledgeEntry
+from hotline_core.workorders.queries import check_entry_edit
 from hotline_core.workorders.synonyms_csv import import_synonyms
 from web.api import CsvText, Routes, read_body, read_query, reply
 from web.db import in_transaction
@@ -89,14 +90,7 @@ async def _save(request: web.Request, *, existing_entry: bool) -> web.Response:
     entry_id = _entry_id(request) if existing_entry else None
 
     def work(session: Session) -> EntryOut:
-        if unit is not None and session.get(Unit, unit) is None:
-            raise json_error(422, f"unit: {unit!r} does not exist", field="unit")
-        if entry_id is not None:
-            existing = session.get(KnowledgeEntry, entry_id)
-            if existing is None:
-                raise json_error(404, f"knowledge-base entry {entry_id} does not exist")
-            if who.role is Role.UNIT and existing.unit_code != who.unit:
-                raise json_error(403, "a unit may only edit its own entries")
+        check_entry_edit(session, who, unit, entry_id)
         entry = knowledge.save_entry(session, unit=unit, question=body.question,
                                      answer=body.answer, keywords=body.keywords,
                                      public=body.public, now=svc.desk.now(),
