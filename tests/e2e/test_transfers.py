@@ -257,3 +257,61 @@ def _centre_call(hl: HotlineStack, call_id: str) -> tuple[str, str] | None:
             return (row.centre, row.reference) if row is not None else None
     finally:
         engine.dispose()
+
+
+def _conference(hl: HotlineStack, call_id: str) -> list[str]:
+    """The channels in the call's three-way conference (ConfBridge), as Asterisk lists them."""
+    assert hl.asterisk is not None
+    out = hl.asterisk.cli(f"confbridge list {call_id}")
+    return sorted(word for line in out.splitlines() for word in line.split()[:1]
+                  if word.startswith("PJSIP/"))
+
+
+async def _conference_of(hl: HotlineStack, call_id: str, prefixes: list[str],
+                         timeout: float = 20.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    members: list[str] = []
+    while time.monotonic() < deadline:
+        members = _conference(hl, call_id)
+        if sorted(m.rsplit("-", 1)[0] for m in members) == sorted(prefixes):
+            return members
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"conference {call_id} holds {members}, expected {prefixes}")
+
+
+async def test_three_way_call_keeps_citizen_and_centre_when_the_agent_leaves(
+        stacks: list[HotlineStack]) -> None:
+    centre_port = free_udp_port()
+    hl = _start(stacks, [Agent("1001", {"general": 1})], centre_port)
+    _centre(hl, centre_port, "agent.xml")
+    hl.login("1001")
+    citizen = asyncio.create_task(hl.call("12345", "13800138520", talk_ms=16000))
+    call = await _answered_call(hl, "8520")
+
+    res = await hl.aapi("POST", f"/api/calls/{call['id']}/transfer",
+                        {"target": "119", "mode": "three-way"}, as_="1001")
+    assert res.get("outcome") == "requested", res
+    members = await _conference_of(hl, call["id"],
+                                   ["PJSIP/carrier", "PJSIP/1001", "PJSIP/centre-119"])
+    rows = await _transfers(hl, call["id"], lambda r: r["outcome"] == "connected")
+    assert rows[-1]["mode"] == "three-way" and rows[-1]["answered_at"] is not None
+    invites = _invites(_centre_messages(hl))
+    assert len(invites) == 1 and any(
+        line.startswith("From:") and "13800138520" in line for line in invites[0].splitlines())
+
+    # The agent leaves (its leg hangs up): citizen and centre stay connected.
+    agent_leg = next(m for m in members if m.startswith("PJSIP/1001-"))
+    assert hl.asterisk is not None
+    hl.asterisk.cli(f"channel request hangup {agent_leg}")
+    await _conference_of(hl, call["id"], ["PJSIP/carrier", "PJSIP/centre-119"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        agents = {a["agent_id"]: a for a in (await hl.aapi("GET", "/api/agents"))["agents"]}
+        if agents["1001"]["state"] == "ready":
+            break
+        await asyncio.sleep(0.2)
+    assert agents["1001"]["state"] == "ready"    # free for the next caller
+    result = await citizen
+    assert result.ok, result.output[:1500]       # the citizen hung up, talking to 119
+    rows = await _transfers(hl, call["id"], lambda r: r["outcome"] == "completed")
+    assert rows[-1]["ended_at"] is not None
