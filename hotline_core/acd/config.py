@@ -114,22 +114,6 @@ class DistributionConfig:
         tz = dt.timezone(dt.timedelta(hours=self.utc_offset_hours))
         return dt.datetime.fromtimestamp(timestamp, tz).date()
 
-    def script_settings(self) -> dict[str, Any]:
-        """The settings the assignment script needs, as JSON-able data."""
-        return {
-            "wrap": self.wrapup_seconds,
-            "sl": self.service_level_seconds,
-            "starve": self.priorities.starvation_seconds,
-            "sp": self.priorities.starved_priority,
-            "dstrat": str(self.default_strategy),
-            "strat": {k: str(v) for k, v in self.strategy.items()},
-            "ovf": {k: [r.after_seconds, r.fallback] for k, r in self.overflow.items()},
-            "nhts": self.handle_time_samples,
-            "rto": (self.no_answer_timeout + self.stuck_ring_grace_seconds
-                    if self.stuck_ring_grace_seconds > 0 else 0),
-            "rcause": "no answer",
-        }
-
 
 StrategyName = Literal["longest_idle", "fewest_calls", "skill_level"]
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
