@@ -91,6 +91,12 @@ class TomlJsonSchema(GenerateJsonSchema):
     def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
         return self.generate_inner(schema["schema"])
 
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        described = super().default_schema(schema)
+        if "default" in described and described["default"] is None:
+            del described["default"]
+        return described
+
 
 def json_schema(kind: ConfigFile) -> dict[str, Any]:
     """The JSON Schema of one kind of file, as committed under docs/schemas/."""
