@@ -38,17 +38,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import phonenumbers
 import redis.asyncio as aioredis
 from phonenumbers import PhoneNumberType
+from pydantic import AfterValidator, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.call_records import CallRecord
-from hotline_core.config_errors import ConfigError
+from hotline_core.config_schema import ConfigModel, validate_data
 from hotline_core.masking import mask_phone
 from hotline_core.phone_numbers import MAINLAND_CODE, canonical_number, national_digits, parse
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
@@ -72,8 +73,37 @@ NUMBER_TYPES: dict[str, int] = {
     "voicemail": PhoneNumberType.VOICEMAIL,
 }
 _TYPE_NAMES = {v: k for k, v in NUMBER_TYPES.items()}
-_KEYS = ("allow_types", "allow_prefixes", "per_number_per_hour", "overall_per_minute",
-         "emergency_numbers", "destinations", "called_in_days")
+
+
+def _number_type(value: str) -> str:
+    if value not in NUMBER_TYPES:
+        raise ValueError(f"{value!r} is not one of {', '.join(NUMBER_TYPES)}")
+    return value
+
+
+Digits = Annotated[str, StringConstraints(pattern=r"^[0-9]{3,20}$")]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class DialingTable(ConfigModel):
+    """``[dialing]``: the outbound number policy (外呼号码策略)."""
+
+    allow_types: list[Annotated[str, AfterValidator(_number_type)]] = [
+        "mobile", "fixed_line", "fixed_line_or_mobile"]
+    allow_prefixes: list[Annotated[str, StringConstraints(pattern=r"^[0-9]+$")]] = []
+    per_number_per_hour: PositiveInt = 3
+    overall_per_minute: PositiveInt = 60
+    emergency_numbers: list[Digits] = ["110", "119", "120", "122"]
+    destinations: list[Digits] = []
+    called_in_days: PositiveInt = 30
+
+
+class _DialingSection(ConfigModel):
+    """``[dialing]`` under its own name, so errors say ``dialing.<key>``."""
+
+    dialing: DialingTable
+
+
 DIRECTORY_TIMEOUT = 5.0
 
 
@@ -115,51 +145,16 @@ class DialPolicySettings:
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], source: str | Path) -> DialPolicySettings:
-        """Read the ``[dialing]`` table; every problem names ``dialing.<key>``."""
-        for key in table:
-            if key not in _KEYS:
-                raise ConfigError(source, f"dialing.{key}",
-                                  f"unknown setting (known: {', '.join(_KEYS)})")
-        default = cls()
-        types = table.get("allow_types", sorted(_TYPE_NAMES[t] for t in default.allow_types))
-        if not isinstance(types, list) or not all(t in NUMBER_TYPES for t in types):
-            raise ConfigError(source, "dialing.allow_types",
-                              f"must be a list of: {', '.join(NUMBER_TYPES)}")
-        prefixes = table.get("allow_prefixes", [])
-        if not isinstance(prefixes, list) or not all(
-                isinstance(p, str) and p.isascii() and p.isdigit() for p in prefixes):
-            raise ConfigError(source, "dialing.allow_prefixes",
-                              "must be a list of digit strings (national form, e.g. \"400\")")
-        return cls(allow_types=frozenset(NUMBER_TYPES[t] for t in types),
-                   allow_prefixes=tuple(prefixes),
-                   emergency_numbers=_digit_list(table, "emergency_numbers",
-                                                 default.emergency_numbers, source),
-                   destinations=_digit_list(table, "destinations", default.destinations,
-                                            source),
-                   called_in_days=_cap(table, "called_in_days", default.called_in_days,
-                                       source),
-                   per_number_per_hour=_cap(table, "per_number_per_hour",
-                                            default.per_number_per_hour, source),
-                   overall_per_minute=_cap(table, "overall_per_minute",
-                                           default.overall_per_minute, source))
-
-
-def _digit_list(table: Mapping[str, Any], key: str, default: tuple[str, ...],
-                source: str | Path) -> tuple[str, ...]:
-    value = table.get(key, list(default))
-    if not isinstance(value, list) or not all(
-            isinstance(v, str) and v.isascii() and v.isdigit() and 3 <= len(v) <= 20
-            for v in value):
-        raise ConfigError(source, f"dialing.{key}",
-                          "must be a list of numbers written as digits (3 to 20)")
-    return tuple(value)
-
-
-def _cap(table: Mapping[str, Any], key: str, default: int, source: str | Path) -> int:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(source, f"dialing.{key}", f"{value!r} must be a whole number >= 1")
-    return value
+        """Read the ``[dialing]`` table (validated as :class:`DialingTable`); every problem
+        is a :class:`ConfigError` naming ``dialing.<key>``."""
+        t = validate_data(source, "", {"dialing": dict(table)}, _DialingSection).dialing
+        return cls(allow_types=frozenset(NUMBER_TYPES[name] for name in t.allow_types),
+                   allow_prefixes=tuple(t.allow_prefixes),
+                   per_number_per_hour=t.per_number_per_hour,
+                   overall_per_minute=t.overall_per_minute,
+                   emergency_numbers=tuple(t.emergency_numbers),
+                   destinations=tuple(t.destinations),
+                   called_in_days=t.called_in_days)
 
 
 class DialPolicy:

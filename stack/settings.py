@@ -26,7 +26,7 @@ from hotline_core.call_figures_day import parse_reset_at
 from hotline_core.clock import zone_named
 from hotline_core.config_errors import ConfigError
 from hotline_core.config_schema import ConfigModel, parse_toml, setting_error, validate_data
-from hotline_core.dial_policy import NUMBER_TYPES
+from hotline_core.dial_policy import DialingTable
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, check_namespace
 from speech.settings import SpeechTable
 from stack.secret_files import stored_secret
@@ -226,26 +226,6 @@ class TrunkTable(ConfigModel):
     carrier_ips: list[Annotated[str, AfterValidator(_ip_network)]] = ["127.0.0.1"]
     outbound_uri: Annotated[str, StringConstraints(pattern=r"^(sip:.+)?$")] = Field(default="",
         description="a sip: URI of the carrier; empty: no outbound calls")
-
-
-def _number_type(value: str) -> str:
-    if value not in NUMBER_TYPES:
-        raise ValueError(f"{value!r} is not one of {', '.join(NUMBER_TYPES)}")
-    return value
-
-
-class DialingTable(ConfigModel):
-    """``[dialing]``: the outbound number policy (外呼号码策略)."""
-
-    allow_types: list[Annotated[str, AfterValidator(_number_type)]] = [
-        "mobile", "fixed_line", "fixed_line_or_mobile"]
-    allow_prefixes: list[Annotated[str, StringConstraints(pattern=r"^[0-9]+$")]] = []
-    per_number_per_hour: PositiveInt = 3
-    overall_per_minute: PositiveInt = 60
-    emergency_numbers: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{3,20}$")]] = [
-        "110", "119", "120", "122"]
-    destinations: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{3,20}$")]] = []
-    called_in_days: PositiveInt = 30
 
 
 def _reset_at(value: str) -> str:

@@ -155,7 +155,7 @@ async def test_restriction_and_help_flags_match_every_spelling(redis: aioredis.R
 def test_a_bad_dialing_setting_is_named(tmp_path: Path, table: str, setting: str) -> None:
     config = tmp_path / "hotline.toml"
     config.write_text(f"[dialing]\n{table}\n")
-    # The settings file's own model refuses it first (stack/settings.py DialingTable).
+    # The settings file's own model refuses it first (DialingTable, hotline_core/dial_policy.py).
     with pytest.raises(ConfigError, match=setting.replace(".", r"\.")):
         settings = load_settings(config, env={"HOTLINE_AMI_SECRET": "x"})
         DialPolicySettings.from_table(settings.dialing, settings.source)
