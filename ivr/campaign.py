@@ -83,6 +83,7 @@ ACTION_PREFIX = "attempt-"       # ActionID of an attempt's Originate
 IVR_KINDS = (CampaignKind.SATISFACTION_CALLBACK, CampaignKind.REMINDER)
 AGENT_FIRST_KINDS = (CampaignKind.VIRTUAL_HOLD, CampaignKind.MISSED_CALL)
 ALL_KINDS = IVR_KINDS + AGENT_FIRST_KINDS
+MISSED_PREFIX = "mc-"
 # An Originate whose answer never came (AMI cut): its channel may still appear for this long.
 UNKNOWN_GRACE_SECONDS = 5.0
 CDR_TAIL_BYTES = 4 << 20         # how much of the CDR file an unknown attempt is looked for in
@@ -102,6 +103,13 @@ _DIAL_STATUS = {"ANSWER": AttemptOutcome.COMPLETED, "NOANSWER": AttemptOutcome.N
 _CDR_DISPOSITION = {"ANSWERED": AttemptOutcome.HUNG_UP, "NO ANSWER": AttemptOutcome.NO_ANSWER,
                     "BUSY": AttemptOutcome.BUSY, "FAILED": AttemptOutcome.FAILED,
                     "CONGESTION": AttemptOutcome.FAILED}
+
+
+def distributor_call(kind: CampaignKind, call_id: str) -> str:
+    """The id an agent-first target has in the distributor's line and LiveCalls: the call's
+    own for virtual hold (the same call keeps its place), ``mc-<call id>`` for a missed call
+    (a new conversation: the abandoned call's record stays as it was)."""
+    return f"{MISSED_PREFIX}{call_id}" if kind is CampaignKind.MISSED_CALL else call_id
 
 
 def attempt_leg(attempt_id: int, call_id: str | None = None) -> str:
@@ -189,9 +197,12 @@ class CampaignEngine:
         hours = self.settings(kind).calling_hours()
         return lambda at: hours.next_open(at, self._zone)
 
-    def _begin(self, target_id: int, number: str, role: str,
-               agent_id: str | None) -> AttemptInfo | None:
-        return self.store.begin_attempt(target_id, number, role, agent_id, leg=attempt_leg)
+    def _begin(self, target_id: int, number: str, role: str, agent_id: str | None,
+               call_id: str | None = None) -> AttemptInfo | None:
+        """``call_id``: the distributor's id of an agent-first target (names the leg)."""
+        return self.store.begin_attempt(
+            target_id, number, role, agent_id,
+            leg=lambda attempt, _: attempt_leg(attempt, call_id))
 
     async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.wait_for(asyncio.to_thread(fn, *args), 30)
@@ -202,6 +213,9 @@ class CampaignEngine:
         or Asterisk is logged once and retried with growing pauses."""
         tick = self.config.tick_seconds
         backoff = Backoff(log, "campaign dialer", first=tick, cap=max(tick, 60.0))
+        log.info("dialer: every %.1f s, at most %d outbound channels%s", tick,
+                 self.config.max_channels, "" if self.outbound else
+                 " (no outbound carrier: [trunk] outbound_uri is empty, nothing is dialled)")
         while True:
             try:
                 await self.tick()
@@ -341,8 +355,7 @@ class CampaignEngine:
     async def _release(self, target: DueTarget) -> bool:
         """A due agent-first target joins the distributor's line as a callback call."""
         assert self._distributor is not None and self._live is not None
-        call_id = target.call_id
-        if not call_id or self._lines is None:
+        if not target.call_id or self._lines is None:
             await self._db(self.store.cancel, target.id, "no call")
             return False
         if target.kind is CampaignKind.MISSED_CALL and await self._called_again(target):
@@ -353,6 +366,7 @@ class CampaignEngine:
             return False
         if not await self._db(self.store.mark_queued, target.id):
             return False
+        call_id = distributor_call(target.kind, target.call_id)
         await self._live.add(LiveCall(call_id=call_id, channel="", line=target.line,
                                       caller=target.destination.number,
                                       department=line.department, callback=True))
@@ -390,9 +404,10 @@ class CampaignEngine:
         except TimeoutError:
             return Placed.FAILED
         call_id = assignment.call_id
-        found = await self._db(self.store.open_target_of_call, call_id, AGENT_FIRST_KINDS)
+        record_id = call_id.removeprefix(MISSED_PREFIX)
+        found = await self._db(self.store.open_target_of_call, record_id, AGENT_FIRST_KINDS)
         if found is None:
-            if await self._db(self._closed_target_of_call, call_id):
+            if await self._db(self._closed_target_of_call, record_id):
                 # Already reached (or given up) while the core was away: not again.
                 await self._drop_call(call_id)
                 return Placed.DEFERRED
@@ -413,7 +428,7 @@ class CampaignEngine:
             await self._refuse(target_id, "citizen", exc.reason, kind, assignment.agent_id)
             return Placed.REFUSED
         info: AttemptInfo | None = await self._db(
-            self._begin, target_id, digits, "citizen", assignment.agent_id)
+            self._begin, target_id, digits, "citizen", assignment.agent_id, call_id)
         if info is None:
             log.warning("callback of %s: an attempt is already in flight", call_id)
             return Placed.DEFERRED
@@ -615,7 +630,8 @@ class CampaignEngine:
             return
         for target in await self._db(self.store.targets_in, TargetState.QUEUED,
                                      AGENT_FIRST_KINDS):
-            if target.call_id and not await self._distributor.view.holds(target.call_id):
+            if target.call_id and not await self._distributor.view.holds(
+                    distributor_call(target.kind, target.call_id)):
                 await self._db(self.store.requeue, target.id, self._clock())
 
     def _cdr_outcome(self, uniqueid: str) -> tuple[AttemptOutcome, str] | None:

@@ -86,6 +86,8 @@ class HotlineStack:
     extra_dialplan: str = ""
     # The emergency centres file (TOML text of config/centres.toml); empty: the shipped one.
     centres: str = ""
+    # The outbound dialer's rules (TOML text of config/campaigns.toml); empty: the shipped one.
+    campaigns: str = ""
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hotline-e2e-")))
     _exit: ExitStack = field(default_factory=ExitStack)
     phones: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -137,6 +139,8 @@ class HotlineStack:
         shutil.copyfile(REPO_ROOT / "config" / "lines.toml", cfg / "lines.toml")
         (cfg / "centres.toml").write_text(
             self.centres or (REPO_ROOT / "config" / "centres.toml").read_text())
+        (cfg / "campaigns.toml").write_text(
+            self.campaigns or (REPO_ROOT / "config" / "campaigns.toml").read_text())
         agents = "\n".join(
             f'[[agent]]\nid = "{a.id}"\nname = "agent {a.id}"\ngroup = "call-taking"\n'
             f"skills = {{ {', '.join(f'{k} = {v}' for k, v in a.skills.items())} }}\n"
@@ -164,6 +168,7 @@ state_dir = "{self.tmp / 'var'}"
 lines_file = "{cfg / 'lines.toml'}"
 agents_file = "{cfg / 'agents.toml'}"
 distribution_file = "{cfg / 'distribution.toml'}"
+campaigns_file = "{cfg / 'campaigns.toml'}"
 prompts_file = "{REPO_ROOT / 'asterisk_conf' / 'prompts.txt'}"
 prompts_override_dir = "{cfg / 'prompts'}"
 [asterisk]
