@@ -7,7 +7,7 @@ import asyncio
 import re
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,7 +43,7 @@ def attempts(maker: sessionmaker[Session], target_id: int | None = None
 async def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
     """The first truthy value of ``probe`` (read in a thread), waiting for it."""
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: T | None = None
     while time.monotonic() < deadline:
         last = await asyncio.to_thread(probe)
         if last:

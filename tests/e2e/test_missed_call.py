@@ -86,7 +86,8 @@ async def test_a_missed_caller_is_called_back_once_and_one_who_called_again_is_n
         assert record is not None
         assert record.disposition == "abandoned"
         assert record.callback_recording == attempt.recording
-        assert record.callback_recording.endswith(f"/mc-{target.call_id}-callback.wav")
+        assert attempt.recording is not None
+        assert attempt.recording.endswith(f"/mc-{target.call_id}-callback.wav")
     # Asterisk wrote it (the SIPp phones send no audio, so it may hold a header only).
     assert (hotline.spec.recordings_dir / attempt.recording).read_bytes()[:4] == b"RIFF"
 
