@@ -33,6 +33,7 @@ class Context(StrEnum):
     TRANSFER_DIAL = "hotline-transfer-dial"  # dials the centre's trunk, caller ID = citizen
     TRANSFER_BACK = "hotline-transfer-back"  # centre busy/no answer: back to agent or line
     CONFERENCE = "hotline-conference"      # three-way call (三方通话): exten = the call id
+    TRANSFER_HOLD = "hotline-transfer-hold"  # attended: the citizen on hold meanwhile
     AGENTS = "agents"                      # agents' phones: may dial nothing
 
 

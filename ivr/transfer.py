@@ -11,7 +11,15 @@
   into a ConfBridge conference named by the call id, and the centre is originated into
   it. The agent may leave; citizen and centre stay connected. A centre that does not
   answer leaves citizen and agent talking in the conference.
-- *attended* (咨询转接) is not carried out yet: refused with 501 (see the issue note).
+- *attended* (咨询转接): the citizen is moved to ``hotline-transfer-hold`` (music on hold)
+  and the agent into the conference, where the centre is originated; the agent talks to
+  the centre first, then *completes* (the citizen joins the centre, the agent's leg ends)
+  or *cancels* (the centre's leg ends, the citizen is back with the agent). A centre that
+  does not answer gives the citizen back to the agent; an agent who hangs up completes
+  (centre answered) or sends the citizen to the head of the line (not answered).
+
+A conference never keeps the citizen alone: when the agent and the centre have both left,
+the citizen's leg is ended as any call the agent ends.
 
 Every step is written to the transfer's row (:mod:`hotline_core.transfers`): requested,
 the centre's answer, the end and the outcome.
@@ -60,7 +68,13 @@ class ActiveTransfer:
     target: str
     mode: TransferMode
     channel: str                    # the citizen's channel
-    connected: bool = False
+    connected: bool = False         # the centre answered
+    agent_channel: str = ""         # three-way / attended: the agent's leg
+    centre_channel: str = ""        # three-way / attended: the centre's leg
+    agent_in: bool = True           # the agent's leg is still up
+    centre_in: bool = False         # the centre's leg is up
+    joined: bool = True             # attended: the citizen is off hold
+    cancelled: bool = False
 
 
 class TransferService:
@@ -89,9 +103,6 @@ class TransferService:
         if self.centres.get(target) is None:
             raise TransferError(422, f"target: no emergency centre {target} is configured",
                                 "target")
-        if mode is TransferMode.ATTENDED:
-            raise TransferError(501, "mode: attended transfer is not available yet; use "
-                                "blind or three-way", "mode")
         call = await self._live.get(call_id)
         if call is None:
             raise TransferError(404, f"no call {call_id} in progress")
@@ -101,7 +112,8 @@ class TransferService:
             raise TransferError(409, "the call has not been answered by an agent")
         if not supervisor and agent != requester:
             raise TransferError(403, f"call {call_id} is not agent {requester}'s call")
-        if call_id in self._active:
+        under_way = self._active.get(call_id)
+        if under_way is not None and not under_way.cancelled:
             raise TransferError(409, "a transfer of this call is already under way")
         await self._authorize(target, call_id)
         transfer_id = await asyncio.to_thread(self._store.requested, call_id, target, mode,
@@ -112,7 +124,7 @@ class TransferService:
             if mode is TransferMode.BLIND:
                 await self._blind(active)
             else:
-                await self._three_way(active, call.caller)
+                await self._conference(active, call.caller)
         except AmiError as exc:
             self._active.pop(call_id, None)
             await asyncio.to_thread(self._store.outcome, transfer_id, TransferOutcome.FAILED,
@@ -141,12 +153,19 @@ class TransferService:
                                 "Context": Context.TRANSFER, "Exten": t.target,
                                 "Priority": "1"})
 
-    async def _three_way(self, t: ActiveTransfer, citizen: str) -> None:
+    async def _conference(self, t: ActiveTransfer, citizen: str) -> None:
+        """Three-way: citizen and agent into the conference; attended: the citizen on hold,
+        the agent into the conference. Then the centre is originated into it."""
         agent_channel = await self._agent_channel(t)
         if agent_channel is None:
             raise AmiError("the agent's leg was not found")
+        t.agent_channel = agent_channel
+        attended = t.mode is TransferMode.ATTENDED
+        t.joined = not attended
         await self._ami.action({"Action": "Redirect", "Channel": t.channel,
-                                "Context": Context.CONFERENCE, "Exten": t.call_id,
+                                "Context": Context.TRANSFER_HOLD if attended
+                                else Context.CONFERENCE,
+                                "Exten": "s" if attended else t.call_id,
                                 "Priority": "1", "ExtraChannel": agent_channel,
                                 "ExtraContext": Context.CONFERENCE, "ExtraExten": t.call_id,
                                 "ExtraPriority": "1"})
@@ -197,35 +216,98 @@ class TransferService:
 
     async def _centre_originated(self, t: ActiveTransfer, event: Any) -> None:
         if event.get("Response") == "Success":
-            t.connected = True
-            await asyncio.to_thread(self._store.outcome, t.transfer_id,
-                                    TransferOutcome.CONNECTED, "", True, False)
+            t.connected = t.centre_in = True
+            t.centre_channel = str(event.get("Channel", ""))
+            outcome = (TransferOutcome.CONSULTING if t.mode is TransferMode.ATTENDED
+                       else TransferOutcome.CONNECTED)
+            await asyncio.to_thread(self._store.outcome, t.transfer_id, outcome, "", True,
+                                    False)
             return
         outcome = _ORIGINATE_OUTCOMES.get(str(event.get("Reason", "")), TransferOutcome.FAILED)
         self._legs.pop(event.get("Uniqueid", ""), None)
         self._active.pop(t.call_id, None)
         await asyncio.to_thread(self._store.outcome, t.transfer_id, outcome,
                                 f"centre {t.target} not reached (reason "
-                                f"{event.get('Reason', '?')}): citizen and agent stay "
-                                "together", False, True)
+                                f"{event.get('Reason', '?')}): the citizen stays with the "
+                                "agent", False, True)
+        if not t.joined:      # attended: the citizen comes off hold, back to the agent
+            await self._join(t)
+
+    async def _join(self, t: ActiveTransfer) -> None:
+        """The citizen (on hold) joins the conference."""
+        t.joined = True
+        await self._ami.action({"Action": "Redirect", "Channel": t.channel,
+                                "Context": Context.CONFERENCE, "Exten": t.call_id,
+                                "Priority": "1"})
+
+    async def _end_leg(self, channel: str) -> None:
+        try:
+            await self._ami.action({"Action": "Hangup", "Channel": channel})
+        except AmiError as exc:   # already gone: nothing left to end
+            log.info("hangup of %s: %s", channel, exc)
 
     async def _hangup(self, uniqueid: str, event: Any) -> None:
-        t = self._active.get(uniqueid)
+        t = self._active.pop(uniqueid, None)
         if t is not None:     # the citizen left: the transfer is over
-            self._active.pop(uniqueid, None)
+            for leg in [k for k, v in self._legs.items() if v is t]:
+                self._legs.pop(leg, None)
+            if t.cancelled:
+                return
             outcome = TransferOutcome.COMPLETED if t.connected else TransferOutcome.FAILED
             await asyncio.to_thread(self._store.outcome, t.transfer_id, outcome,
                                     "" if t.connected else "the citizen hung up", False, True)
             return
-        leg = self._legs.pop(uniqueid, None)
-        if leg is not None:
+        t = self._legs.pop(uniqueid, None)
+        if t is not None:     # the centre left the conference
+            t.centre_in = False
+            if t.call_id in self._active and t.joined and not t.agent_in:
+                await self._end_leg(t.channel)      # the citizen would be alone
             return
-        # Three-way: the agent may leave; citizen and centre stay, the agent is free.
         agent = agent_of(event.get("Channel", ""))
-        for t in self._active.values():
-            if (t.mode is TransferMode.THREE_WAY and agent == t.agent
+        for t in list(self._active.values()):
+            if (t.mode is not TransferMode.BLIND and t.agent_in and agent == t.agent
                     and event.get("Linkedid") == t.call_id):
-                await self._distributor.call_ended(t.call_id, t.agent)
+                await self._agent_left(t)
+
+    async def _agent_left(self, t: ActiveTransfer) -> None:
+        """The agent's leg ended: the agent is free; the citizen is never left alone."""
+        t.agent_in = False
+        await self._distributor.call_ended(t.call_id, t.agent)
+        if not t.joined:      # attended, citizen on hold
+            if t.centre_in:
+                await self._join(t)          # hanging up completes the transfer
+            else:
+                await self._ami.action({"Action": "Redirect", "Channel": t.channel,
+                                        "Context": Context.TRANSFER_BACK, "Exten": "s",
+                                        "Priority": "1"})
+        elif not t.centre_in:
+            await self._end_leg(t.channel)
+
+    # -- attended: the agent completes or cancels -----------------------------------------------
+    async def finish(self, transfer_id: int, complete: bool, requester: str,
+                     supervisor: bool) -> None:
+        t = next((x for x in self._active.values() if x.transfer_id == transfer_id), None)
+        if t is None or t.mode is not TransferMode.ATTENDED or t.joined:
+            raise TransferError(409, f"transfer {transfer_id} is not an attended transfer "
+                                "waiting to be completed or cancelled")
+        if not supervisor and requester != t.agent:
+            raise TransferError(403, f"transfer {transfer_id} is not agent {requester}'s")
+        if complete:
+            if not t.centre_in:
+                raise TransferError(409, f"centre {t.target} has not answered yet")
+            await self._join(t)
+            await self._end_leg(t.agent_channel)
+            await asyncio.to_thread(self._store.outcome, t.transfer_id,
+                                    TransferOutcome.CONNECTED, "completed by the agent")
+            return
+        t.cancelled = True
+        if t.centre_in:
+            t.centre_in = False
+            await self._end_leg(t.centre_channel or f"{CENTRE_LEG_PREFIX}{t.transfer_id}")
+        await self._join(t)
+        await asyncio.to_thread(self._store.outcome, t.transfer_id,
+                                TransferOutcome.CANCELLED, "cancelled by the agent", False,
+                                True)
 
     # -- the ``transfer`` FastAGI script: the centre did not take the citizen -------------------
     async def __call__(self, session: AgiSession) -> None:

@@ -315,3 +315,48 @@ async def test_three_way_call_keeps_citizen_and_centre_when_the_agent_leaves(
     assert result.ok, result.output[:1500]       # the citizen hung up, talking to 119
     rows = await _transfers(hl, call["id"], lambda r: r["outcome"] == "completed")
     assert rows[-1]["ended_at"] is not None
+
+
+async def test_attended_transfer_consults_then_cancels_then_completes(
+        stacks: list[HotlineStack]) -> None:
+    centre_port = free_udp_port()
+    hl = _start(stacks, [Agent("1001", {"general": 1}), Agent("1002", {"general": 1})],
+                centre_port)
+    _centre(hl, centre_port, "agent.xml")
+    hl.login("1001")
+    citizen = asyncio.create_task(hl.call("12345", "13800138530", talk_ms=30000))
+    call = await _answered_call(hl, "8530")
+    path = f"/api/calls/{call['id']}/transfer"
+
+    # 1. Consult: agent and centre talk, the citizen is on hold (not in the conference).
+    first = await hl.aapi("POST", path, {"target": "119", "mode": "attended"}, as_="1001")
+    assert first.get("outcome") == "requested", first
+    await _conference_of(hl, call["id"], ["PJSIP/1001", "PJSIP/centre-119"])
+    await _transfers(hl, call["id"], lambda r: r["outcome"] == "consulting")
+    assert not any(line.startswith("PJSIP/carrier-") and "hotline-conference" in line
+                   for line in _channels(hl))
+    # 2. Cancel: the centre's leg ends, the citizen is back with the agent.
+    res = await hl.aapi("POST", f"/api/transfers/{first['id']}/cancel", {}, as_="1001")
+    assert res["outcome"] == "cancelled", res
+    await _conference_of(hl, call["id"], ["PJSIP/carrier", "PJSIP/1001"])
+
+    # 3. Consult again and complete: citizen and centre stay, the agent is free.
+    second = await hl.aapi("POST", path, {"target": "119", "mode": "attended"}, as_="1001")
+    await _transfers(hl, call["id"], lambda r: r["id"] == second["id"]
+                     and r["outcome"] == "consulting")
+    early = await hl.aapi("POST", f"/api/transfers/{second['id']}/complete", {}, as_="1002")
+    assert early["status"] == 403             # another agent may not complete it
+    res = await hl.aapi("POST", f"/api/transfers/{second['id']}/complete", {}, as_="1001")
+    assert res["outcome"] == "connected", res
+    await _conference_of(hl, call["id"], ["PJSIP/carrier", "PJSIP/centre-119"])
+    result = await citizen
+    assert result.ok, result.output[:1500]
+    rows = await _transfers(hl, call["id"], lambda r: r["id"] == second["id"]
+                            and r["outcome"] == "completed")
+    assert [r["outcome"] for r in rows] == ["cancelled", "completed"]
+    assert len(_invites(_centre_messages(hl))) == 2
+
+
+def _channels(hl: HotlineStack) -> list[str]:
+    assert hl.asterisk is not None
+    return hl.asterisk.cli("core show channels concise").splitlines()

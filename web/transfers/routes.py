@@ -11,7 +11,7 @@ from aiohttp import web
 from hotline_core.access import Principal, Role
 from hotline_core.transfers import CallTransfer, TransferError, TransferMode
 from web import keys
-from web.api import Routes, read_body, reply
+from web.api import NO_BODY, Routes, read_body, reply
 from web.errors import json_error
 from web.requests import principal
 from web.transfers.schemas import TransferBody, TransferList, TransferOut
@@ -66,6 +66,39 @@ async def transfer(request: web.Request) -> web.Response:
     if row is None:  # pragma: no cover - written before start() returned
         raise json_error(500, "transfer row missing")
     return reply(_out(row), status=201)
+
+
+async def _finish(request: web.Request, complete: bool) -> web.Response:
+    svc = _services(request)
+    who = principal(request, svc.access)
+    if who.role not in (Role.OPERATOR, Role.SUPERVISOR):
+        raise json_error(403, f"role {who.role.value} may not transfer calls")
+    raw = request.match_info["transfer_id"]
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise json_error(404, "no such transfer")
+    try:
+        await svc.transferrer.finish(int(raw), complete, who.name,
+                                     who.role is Role.SUPERVISOR)
+    except TransferError as exc:
+        extra: dict[str, Any] = {"field": exc.field} if exc.field else {}
+        raise json_error(exc.status, str(exc), **extra) from None
+    row = await asyncio.to_thread(svc.store.get, int(raw))
+    if row is None:  # pragma: no cover - finish() found it under way
+        raise json_error(404, "no such transfer")
+    return reply(_out(row))
+
+
+@routes.post("/api/transfers/{transfer_id}/complete", body=NO_BODY, response=TransferOut)
+async def complete(request: web.Request) -> web.Response:
+    """Complete an attended transfer: the citizen joins the centre, the agent leaves."""
+    return await _finish(request, True)
+
+
+@routes.post("/api/transfers/{transfer_id}/cancel", body=NO_BODY, response=TransferOut)
+async def cancel(request: web.Request) -> web.Response:
+    """Cancel an attended transfer: the centre's leg ends, the citizen is back with the
+    agent."""
+    return await _finish(request, False)
 
 
 @routes.get("/api/calls/{call_id}/transfers", response=TransferList)

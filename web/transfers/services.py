@@ -18,6 +18,9 @@ class Transferrer(Protocol):
     async def start(self, call_id: str, target: str, mode: TransferMode, requester: str,
                     supervisor: bool) -> int: ...
 
+    async def finish(self, transfer_id: int, complete: bool, requester: str,
+                     supervisor: bool) -> None: ...
+
 
 @dataclasses.dataclass(frozen=True)
 class TransferServices:

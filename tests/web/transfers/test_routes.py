@@ -36,6 +36,7 @@ class Telephony:
     def __init__(self, store: TransferStore) -> None:
         self.store = store
         self.started: list[tuple[str, str, TransferMode, str]] = []
+        self.finished: list[tuple[int, bool, str]] = []
 
     async def start(self, call_id: str, target: str, mode: TransferMode, requester: str,
                     supervisor: bool) -> int:
@@ -45,6 +46,15 @@ class Telephony:
             raise TransferError(403, f"call {call_id} is not agent {requester}'s call")
         self.started.append((call_id, target, mode, requester))
         return self.store.requested(call_id, target, mode, requester)
+
+    async def finish(self, transfer_id: int, complete: bool, requester: str,
+                     supervisor: bool) -> None:
+        row = self.store.get(transfer_id)
+        if row is None or row.mode != TransferMode.ATTENDED:
+            raise TransferError(409, f"transfer {transfer_id} is not an attended transfer")
+        if not supervisor and requester != row.requested_by:
+            raise TransferError(403, f"transfer {transfer_id} is not agent {requester}'s")
+        self.finished.append((transfer_id, complete, requester))
 
 
 @pytest.fixture
@@ -132,3 +142,23 @@ async def test_not_json_and_unknown_calls(
                            json={"target": "119", "mode": "blind"}, headers=_auth("tok-1001"))
         assert res.status == 404, (call, await res.text())
     assert telephony.started == []
+
+
+async def test_attended_complete_and_cancel_only_by_its_agent(
+        client: tuple[TestClient[Any, Any], Telephony]) -> None:
+    c, telephony = client
+    res = await c.post(f"/api/calls/{CALL}/transfer",
+                       json={"target": "110", "mode": "attended"}, headers=_auth("tok-1001"))
+    tid = (await res.json())["id"]
+    for token, status in ((None, 401), ("tok-disp", 403), ("tok-1002", 403)):
+        res = await c.post(f"/api/transfers/{tid}/complete", headers=_auth(token))
+        assert res.status == status, await res.text()
+    for bad in ("abc", "1;DROP", "99999999999999999999"):
+        res = await c.post(f"/api/transfers/{bad}/cancel", headers=_auth("tok-1001"))
+        assert res.status == 404, (bad, await res.text())
+    assert telephony.finished == []
+    res = await c.post(f"/api/transfers/{tid}/complete", headers=_auth("tok-1001"))
+    assert res.status == 200 and (await res.json())["id"] == tid
+    res = await c.post(f"/api/transfers/{tid}/cancel", headers=_auth("tok-sup"))
+    assert res.status == 200
+    assert telephony.finished == [(tid, True, "1001"), (tid, False, "supervisor")]
