@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ORDER_SOUNDS = "orders"   # under the instance's sounds directory
+ORDER_CAMPAIGN_EVERY = 2.0   # seconds between scheduling passes (two indexed look-ups)
 
 
 def schedule_once(sessions: sessionmaker[Session], desk: DeskSettings) -> tuple[int, int]:
@@ -115,6 +116,15 @@ def rating_choices(speech: SpeechSettings | None) -> ChoiceService | None:
     from speech.grammar import ChoiceService
 
     return ChoiceService(speech)
+
+
+async def warm_choices(choices: ChoiceService, start_seconds: float = 300.0) -> None:
+    """Load the recogniser's model before the first spoken rating; a failure is logged
+    (spoken ratings then fail one by one and the flow asks for keys)."""
+    try:
+        await choices.start(start_seconds)
+    except Exception:
+        log.exception("the speech grammar recogniser for spoken ratings did not start")
 
 
 def transcription_queue(redis: aioredis.Redis, namespace: str) -> Transcribe:

@@ -28,7 +28,7 @@ from hotline_core.workorders.reminders import (
 )
 from ivr.agi import AgiHangup, AgiSession
 from ivr.campaign_flow import CampaignCall, FlowResult
-from ivr.flows.satisfaction_callback import order_digits
+from ivr.flows.satisfaction_callback import PROMPT_SECONDS, order_digits
 from ivr.numbers import spoken_number
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,8 @@ class ReminderCallFlow:
 
     async def _say(self, session: AgiSession, prompts: list[str], escape: str = "") -> str:
         for name in prompts:
-            digit = await session.stream_file(f"{self.ctx.sounds_dir}/{name}", escape)
+            digit = await session.stream_file(f"{self.ctx.sounds_dir}/{name}", escape,
+                                              timeout=PROMPT_SECONDS)
             if digit:
                 return digit
         return ""

@@ -42,6 +42,9 @@ from ivr.campaign_flow import CampaignCall, FlowResult
 log = logging.getLogger(__name__)
 
 RATING_DIGITS = "12345"
+# A prompt's reply comes when it has been played: longer than the AGI server's default
+# command timeout for the rating question (15 s) or a long result.
+PROMPT_SECONDS = 90.0
 GRAMMAR = "rating"            # [speech.grammars.rating]: choice keys are the rating keys
 
 
@@ -105,7 +108,7 @@ class SatisfactionCallbackFlow:
             return FlowResult(AttemptOutcome.COMPLETED, {"skipped": "already evaluated"})
         sentence = await self.ctx.order_prompt(f"callback-order-{order_id}", script.text)
         await self._say(session, ["callback-intro", "callback-order", *order_digits(order_id)])
-        await session.stream_file(sentence)
+        await session.stream_file(sentence, timeout=PROMPT_SECONDS)
         base = self._base_name(call)
         rating = await self._ask_rating(session, base)
         if rating is None:
@@ -136,7 +139,7 @@ class SatisfactionCallbackFlow:
             if attempt:
                 await self._say(session, ["callback-not-heard"])
             digit = await session.stream_file(f"{self.ctx.sounds_dir}/callback-ask-rating",
-                                              RATING_DIGITS)
+                                              RATING_DIGITS, timeout=PROMPT_SECONDS)
             if not digit:
                 digit, heard = await self._answer(session, f"{base}-rating-{attempt + 1}")
                 if heard is not None:
@@ -221,7 +224,7 @@ class SatisfactionCallbackFlow:
 
     async def _say(self, session: AgiSession, prompts: list[str]) -> None:
         for name in prompts:
-            await session.stream_file(f"{self.ctx.sounds_dir}/{name}")
+            await session.stream_file(f"{self.ctx.sounds_dir}/{name}", timeout=PROMPT_SECONDS)
 
 
 def _key_of(rating: Rating) -> str:

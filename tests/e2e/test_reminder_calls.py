@@ -1,0 +1,134 @@
+"""Reminder calls (催办电话) through the real stack: an overdue order's unit is called, liaison
+A first and, when A does not answer, liaison B, who confirms with key 1; every attempt and
+the confirmation are events on the order (R-LIGHTS, R-AB).
+
+Real parts: redis-server, Asterisk (chroot), the core process (its order-campaign pass
+queues the reminder's call, the dialer originates it through the carrier trunk, the
+``campaign`` FastAGI script runs ``ivr/flows/reminder_call.py``), SIPp as both liaisons'
+phones behind the carrier (one SIPp answering by the called number), SQLite. The overdue
+order is made with the desk's own functions and a clock a day back, and supervision
+runs on it, as the core's supervision pass would.
+
+Expected values: the unit directory (config/units.sample.csv: dept-transport's A is 韩联络
+13800001401, B is 唐联络 13800001402) and the rule "A first, then B".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from hotline_core.access import Principal, Role
+from hotline_core.clock import utc_now
+from hotline_core.db import make_engine, make_sessionmaker
+from hotline_core.workorders import desk
+from hotline_core.workorders.csv_import import import_units
+from hotline_core.workorders.desk import Intake
+from hotline_core.workorders.presets import Category
+from hotline_core.workorders.supervision import run_supervision
+from stack.core import desk_settings
+from stack.settings import REPO_ROOT
+from testkit import processes
+from testkit.stack import Agent, HotlineStack
+
+pytestmark = pytest.mark.e2e
+
+A_PHONE, B_PHONE = "13800001401", "13800001402"
+CAMPAIGNS = '''max_channels = 4
+tick_seconds = 0.5
+[kinds.reminder]
+hours = ["00:00-24:00"]
+max_attempts = 2
+retry_spacing_seconds = 600
+ring_seconds = 6
+'''
+OPERATOR = Principal("1001", Role.OPERATOR)
+DISPATCHER = Principal("dispatcher", Role.DISPATCHER)
+TRANSPORT = Principal("transport", Role.UNIT, "dept-transport")
+
+
+@pytest.fixture(scope="module")
+def hotline() -> Iterator[HotlineStack]:
+    stack = HotlineStack(agents=[Agent("1001", {"general": 1})], citizen_phone=True)
+    _campaigns_file(stack)
+    stack.start()
+    try:
+        with _sessions(stack).begin() as s:
+            import_units(s, (REPO_ROOT / "config" / "units.sample.csv").read_text("utf-8"))
+        text = (stack.sipp.work / "liaison_a_then_b.xml").read_text()
+        (stack.sipp.work / "run-liaisons.xml").write_text(text.replace("[no_answer]", A_PHONE))
+        processes.stop(stack.phones.pop("citizen"), grace=5)
+        stack.phones["liaisons"] = stack.sipp.phone(
+            "liaisons", port=stack.citizen_port, media_port=stack._media_port(), ring_ms=0,
+            scenario="run-liaisons.xml", rtp_echo=False)
+        yield stack
+    finally:
+        stack.stop()
+
+
+def _campaigns_file(stack: HotlineStack) -> None:
+    """The stack's config/campaigns.toml (the settings' default path, beside its settings)."""
+    (stack.tmp / "config").mkdir(parents=True, exist_ok=True)
+    (stack.tmp / "config" / "campaigns.toml").write_text(CAMPAIGNS)
+
+
+def _sessions(stack: HotlineStack) -> sessionmaker[Session]:
+    return make_sessionmaker(make_engine(stack.settings.database_url))
+
+
+def _overdue_order(stack: HotlineStack) -> int:
+    """An urgent help demand (gaotai: 3 hours) taken, dispatched and signed off a day ago,
+    never replied: supervision (now) reminds its unit."""
+    now = desk_settings(stack.settings)
+    past = dataclasses.replace(now, clock=lambda: utc_now() - timedelta(days=1))
+    with _sessions(stack).begin() as s:
+        oid = desk.create_order(s, past, OPERATOR, Intake(
+            channel="web", category=Category.HELP, description="路灯损坏", matter="道路破损",
+            caller_number="13700000000", emergency=True)).order.id
+        desk.dispatch(s, past, DISPATCHER, oid, lead="dept-transport", reason="道路归交通")
+        desk.sign_off(s, past, TRANSPORT, oid)
+    with _sessions(stack).begin() as s:
+        assert oid in run_supervision(s, now).reminders
+    return oid
+
+
+async def _events_until(stack: HotlineStack, oid: int, done: Any,
+                        timeout: float = 120.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    events: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        events = (await stack.aapi("GET", f"/api/workorders/{oid}/events"))["events"]
+        if done(events):
+            return events
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"events of {oid} not as expected within {timeout}s: "
+                         f"{[e['kind'] for e in events]}\n{stack.core_log()[-3000:]}")
+
+
+async def test_a_does_not_answer_b_confirms_all_on_the_order(hotline: HotlineStack) -> None:
+    oid = await asyncio.to_thread(_overdue_order, hotline)
+    events = await _events_until(hotline, oid, lambda ev: sum(
+        e["kind"] == "call_attempt" for e in ev) >= 2)
+    kinds = [e["kind"] for e in events]
+    tail = kinds[kinds.index("reminder"):]
+    assert tail == ["reminder", "reminder_call_scheduled", "call_attempt",
+                    "reminder_confirmed", "call_attempt"], tail
+    a_try, confirmed, b_try = (e for e in events[-3:])
+    assert (a_try["data"]["party"], a_try["data"]["phone"], a_try["data"]["outcome"]) == (
+        "A", A_PHONE, "no_answer")
+    assert (b_try["data"]["party"], b_try["data"]["phone"], b_try["data"]["outcome"]) == (
+        "B", B_PHONE, "completed")
+    assert (confirmed["data"]["role"], confirmed["actor"]) == ("B", "唐联络(B)")
+    assert all(e["unit"] == "dept-transport" for e in (a_try, confirmed, b_try))
+    # Both phones rang, A before B, each showing the order's line (12345) as caller ID.
+    log = hotline.phone_log("liaisons")
+    a_at = log.find(f"liaison call to {A_PHONE} from 12345")
+    b_at = log.find(f"liaison call to {B_PHONE} from 12345")
+    assert 0 <= a_at < b_at, log[-2000:]
