@@ -223,3 +223,60 @@ class TransferStore:
     def centre_of_call(self, call_id: str) -> CentreCall | None:
         with self._sessions() as s:
             return s.get(CentreCall, call_id)
+
+
+# -- the two-way transfer list (双向转办清单) -------------------------------------------------
+
+class OutboundCategory(ConfigModel):
+    """Matters 12345 transfers to a centre at once (12345 → 110/119/120/122)."""
+
+    category: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    target: EmergencyNumber = Field(description="the centre the matters go to")
+    items: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        min_length=1)
+
+
+class InboundCategory(ConfigModel):
+    """Matters a centre passes to 12345 (110/119/120/122 → 12345, 非警务 / non-emergency)."""
+
+    category: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    source: EmergencyNumber = Field(description="the centre that passes the matters on")
+    items: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        min_length=1)
+
+
+class TransferListFile(ConfigModel):
+    """``transfer_list.toml``: which matters go from 12345 to each centre and back."""
+
+    outbound: list[OutboundCategory] = Field(default_factory=list)
+    inbound: list[InboundCategory] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TransferList:
+    outbound: tuple[OutboundCategory, ...] = ()
+    inbound: tuple[InboundCategory, ...] = ()
+
+    def target_of(self, item: str) -> str | None:
+        """The centre an item of the list goes to (exact item text), or None."""
+        return next((c.target for c in self.outbound if item in c.items), None)
+
+    def targets(self) -> frozenset[str]:
+        return frozenset(c.target for c in self.outbound)
+
+
+def load_transfer_list(path: Path) -> TransferList:
+    text, data = parse_toml(path, "paths.transfer_list_file")
+    parsed = validate_data(path, text, data, TransferListFile)
+    lists: tuple[tuple[str, list[list[str]]], ...] = (
+        ("outbound", [c.items for c in parsed.outbound]),
+        ("inbound", [c.items for c in parsed.inbound]))
+    for direction, categories in lists:
+        seen: set[str] = set()
+        for index, items in enumerate(categories):
+            for item in items:
+                if item in seen:
+                    raise setting_error(path, text, [direction, index, "items"],
+                                        f"{item!r} is listed twice in {direction}")
+                seen.add(item)
+    return TransferList(tuple(parsed.outbound), tuple(parsed.inbound))

@@ -31,7 +31,12 @@ from hotline_core.agent_directory import AgentsFile, load_agents
 from hotline_core.campaigns.config import CampaignsConfig, load_campaigns_config
 from hotline_core.config_schema import load_toml
 from hotline_core.lines import LinesFile, load_lines
-from hotline_core.transfers import CentresFile, load_centres
+from hotline_core.transfers import (
+    CentresFile,
+    TransferListFile,
+    load_centres,
+    load_transfer_list,
+)
 from hotline_core.workorders.calendar import OverridesFile, load_overrides
 from hotline_core.workorders.presets import PresetFile, load_preset
 from speech.keywords import KeywordsFile, load_keywords
@@ -72,6 +77,8 @@ CONFIG_FILES: tuple[ConfigFile, ...] = (
     ConfigFile("config/api_tokens*.yaml", "api_tokens", AccessFile, load_policy),
     ConfigFile("presets/*.toml", "preset", PresetFile, load_preset),
     ConfigFile("config/centres*.toml", "centres", CentresFile, load_centres),
+    ConfigFile("config/transfer_list*.toml", "transfer_list", TransferListFile,
+               load_transfer_list),
     ConfigFile("config/campaigns*.toml", "campaigns", CampaignsConfig, load_campaigns_config),
 )
 

@@ -33,7 +33,7 @@ from hotline_core.config_errors import ConfigError, line_of, read_config_text
 from hotline_core.db import Base, make_engine, make_sessionmaker
 from hotline_core.dial_policy import DialPolicy, DialPolicySettings
 from hotline_core.lines import load_lines
-from hotline_core.transfers import TransferStore
+from hotline_core.transfers import TransferStore, load_centres, load_transfer_list
 from hotline_core.workorders.calendar import ChineseWorkingCalendar, load_overrides
 from hotline_core.workorders.desk import DeskSettings
 from hotline_core.workorders.presets import PRESET_DIR, load_preset
@@ -210,7 +210,9 @@ class Core:
                                            call_owner=agent_of_call)),
                 provide(CALLERS, CallerServices(flags, access)),
                 provide(WORKORDERS, WorkOrderServices(desk=desk, access=access)),
-                provide(TRANSFERS, TransferServices(transfers, transfer_store, access)),
+                provide(TRANSFERS, TransferServices(
+                    transfers, transfer_store, access,
+                    load_transfer_list(s.transfer_list_file))),
             ],
         )
         self.runner = web.AppRunner(app, access_log=None)
@@ -318,6 +320,8 @@ def validate(settings: Settings) -> None:
     text = read_config_text(settings.source, "HOTLINE_CONFIG")
     _referenced_file(settings, text, "paths.lines_file", settings.lines_file)
     load_lines(settings.lines_file)
+    load_centres(settings.centres_file)              # emergency centres' trunks
+    load_transfer_list(settings.transfer_list_file)
     _referenced_file(settings, text, "paths.agents_file", settings.agents_file)
     load_agents(settings.agents_file)
     _referenced_file(settings, text, "paths.distribution_file", settings.distribution_file)

@@ -62,6 +62,7 @@ class Settings:
     agents_file: Path
     distribution_file: Path
     centres_file: Path              # emergency centres' trunks (hotline_core/transfers.py)
+    transfer_list_file: Path        # the two-way transfer list (双向转办清单)
     api_tokens_file: Path
     prompts_file: Path
     prompts_override_dir: Path
@@ -204,6 +205,7 @@ class PathsTable(ConfigModel):
     agents_file: str = "config/agents.toml"
     distribution_file: str = "config/distribution.toml"
     centres_file: str = "config/centres.toml"
+    transfer_list_file: str = "config/transfer_list.toml"
     campaigns_file: str = Field(default="config/campaigns.toml",
         description="the outbound dialer's rules; missing: the built-in defaults")
     api_tokens_file: str = Field(default="",
@@ -331,6 +333,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         agents_file=resolved(paths.agents_file),
         distribution_file=resolved(paths.distribution_file),
         centres_file=resolved(paths.centres_file),
+        transfer_list_file=resolved(paths.transfer_list_file),
         campaigns_file=resolved(paths.campaigns_file),
         api_tokens_file=(resolved(paths.api_tokens_file) if paths.api_tokens_file
                          else state_dir / "secrets" / "api_tokens.yaml"),

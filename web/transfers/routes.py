@@ -14,7 +14,13 @@ from web import keys
 from web.api import NO_BODY, Routes, read_body, reply
 from web.errors import json_error
 from web.requests import principal
-from web.transfers.schemas import TransferBody, TransferList, TransferOut
+from web.transfers.schemas import (
+    ListCategory,
+    TransferBody,
+    TransferList,
+    TransferListOut,
+    TransferOut,
+)
 from web.transfers.services import TRANSFERS, TransferServices
 
 routes = Routes(tag="transfers")
@@ -110,6 +116,23 @@ async def transfers_of_call(request: web.Request) -> web.Response:
         raise json_error(403, f"role {who.role.value} may not read call records")
     rows = await asyncio.to_thread(svc.store.of_call, _call_id(request))
     return reply(TransferList(transfers=[_out(r) for r in rows]))
+
+
+@routes.get("/api/transfer-list", response=TransferListOut)
+async def transfer_list(request: web.Request) -> web.Response:
+    """The two-way transfer list: which matters go to 110/119/120/122 and come back."""
+    svc = _services(request)
+    who = principal(request, svc.access)
+    if who.role not in READERS:
+        raise json_error(403, f"role {who.role.value} may not read the transfer list")
+    if svc.transfer_list is None:
+        raise json_error(503, "no transfer list is configured in this process")
+    tl = svc.transfer_list
+    return reply(TransferListOut(
+        outbound=[ListCategory(category=c.category, centre=c.target, items=list(c.items))
+                  for c in tl.outbound],
+        inbound=[ListCategory(category=c.category, centre=c.source, items=list(c.items))
+                 for c in tl.inbound]))
 
 
 register = routes.register

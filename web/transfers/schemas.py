@@ -30,3 +30,16 @@ class TransferOut(Out):
 
 class TransferList(Out):
     transfers: list[TransferOut]
+
+
+class ListCategory(Out):
+    category: str
+    centre: str            # outbound: the target; inbound: the source
+    items: list[str]
+
+
+class TransferListOut(Out):
+    """The two-way transfer list (双向转办清单): 12345 → centres, centres → 12345."""
+
+    outbound: list[ListCategory]
+    inbound: list[ListCategory]

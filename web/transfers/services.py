@@ -8,7 +8,7 @@ from typing import Protocol
 from aiohttp import web
 
 from hotline_core.access import AccessPolicy
-from hotline_core.transfers import TransferMode, TransferStore
+from hotline_core.transfers import TransferList, TransferMode, TransferStore
 
 
 class Transferrer(Protocol):
@@ -27,6 +27,7 @@ class TransferServices:
     transferrer: Transferrer
     store: TransferStore
     access: AccessPolicy
+    transfer_list: TransferList | None = None
 
 
 TRANSFERS = web.AppKey("transfers", TransferServices)

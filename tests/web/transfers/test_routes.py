@@ -14,7 +14,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from hotline_core.access import policy_from_mapping
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
-from hotline_core.transfers import TransferError, TransferMode, TransferStore
+from hotline_core.transfers import (
+    TransferError,
+    TransferMode,
+    TransferStore,
+    load_transfer_list,
+)
+from stack.settings import REPO_ROOT
 from web.app import create_app
 from web.keys import provide
 from web.transfers import routes
@@ -28,6 +34,7 @@ TOKENS = {"tokens": [
     {"name": "dept", "role": "unit", "unit": "dept-x", "token": "tok-unit"},
 ]}
 CALL = "1764000000.7"
+LIST = REPO_ROOT / "config" / "transfer_list.toml"
 
 
 class Telephony:
@@ -65,7 +72,8 @@ async def client(tmp_path: Path) -> AsyncIterator[tuple[TestClient[Any, Any], Te
     store = TransferStore(sessions)
     telephony = Telephony(store)
     app = create_app(sessions, route_modules=[routes.register], services=[
-        provide(TRANSFERS, TransferServices(telephony, store, policy_from_mapping(TOKENS)))])
+        provide(TRANSFERS, TransferServices(telephony, store, policy_from_mapping(TOKENS),
+                                            load_transfer_list(LIST)))])
     async with TestClient(TestServer(app, host="127.0.0.1")) as c:
         yield c, telephony
 
@@ -162,3 +170,17 @@ async def test_attended_complete_and_cancel_only_by_its_agent(
     res = await c.post(f"/api/transfers/{tid}/cancel", headers=_auth("tok-sup"))
     assert res.status == 200
     assert telephony.finished == [(tid, True, "1001"), (tid, False, "supervisor")]
+
+
+async def test_the_transfer_list_is_read_by_call_takers_not_by_units(
+        client: tuple[TestClient[Any, Any], Telephony]) -> None:
+    c, _ = client
+    res = await c.get("/api/transfer-list", headers=_auth("tok-1001"))
+    assert res.status == 200
+    body = await res.json()
+    gas = [cat for cat in body["outbound"] if "燃气泄漏" in cat["items"]]
+    assert [cat["centre"] for cat in gas] == ["119"]
+    assert {cat["centre"] for cat in body["inbound"]} <= {"110", "119", "120", "122"}
+    assert body["inbound"]
+    for token, status in ((None, 401), ("tok-unit", 403)):
+        assert (await c.get("/api/transfer-list", headers=_auth(token))).status == status
