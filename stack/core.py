@@ -28,10 +28,12 @@ from hotline_core.acd.service import run_distribution_loop
 from hotline_core.agent_directory import load_agents
 from hotline_core.call_figures_day import parse_reset_at, run_call_figures
 from hotline_core.call_records import CallLog
+from hotline_core.campaigns.config import load_campaigns_config
+from hotline_core.campaigns.store import CampaignStore
 from hotline_core.clock import zone_named
 from hotline_core.config_errors import ConfigError, line_of, read_config_text
 from hotline_core.db import Base, make_engine, make_sessionmaker
-from hotline_core.dial_policy import DialPolicy, DialPolicySettings
+from hotline_core.dial_policy import DatabaseDirectory, DialPolicy, DialPolicySettings
 from hotline_core.lines import load_lines
 from hotline_core.transfers import TransferStore, load_centres, load_transfer_list
 from hotline_core.workorders.calendar import ChineseWorkingCalendar, load_overrides
@@ -40,6 +42,8 @@ from hotline_core.workorders.presets import PRESET_DIR, load_preset
 from ivr.agi import AgiServer
 from ivr.ami import AmiClient
 from ivr.call_events import CallEventBridge
+from ivr.campaign import CampaignEngine, channels_now
+from ivr.campaign_flow import CampaignFlow
 from ivr.connector import AgentConnector
 from ivr.dialer import CallbackDialer
 from ivr.dialplan import AgiScript
@@ -56,6 +60,15 @@ from ivr.transfer import CentreIntake, TransferService
 from speech.keywords import load_keywords
 from stack.asterisk import AsteriskSpec
 from stack.instance import spec_from_settings
+from stack.order_campaigns import (
+    ORDER_CAMPAIGN_EVERY,
+    add_order_hooks,
+    order_campaign_flows,
+    rating_choices,
+    run_order_campaigns,
+    transcription_queue,
+    warm_choices,
+)
 from stack.secret_files import private_dir, restrict_umask
 from stack.settings import Settings, load_settings
 from stack.speech_service import speech_settings
@@ -73,6 +86,7 @@ from web.routes import ROUTE_MODULES
 from web.transfers.services import TRANSFERS, TransferServices
 
 if TYPE_CHECKING:
+    from speech.grammar import ChoiceService
     from speech.live import LiveTranscriber
 
 log = logging.getLogger("hotline.core")
@@ -100,6 +114,9 @@ class Core:
     calls: AsyncCallLog | None = None
     transcriber: LiveTranscriber | None = None
     live_redis: aioredis.Redis | None = None  # the /api/live sockets' own pub/sub client
+    # The ``campaign`` AGI script; ``flows`` maps a campaign kind to its IVR flow.
+    campaign_flows: CampaignFlow | None = None
+    choices: ChoiceService | None = None    # spoken ratings (speech grammar), or keys only
 
     async def start(self) -> None:
         s = self.settings
@@ -137,6 +154,9 @@ class Core:
             # fallback handled meanwhile.
             assert self.ami is not None
             await beat(self.ami)
+            # Dialer attempts in flight first, so the resync never re-offers a callback
+            # that was reached while the core was away.
+            await campaigns.reconcile(await channels_now(self.ami))
             await resync(self.ami, live, distributor, lines)
             await reconciler.run_once()
 
@@ -144,13 +164,26 @@ class Core:
                              timeout=s.ami_timeout, on_login=after_login)
         # One number policy for everything the platform dials (callbacks today).
         dial_policy = DialPolicy(DialPolicySettings.from_table(s.dialing, s.source), self.redis,
-                                 namespace=ns)
-        dialer = (CallbackDialer(self.ami, s.ring_timeout, dial_policy)
-                  if s.carrier_outbound_uri else None)
+                                 namespace=ns, directory=DatabaseDirectory(sessions))
+        # The outbound dialer: every campaign kind (ivr/campaign.py, config/campaigns.toml).
+        campaign_store = CampaignStore(sessions)
+        campaigns = CampaignEngine(
+            self.ami, campaign_store, load_campaigns_config(s.campaigns_file), dial_policy,
+            desk.zone, sessions, distributor=distributor, live=live, lines=lines, calls=calls,
+            cdr_file=self.spec.cdr_file, outbound=bool(s.carrier_outbound_uri))
+        self.campaign_flows = CampaignFlow(campaign_store, {})
+        add_order_hooks(campaign_store, desk)   # callbacks and reminders: order events
+        dialer = CallbackDialer(campaigns) if s.carrier_outbound_uri else None
         distributor.on_assignment = AgentConnector(self.ami, live, distributor, dialer, calls)
         speech = speech_settings(s)
         trigger = (TranscriptionTrigger(self.redis, self.spec.recordings_dir, namespace=ns)
                    if speech is not None else None)
+        # Satisfaction callbacks and reminder calls: their IVR flows (spoken ratings when
+        # [speech.grammars.rating] is configured; comments transcribed when speech is on).
+        self.choices = rating_choices(speech)
+        self.campaign_flows.flows.update(order_campaign_flows(
+            self.spec, sessions, desk, choices=self.choices,
+            transcribe=transcription_queue(self.redis, ns) if speech is not None else None))
         live_transcripts = None
         if speech is not None and speech.max_live_streams > 0:
             # Imported only now: a core with speech off never loads the recogniser's code.
@@ -169,7 +202,7 @@ class Core:
         bridge = CallEventBridge(self.ami, live, calls, distributor,
                                  on_ended=trigger.call_ended if trigger else None,
                                  live_transcripts=live_transcripts,
-                                 observers=(transfers.on_event,))
+                                 observers=(transfers.on_event, campaigns.on_event))
         restrictions = RestrictionList(self.redis, namespace=ns)
         flags = CallerFlags(self.redis, namespace=ns)
         flow = InboundFlow(InboundContext(
@@ -183,9 +216,10 @@ class Core:
             distributor=distributor, live=live, calls=calls,
             sounds_dir=f"{self.spec.inst}/sounds",
             callback_offer_seconds=s.callback_offer_seconds if dialer else None,
-            dial_policy=dial_policy))
+            dial_policy=dial_policy, campaigns=campaigns if dialer else None))
         self.agi = AgiServer({AgiScript.INBOUND: flow, AgiScript.WAITING: waiting,
-                              AgiScript.TRANSFER: transfers},
+                              AgiScript.TRANSFER: transfers,
+                              AgiScript.CAMPAIGN: self.campaign_flows},
                              host="127.0.0.1",
                              port=s.agi_port, command_timeout=s.agi_command_timeout)
 
@@ -228,6 +262,9 @@ class Core:
             asyncio.create_task(run_distribution_loop(distributor, self.redis, self.stopping),
                                 name="distribution-loop"),
             asyncio.create_task(reconciler.run(10.0), name="reconcile"),
+            asyncio.create_task(campaigns.run(), name="campaigns"),
+            asyncio.create_task(run_order_campaigns(sessions, desk, ORDER_CAMPAIGN_EVERY),
+                                name="order-campaigns"),
             asyncio.create_task(run_supervision_loop(sessions, desk, 300.0),
                                 name="supervision"),
             # Live figures start again at [calls] figures_reset_at; interval rows stored.
@@ -238,6 +275,10 @@ class Core:
         if self.transcriber is not None:
             # Loading the model takes seconds: calls are served meanwhile.
             self.tasks.append(asyncio.create_task(self.transcriber.start(), name="live-asr"))
+        if self.choices is not None:
+            # The grammar recogniser's process loads the model meanwhile (keys work at once).
+            self.tasks.append(asyncio.create_task(warm_choices(self.choices),
+                                                  name="rating-asr"))
         log.info("core ready: %s %s:%s, fastagi 127.0.0.1:%s", "https" if s.https else "http",
                  s.bind_address, s.http_port, s.agi_port)
 
@@ -279,6 +320,8 @@ class Core:
             await asyncio.to_thread(self.calls.close)
         if self.transcriber is not None:
             await asyncio.to_thread(self.transcriber.close)
+        if self.choices is not None:
+            await asyncio.to_thread(self.choices.close)
         if self.ami is not None:
             await self.ami.stop()
         if self.runner is not None:
@@ -337,6 +380,7 @@ def validate(settings: Settings) -> None:
     check_certificate(settings)
     speech_settings(settings)
     DialPolicySettings.from_table(settings.dialing, settings.source)
+    load_campaigns_config(settings.campaigns_file)
 
 
 def _referenced_file(settings: Settings, text: str, setting: str, path: Path) -> None:

@@ -108,7 +108,7 @@ def schedule_callback(session: Session, cfg: DeskSettings, order_id: int) -> int
     target_id, _created = enqueue_in(
         session, CampaignKind.SATISFACTION_CALLBACK, line=order.line,
         destinations=[Destination(order.caller_number, CITIZEN)],
-        key=f"order:{order.id}:round:{rounds}", order_id=order.id,
+        key=f"order/{order.id}/round/{rounds}", order_id=order.id,
         data={"order_id": order.id, "round": rounds})
     _append(session, order, EventKind.CALLBACK_SCHEDULED, PLATFORM, cfg.now(),
             {**data, "target": target_id})

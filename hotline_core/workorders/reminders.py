@@ -97,7 +97,7 @@ def schedule_reminder_call(session: Session, cfg: DeskSettings, order_id: int) -
         target_id, _created = enqueue_in(
             session, CampaignKind.REMINDER, line=order.line,
             destinations=[Destination(x.phone, x.role) for x in liaisons],
-            key=f"reminder:{order.id}:{reminder.seq}", order_id=order.id,
+            key=f"reminder/{order.id}/{reminder.seq}", order_id=order.id,
             data={"order_id": order.id, "names": {x.role: x.name for x in liaisons}})
         data["target"] = target_id
     else:

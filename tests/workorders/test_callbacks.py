@@ -83,7 +83,7 @@ def test_a_replied_order_is_queued_once_per_reply_round(
         assert callbacks.schedule_callbacks(s, settings) == []
     target = _target(seeded, oid)
     assert target.destinations == [{"number": CITIZEN, "role": "citizen"}]
-    assert target.key == f"order:{oid}:round:1"
+    assert target.key == f"order/{oid}/round/1"
     assert target.state == TargetState.PENDING.value
     scheduled = [e for e in _events(seeded, oid) if e.kind == "callback_scheduled"]
     assert len(scheduled) == 1
@@ -148,7 +148,7 @@ def test_unsatisfied_by_phone_leads_to_one_redo_and_a_second_callback(
     with seeded() as s:
         keys = sorted(s.scalars(select(CampaignTarget.key)
                                 .where(CampaignTarget.order_id == oid)))
-    assert keys == [f"order:{oid}:round:1", f"order:{oid}:round:2"]
+    assert keys == [f"order/{oid}/round/1", f"order/{oid}/round/2"]
     with seeded.begin() as s:
         callbacks.record_rating(s, settings, oid, Rating(SatisfactionLevel.SATISFIED, "voice",
                                                          heard="满意"))

@@ -73,8 +73,9 @@ def test_a_reminder_is_queued_once_for_a_then_b(
     assert targets[0].destinations == [{"number": A_PHONE, "role": "A"},
                                        {"number": B_PHONE, "role": "B"}]
     assert targets[0].data["names"] == {"A": "韩联络", "B": "唐联络"}
-    scheduled = _events(seeded, oid)[-1]
+    reminder, scheduled = _events(seeded, oid)[-2:]
     assert scheduled.kind == "reminder_call_scheduled" and scheduled.unit == "dept-transport"
+    assert targets[0].key == f"reminder/{oid}/{reminder.seq}"
 
 
 def test_the_call_says_how_long_the_order_is_overdue(
