@@ -139,6 +139,7 @@ class HotlineStack:
         shutil.copyfile(REPO_ROOT / "config" / "lines.toml", cfg / "lines.toml")
         (cfg / "centres.toml").write_text(
             self.centres or (REPO_ROOT / "config" / "centres.toml").read_text())
+        shutil.copyfile(REPO_ROOT / "config" / "transfer_list.toml", cfg / "transfer_list.toml")
         (cfg / "campaigns.toml").write_text(
             self.campaigns or (REPO_ROOT / "config" / "campaigns.toml").read_text())
         agents = "\n".join(
