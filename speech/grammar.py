@@ -1,7 +1,7 @@
 """IVR grammar recognition: a caller answers by voice, we pick one of a few choices.
 
-No call flow uses it yet (there is no voice-answer flow such as a satisfaction callback
-today); it is tested on its own with the test model. The decoder only
+The satisfaction callback (``ivr/flows/satisfaction_callback.py``) uses it for a spoken
+rating (grammar ``rating``, choice keys "1"…"5"). The decoder only
 considers the grammar's phrases (plus the model's unknown-word token, so that other
 speech has somewhere to go); the answer is the choice whose phrase was heard, with the
 lowest word confidence of that phrase. ``None`` means "no usable answer": silence,

@@ -12,7 +12,7 @@ The ``[speech]`` section of the hotline configuration, for example::
     lease_seconds = 30          # a worker silent this long has its jobs given to others
     keywords_file = "config/keywords.toml"
 
-    [speech.grammars.yes_no]    # choices for speech/grammar.py (no call flow uses it yet)
+    [speech.grammars.yes_no]    # choices for speech/grammar.py (a flow names its grammar)
     yes = ["是", "是的", "对"]
     no = ["不是", "不对", "没有"]
 """

@@ -169,7 +169,7 @@ def special_supervision_due(
     preset: Preset, calendar: WorkingCalendar, reminder_called_at: datetime
 ) -> datetime:
     """When special supervision (专项督办) starts if the unit still has not reported
-    after its reminder (the ``reminder`` event's time; no call is placed)."""
+    after its reminder (the ``reminder`` event's time; the reminder call follows it)."""
     return add_limit(calendar, reminder_called_at, preset.lights.special_supervision_after)
 
 

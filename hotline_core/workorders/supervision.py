@@ -3,8 +3,9 @@
 gaotai: an overdue unit gets a reminder (the seed asks for an automatic reminder call);
 if it has still not reported one working day later (the preset's
 ``special_supervision_after``), special supervision starts. minhe: reminders go to the
-unit's A/B liaisons (AB角). The reminder event records their phone numbers; the platform
-places no reminder call: staff act on the record.
+unit's A/B liaisons (AB角). The reminder event records their phone numbers; the core's
+order-campaign pass then queues the reminder call to A, then B
+(:mod:`hotline_core.workorders.reminders`).
 """
 
 from __future__ import annotations
