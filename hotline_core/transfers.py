@@ -147,7 +147,10 @@ class Centres:
         return next((c for c in self.centres if c.number == number), None)
 
 
-def load_centres(path: Path) -> Centres:
+def load_centres(path: Path, missing_ok: bool = False) -> Centres:
+    """``missing_ok``: a missing file means no centres (every transfer refused, no trunk)."""
+    if missing_ok and not path.exists():
+        return Centres(line="", ring_seconds=30)
     text, data = parse_toml(path, "paths.centres_file")
     parsed = validate_data(path, text, data, CentresFile)
     seen: dict[str, int] = {}
@@ -265,7 +268,10 @@ class TransferList:
         return frozenset(c.target for c in self.outbound)
 
 
-def load_transfer_list(path: Path) -> TransferList:
+def load_transfer_list(path: Path, missing_ok: bool = False) -> TransferList:
+    """``missing_ok``: a missing file means an empty list."""
+    if missing_ok and not path.exists():
+        return TransferList()
     text, data = parse_toml(path, "paths.transfer_list_file")
     parsed = validate_data(path, text, data, TransferListFile)
     lists: tuple[tuple[str, list[list[str]]], ...] = (

@@ -246,7 +246,7 @@ class Core:
                 provide(WORKORDERS, WorkOrderServices(desk=desk, access=access)),
                 provide(TRANSFERS, TransferServices(
                     transfers, transfer_store, access,
-                    load_transfer_list(s.transfer_list_file))),
+                    load_transfer_list(s.transfer_list_file, missing_ok=True))),
             ],
         )
         self.runner = web.AppRunner(app, access_log=None)
@@ -363,8 +363,9 @@ def validate(settings: Settings) -> None:
     text = read_config_text(settings.source, "HOTLINE_CONFIG")
     _referenced_file(settings, text, "paths.lines_file", settings.lines_file)
     load_lines(settings.lines_file)
-    load_centres(settings.centres_file)              # emergency centres' trunks
-    load_transfer_list(settings.transfer_list_file)
+    # Emergency centres' trunks and the transfer list; missing files: none configured.
+    load_centres(settings.centres_file, missing_ok=True)
+    load_transfer_list(settings.transfer_list_file, missing_ok=True)
     _referenced_file(settings, text, "paths.agents_file", settings.agents_file)
     load_agents(settings.agents_file)
     _referenced_file(settings, text, "paths.distribution_file", settings.distribution_file)

@@ -33,5 +33,5 @@ def spec_from_settings(settings: Settings) -> AsteriskSpec:
         prompts_override_dir=settings.prompts_override_dir,
         announce_seconds=settings.announce_seconds,
         carrier_outbound_uri=settings.carrier_outbound_uri,
-        centres=load_centres(settings.centres_file),
+        centres=load_centres(settings.centres_file, missing_ok=True),
     )

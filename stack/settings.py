@@ -204,8 +204,10 @@ class PathsTable(ConfigModel):
     lines_file: str = "config/lines.toml"
     agents_file: str = "config/agents.toml"
     distribution_file: str = "config/distribution.toml"
-    centres_file: str = "config/centres.toml"
-    transfer_list_file: str = "config/transfer_list.toml"
+    centres_file: str = Field(default="config/centres.toml",
+        description="emergency centres' trunks; missing: none (transfers refused)")
+    transfer_list_file: str = Field(default="config/transfer_list.toml",
+        description="the two-way transfer list; missing: an empty list")
     campaigns_file: str = Field(default="config/campaigns.toml",
         description="the outbound dialer's rules; missing: the built-in defaults")
     api_tokens_file: str = Field(default="",
