@@ -187,10 +187,11 @@ class Routes:
               error_shape: Callable[[int, str, dict[str, Any]], web.HTTPException] | None
               = None) -> Callable[[H], H]:
         def declare(handler: H) -> H:
-            doc = (handler.__doc__ or "").strip().splitlines()
+            # The summary is the docstring's first paragraph, on one line.
+            first = (handler.__doc__ or "").strip().split("\n\n")[0]
             self._table.append((Operation(
                 method=method, path=path, tag=tag or self.tag,
-                summary=summary or (doc[0].rstrip(".") if doc else ""),
+                summary=summary or " ".join(first.split()).rstrip("."),
                 response=response, status=status if isinstance(status, tuple) else (status,),
                 body=body, query=query, media_type=media_type,
                 body_media_type=body_media_type, error=error, error_shape=error_shape),
