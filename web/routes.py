@@ -11,6 +11,7 @@ from web.app import RouteModule
 from web.call_figures import routes as call_figures
 from web.callers import routes as callers
 from web.calls import routes as calls
+from web.campaigns import routes as campaigns
 from web.kb import routes as kb
 from web.live import routes as live
 from web.metrics import routes as metrics
@@ -23,5 +24,5 @@ from web.workorders import routes as workorders
 ROUTE_MODULES: tuple[RouteModule, ...] = (
     calls.register, agents.register, live.register, restrictions.register,
     callers.register, workorders.register, kb.register, metrics.register, open311.register,
-    openapi.register, call_figures.register, transfers_routes.register,
+    openapi.register, call_figures.register, transfers_routes.register, campaigns.register,
 )

@@ -33,6 +33,7 @@ from web.agents.services import AGENTS, AgentServices
 from web.app import create_app
 from web.callers.services import CALLERS, CallerServices
 from web.calls.services import CALLS, CallServices
+from web.campaigns.services import CAMPAIGNS, CampaignServices
 from web.keys import WORKORDERS, WorkOrderServices, provide
 from web.live import services as live_api
 from web.live.services import LIVE
@@ -129,6 +130,7 @@ async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.M
             provide(LIVE, live),
             provide(CALLERS, CallerServices(CallerFlags(redis, namespace), access)),
             provide(WORKORDERS, WorkOrderServices(desk=desk, access=access)),
+            provide(CAMPAIGNS, CampaignServices(maker, access)),
         ],
         access=access,
     )
