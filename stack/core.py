@@ -79,6 +79,7 @@ from web.agents.services import AGENTS, AgentServices
 from web.app import create_app
 from web.callers.services import CALLERS, CallerServices
 from web.calls.services import CALLS, CallServices
+from web.campaigns.services import CAMPAIGNS, CampaignServices
 from web.keys import WORKORDERS, WorkOrderServices, provide
 from web.live.services import LIVE, LiveServices, pubsub_client
 from web.restrictions.services import RESTRICTIONS, RestrictionServices
@@ -244,6 +245,7 @@ class Core:
                                            call_owner=agent_of_call)),
                 provide(CALLERS, CallerServices(flags, access)),
                 provide(WORKORDERS, WorkOrderServices(desk=desk, access=access)),
+                provide(CAMPAIGNS, CampaignServices(sessions, access)),
                 provide(TRANSFERS, TransferServices(
                     transfers, transfer_store, access,
                     load_transfer_list(s.transfer_list_file, missing_ok=True))),
