@@ -6,7 +6,8 @@ Every dial names why it is made (:class:`DialPurpose`), and the number must belo
 * ``emergency`` (transfers to the centres): one of ``dialing.emergency_numbers`` (110, 119,
   120, 122 by default), exactly; never rate-capped;
 * ``called_in`` (callbacks, virtual hold, missed calls): the number called the hotline within
-  ``dialing.called_in_days`` (a call record with that caller);
+  ``dialing.called_in_days`` (a call record with that caller), or is the citizen's number
+  on a work order (satisfaction callbacks of orders made on the web);
 * ``liaison`` (reminder calls): a lead or A/B liaison phone of the unit directory;
 * ``configured``: one of ``dialing.destinations``.
 
@@ -53,7 +54,7 @@ from hotline_core.config_schema import ConfigModel, validate_data
 from hotline_core.masking import mask_phone
 from hotline_core.phone_numbers import MAINLAND_CODE, canonical_number, national_digits, parse
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
-from hotline_core.workorders.model import UnitContact
+from hotline_core.workorders.model import UnitContact, WorkOrder
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -278,11 +279,18 @@ class DatabaseDirectory:
         self._sessions = sessions
 
     def called_in(self, digits: str, since: datetime) -> bool:
+        """A call from the number since ``since``, or a work order of that citizen still
+        on the books (an order made on the web is called back on the number it gave)."""
+        number = canonical_number(digits)
         with self._sessions() as s:
             found = s.execute(select(CallRecord.id).where(
-                CallRecord.caller == canonical_number(digits),
-                CallRecord.offered_at >= since).limit(1)).first()
-        return found is not None
+                CallRecord.caller == number, CallRecord.offered_at >= since).limit(1)).first()
+            if found is not None:
+                return True
+            # Orders keep the number as typed at intake: compare the canonical forms.
+            typed = s.scalars(select(WorkOrder.caller_number).where(
+                WorkOrder.caller_number.endswith(number[-4:])).limit(200)).all()
+        return any(canonical_number(t) == number for t in typed)
 
     def is_liaison(self, digits: str) -> bool:
         with self._sessions() as s:
