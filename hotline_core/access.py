@@ -13,7 +13,8 @@ The mapping is configuration (a YAML file, see ``config/api_tokens.sample.yaml``
         unit: town-chengguan
 
 Roles: ``operator`` (agent, 话务员), ``dispatcher`` (派单员), ``unit`` (承办单位),
-``supervisor`` (督办), ``callback`` (回访员).
+``supervisor`` (督办), ``callback`` (回访员), ``quality`` (质检员), ``admin`` (系统管理员).
+People sign in with the same roles (:mod:`hotline_core.users`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class Role(StrEnum):
     UNIT = "unit"
     SUPERVISOR = "supervisor"
     CALLBACK = "callback"
+    QUALITY = "quality"        # 质检员: reads calls and recordings to check them
+    ADMIN = "admin"            # 系统管理员: manages the people who sign in
 
 
 @dataclass(frozen=True)

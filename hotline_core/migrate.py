@@ -22,7 +22,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Every module that declares tables on Base; optional ones may not exist yet.
 MODEL_MODULES = ("hotline_core.workorders.model", "hotline_core.transcripts",
                  "hotline_core.call_records", "hotline_core.call_intervals",
-                 "hotline_core.transfers", "hotline_core.campaigns.model")
+                 "hotline_core.transfers", "hotline_core.campaigns.model",
+                 "hotline_core.users")
 OPTIONAL_MODEL_MODULES: tuple[str, ...] = ()
 
 
