@@ -92,7 +92,7 @@ class TransferService:
         self._active: dict[str, ActiveTransfer] = {}       # call id → transfer under way
         self._legs: dict[str, ActiveTransfer] = {}         # three-way centre leg → transfer
 
-    # -- the desktop's request -----------------------------------------------------------------
+    # -- the agent's request ------------------------------------------------------------------
     async def start(self, call_id: str, target: str, mode: TransferMode, requester: str,
                     supervisor: bool) -> int:
         """:meth:`request`, answering the row id (web/transfers' ``Transferrer``)."""
