@@ -2,7 +2,7 @@
 retries after the spacing, calling hours, a core SIGKILLed mid-campaign and an AMI
 connection cut mid-originate — no attempt lost, none dialled twice.
 
-An answered attempt runs a one-second test flow (``tests/e2e/campaign_core.py``); the order
+An answered attempt runs a one-second test flow (``testkit/campaign_core.py``); the order
 IVRs on top of the engine have their own tests.
 """
 
@@ -21,8 +21,8 @@ from hotline_core.call_records import CallRecord
 from hotline_core.campaigns.model import AttemptOutcome, CampaignKind, TargetState
 from hotline_core.campaigns.store import CampaignStore, Destination
 from testkit import processes
+from testkit.campaign_core import INJECTED
 from testkit.stack import Agent, HotlineStack
-from tests.e2e.campaign_core import INJECTED
 from tests.e2e.campaign_helpers import attempts, invites, sessions_of, targets, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -50,7 +50,7 @@ enabled = false
 
 def _stack(campaigns: str) -> HotlineStack:
     return HotlineStack(agents=[Agent("1001", {"general": 1})], citizen_phone=True,
-                        campaigns=campaigns, core_module="tests.e2e.campaign_core")
+                        campaigns=campaigns, core_module="testkit.campaign_core")
 
 
 @pytest.fixture

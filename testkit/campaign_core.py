@@ -1,13 +1,15 @@
 """The real core (``stack.core``) for the dialer's e2e tests, with two changes:
 
-* an answered satisfaction-callback attempt runs :func:`hold_flow` (a second's silence,
-  then "completed") instead of the order IVR, so the engine is tested without orders;
+* an answered satisfaction-callback attempt runs :func:`hold_flow` (``HOTLINE_TEST_HOLD_MS``
+  of silence, 1000 by default, then "completed") instead of the order IVR, so the engine is
+  tested (and benchmarked) without orders;
 * with ``HOTLINE_TEST_AMI_CUT=before|after`` the AMI connection is cut at the first
   Originate — before it is sent, or right after it left (its answer never comes). Asterisk
   cannot be made to drop one chosen AMI connection on demand; the connection, the reconnect
   and everything after them are real.
 
-Run as ``python -m tests.e2e.campaign_core --config …`` (HotlineStack.core_module).
+Run as ``python -m testkit.campaign_core --config …`` (HotlineStack.core_module); used by
+tests/e2e/test_campaign_dialer.py and bench/dialer_originate.py.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ _cut: list[str] = []
 
 
 async def hold_flow(session: AgiSession, call: CampaignCall) -> FlowResult:
-    await session.command("WAIT FOR DIGIT 1000", timeout=10)
+    hold_ms = int(os.environ.get("HOTLINE_TEST_HOLD_MS", "1000"))
+    await session.command(f"WAIT FOR DIGIT {hold_ms}", timeout=hold_ms / 1000 + 10)
     return FlowResult(AttemptOutcome.COMPLETED, {"heard_attempt": call.seq})
 
 
