@@ -195,6 +195,8 @@ class TransferStore:
 
     def outcome(self, transfer_id: int, outcome: TransferOutcome, detail: str = "",
                 answered: bool = False, ended: bool = False) -> None:
+        """Write what happened; when the transfer ends, the work orders made from the call
+        get a ``transferred`` event (and the row names the first of them)."""
         with self._sessions() as s, s.begin():
             row = s.get(CallTransfer, transfer_id)
             if row is None:
@@ -206,6 +208,7 @@ class TransferStore:
                 row.answered_at = _now()
             if ended and row.ended_at is None:
                 row.ended_at = _now()
+                _order_events(s, row)
 
     def of_call(self, call_id: str) -> list[CallTransfer]:
         with self._sessions() as s:
@@ -226,6 +229,30 @@ class TransferStore:
     def centre_of_call(self, call_id: str) -> CentreCall | None:
         with self._sessions() as s:
             return s.get(CentreCall, call_id)
+
+
+def _order_events(session: Session, row: CallTransfer) -> None:
+    # Imported here: the work-order package is large and most users of this module (the
+    # configuration, the dialplan renderer) never need it.
+    from hotline_core.access import Principal, Role
+    from hotline_core.workorders.desk import _append
+    from hotline_core.workorders.lifecycle import EventKind
+    from hotline_core.workorders.model import WorkOrder
+
+    orders = list(session.scalars(select(WorkOrder)
+                                  .where(WorkOrder.call_record_id == row.call_record_id)
+                                  .order_by(WorkOrder.id)))
+    if orders and row.work_order_id is None:
+        row.work_order_id = orders[0].id
+    agent = Principal(name=row.requested_by, role=Role.OPERATOR)
+    for order in orders:
+        _append(session, order, EventKind.TRANSFERRED, agent, row.ended_at or _now(), {
+            "transfer": row.id, "target": row.target, "mode": row.mode,
+            "outcome": row.outcome, "detail": row.detail,
+            "requested_at": row.requested_at.isoformat(),
+            "answered_at": row.answered_at.isoformat() if row.answered_at else None,
+            "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+        })
 
 
 # -- the two-way transfer list (双向转办清单) -------------------------------------------------

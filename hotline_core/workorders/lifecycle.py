@@ -69,6 +69,9 @@ class EventKind(StrEnum):
     CALL_ATTEMPT = "call_attempt"                    # one outbound attempt ended
     CALL_UNREACHED = "call_unreached"                # last attempt unanswered: to staff
     REMINDER_CONFIRMED = "reminder_confirmed"        # a liaison confirmed the reminder (key 1)
+    # The call the order came from was transferred to 110/119/120/122 (hotline_core/
+    # transfers.py): target, mode, times, outcome; recorded, no state change.
+    TRANSFERRED = "transferred"
 
 
 EVALUATION_LABELS = {
