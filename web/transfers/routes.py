@@ -4,6 +4,7 @@ everyone who may read call records reads a call's transfers."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -36,11 +37,20 @@ def _services(request: web.Request) -> TransferServices:
     return svc
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """Instants are written in UTC; SQLite gives them back without the zone."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 def _out(row: CallTransfer) -> TransferOut:
+    requested = _utc(row.requested_at)
+    assert requested is not None
     return TransferOut(id=row.id, call_id=row.call_record_id, target=row.target,
                        mode=row.mode, requested_by=row.requested_by,
-                       requested_at=row.requested_at, answered_at=row.answered_at,
-                       ended_at=row.ended_at, outcome=row.outcome, detail=row.detail)
+                       requested_at=requested, answered_at=_utc(row.answered_at),
+                       ended_at=_utc(row.ended_at), outcome=row.outcome, detail=row.detail)
 
 
 def _call_id(request: web.Request) -> str:

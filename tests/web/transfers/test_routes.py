@@ -95,6 +95,7 @@ async def test_the_agent_on_the_call_transfers_it(
     listed = await (await c.get(f"/api/calls/{CALL}/transfers",
                                 headers=_auth("tok-sup"))).json()
     assert [t["id"] for t in listed["transfers"]] == [body["id"]]
+    assert body["requested_at"].endswith("Z") or body["requested_at"].endswith("+00:00")
 
 
 async def test_supervisor_may_transfer_any_call(
