@@ -63,6 +63,7 @@ from web.agents.services import AGENTS, AgentServices
 from web.app import create_app
 from web.callers.services import CALLERS, CallerServices
 from web.calls.services import CALLS, CallServices
+from web.campaigns.services import CAMPAIGNS, CampaignServices
 from web.keys import WORKORDERS, WorkOrderServices, provide
 from web.live import services as live_api
 from web.live.services import LIVE
@@ -240,6 +241,7 @@ def served(tmp_path: Path, redis_url: str) -> Any:
                 provide(LIVE, live_api.LiveServices(distributor, pubsub, access)),
                 provide(CALLERS, CallerServices(flags, access)),
                 provide(WORKORDERS, WorkOrderServices(desk=cfg, access=access)),
+                provide(CAMPAIGNS, CampaignServices(maker, access)),
             ],
             access=access,
         )
