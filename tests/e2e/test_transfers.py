@@ -360,3 +360,35 @@ async def test_attended_transfer_consults_then_cancels_then_completes(
 def _channels(hl: HotlineStack) -> list[str]:
     assert hl.asterisk is not None
     return hl.asterisk.cli("core show channels concise").splitlines()
+
+
+async def test_unanswered_centre_and_agent_gone_sends_the_citizen_to_the_head_of_the_line(
+        stacks: list[HotlineStack]) -> None:
+    centre_port = free_udp_port()
+    hl = _start(stacks, [Agent("1001", {"general": 1}), Agent("1002", {"general": 1})],
+                centre_port)
+    _centre(hl, centre_port, "agent_no_answer.xml")     # rings, never answers (6 s here)
+    hl.login("1001")
+    citizen = asyncio.create_task(hl.call("12345", "13800138540", talk_ms=24000))
+    call = await _answered_call(hl, "8540")
+    hl.login("1002")
+
+    res = await hl.aapi("POST", f"/api/calls/{call['id']}/transfer",
+                        {"target": "119", "mode": "blind"}, as_="1001")
+    assert res.get("outcome") == "requested", res
+    # While 119 rings the agent logs out: nobody to come back to.
+    out = await hl.aapi("POST", "/api/agents/1001/logout", {}, as_="1001")
+    assert out.get("done") == "logout", out
+    rows = await _transfers(hl, call["id"], lambda r: r["outcome"] == "no-answer")
+    assert rows[-1]["answered_at"] is None
+    deadline = time.monotonic() + 30
+    agents: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        agents = {a["agent_id"]: a for a in (await hl.aapi("GET", "/api/agents"))["agents"]}
+        if agents["1002"]["state"] == "on_call":
+            break
+        await asyncio.sleep(0.2)
+    assert agents["1002"]["state"] == "on_call", agents
+    assert agents["1002"]["current_call"] == call["id"]
+    result = await citizen
+    assert result.ok, result.output[:1500]       # never dropped
