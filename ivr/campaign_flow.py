@@ -77,12 +77,12 @@ class CampaignFlow:
             log.warning("campaign script refused: attempt %s is not in flight", own)
             await session.hangup()
             return
-        await asyncio.to_thread(self._store.mark_up, own)
         flow = self.flows.get(info.kind)
         if flow is None:
             log.error("attempt %s: no flow for campaign kind %s", own, info.kind.value)
             await session.hangup()
             return
+        await asyncio.to_thread(self._store.mark_up, own)
         recording = attempt_recording(info)
         await asyncio.to_thread(self._store.set_recording, own, recording)
         call = CampaignCall(
