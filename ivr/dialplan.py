@@ -102,8 +102,9 @@ class Header(StrEnum):
     centre and read by the core only on that centre's calls)."""
 
 
-def read_header(header: Header) -> str:
-    """The dialplan function that reads ``header`` (for an AGI ``GET VARIABLE``)."""
+def read_header(header: str) -> str:
+    """The dialplan function that reads ``header`` (for an AGI ``GET VARIABLE``): a
+    :class:`Header`, or a centre's configured reference header."""
     return f"PJSIP_HEADER(read,{header})"
 
 

@@ -45,7 +45,7 @@ from hotline_core.transfers import (
 from ivr.agi import AgiSession
 from ivr.ami import AmiClient, AmiError
 from ivr.call_events import agent_of
-from ivr.dialplan import TECH, AgiParam, Context, Next, Var, centre_endpoint
+from ivr.dialplan import TECH, AgiParam, Context, Next, Var, centre_endpoint, read_header
 from ivr.live_calls import LiveCalls
 from ivr.records import AsyncCallLog
 
@@ -374,7 +374,7 @@ class CentreIntake:
         centre = self._centres.get(number)
         reference = ""
         if centre is not None and centre.reference_header:
-            raw = await session.get_variable(f"PJSIP_HEADER(read,{centre.reference_header})")
+            raw = await session.get_variable(read_header(centre.reference_header))
             # Printable ASCII only, clipped: the reference is shown, never interpreted.
             reference = "".join(ch for ch in (raw or "") if ch.isascii() and ch.isprintable())
         try:
