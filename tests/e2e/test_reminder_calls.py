@@ -56,9 +56,8 @@ TRANSPORT = Principal("transport", Role.UNIT, "dept-transport")
 
 @pytest.fixture(scope="module")
 def hotline() -> Iterator[HotlineStack]:
-    stack = HotlineStack(agents=[Agent("1001", {"general": 1})], citizen_phone=True)
-    _campaigns_file(stack)
-    stack.start()
+    stack = HotlineStack(agents=[Agent("1001", {"general": 1})], citizen_phone=True,
+                         campaigns=CAMPAIGNS).start()
     try:
         with _sessions(stack).begin() as s:
             import_units(s, (REPO_ROOT / "config" / "units.sample.csv").read_text("utf-8"))
@@ -71,12 +70,6 @@ def hotline() -> Iterator[HotlineStack]:
         yield stack
     finally:
         stack.stop()
-
-
-def _campaigns_file(stack: HotlineStack) -> None:
-    """The stack's config/campaigns.toml (the settings' default path, beside its settings)."""
-    (stack.tmp / "config").mkdir(parents=True, exist_ok=True)
-    (stack.tmp / "config" / "campaigns.toml").write_text(CAMPAIGNS)
 
 
 def _sessions(stack: HotlineStack) -> sessionmaker[Session]:

