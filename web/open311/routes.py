@@ -26,6 +26,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from hotline_core.access import Principal, Role
 from hotline_core.clock import in_zone
@@ -42,7 +43,7 @@ from hotline_core.workorders.queries import (
 )
 from web.api import Routes, read_query
 from web.db import in_transaction, reading
-from web.errors import error_class, unusable_text
+from web.errors import error_class
 from web.keys import DESK_MISSING, WORKORDERS, WorkOrderServices, need
 from web.open311.schemas import (
     CreatedList,
@@ -183,33 +184,18 @@ async def request_one(request: web.Request) -> web.Response:
 
     return web.json_response((await reading(request, work)).model_dump(mode="json"))
 
-# How long each GeoReport v2 form field may be: the work-order column it lands in, or a
-# generous bound for fields the hotline ignores. ``last_name`` + " " + ``first_name`` fits
-# the 100 characters of caller_name.
-FIELD_LIMITS = {
-    "api_key": 200, "jurisdiction_id": 100, "service_code": 40, "lat": 40, "long": 40,
-    "address_string": 300, "address_id": 100, "email": 254, "device_id": 100,
-    "account_id": 100, "first_name": 50, "last_name": 49, "phone": 32,
-    "description": 10_000, "media_url": 2_000,
-}
-OTHER_FIELD_LIMIT = 1_000  # attribute[...] and any other field
-MAX_FIELDS = 100
-
-
-def _form_problem(form: Any) -> str | None:
-    """Why the posted form cannot be taken as it is, naming the field; None when it can."""
-    if len(form) > MAX_FIELDS:
-        return f"the form has {len(form)} fields; at most {MAX_FIELDS}"
-    for name, value in form.items():
-        if not isinstance(value, str):
-            return f"{name}: must be a text field, not a file"
-        limit = FIELD_LIMITS.get(name, OTHER_FIELD_LIMIT)
-        if len(value) > limit:
-            return f"{name}: is longer than {limit} characters"
-        why = unusable_text(value) or unusable_text(name)
-        if why is not None:
-            return f"{name}: {why}"
-    return None
+async def _form(request: web.Request) -> RequestForm:
+    """The posted form as :class:`RequestForm`; a GeoReport 400 naming the field at fault."""
+    form = await request.post()
+    fields = {name: value if isinstance(value, str) else object()   # a file: refused
+              for name, value in form.items()}
+    try:
+        return RequestForm.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        why = str(first["msg"]).removeprefix("Value error, ")
+        raise _error(400, f"{where}: {why}" if where else why) from None
 
 
 @routes.post("/open311/v2/requests.json", body=RequestForm, status=201,
@@ -219,25 +205,20 @@ async def create_request(request: web.Request) -> web.Response:
     """GeoReport v2 create (form: api_key, service_code, description, ...): a work order
     from the ``api`` channel."""
     svc = need(request, WORKORDERS, DESK_MISSING)
-    form = await request.post()
-    problem = _form_problem(form)
-    if problem is not None:
-        raise _error(400, problem)
-    who = svc.access.principal_for(str(form.get("api_key", "")))
+    form = await _form(request)
+    who = svc.access.principal_for(form.api_key)
     if who is None or who.role not in (Role.OPERATOR, Role.DISPATCHER):
         raise _error(403, "api_key: not a key that may submit requests")
-    code = str(form.get("service_code", ""))
     try:
-        category = Category(code)
+        category = Category(form.service_code)
     except ValueError:
-        raise _error(400, f"service_code: {code!r} is not a service") from None
-    description = str(form.get("description", "")).strip()
+        raise _error(400, f"service_code: {form.service_code!r} is not a service") from None
+    description = form.description.strip()
     if not description:
         raise _error(400, "description: is required")
-    name = " ".join(str(form.get(k, "")) for k in ("last_name", "first_name")).strip()
+    name = f"{form.last_name} {form.first_name}".strip()
     intake = Intake(channel="api", category=category, description=description,
-                    caller_number=str(form.get("phone", "")), caller_name=name,
-                    address=str(form.get("address_string", "")))
+                    caller_number=form.phone, caller_name=name, address=form.address_string)
 
     def work(session: Any) -> CreatedOut:
         result = desk.create_order(session, svc.desk, who, intake)
