@@ -233,10 +233,9 @@ def test_a_name_the_contract_does_not_define_refuses_to_load() -> None:
 # ------------------------------------------------------------------ Python
 
 
-def test_the_result_decoder_reads_named_matches() -> None:
-    raw = json.dumps({"a": [{"call": "c1", "agent": "a1", "line": "12345",
-                             "caller": "13800138000", "department": "hrss",
-                             "callback": True, "priority": 20}], "w": "unknown call"})
+def test_the_result_decoder_reads_matches_by_their_places() -> None:
+    raw = json.dumps({"a": [["c1", "a1", "12345", "13800138000", "hrss", True, 20]],
+                      "w": "unknown call"})
     outcome = contract.decode_result(raw)
     assert outcome.matches == [CallMatch("c1", "a1", "12345", "13800138000", "hrss", True, 20)]
     assert (outcome.error, outcome.warning) == (None, "unknown call")
