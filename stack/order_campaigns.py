@@ -27,7 +27,11 @@ from hotline_core.backoff import Backoff, is_transient
 from hotline_core.campaigns.model import CampaignKind
 from hotline_core.campaigns.store import CampaignStore
 from hotline_core.redis_keys import RedisKeys
-from hotline_core.workorders.callbacks import OrderCampaignHooks, schedule_callbacks
+from hotline_core.workorders.callbacks import (
+    OrderCampaignHooks,
+    schedule_callbacks,
+    stale_targets,
+)
 from hotline_core.workorders.desk import DeskSettings
 from hotline_core.workorders.reminders import schedule_reminder_calls
 from ivr.campaign_flow import KindFlow
@@ -53,20 +57,27 @@ ORDER_SOUNDS = "orders"   # under the instance's sounds directory
 ORDER_CAMPAIGN_EVERY = 2.0   # seconds between scheduling passes (two indexed look-ups)
 
 
-def schedule_once(sessions: sessionmaker[Session], desk: DeskSettings) -> tuple[int, int]:
-    """One pass; (callbacks queued, reminder calls queued)."""
+def schedule_once(sessions: sessionmaker[Session], desk: DeskSettings,
+                  store: CampaignStore) -> tuple[int, int]:
+    """One pass; (callbacks queued, reminder calls queued). Targets no longer wanted are
+    cancelled through the dialer's store (which skips one being dialled)."""
     with sessions.begin() as s:
         called_back = schedule_callbacks(s, desk)
         reminded = schedule_reminder_calls(s, desk)
+    with sessions() as s:
+        stale = stale_targets(s)
+    for target_id in stale:
+        store.cancel(target_id, "order moved on")
     return len(called_back), len(reminded)
 
 
 async def run_order_campaigns(sessions: sessionmaker[Session], desk: DeskSettings,
-                              every: float) -> None:
+                              store: CampaignStore, every: float) -> None:
     failing = Backoff(log, "work-order campaign pass")   # logs an outage once
     while True:
         try:
-            callbacks, reminders = await asyncio.to_thread(schedule_once, sessions, desk)
+            callbacks, reminders = await asyncio.to_thread(schedule_once, sessions, desk,
+                                                           store)
             failing.succeeded()
             if callbacks or reminders:
                 log.info("queued %d satisfaction callback(s), %d reminder call(s)",

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from hotline_core.access import Principal, Role
 from hotline_core.campaigns.model import (
+    Campaign,
     CampaignAttempt,
     CampaignKind,
     CampaignTarget,
@@ -42,7 +43,7 @@ from hotline_core.workorders.desk import (
     load,
     state_of,
 )
-from hotline_core.workorders.lifecycle import EventKind, OrderState, Status
+from hotline_core.workorders.lifecycle import UNIT_WORKING, EventKind, OrderState, Status
 from hotline_core.workorders.model import Unit, WorkOrder, WorkOrderEvent
 from hotline_core.workorders.presets import SatisfactionLevel
 
@@ -122,6 +123,23 @@ def schedule_callbacks(session: Session, cfg: DeskSettings, limit: int = 500) ->
         schedule_callback(session, cfg, order_id)
         done.append(order_id)
     return done
+
+
+def stale_targets(session: Session, limit: int = 500) -> list[int]:
+    """Pending dialer targets no longer wanted: a callback whose order is no longer waiting
+    for it (staff evaluated it by hand), a reminder call whose unit has replied or returned
+    the order. The pass cancels them, so nobody is called for nothing."""
+    working = [s.value for s in UNIT_WORKING]
+    stmt = (select(CampaignTarget.id)
+            .join(Campaign, Campaign.id == CampaignTarget.campaign_id)
+            .join(WorkOrder, WorkOrder.id == CampaignTarget.order_id)
+            .where(CampaignTarget.state == TargetState.PENDING.value, or_(
+                and_(Campaign.kind == CampaignKind.SATISFACTION_CALLBACK.value,
+                     WorkOrder.status != Status.REPLIED.value),
+                and_(Campaign.kind == CampaignKind.REMINDER.value,
+                     WorkOrder.status.not_in(working))))
+            .order_by(CampaignTarget.id).limit(limit))
+    return list(session.scalars(stmt))
 
 
 # ------------------------------------------------------------------ what the call says

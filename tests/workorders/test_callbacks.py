@@ -235,3 +235,26 @@ def test_an_order_without_a_number_goes_to_staff_at_once(
     with seeded() as s:
         assert list(s.scalars(select(CampaignTarget).where(CampaignTarget.order_id == oid))) \
             == []
+
+
+def test_a_callback_evaluated_by_hand_meanwhile_is_cancelled_not_dialled(
+        seeded: sessionmaker[Session], settings: DeskSettings, clock: Clock) -> None:
+    oid = _replied(seeded, settings, clock)
+    with seeded.begin() as s:
+        callbacks.schedule_callbacks(s, settings)
+    with seeded() as s:
+        assert callbacks.stale_targets(s) == []      # still waiting for its callback
+    with seeded.begin() as s:
+        desk.evaluate(s, settings, STAFF_CALLBACK, oid, SatisfactionLevel.SATISFIED)
+    target_id = _target(seeded, oid).id
+    with seeded() as s:
+        assert callbacks.stale_targets(s) == [target_id]
+    store = CampaignStore(seeded, clock=lambda: settings.now())
+    store.hooks[CampaignKind.SATISFACTION_CALLBACK] = callbacks.OrderCampaignHooks(
+        settings, CampaignKind.SATISFACTION_CALLBACK)
+    assert store.cancel(target_id, "order moved on") is True
+    assert _target(seeded, oid).state == TargetState.CANCELLED.value
+    with seeded() as s:
+        assert callbacks.stale_targets(s) == []
+    # Cancelled is not unreached: nothing for the worklist on the order.
+    assert "call_unreached" not in [e.kind for e in _events(seeded, oid)]

@@ -140,6 +140,10 @@ def test_a_reply_in_the_meantime_means_nothing_is_due(
     with seeded() as s:
         assert reminders.reminder_script(s, settings, oid).open is False
         assert reminders.still_overdue(s, oid) is False
+        target_id = s.scalars(select(CampaignTarget.id)
+                              .where(CampaignTarget.order_id == oid)).one()
+        # The pass cancels the call instead of ringing the liaisons for nothing.
+        assert callbacks.stale_targets(s) == [target_id]
 
 
 def test_a_unit_without_liaison_phones_gets_no_call(
