@@ -242,6 +242,11 @@ async def test_no_answer_is_retried_after_the_spacing_then_left_to_staff(
     assert (unreached["data"]["attempts"], unreached["data"]["reason"]) == (2, "no_answer")
     order = await hotline.aapi("GET", f"/api/workorders/{oid}")
     assert (order["status"], order["evaluation"]) == ("replied", None)
+    # On the human callback worklist (人工回访) that callback staff read.
+    listed = [t for t in (await hotline.aapi("GET", "/api/campaigns/worklist"))["targets"]
+              if t["order_id"] == oid]
+    assert [(t["kind"], t["state"], t["attempts"]) for t in listed] == [
+        ("satisfaction_callback", "worklist", 2)]
 
     def rows() -> list[CampaignAttempt]:
         with _sessions(hotline)() as s:
