@@ -30,7 +30,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,7 @@ IVR_KINDS = (CampaignKind.SATISFACTION_CALLBACK, CampaignKind.REMINDER)
 AGENT_FIRST_KINDS = (CampaignKind.VIRTUAL_HOLD, CampaignKind.MISSED_CALL)
 ALL_KINDS = IVR_KINDS + AGENT_FIRST_KINDS
 MISSED_PREFIX = "mc-"
+MISSED_OVERLAP_SECONDS = 60
 # An Originate whose answer never came (AMI cut): its channel may still appear for this long.
 UNKNOWN_GRACE_SECONDS = 5.0
 CDR_TAIL_BYTES = 4 << 20         # how much of the CDR file an unknown attempt is looked for in
@@ -188,6 +189,7 @@ class CampaignEngine:
         self._unknown: dict[int, float] = {}   # attempt → monotonic time to look again
         self._legs: dict[int, _Leg] = {}
         self._lock = asyncio.Lock()           # one scheduler pass or reconcile at a time
+        self._missed_seen: datetime | None = None   # the last missed-call pass
 
     # -- settings --------------------------------------------------------------------------
     def settings(self, kind: CampaignKind) -> KindSettings:
@@ -466,11 +468,16 @@ class CampaignEngine:
     # -- missed calls ------------------------------------------------------------------------
     async def _find_missed(self, now: datetime) -> None:
         settings = self.config.missed_call
+        # After the first pass only calls that ended since the previous one (with a margin
+        # for records written late) are read: a busy day's abandoned calls are not
+        # re-examined every two seconds.
+        ended_after = (self._missed_seen - timedelta(seconds=MISSED_OVERLAP_SECONDS)
+                       if self._missed_seen is not None else None)
 
         def find_and_enqueue() -> int:
             made = 0
             with self._sessions() as s, s.begin():
-                for m in missed_calls(s, settings, now):
+                for m in missed_calls(s, settings, now, ended_after):
                     try:
                         self._policy.dialable(m.caller, DialPurpose.CALLED_IN)
                     except DialRefused:
@@ -482,6 +489,7 @@ class CampaignEngine:
                     made += created
             return made
         made = await self._db(find_and_enqueue)
+        self._missed_seen = now
         if made:
             log.info("%d missed call(s) to call back", made)
 

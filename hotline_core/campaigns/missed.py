@@ -38,15 +38,19 @@ def missed_key(caller: str) -> str:
     return f"missed:{caller}"
 
 
-def missed_calls(session: Session, settings: MissedCallSettings,
-                 now: datetime) -> list[MissedCall]:
+def missed_calls(session: Session, settings: MissedCallSettings, now: datetime,
+                 ended_after: datetime | None = None) -> list[MissedCall]:
     """Abandoned calls of the last ``lookback_hours`` that waited long enough, whose caller
-    has not called again and has no missed-call target made since that call."""
+    has not called again and has no missed-call target made since that call.
+    ``ended_after``: only calls that ended since (the previous pass looked at the rest)."""
     since = now - timedelta(hours=settings.lookback_hours)
-    rows = session.scalars(select(CallRecord).where(
+    stmt = select(CallRecord).where(
         CallRecord.disposition == Disposition.ABANDONED.value,
         CallRecord.route == Route.CORE.value,
-        CallRecord.offered_at >= since)).all()
+        CallRecord.offered_at >= since)
+    if ended_after is not None:
+        stmt = stmt.where(CallRecord.ended_at >= ended_after)
+    rows = session.scalars(stmt).all()
     latest: dict[str, MissedCall] = {}
     for r in rows:
         if r.ended_at is None:

@@ -12,10 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline_core.campaigns.config import KindSettings, load_campaigns_config
+from hotline_core.call_records import CallRecord
+from hotline_core.campaigns.config import KindSettings, MissedCallSettings, load_campaigns_config
 from hotline_core.campaigns.hours import CallingHours
+from hotline_core.campaigns.missed import missed_calls, missed_key
 from hotline_core.campaigns.model import AttemptOutcome, CampaignKind, TargetState
-from hotline_core.campaigns.store import CampaignStore, Destination
+from hotline_core.campaigns.store import CampaignStore, Destination, enqueue_in
 from hotline_core.config_errors import ConfigError
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
@@ -172,3 +174,32 @@ def test_the_shipped_file_and_a_missing_one(tmp_path: Path) -> None:
     assert shipped.kind(CampaignKind.REMINDER).max_attempts == 4
     defaults = load_campaigns_config(tmp_path / "none.toml")
     assert defaults.max_channels == 10
+
+
+def test_missed_calls_from_the_call_records(maker: sessionmaker[Session]) -> None:
+    """Waited 40 s and hung up → missed; waited 10 s → not (threshold 30 s); hung up but
+    called again → not; answered → not; already targeted → not; ``ended_after`` reads only
+    calls that ended since."""
+    def call(cid: str, caller: str, offered: int, waited: int, disposition: str) -> CallRecord:
+        at = T0 + timedelta(seconds=offered)
+        return CallRecord(id=cid, linkedid=cid, line="12345", caller=caller, offered_at=at,
+                          ended_at=at + timedelta(seconds=waited), disposition=disposition,
+                          route="core")
+    with maker() as s, s.begin():
+        s.add_all([call("a", "13800000001", 0, 40, "abandoned"),
+                   call("b", "13800000002", 0, 10, "abandoned"),
+                   call("c", "13800000003", 0, 40, "abandoned"),
+                   call("c2", "13800000003", 100, 20, "answered"),
+                   call("d", "13800000004", 0, 40, "answered"),
+                   call("e", "13800000005", 0, 40, "abandoned"),
+                   call("f", "13800000006", 600, 40, "abandoned")])
+        enqueue_in(s, CampaignKind.MISSED_CALL, "12345", [Destination("13800000005")],
+                   f"{missed_key('13800000005')}:e", call_id="e", now=T0 + timedelta(hours=1))
+    rules = MissedCallSettings(min_wait_seconds=30, lookback_hours=4)
+    now = T0 + timedelta(hours=1)
+    with maker() as s:
+        assert sorted(m.call_id for m in missed_calls(s, rules, now)) == ["a", "f"]
+        later = T0 + timedelta(seconds=300)
+        assert [m.call_id for m in missed_calls(s, rules, now, ended_after=later)] == ["f"]
+        # Out of the lookback: nothing.
+        assert missed_calls(s, rules, T0 + timedelta(hours=5)) == []
