@@ -143,7 +143,7 @@ def main() -> None:
     print("| measure | " + " | ".join(name for name, _ in rows) + " |")
     print("|---|" + "---|" * len(rows))
     for key in keys:
-        print(f"| {key} | " + " | ".join(r[key] for _, r in rows) + " |")
+        print(f"| {key} | " + " | ".join(r.get(key, "-") for _, r in rows) + " |")
 
 
 if __name__ == "__main__":
