@@ -106,9 +106,22 @@ class SatisfactionCallbackFlow:
         if not script.open:
             await self._say(session, ["callback-already-done"])
             return FlowResult(AttemptOutcome.COMPLETED, {"skipped": "already evaluated"})
-        sentence = await self.ctx.order_prompt(f"callback-order-{order_id}", script.text)
-        await self._say(session, ["callback-intro", "callback-order", *order_digits(order_id)])
-        await session.stream_file(sentence, timeout=PROMPT_SECONDS)
+        # The order's sentence is made while the intro plays (no silence before it).
+        making: asyncio.Future[str] = asyncio.ensure_future(
+            self.ctx.order_prompt(f"callback-order-{order_id}", script.text))
+        try:
+            await self._say(session, ["callback-intro", "callback-order",
+                                      *order_digits(order_id)])
+            sentence = await making
+        except Exception as exc:
+            making.cancel()
+            if isinstance(exc, AgiHangup):
+                raise
+            # Without it the citizen can still rate what the unit did; the call goes on.
+            log.warning("order %s: its prompt could not be made (%s); asked without it",
+                        order_id, exc)
+        else:
+            await session.stream_file(sentence, timeout=PROMPT_SECONDS)
         base = self._base_name(call)
         rating = await self._ask_rating(session, base)
         if rating is None:

@@ -96,9 +96,11 @@ def _answered(store: CampaignStore, maker: sessionmaker[Session], oid: int,
 
 
 def _flows(maker: sessionmaker[Session], cfg: DeskSettings, store: CampaignStore,
-           tmp_path: Path) -> CampaignFlow:
+           tmp_path: Path, espeak_broken: bool = False) -> CampaignFlow:
     async def prompt(name: str, text: str) -> str:
         assert text.startswith("由县交通运输局办理。办理结果:已修补")
+        if espeak_broken:
+            raise FileNotFoundError("espeak-ng")
         return f"/i/sounds/orders/{name}"
     return CampaignFlow(store, {
         CampaignKind.SATISFACTION_CALLBACK: SatisfactionCallbackFlow(SatisfactionContext(
@@ -155,6 +157,34 @@ async def test_key_4_is_stored_as_unsatisfied_before_the_comment(
     with maker() as s:
         target = s.scalars(select(CampaignTarget).where(CampaignTarget.order_id == oid)).one()
     assert (target.result["rating"], target.result["by"]) == ("4", "dtmf")
+
+
+async def test_without_the_order_sentence_the_rating_is_still_asked(
+        maker: sessionmaker[Session], cfg: DeskSettings, tmp_path: Path) -> None:
+    """The order's prompt cannot be made (espeak-ng missing): the call goes on from the
+    order number to the question, and key 1 is stored as 非常满意 (closed)."""
+    oid = _order(maker, cfg, reply=True)
+    with maker.begin() as s:
+        callbacks.schedule_callbacks(s, cfg)
+    store = _store(maker, cfg)
+    attempt_id = _answered(store, maker, oid, "13700000000", "citizen")
+    flows = _flows(maker, cfg, store, tmp_path, espeak_broken=True)
+    async with serve({AgiScript.CAMPAIGN: flows}) as server:
+        peer = _peer(server.port, attempt_id)
+        peer.expect(S + 'callback-intro ""', OK).expect(S + 'callback-order ""', OK)
+        for digit in str(oid):
+            peer.expect(S + f'num-{digit} ""', OK)
+        peer.expect(S + 'callback-ask-rating "12345"', f"200 result={ord('1')} endpos=9")
+        peer.expect(S + 'callback-rated ""', OK).expect(S + 'rating-1 ""', OK)
+        peer.expect(S + 'callback-comment ""', OK)
+        peer.expect(r'RECORD FILE .*-comment" wav "#" .*', "200 result=35 (dtmf) endpos=0")
+        peer.expect(S + 'callback-thanks ""', OK)
+        result = await peer.run()
+    result.assert_ok()
+    with maker() as s:
+        order = s.get(WorkOrder, oid)
+        assert order is not None
+        assert (order.evaluation, order.status) == ("very_satisfied", "closed")
 
 
 async def test_no_answer_to_the_question_is_left_to_the_retries(
