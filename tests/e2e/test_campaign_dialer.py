@@ -12,6 +12,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -211,3 +212,42 @@ async def test_existing_virtual_hold_rides_the_engine(stacks: list[HotlineStack]
         assert row.callback_recording == attempt.recording
         assert row.callback_recording == (
             f"{attempt.created_at:%Y%m%d}/{target.call_id}-callback.wav")
+
+
+def _peak(rows: list[Any]) -> int:
+    """The most attempts holding a channel at once, from their Originate and end times."""
+    edges = sorted([(a.originated_at, 1) for a in rows] + [(a.ended_at, -1) for a in rows],
+                   key=lambda e: (e[0], e[1]))
+    held = peak = 0
+    for _, step in edges:
+        held += step
+        peak = max(peak, held)
+    return peak
+
+
+async def test_the_channel_caps_hold_per_campaign_and_in_all(
+        stacks: list[HotlineStack], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two campaigns (lines 12345 and 12333) of 4 targets each, each campaign capped at 1
+    channel, 2 in all: never more, and both caps are reached."""
+    monkeypatch.setenv("HOTLINE_TEST_HOLD_MS", "1500")
+    text = _campaigns(attempts_=1, channels=2).replace(
+        "max_channels = 2\nring_seconds", "max_channels = 1\nring_seconds")
+    hl = _start(stacks, _stack(text))
+    db = sessions_of(hl)
+    store = CampaignStore(db)
+    for i in range(8):
+        number = f"1380013874{i}"
+        _called_before(db, number)
+        store.enqueue(CampaignKind.SATISFACTION_CALLBACK, "12345" if i < 4 else "12333",
+                      [Destination(number)], f"cap:{i}")
+    await wait_for("every target closed", lambda: _closed(db), timeout=120)
+    rows = attempts(db)
+    assert len(rows) == 8 and all(a.outcome == "completed" for a in rows)
+    by_campaign: dict[int, list[Any]] = {}
+    for a in rows:
+        by_campaign.setdefault(a.campaign_id, []).append(a)
+    assert sorted(len(v) for v in by_campaign.values()) == [4, 4]
+    assert [_peak(v) for v in by_campaign.values()] == [1, 1]
+    assert _peak(rows) == 2
+    shown = {n: line for n, line in invites(hl, ANSWERED)}
+    assert shown == {f"1380013874{i}": "12345" if i < 4 else "12333" for i in range(8)}
