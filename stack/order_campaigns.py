@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,9 @@ log = logging.getLogger(__name__)
 
 ORDER_SOUNDS = "orders"   # under the instance's sounds directory
 ORDER_CAMPAIGN_EVERY = 2.0   # seconds between scheduling passes (two indexed look-ups)
+# An order's sentence is said within minutes of being made (a retry makes it again): older
+# files are removed, so 10 000 callbacks do not leave 10 000 WAVs (≈150 kB each) behind.
+ORDER_PROMPT_MAX_AGE = 3600.0
 
 
 def schedule_once(sessions: sessionmaker[Session], desk: DeskSettings,
@@ -101,12 +105,27 @@ class OrderPrompts:
         return f"{self._inside}/{path.stem}"
 
     def _make(self, name: str, text: str) -> Path:
+        prune_order_prompts(self._dest, ORDER_PROMPT_MAX_AGE)
         path = text_prompt(name, text, self._override, self._dest)
         # Asterisk runs as its own user: the file (and its directory) are its group's.
         for p in (self._dest, path):
             os.chown(p, -1, self._gid)
         os.chmod(path, 0o640)
         return path
+
+
+def prune_order_prompts(dest: Path, max_age: float, now: float | None = None) -> int:
+    """Remove order sentences older than ``max_age`` seconds; returns how many."""
+    now = time.time() if now is None else now
+    removed = 0
+    for path in dest.glob("*.wav") if dest.is_dir() else ():
+        try:
+            if now - path.stat().st_mtime > max_age:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:   # another pass removed it first
+            continue
+    return removed
 
 
 ORDER_KINDS = (CampaignKind.SATISFACTION_CALLBACK, CampaignKind.REMINDER)

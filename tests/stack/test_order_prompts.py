@@ -1,14 +1,17 @@
 """An order's own prompt for the satisfaction callback (stack/prompts.text_prompt): a WAV
 recorded under the prompt's name in the override directory wins; otherwise espeak-ng's
-Mandarin voice says the Chinese text, as an 8 kHz mono WAV Asterisk can play."""
+Mandarin voice says the Chinese text, as an 8 kHz mono WAV Asterisk can play. Old ones are
+removed (stack/order_campaigns.prune_order_prompts)."""
 
 from __future__ import annotations
 
+import os
 import wave
 from pathlib import Path
 
 import pytest
 
+from stack.order_campaigns import prune_order_prompts
 from stack.prompts import text_prompt
 from testkit.sipp import write_silence_wav
 
@@ -39,3 +42,15 @@ def test_a_name_that_is_not_plain_or_empty_text_is_refused(
     with pytest.raises(ValueError, match="needs a plain name and some text"):
         text_prompt(name, text, tmp_path, tmp_path / "sounds")
     assert not (tmp_path / "sounds").exists()
+
+
+def test_order_sentences_older_than_an_hour_are_removed(tmp_path: Path) -> None:
+    old, fresh = tmp_path / "callback-order-1.wav", tmp_path / "callback-order-2.wav"
+    for path in (old, fresh):
+        write_silence_wav(path, 0.1)
+    now = 1_800_000_000.0
+    os.utime(old, (now - 3601, now - 3601))
+    os.utime(fresh, (now - 60, now - 60))
+    assert prune_order_prompts(tmp_path, 3600, now=now) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["callback-order-2.wav"]
+    assert prune_order_prompts(tmp_path / "missing", 3600, now=now) == 0
