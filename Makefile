@@ -13,7 +13,16 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-provision: $(STAMP)
+# The pages' chart library (ECharts) from the npm registry, pinned by package-lock.json; the
+# server hands out the copy in web/static/vendor/ (the browser never fetches from the internet).
+VENDOR := web/static/vendor/echarts.min.js
+
+$(VENDOR): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p web/static/vendor
+	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)
+
+provision: $(STAMP) $(VENDOR)
 	bash stack/provision.sh
 
 run: provision
