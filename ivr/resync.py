@@ -15,9 +15,15 @@ from hotline_core.acd import Distributor, LiveChannel
 from hotline_core.lines import LinePlan
 from ivr.ami import AmiClient
 from ivr.call_events import agent_of
+from ivr.dialplan import Context
 from ivr.live_calls import LiveCalls
 
 log = logging.getLogger(__name__)
+
+# A caller in these contexts with no agent leg is with an emergency centre (ivr/transfer.py):
+# not waiting, so never put back in line, and still ours (its hang-up is recorded).
+WITH_CENTRE = frozenset({Context.TRANSFER, Context.TRANSFER_DIAL, Context.TRANSFER_HOLD,
+                         Context.CONFERENCE})
 
 
 async def channel_snapshot(ami: AmiClient) -> list[dict[str, str]]:
@@ -42,10 +48,17 @@ def live_channels(channels: list[dict[str, str]], known: dict[str, Any],
             continue   # gone while we were not listening; the CDR reconciliation records it
         line = lines.by_number(call.line)
         agent, answered = agent_legs.get(call_id, (None, False))
+        if agent is None and call_id in with_centre(channels):
+            continue
         out.append(LiveChannel(call_id=call_id, line=call.line, caller=call.caller,
                                skills=line.skills if line else (), agent_id=agent,
                                answered=answered, department=call.department))
     return out
+
+
+def with_centre(channels: list[dict[str, str]]) -> set[str]:
+    """Callers Asterisk shows in a transfer's contexts (with or ringing a centre)."""
+    return {ch.get("Uniqueid", "") for ch in channels if ch.get("Context") in WITH_CENTRE}
 
 
 async def resync(ami: AmiClient, live: LiveCalls, distributor: Distributor,
@@ -53,7 +66,7 @@ async def resync(ami: AmiClient, live: LiveCalls, distributor: Distributor,
     channels = await channel_snapshot(ami)
     known = {c.call_id: c for c in await live.all()}
     snapshot = live_channels(channels, known, lines)
-    for call_id in set(known) - {c.call_id for c in snapshot}:
+    for call_id in set(known) - {c.call_id for c in snapshot} - with_centre(channels):
         await live.remove(call_id)
     assignments = await distributor.rebuild(snapshot)
     log.info("resync: %d call(s) on the line, %d assignment(s) made", len(snapshot),

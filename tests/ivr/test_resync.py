@@ -37,3 +37,27 @@ def test_waiting_ringing_talking_and_gone() -> None:
     assert got["c2"].skills == ("tax",)
     assert (got["c3"].agent_id, got["c3"].answered) == ("1001", True)   # talking
     assert got["c5"].agent_id is None                                   # keeps its place
+
+
+def test_a_caller_with_an_emergency_centre_is_not_put_back_in_line() -> None:
+    """Blind transfer under way or done, three-way after the agent left: no agent leg, the
+    caller sits in a transfer context — not waiting. With the agent still in the conference
+    the call is talking as usual."""
+    known = {
+        "t1": LiveCall("t1", "PJSIP/carrier-1", "12345", "13800000011"),
+        "t2": LiveCall("t2", "PJSIP/carrier-2", "12345", "13800000012"),
+        "t3": LiveCall("t3", "PJSIP/carrier-3", "12345", "13800000013"),
+    }
+    channels = [
+        {**_ch("t1", "PJSIP/carrier-1", "t1", app="Dial"), "Context": "hotline-transfer-dial"},
+        _ch("x1", "PJSIP/centre-119-00000009", "t1", state="Ringing"),
+        {**_ch("t2", "PJSIP/carrier-2", "t2", app="ConfBridge"),
+         "Context": "hotline-conference"},
+        {**_ch("t3", "PJSIP/carrier-3", "t3", app="ConfBridge"),
+         "Context": "hotline-conference"},
+        {**_ch("a3", "PJSIP/1001-0000000a", "t3", app="ConfBridge"),
+         "Context": "hotline-conference"},
+    ]
+    got = {c.call_id: c for c in live_channels(channels, known, LINES)}
+    assert set(got) == {"t3"}
+    assert (got["t3"].agent_id, got["t3"].answered) == ("1001", True)
