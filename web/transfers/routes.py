@@ -11,9 +11,9 @@ from aiohttp import web
 
 from hotline_core.access import Principal, Role
 from hotline_core.transfers import CallTransfer, TransferError, TransferMode
-from web import keys
 from web.api import NO_BODY, Routes, read_body, reply
 from web.errors import json_error
+from web.keys import need
 from web.requests import principal
 from web.transfers.schemas import (
     ListCategory,
@@ -29,12 +29,7 @@ READERS = {Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.CALLBACK}
 
 
 def _services(request: web.Request) -> TransferServices:
-    svc = request.app.get(TRANSFERS)
-    if svc is None:   # composed with the old services dict (while packages move)
-        svc = request.app.get(keys.SERVICES, {}).get("transfers")
-    if not isinstance(svc, TransferServices):
-        raise json_error(503, "call transfers are not configured in this process")
-    return svc
+    return need(request, TRANSFERS, "call transfers are not configured in this process")
 
 
 def _utc(value: datetime | None) -> datetime | None:
