@@ -232,5 +232,6 @@ class RedisKeys:
 
     @property
     def callers_needing_help(self) -> str:
-        """Hash caller number -> reason the caller is served first (``hotline_core/acd/caller_flags.py``)."""
+        """Hash caller number -> reason the caller is served first
+        (``hotline_core/acd/caller_flags.py``)."""
         return f"{self.namespace}:callers:needs-help"
