@@ -8,6 +8,7 @@
     hotline render-asterisk    write the Asterisk configuration (for a system Asterisk)
     hotline transcribe FILE…   transcribe recordings (or --backlog) with a progress bar
     hotline speech-workers     run the transcription worker pool
+    hotline user add|passwd|disable|list   people who sign in to the web
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from stack.settings import REPO_ROOT, Settings, load_settings, sip_password
 from stack.speech_service import speech_settings
 from stack.tls import client_context, ensure_certificate
 from stack.tokens import ensure_tokens_file, token_of
+from stack.users_cli import add_user_command, signin_hint
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("render-asterisk", help="write the Asterisk configuration and prompts")
     add_transcribe_command(sub, lambda: _speech_or_exit(args.config))
     add_worker_command(sub, lambda: _speech_or_exit(args.config))
+    add_user_command(sub, lambda: load_settings(args.config))
     args = parser.parse_args(argv)
     if hasattr(args, "func"):
         try:
@@ -190,6 +193,7 @@ def _banner(settings: Settings, spec: object) -> None:
     print(f"  logs:            {settings.state_dir / 'logs'}  (Asterisk: "
           f"{getattr(spec, 'host_dir', '')}/log)")
     print(f"  recordings:      {settings.state_dir / 'recordings'}")
+    print(signin_hint(settings))
     print("Press Ctrl-C to stop.\n", flush=True)
 
 
@@ -205,6 +209,7 @@ def _up_detached(settings: Settings, config: Path | None) -> int:
                                 stderr=subprocess.STDOUT, start_new_session=True)
     CoreProcess(settings, proc).wait_healthy(120)
     print(f"hotline: running in the background (pid {proc.pid}); log {log}")
+    print(signin_hint(settings))
     return _status(settings)
 
 

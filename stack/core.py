@@ -69,7 +69,7 @@ from stack.order_campaigns import (
     transcription_queue,
     warm_choices,
 )
-from stack.secret_files import private_dir, restrict_umask
+from stack.secret_files import cookie_key, private_dir, restrict_umask
 from stack.settings import Settings, load_settings
 from stack.speech_service import speech_settings
 from stack.supervision_loop import run_supervision_loop
@@ -82,6 +82,7 @@ from web.calls.services import CALLS, CallServices
 from web.campaigns.services import CAMPAIGNS, CampaignServices
 from web.keys import WORKORDERS, WorkOrderServices, provide
 from web.live.services import LIVE, LiveServices, pubsub_client
+from web.people import SIGNIN, SigninServices
 from web.restrictions.services import RESTRICTIONS, RestrictionServices
 from web.routes import ROUTE_MODULES
 from web.transfers.services import TRANSFERS, TransferServices
@@ -249,6 +250,7 @@ class Core:
                 provide(TRANSFERS, TransferServices(
                     transfers, transfer_store, access,
                     load_transfer_list(s.transfer_list_file, missing_ok=True))),
+                provide(SIGNIN, SigninServices(s.signin, cookie_key(s.state_dir), s.https)),
             ],
         )
         self.runner = web.AppRunner(app, access_log=None)

@@ -15,6 +15,8 @@ import os
 import secrets
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from hotline_core.config_errors import ConfigError
 
 # Files the stack creates (database, logs, recordings, Redis AOF, secrets) are never
@@ -86,6 +88,21 @@ def stored_secret(state_dir: Path, name: str) -> str:
     if file.exists():
         return read_secret_file(file)
     return write_secret_file(file, secrets.token_urlsafe(18))
+
+
+def cookie_key(state_dir: Path) -> bytes:
+    """The key that encrypts people's session cookies (a Fernet key), kept in
+    <state_dir>/secrets/session_cookie_key (mode 0600), made on first use; replacing the
+    file signs everybody out."""
+    file = state_dir / "secrets" / "session_cookie_key"
+    value = (read_secret_file(file) if file.exists()
+             else write_secret_file(file, Fernet.generate_key().decode()))
+    try:
+        Fernet(value.encode())
+    except ValueError:
+        raise ConfigError(file, file.name, "not a session cookie key (32 url-safe base64 "
+                          "bytes): delete the file to have a new one generated") from None
+    return value.encode()
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,6 +28,7 @@ from hotline_core.config_errors import ConfigError
 from hotline_core.config_schema import ConfigModel, parse_toml, setting_error, validate_data
 from hotline_core.dial_policy import DialingTable
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, check_namespace
+from hotline_core.users import SigninTable
 from speech.settings import SpeechTable
 from stack.secret_files import stored_secret
 
@@ -85,6 +86,8 @@ class Settings:
     dialing: dict[str, Any]         # the [dialing] table: the outbound number policy
     # config/campaigns.toml: the outbound dialer (calling hours, caps, retries per kind)
     campaigns_file: Path = Path("config/campaigns.toml")
+    # [signin]: people's sign-in (lock-out, attempts, session length; hotline_core/users.py)
+    signin: SigninTable = field(default_factory=SigninTable)
 
     @property
     def loopback(self) -> str:
@@ -284,6 +287,7 @@ class HotlineFile(ConfigModel):
     calls: CallsTable = CallsTable()
     workorders: WorkordersTable = WorkordersTable()
     speech: SpeechTable = SpeechTable()
+    signin: SigninTable = SigninTable()
 
 
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -360,6 +364,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
                             if f.workorders.calendar_overrides else None),
         time_zone=f.workorders.time_zone,
         figures_reset_at=calls.figures_reset_at,
+        signin=f.signin,
     )
 
 

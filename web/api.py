@@ -38,6 +38,7 @@ from pydantic import (
 )
 from pydantic import ValidationError as _ValidationError
 
+from web.access import Access
 from web.errors import domain_http, json_error
 from web.requests import INT_MAX, INT_MIN, json_body
 
@@ -166,6 +167,8 @@ class Operation:
     error: type[BaseModel] = ErrorOut
     # Builds the HTTP error of a refused request; GeoReport answers its own shape.
     error_shape: Callable[[int, str, dict[str, Any]], web.HTTPException] | None = None
+    # Who may call it (web/access.py); None: the table in web/access_rules.py decides.
+    access: Access | None = None
 
 
 OPERATIONS: web.AppKey[dict[web.AbstractRoute, Operation]] = web.AppKey("operations", dict)
@@ -185,7 +188,7 @@ class Routes:
               summary: str | None = None, tag: str | None = None,
               error: type[BaseModel] = ErrorOut,
               error_shape: Callable[[int, str, dict[str, Any]], web.HTTPException] | None
-              = None) -> Callable[[H], H]:
+              = None, access: Access | None = None) -> Callable[[H], H]:
         def declare(handler: H) -> H:
             # The summary is the docstring's first paragraph, on one line.
             first = (handler.__doc__ or "").strip().split("\n\n")[0]
@@ -194,7 +197,8 @@ class Routes:
                 summary=summary or " ".join(first.split()).rstrip("."),
                 response=response, status=status if isinstance(status, tuple) else (status,),
                 body=body, query=query, media_type=media_type,
-                body_media_type=body_media_type, error=error, error_shape=error_shape),
+                body_media_type=body_media_type, error=error, error_shape=error_shape,
+                access=access),
                 handler))
             return handler
         return declare

@@ -1,5 +1,6 @@
 """The aiohttp application: the middlewares, the services, and the routes of each resource
-package (``web/routes.py`` lists them); health and the wallboard are always served."""
+package (``web/routes.py`` lists them); health and the wallboard are always served, sign-in
+(web/session) where its services are provided."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.access import AccessPolicy
-from web import keys
+from web import keys, people
+from web.access_rules import gate
 from web.api import domain_errors
 from web.errors import refuse_unusable_urls
 from web.health import routes as health_routes
+from web.session import routes as session_routes
 
 RouteModule = Callable[[web.Application], None]
 
@@ -28,7 +31,8 @@ def create_app(
     """``services``: each package's services as ``provide(KEY, value)``; ``access`` decides
     who sees the health details (supervisors); without it nobody."""
     app = web.Application(client_max_size=2 * 1024 * 1024,
-                          middlewares=[refuse_unusable_urls, domain_errors])
+                          middlewares=[refuse_unusable_urls, domain_errors, people.people,
+                                       gate])
     app[keys.SESSIONMAKER] = session_factory
     app[keys.HEALTH_PROBES] = dict(health_probes or {})
     app[keys.HEALTH_ACCESS] = access
@@ -37,7 +41,11 @@ def create_app(
     else:
         for provided in services:
             provided.install(app)
+    # People sign in where SIGNIN is provided (else bearer tokens only); every route
+    # passes the access-rule gate (web/access_rules.py).
     health_routes.register(app)
+    if people.install(app):
+        session_routes.register(app)
     for register in route_modules:
         register(app)
     return app

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from hotline_core.acd import DistributionError
+from hotline_core.users import UserError
 from hotline_core.workorders.csv_import import CsvImportError
 from hotline_core.workorders.desk import WorkOrderError
 from hotline_core.workorders.dispatch import UnitChoiceError
@@ -88,6 +89,14 @@ def _status(status: int, field: str | None = None) -> Callable[[Exception], Mapp
     return mapped
 
 
+def _fielded(status: int) -> Callable[[Exception], Mapped]:
+    """The exception names its own ``field``."""
+    def mapped(exc: Exception) -> Mapped:
+        field = getattr(exc, "field", "")
+        return status, str(exc), ({"field": field} if field else {})
+    return mapped
+
+
 # Every domain refusal the API answers, by exception type (subclasses included): a new
 # domain error is one line here, never a try/except in a handler.
 DOMAIN_ERRORS: dict[type[Exception], Callable[[Exception], Mapped]] = {
@@ -96,6 +105,7 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Exception], Mapped]] = {
     UnitChoiceError: _status(422, "matter"),  # no unit for this matter and place
     NotPending: _status(409),              # a knowledge-base entry not waiting for review
     DistributionError: _status(409),       # an agent state change the distributor refuses
+    UserError: _fielded(422),              # a refused user or password change (its field)
 }
 
 

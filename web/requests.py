@@ -1,6 +1,6 @@
-"""Reading API requests: the bearer token's principal, ids in the path, the checks every
-JSON body gets (valid JSON, an object, no NUL or lone surrogate) and CSV uploads. Fields
-are validated by each package's models (:func:`web.api.read_body`)."""
+"""Reading API requests: the bearer token's (or the signed-in person's) principal, ids in
+the path, the checks every JSON body gets (valid JSON, an object, no NUL or lone surrogate)
+and CSV uploads. Fields are validated by each package's models (:func:`web.api.read_body`)."""
 
 from __future__ import annotations
 
@@ -31,11 +31,20 @@ def ascii_id(raw: str) -> int | None:
     return value if 1 <= value <= INT_MAX else None
 
 
+# The principal of a person signed in with the session cookie (web/people.py sets
+# it; a request carrying Authorization is never cookie-authenticated).
+PERSON: web.RequestKey[Principal] = web.RequestKey("person", Principal)
+
+
 def principal(request: web.Request, policy: AccessPolicy) -> Principal:
+    """Who sends the request: the bearer token's principal, or the signed-in person's."""
     header = request.headers.get("Authorization", "")
+    if not header and PERSON in request:
+        return request[PERSON]
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise json_error(401, "missing bearer token: send 'Authorization: Bearer <token>'")
+        raise json_error(401, "missing bearer token: send 'Authorization: Bearer <token>' "
+                              "(people sign in: POST /api/session)")
     who = policy.principal_for(token.strip())
     if who is None:
         raise json_error(401, "unknown bearer token")

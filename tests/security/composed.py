@@ -14,6 +14,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
+from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.access import AccessPolicy, policy_from_mapping
@@ -24,6 +25,7 @@ from hotline_core.agent_directory import AgentEntry
 from hotline_core.call_records import CallLog
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
+from hotline_core.users import SigninTable
 from hotline_core.workorders.calendar import ChineseWorkingCalendar
 from hotline_core.workorders.desk import DeskSettings
 from hotline_core.workorders.presets import load_preset
@@ -37,6 +39,7 @@ from web.campaigns.services import CAMPAIGNS, CampaignServices
 from web.keys import WORKORDERS, WorkOrderServices, provide
 from web.live import services as live_api
 from web.live.services import LIVE
+from web.people import SIGNIN, SigninServices
 from web.restrictions.services import RESTRICTIONS, RestrictionServices
 from web.routes import ROUTE_MODULES
 
@@ -88,7 +91,8 @@ class Composed:
 @asynccontextmanager
 async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.MAX_SOCKETS,
                    max_sockets_per_token: int = live_api.MAX_SOCKETS_PER_TOKEN,
-                   namespace: str | None = None) -> AsyncIterator[Composed]:
+                   namespace: str | None = None,
+                   signin: SigninTable | None = None) -> AsyncIterator[Composed]:
     """The composed API, with LiveServices' socket caps as given, its Redis keys and
     channels under ``namespace`` (a fresh one when None), as ``[redis] namespace`` sets
     them for the core."""
@@ -131,6 +135,8 @@ async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.M
             provide(CALLERS, CallerServices(CallerFlags(redis, namespace), access)),
             provide(WORKORDERS, WorkOrderServices(desk=desk, access=access)),
             provide(CAMPAIGNS, CampaignServices(maker, access)),
+            provide(SIGNIN, SigninServices(signin or SigninTable(), Fernet.generate_key(),
+                                           False)),
         ],
         access=access,
     )

@@ -39,6 +39,7 @@ import redis.asyncio as aioredis
 import requests
 import schemathesis
 from aiohttp import web
+from cryptography.fernet import Fernet
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -54,6 +55,7 @@ from hotline_core.agent_directory import load_agents
 from hotline_core.call_records import CallLog, Disposition
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
+from hotline_core.users import SigninTable
 from hotline_core.workorders import desk
 from hotline_core.workorders.calendar import ChineseWorkingCalendar
 from hotline_core.workorders.desk import DeskSettings, Intake
@@ -67,6 +69,7 @@ from web.campaigns.services import CAMPAIGNS, CampaignServices
 from web.keys import WORKORDERS, WorkOrderServices, provide
 from web.live import services as live_api
 from web.live.services import LIVE
+from web.people import SIGNIN, SigninServices
 from web.restrictions.services import RESTRICTIONS, RestrictionServices
 from web.routes import ROUTE_MODULES
 
@@ -242,6 +245,7 @@ def served(tmp_path: Path, redis_url: str) -> Any:
                 provide(CALLERS, CallerServices(flags, access)),
                 provide(WORKORDERS, WorkOrderServices(desk=cfg, access=access)),
                 provide(CAMPAIGNS, CampaignServices(maker, access)),
+                provide(SIGNIN, SigninServices(SigninTable(), Fernet.generate_key(), False)),
             ],
             access=access,
         )

@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 
 from hotline_core.acd import DistributionError
 from hotline_core.workorders.desk import NotFound
+from web.access import PUBLIC
 from web.api import Int32, Model, NonBlank, Out, QueryInt, Routes, read_body, read_query, reply
 from web.app import create_app
 
@@ -46,19 +47,19 @@ class Echo(Out):
 routes = Routes(tag="test")
 
 
-@routes.post("/api/echo", body=Body, response=Echo)
+@routes.post("/api/echo", body=Body, response=Echo, access=PUBLIC)
 async def echo(request: web.Request) -> web.Response:
     b = await read_body(request, Body)
     return reply(Echo(name=b.name, count=b.count, urgent=b.urgent, note=b.note))
 
 
-@routes.get("/api/page", query=Query, response=Echo)
+@routes.get("/api/page", query=Query, response=Echo, access=PUBLIC)
 async def page(request: web.Request) -> web.Response:
     q = read_query(request, Query)
     return reply(Echo(name="p", count=0, urgent=False, note="", limit=q.limit))
 
 
-@routes.get("/api/refused/{kind}", response=Echo)
+@routes.get("/api/refused/{kind}", response=Echo, access=PUBLIC)
 async def refused(request: web.Request) -> web.Response:
     kind = request.match_info["kind"]
     if kind == "distribution":
@@ -73,7 +74,7 @@ def _geo(status: int, reason: str, _extra: dict[str, Any]) -> web.HTTPException:
                               content_type="application/json")
 
 
-@routes.get("/open311/test", response=Echo, error_shape=_geo)
+@routes.get("/open311/test", response=Echo, error_shape=_geo, access=PUBLIC)
 async def geo(_request: web.Request) -> web.Response:
     raise NotFound("gone")
 
