@@ -35,6 +35,7 @@ from hotline_core.config_errors import ConfigError, line_of, read_config_text
 from hotline_core.db import Base, make_engine, make_sessionmaker
 from hotline_core.dial_policy import DatabaseDirectory, DialPolicy, DialPolicySettings
 from hotline_core.lines import load_lines
+from hotline_core.screen_pop import ScreenPops
 from hotline_core.transfers import TransferStore, load_centres, load_transfer_list
 from hotline_core.workorders.calendar import ChineseWorkingCalendar, load_overrides
 from hotline_core.workorders.desk import DeskSettings
@@ -80,6 +81,8 @@ from web.app import create_app
 from web.callers.services import CALLERS, CallerServices
 from web.calls.services import CALLS, CallServices
 from web.campaigns.services import CAMPAIGNS, CampaignServices
+from web.desk.routes import LivePops
+from web.desk.services import DESK, DeskServices
 from web.keys import WORKORDERS, WorkOrderServices, provide
 from web.live.services import LIVE, LiveServices, pubsub_client
 from web.people import SIGNIN, SigninServices
@@ -231,6 +234,10 @@ class Core:
                 raise SystemExit(f"{s.source}: setting 'calls.auto_login': no agent {agent_id}")
             await distributor.agent_login(entry.id, entry.skills, group=entry.group)
 
+        desk_services = DeskServices(  # the agent desktop (坐席工作台)
+            distributor, ScreenPops(distributor.view, sessions, flags, restrictions, desk.now),
+            access, {a.id: a for a in agents}, dist_config.pause_reasons,
+            dist_config.wrapup_seconds)
         app = create_app(
             sessions,
             route_modules=ROUTE_MODULES,
@@ -243,7 +250,9 @@ class Core:
                 provide(RESTRICTIONS, RestrictionServices(
                     restrictions, access, days=desk.preset.restriction_days)),
                 provide(LIVE, LiveServices(distributor, self.live_redis, access,
-                                           call_owner=agent_of_call)),
+                                           call_owner=agent_of_call,
+                                           pops=LivePops(desk_services))),
+                provide(DESK, desk_services),
                 provide(CALLERS, CallerServices(flags, access)),
                 provide(WORKORDERS, WorkOrderServices(desk=desk, access=access)),
                 provide(CAMPAIGNS, CampaignServices(sessions, access)),

@@ -23,6 +23,11 @@ __all__ = ["DistributionConfig", "DistributionFile", "LeaderSeat",
            "parse_distribution_config"]
 
 
+# The pause reasons offered when the file names none.
+PAUSE_REASONS = {"meal": "用餐", "rest": "休息", "training": "培训", "meeting": "会议",
+                 "toilet": "洗手间"}
+
+
 class Strategy(StrEnum):
     """How a skill queue chooses among its ready agents (振铃策略)."""
 
@@ -106,6 +111,8 @@ class DistributionConfig:
     handle_time_samples: int = 50  # recent calls per skill used for the estimated wait
     default_handle_seconds: float = 240.0  # handle time assumed before any call is measured
     redis_timeout_seconds: float = 2.0
+    # Pause reasons an agent picks from (示忙原因): code → label shown on the desktop.
+    pause_reasons: dict[str, str] = field(default_factory=lambda: dict(PAUSE_REASONS))
 
     def strategy_for(self, skill: str) -> Strategy:
         return self.strategy.get(skill, self.default_strategy)
@@ -117,6 +124,7 @@ class DistributionConfig:
 
 StrategyName = Literal["longest_idle", "fewest_calls", "skill_level"]
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+PauseCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 
 
 class OverflowEntry(ConfigModel):
@@ -169,6 +177,9 @@ class DistributionFile(ConfigModel):
     handle_time_samples: int = Field(default=50, ge=1)
     default_handle_seconds: float = Field(default=240.0, gt=0)
     redis_timeout_seconds: float = Field(default=2.0, gt=0)
+    pause_reasons: dict[PauseCode, NonEmpty] = Field(
+        default=PAUSE_REASONS, min_length=1,
+        description="示忙原因 the agent desktop offers: code = label")
 
 
 def load_distribution_config(path: str | Path) -> DistributionConfig:
@@ -208,4 +219,5 @@ def parse_distribution_config(data: dict[str, Any], source: str | Path = "(distr
         handle_time_samples=f.handle_time_samples,
         default_handle_seconds=f.default_handle_seconds,
         redis_timeout_seconds=f.redis_timeout_seconds,
+        pause_reasons=dict(f.pause_reasons),
     )

@@ -13,7 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 
@@ -68,6 +68,13 @@ def waiting_call_from_hash(call_id: str, h: Mapping[str, str], effective_priorit
         callback=h.get(CallField.CALLBACK) == CallbackFlag.SET,
         effective_priority=effective_priority,
     )
+
+
+class HeldCall(NamedTuple):
+    """A held call and the agent it rings on or talks to (None while it waits)."""
+
+    call: WaitingCall
+    agent_id: str | None
 
 
 class DistributionView:
@@ -195,6 +202,23 @@ class DistributionView:
             if c.skills[0] == mine.skills[0]:
                 ahead += 1
         return ahead, mine
+
+    async def agent(self, agent_id: str) -> AgentStatus | None:
+        """One agent's snapshot (None: never logged in), one round trip (the screen pop)."""
+        h = _fields(await self._io(self._redis.hgetall(self._keys.agent(agent_id))))
+        return agent_from_hash(agent_id, h) if h else None
+
+    async def held_call(self, call_id: str) -> HeldCall | None:
+        """A call the distributor holds, waiting, ringing or talking (its line, caller and
+        department as enqueued, and the agent it rings on or talks to); None when it holds
+        no such call."""
+        h = _fields(await self._io(self._redis.hgetall(self._keys.call(call_id))))
+        if not h or CallField.LINE not in h:
+            return None
+        call = waiting_call_from_hash(
+            call_id, h, int(h.get(CallField.EFFECTIVE_PRIORITY, h[CallField.PRIORITY])))
+        with_agent = h.get(CallField.STATE) in (CallState.RINGING, CallState.TALKING)
+        return HeldCall(call, h.get(CallField.AGENT) or None if with_agent else None)
 
     async def holds(self, call_id: str) -> bool:
         """Does the distributor hold this call (waiting, ringing or talking)?"""

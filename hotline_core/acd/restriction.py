@@ -99,16 +99,22 @@ class RestrictionList:
         log.info("restricted %s until %s by %s: %s", mask_phone(number), entry.until, by, reason)
         return entry
 
-    async def is_restricted(self, number: str) -> Restriction | None:
-        """The live restriction of ``number``, or None; a hit is logged."""
-        number = canonical_number(number)
-        raw = await self._io(self._redis.get(self._keys.number(number)))
+    async def restriction_of(self, number: str) -> Restriction | None:
+        """The live restriction of ``number``, or None; nothing is logged (a look-up by
+        staff, e.g. the agent's screen pop, is not a call from the number)."""
+        raw = await self._io(self._redis.get(self._keys.number(canonical_number(number))))
         if raw is None:
             return None
         entry = Restriction(**json.loads(raw))
-        now = self._clock()
-        if entry.until <= now:
+        return entry if entry.until > self._clock() else None
+
+    async def is_restricted(self, number: str) -> Restriction | None:
+        """The live restriction of ``number`` calling, or None; a hit is logged."""
+        number = canonical_number(number)
+        entry = await self.restriction_of(number)
+        if entry is None:
             return None
+        now = self._clock()
         hit = RestrictionHit(number, now, entry.reason)
         await self._io(self._redis.xadd(self._keys.hits, {"e": json.dumps(hit.__dict__)},
                                         maxlen=self._hits_kept, approximate=True))

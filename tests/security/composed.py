@@ -25,6 +25,7 @@ from hotline_core.agent_directory import AgentEntry
 from hotline_core.call_records import CallLog
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
+from hotline_core.screen_pop import ScreenPops
 from hotline_core.users import SigninTable
 from hotline_core.workorders.calendar import ChineseWorkingCalendar
 from hotline_core.workorders.desk import DeskSettings
@@ -36,6 +37,8 @@ from web.app import create_app
 from web.callers.services import CALLERS, CallerServices
 from web.calls.services import CALLS, CallServices
 from web.campaigns.services import CAMPAIGNS, CampaignServices
+from web.desk.routes import LivePops
+from web.desk.services import DESK, DeskServices
 from web.keys import WORKORDERS, WorkOrderServices, provide
 from web.live import services as live_api
 from web.live.services import LIVE
@@ -115,13 +118,18 @@ async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.M
         record = call_log.get(call_id)
         return record.agent_id if record is not None else None
 
-    live = live_api.LiveServices(distributor, live_redis, access, call_owner=agent_of_call,
-                                 max_sockets=max_sockets,
-                                 max_sockets_per_token=max_sockets_per_token)
     core = Core(settings=None, spec=None)  # type: ignore[arg-type]  # probes need neither
     core.redis = redis
     agents = {a: AgentEntry(id=a, name=a, group="call-taking", skills={"general": 1})
               for a in ("1001", "1002")}
+    flags = CallerFlags(redis, namespace)
+    desk_services = DeskServices(
+        distributor, ScreenPops(distributor.view, maker, flags, restrictions, desk.now),
+        access, agents, DistributionConfig().pause_reasons, DistributionConfig().wrapup_seconds)
+    live = live_api.LiveServices(distributor, live_redis, access, call_owner=agent_of_call,
+                                 max_sockets=max_sockets,
+                                 max_sockets_per_token=max_sockets_per_token,
+                                 pops=LivePops(desk_services))
     app = create_app(
         maker,
         route_modules=ROUTE_MODULES,
@@ -132,7 +140,8 @@ async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.M
             provide(RESTRICTIONS, RestrictionServices(
                 restrictions, access, days=desk.preset.restriction_days)),
             provide(LIVE, live),
-            provide(CALLERS, CallerServices(CallerFlags(redis, namespace), access)),
+            provide(CALLERS, CallerServices(flags, access)),
+            provide(DESK, desk_services),
             provide(WORKORDERS, WorkOrderServices(desk=desk, access=access)),
             provide(CAMPAIGNS, CampaignServices(maker, access)),
             provide(SIGNIN, SigninServices(signin or SigninTable(), Fernet.generate_key(),

@@ -16,6 +16,10 @@ Who receives what (the caller's words are personal data):
 - dispatcher and callback staff: the figures only;
 - a unit: nothing (403).
 
+A socket that watches one agent (the operator's own, a supervisor's ``?agent=``) also gets
+the screen pop (``type: pop``) of the call that rings on that agent, once per call, checked
+after every distribution change (``LiveServices.pops``, built by the desktop package).
+
 A transcript names its agent (``agent_id``, see :mod:`ivr.live_transcript`); an alert
 names only its call, so its agent is the one seen on that call's transcripts or, failing
 that, the one the call record names (``call_owner``).
@@ -42,7 +46,7 @@ from web.api import Routes, reply
 from web.errors import json_error
 from web.keys import need
 from web.live.schemas import LiveMessage, QueueFiguresOut
-from web.live.services import LIVE, REDIS_SECONDS, CallOwner, LiveServices
+from web.live.services import LIVE, REDIS_SECONDS, CallOwner, LiveServices, PopFeed
 from web.live.views import snapshot_json
 from web.requests import principal
 
@@ -104,18 +108,21 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     svc = need(request, LIVE, MISSING)
     who = _who(request, svc)
     watched = _agent_watched(request, who)
-    token_key = hashlib.sha256(_token(request).encode()).hexdigest()
+    # A person signed in by cookie has no token: the cap counts per person instead.
+    token_key = hashlib.sha256((_token(request) or f"person:{who.role.value}:{who.name}")
+                               .encode()).hexdigest()
     refused = svc.sockets.take(token_key, svc.max_sockets, svc.max_sockets_per_token)
     if refused is not None:
         raise json_error(429, refused)
     try:
-        return await _serve(request, svc, _Filter(watched, svc.call_owner))
+        pops = _Pops(svc.pops, watched, svc.access.sees_full_number(who))
+        return await _serve(request, svc, _Filter(watched, svc.call_owner), pops)
     finally:
         svc.sockets.give_back(token_key)
 
 
 async def _serve(request: web.Request, svc: LiveServices,
-                 words: _Filter) -> web.WebSocketResponse:
+                 words: _Filter, pops: _Pops) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     pubsub = svc.redis.pubsub()
@@ -124,10 +131,11 @@ async def _serve(request: web.Request, svc: LiveServices,
         async with asyncio.timeout(REDIS_SECONDS):
             await pubsub.subscribe(svc.distributor.events_channel, names.alerts,
                                    names.transcripts)
-        pump = asyncio.create_task(_pump(ws, pubsub, svc, words))
+        pump = asyncio.create_task(_pump(ws, pubsub, svc, words, pops))
         try:
             await ws.send_json({"type": "figures", "figures":
                                 snapshot_json(await svc.distributor.view.figures())})
+            await pops.send_new(ws)   # a page opened while the phone rings pops at once
             async for msg in ws:
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                     break
@@ -185,7 +193,7 @@ class _Filter:
 
 
 async def _pump(ws: web.WebSocketResponse, pubsub: Any, svc: LiveServices,
-                words: _Filter) -> None:
+                words: _Filter, pops: _Pops) -> None:
     names = svc.distributor.names
     while not ws.closed:
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
@@ -206,6 +214,42 @@ async def _pump(ws: web.WebSocketResponse, pubsub: Any, svc: LiveServices,
         else:
             await ws.send_json({"type": "figures", "figures":
                                 snapshot_json(await svc.distributor.view.figures())})
+            await pops.send_new(ws)
+
+
+class _Pops:
+    """Screen pops of one socket: after every distribution change, the call now ringing on
+    (or talking to) the socket's one agent is popped, once per call. Only a socket that
+    watches one agent gets pops (an operator's own socket, a supervisor's ``?agent=``)."""
+
+    def __init__(self, feed: PopFeed | None, watched: str | None, reveal: bool) -> None:
+        self._feed = feed if watched else None
+        self._agent = watched or ""
+        self._reveal = reveal
+        self._last: str | None = None
+
+    async def send_new(self, ws: web.WebSocketResponse) -> None:
+        if self._feed is None:
+            return
+        try:
+            async with asyncio.timeout(REDIS_SECONDS):
+                call_id = await self._feed.current_call(self._agent)
+        except Exception:  # the figures go on; the page can still fetch the pop itself
+            log.warning("live: no screen pop for agent %s", self._agent, exc_info=True)
+            return
+        if call_id is None or call_id == self._last:
+            return
+        self._last = call_id   # before the next await: the pump and the opening never both send
+        try:
+            async with asyncio.timeout(REDIS_SECONDS):
+                pop = await self._feed.pop(call_id, self._agent, self._reveal)
+        except Exception:
+            log.warning("live: no screen pop for call %s", call_id, exc_info=True)
+            pop = None
+        if pop is None:
+            self._last = None  # try again on the next change
+            return
+        await ws.send_json({"type": "pop", "pop": pop})
 
 
 register = routes.register

@@ -34,9 +34,11 @@ class QueueFiguresOut(Out):
 
 class LiveMessage(Out):
     """One web-socket message: ``figures`` on every change, or a speech ``alert`` or a live
-    ``transcript`` of a call the socket may see (as published by the speech service)."""
+    ``transcript`` of a call the socket may see (as published by the speech service), or the
+    screen ``pop`` of the call that rings on the socket's agent (once per call)."""
 
-    type: Literal["figures", "alert", "transcript"]
+    type: Literal["figures", "alert", "transcript", "pop"]
     figures: QueueFiguresOut | None = None
     alert: dict[str, Any] | None = None
     transcript: dict[str, Any] | None = None
+    pop: dict[str, Any] | None = None   # the screen pop of the call ringing on the agent

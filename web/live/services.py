@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -18,6 +19,18 @@ PUBSUB_CLIENT_NAME = "hotline-live"
 REDIS_SECONDS = 5.0          # bound on every Redis round trip of a socket
 
 CallOwner = Callable[[str], Awaitable[str | None]]
+
+
+class PopFeed(Protocol):
+    """The screen pop (来电弹屏) for an agent's socket (the desktop package provides it;
+    this package never imports it)."""
+
+    async def current_call(self, agent_id: str) -> str | None:
+        """The call ringing on or talking to the agent now."""
+
+    async def pop(self, call_id: str, agent_id: str, reveal_caller: bool
+                  ) -> dict[str, Any] | None:
+        """The pop as sent; None for a call the hotline no longer knows."""
 
 
 class SocketCount:
@@ -53,6 +66,7 @@ class LiveServices:
     redis: aioredis.Redis  # pub/sub only: its own client (pubsub_client), not the calls' pool
     access: AccessPolicy
     call_owner: CallOwner | None = None  # the agent who took a call (for alerts)
+    pops: PopFeed | None = None          # screen pops on an agent's socket (the desktop)
     max_sockets: int = MAX_SOCKETS
     max_sockets_per_token: int = MAX_SOCKETS_PER_TOKEN
     sockets: SocketCount = dataclasses.field(default_factory=SocketCount)
