@@ -18,6 +18,9 @@ from web.live import routes as live
 from web.metrics import routes as metrics
 from web.open311 import routes as open311
 from web.openapi import routes as openapi
+from web.pages.assets import routes as page_assets
+from web.pages.console import routes as console_page
+from web.pages.signin import routes as signin_page
 from web.restrictions import routes as restrictions
 from web.transfers import routes as transfers_routes
 from web.workorders import routes as workorders
@@ -26,5 +29,5 @@ ROUTE_MODULES: tuple[RouteModule, ...] = (
     calls.register, agents.register, live.register, restrictions.register,
     callers.register, workorders.register, kb.register, metrics.register, open311.register,
     openapi.register, call_figures.register, transfers_routes.register, campaigns.register,
-    desk.register,
+    page_assets.register, signin_page.register, console_page.register, desk.register,
 )

@@ -1,0 +1,1 @@
+"""The pages' scripts, styles and the chart library (静态文件), served from ``web/static``."""
