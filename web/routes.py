@@ -12,7 +12,6 @@ from web.call_figures import routes as call_figures
 from web.callers import routes as callers
 from web.calls import routes as calls
 from web.campaigns import routes as campaigns
-from web.desk import routes as desk
 from web.kb import routes as kb
 from web.live import routes as live
 from web.metrics import routes as metrics
@@ -29,5 +28,5 @@ ROUTE_MODULES: tuple[RouteModule, ...] = (
     calls.register, agents.register, live.register, restrictions.register,
     callers.register, workorders.register, kb.register, metrics.register, open311.register,
     openapi.register, call_figures.register, transfers_routes.register, campaigns.register,
-    page_assets.register, signin_page.register, console_page.register, desk.register,
+    page_assets.register, signin_page.register, console_page.register,
 )
