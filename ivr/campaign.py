@@ -85,6 +85,9 @@ AGENT_FIRST_KINDS = (CampaignKind.VIRTUAL_HOLD, CampaignKind.MISSED_CALL)
 ALL_KINDS = IVR_KINDS + AGENT_FIRST_KINDS
 MISSED_PREFIX = "mc-"
 MISSED_OVERLAP_SECONDS = 60
+# How often queued agent-first targets are checked against the distributor's line (a line
+# lost with Redis's state would otherwise hold them until the next AMI login).
+REQUEUE_CHECK_SECONDS = 30
 # An Originate whose answer never came (AMI cut): its channel may still appear for this long.
 UNKNOWN_GRACE_SECONDS = 5.0
 CDR_TAIL_BYTES = 4 << 20         # how much of the CDR file an unknown attempt is looked for in
@@ -190,6 +193,7 @@ class CampaignEngine:
         self._legs: dict[int, _Leg] = {}
         self._lock = asyncio.Lock()           # one scheduler pass or reconcile at a time
         self._missed_seen: datetime | None = None   # the last missed-call pass
+        self._requeue_check = time.monotonic() + REQUEUE_CHECK_SECONDS
 
     # -- settings --------------------------------------------------------------------------
     def settings(self, kind: CampaignKind) -> KindSettings:
@@ -235,6 +239,9 @@ class CampaignEngine:
             return 0
         async with self._lock:
             await self._look_again()
+            if time.monotonic() >= self._requeue_check:
+                self._requeue_check = time.monotonic() + REQUEUE_CHECK_SECONDS
+                await self._requeue_lost_calls()
             now = self._clock()
             if self.config.missed_call.enabled and self._distributor is not None:
                 await self._find_missed(now)
@@ -369,10 +376,10 @@ class CampaignEngine:
         if not await self._db(self.store.mark_queued, target.id):
             return False
         call_id = distributor_call(target.kind, target.call_id)
-        await self._live.add(LiveCall(call_id=call_id, channel="", line=target.line,
-                                      caller=target.destination.number,
-                                      department=line.department, callback=True))
         try:
+            await self._live.add(LiveCall(call_id=call_id, channel="", line=target.line,
+                                          caller=target.destination.number,
+                                          department=line.department, callback=True))
             assigned = await self._distributor.enqueue(WaitingCall(
                 call_id=call_id, line=target.line, skills=tuple(line.skills),
                 caller=target.destination.number, department=line.department))
@@ -381,6 +388,11 @@ class CampaignEngine:
         except DistributionError as exc:
             log.warning("target %d: the distributor refused call %s (%s)", target.id,
                         call_id, exc)
+        except (RedisError, TimeoutError, OSError):
+            # Redis away: the target waits again rather than sit "queued" in no line.
+            await self._db(self.store.requeue, target.id,
+                           self._clock() + timedelta(seconds=REQUEUE_CHECK_SECONDS))
+            raise
         log.info("target %d (%s) waits for an agent", target.id, target.kind.value)
         return True
 
