@@ -51,6 +51,14 @@ def principal(request: web.Request, policy: AccessPolicy) -> Principal:
     return who
 
 
+def optional_principal(request: web.Request, policy: AccessPolicy) -> Principal | None:
+    """The caller on a route that also answers the public: None without a token and
+    without a signed-in person; an unknown token is still refused (401)."""
+    if "Authorization" not in request.headers:
+        return request[PERSON] if PERSON in request else None
+    return principal(request, policy)
+
+
 async def read_csv(request: web.Request) -> str:
     """A CSV upload's text; 400 when it is not UTF-8."""
     try:

@@ -33,7 +33,7 @@ from web.kb.schemas import (
     SearchQuery,
 )
 from web.keys import DESK_MISSING, WORKORDERS, need
-from web.requests import ascii_id, principal, read_csv
+from web.requests import ascii_id, optional_principal, principal, read_csv
 
 STAFF = (Role.DISPATCHER, Role.SUPERVISOR)  # who edits any entry and publishes directly
 routes = Routes(tag="knowledge base")
@@ -50,7 +50,7 @@ async def search(request: web.Request) -> web.Response:
     """Fuzzy search (q, limit): public entries without a token (方便群众自主查询); staff
     see all."""
     svc = need(request, WORKORDERS, DESK_MISSING)
-    who = principal(request, svc.access) if "Authorization" in request.headers else None
+    who = optional_principal(request, svc.access)   # a token or a signed-in person
     query = read_query(request, SearchQuery)
     q = query.q.strip()
     unit_only = who is not None and who.role is Role.UNIT

@@ -56,7 +56,7 @@ from web.open311.schemas import (
     ServiceList,
     ServiceOut,
 )
-from web.requests import ascii_id
+from web.requests import PERSON, ascii_id
 
 SERVICES = {
     Category.CONSULT: ("咨询", "政策法规、公共服务信息咨询"),
@@ -124,8 +124,8 @@ def _request_view(o: WorkOrder, units: dict[str, str], zone: tzinfo) -> RequestO
 def _reader(request: web.Request, svc: WorkOrderServices) -> Principal | None:
     """Who reads: ``None`` for the public (no token)."""
     header = request.headers.get("Authorization")
-    if header is None:
-        return None
+    if header is None:                               # the public, or a signed-in person
+        return request[PERSON] if PERSON in request else None
     scheme, _, token = header.partition(" ")
     who = svc.access.principal_for(token.strip())
     if scheme.lower() != "bearer" or who is None:

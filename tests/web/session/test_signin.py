@@ -306,3 +306,27 @@ async def test_the_cookie_is_http_only_and_same_site_strict(tmp_path: Path,
         assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
         # The cookie holds no readable user name, role or token.
         assert "sup1" not in morsel.value and "supervisor" not in morsel.value
+
+
+async def test_routes_that_answer_the_public_know_a_signed_in_person(tmp_path: Path,
+                                                                     redis_url: str) -> None:
+    """Health details, the knowledge-base search and Open311 reads answer more to a role:
+    a signed-in person counts as that role, not as the public."""
+    async with composed(tmp_path, redis_url) as app:
+        add_user(app.maker, "sup1", "supervisor")
+        add_user(app.maker, "op1", "operator", agent_id="1001")
+        csrf = await sign_in(app.client, "", "sup1")
+        status, out = await _json(app, "GET", "/api/health")
+        assert "components" in out, out
+        status, entry = await _json(app, "POST", "/api/kb/entries", {
+            "question": "内部口径：停水补偿怎么答", "answer": "按内部规定答复",
+            "keywords": "停水 补偿", "public": False}, csrf=csrf)
+        assert status in (200, 201) and entry["public"] is False, entry
+        app.client.session.cookie_jar.clear()
+        status, out = await _json(app, "GET", "/api/kb/search?q=停水补偿")
+        assert entry["id"] not in [h["id"] for h in out["results"]]    # the public: not shown
+        await sign_in(app.client, "", "op1")
+        status, out = await _json(app, "GET", "/api/kb/search?q=停水补偿")
+        assert entry["id"] in [h["id"] for h in out["results"]], out
+        status, out = await _json(app, "GET", "/api/health")
+        assert "components" not in out                       # an operator: up or not only
