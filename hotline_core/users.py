@@ -153,14 +153,14 @@ def normal_name(raw: str) -> str:
     return name
 
 
-def check_password(password: str, rules: SigninTable) -> None:
+def check_password(password: str, rules: SigninTable, field: str = "password") -> None:
+    """A new password's rules; the refusal names ``field``."""
     if len(password) < rules.min_password_length:
-        raise UserError(f"password: at least {rules.min_password_length} characters",
-                        "password")
+        raise UserError(f"{field}: at least {rules.min_password_length} characters", field)
     if len(password) > MAX_PASSWORD:
-        raise UserError(f"password: at most {MAX_PASSWORD} characters", "password")
+        raise UserError(f"{field}: at most {MAX_PASSWORD} characters", field)
     if "\x00" in password:
-        raise UserError("password: must not contain NUL", "password")
+        raise UserError(f"{field}: must not contain NUL", field)
 
 
 def role_named(raw: str) -> Role:
@@ -301,7 +301,7 @@ def change_password(session: Session, who: SignedIn, old: str, new: str,
     user = session.get(User, who.user_id)
     if user is None or not _verify(user.password_hash, old):
         raise UserError("old_password: not the current password", "old_password")
-    check_password(new, rules)
+    check_password(new, rules, "new_password")
     if new == old:
         raise UserError("new_password: must differ from the old one", "new_password")
     user.password_hash = _HASHER.hash(new)

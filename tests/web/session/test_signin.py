@@ -201,7 +201,9 @@ async def test_password_change_needs_the_old_password(tmp_path: Path, redis_url:
             for body, field in [({"old_password": "guess-guess", "new_password": "x" * 12},
                                  "old_password"),
                                 ({"old_password": DEFAULT_PASSWORD, "new_password": "short"},
-                                 "password"),
+                                 "new_password"),
+                                ({"old_password": DEFAULT_PASSWORD,
+                                  "new_password": DEFAULT_PASSWORD}, "new_password"),
                                 ({"old_password": DEFAULT_PASSWORD}, "new_password")]:
                 status, out = await _json(app, "POST", path, body, csrf=csrf)
                 assert status == 422 and out["field"] == field, out
