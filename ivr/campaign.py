@@ -28,7 +28,7 @@ import asyncio
 import csv
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from enum import Enum
@@ -256,28 +256,41 @@ class CampaignEngine:
         due: list[DueTarget] = await self._db(self.store.due, now, max(free * 4, 20), kinds)
         placed = 0
         caps: dict[int, int | None] = {}
-        for target in due:
-            if total >= self.config.max_channels:
-                break
-            ks = self.settings(target.kind)
-            hours = ks.calling_hours()
-            if not hours.open_at(now, self._zone):
-                await self._db(self.store.delay, target.id, hours.next_open(now, self._zone))
-                continue
-            if target.campaign_id not in caps:
-                caps[target.campaign_id] = await self._db(self.store.campaign_cap,
-                                                          target.campaign_id)
-            cap = caps[target.campaign_id] or ks.max_channels
-            if per.get(target.campaign_id, 0) >= cap:
-                continue
-            if target.kind.agent_first:
-                ok = await self._release(target)
-            else:
-                ok = await self._dial_ivr(target, ks)
-            if ok:
-                placed += 1
+        dials: list[Coroutine[Any, Any, bool]] = []
+        failed: BaseException | None = None
+        try:
+            for target in due:
+                if total >= self.config.max_channels:
+                    break
+                ks = self.settings(target.kind)
+                hours = ks.calling_hours()
+                if not hours.open_at(now, self._zone):
+                    await self._db(self.store.delay, target.id,
+                                   hours.next_open(now, self._zone))
+                    continue
+                if target.campaign_id not in caps:
+                    caps[target.campaign_id] = await self._db(self.store.campaign_cap,
+                                                              target.campaign_id)
+                cap = caps[target.campaign_id] or ks.max_channels
+                if per.get(target.campaign_id, 0) >= cap:
+                    continue
+                # The slot is taken now; the IVR dials of one pass go out together (each
+                # is a few database writes, the policy's look-ups and an AMI round trip).
                 total += 1
                 per[target.campaign_id] = per.get(target.campaign_id, 0) + 1
+                if target.kind.agent_first:
+                    placed += await self._release(target)
+                else:
+                    dials.append(self._dial_ivr(target, ks))
+        except Exception as exc:    # the dials already begun still go out
+            failed = exc
+        for ok in await asyncio.gather(*dials, return_exceptions=True):
+            if isinstance(ok, BaseException):
+                failed = failed or ok
+            else:
+                placed += ok
+        if failed is not None:
+            raise failed          # run() logs it once and backs off
         return placed
 
     async def _refuse(self, target_id: int, role: str, reason: str, kind: CampaignKind,
