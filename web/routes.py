@@ -12,6 +12,7 @@ from web.call_figures import routes as call_figures
 from web.callers import routes as callers
 from web.calls import routes as calls
 from web.campaigns import routes as campaigns
+from web.desk import routes as desk
 from web.kb import routes as kb
 from web.live import routes as live
 from web.metrics import routes as metrics
@@ -19,6 +20,7 @@ from web.open311 import routes as open311
 from web.openapi import routes as openapi
 from web.pages.assets import routes as page_assets
 from web.pages.console import routes as console_page
+from web.pages.desk import routes as desk_page
 from web.pages.signin import routes as signin_page
 from web.restrictions import routes as restrictions
 from web.transfers import routes as transfers_routes
@@ -28,5 +30,6 @@ ROUTE_MODULES: tuple[RouteModule, ...] = (
     calls.register, agents.register, live.register, restrictions.register,
     callers.register, workorders.register, kb.register, metrics.register, open311.register,
     openapi.register, call_figures.register, transfers_routes.register, campaigns.register,
-    page_assets.register, signin_page.register, console_page.register,
+    page_assets.register, signin_page.register, console_page.register, desk.register,
+    desk_page.register,
 )

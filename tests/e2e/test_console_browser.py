@@ -80,7 +80,7 @@ async def test_console_follows_waiting_callers_and_acts_on_agents(
             # An operator may not open the console.
             other = await new_page(browser)
             await sign_in_page(other, base, "op1", DEFAULT_PASSWORD)
-            await other.wait_for_url(f"{base}/")
+            await other.wait_for_url(f"{base}/desk")
             resp = await other.goto(f"{base}/console")
             assert resp is not None and resp.status == 403
             assert await other.inner_text("h1") == "403 无权访问"

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -62,7 +62,11 @@ CALL_ID = re.compile(r"^[0-9A-Za-z._-]{1,64}$")    # an Asterisk Uniqueid and th
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    """ISO 8601 with its offset: call records are UTC, but SQLite hands them back without
+    their zone (a browser would read a bare time as its own local time)."""
+    if value is None:
+        return None
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
 
 
 def _call_id(request: web.Request) -> str:
@@ -91,7 +95,7 @@ async def _owns_call(svc: DeskServices, who: Principal, call_id: str) -> bool:
 
 
 def _order_out(o: EarlierOrder) -> EarlierOrderOut:
-    return EarlierOrderOut(id=o.id, received_at=o.received_at.isoformat(),
+    return EarlierOrderOut(id=o.id, received_at=_iso(o.received_at) or "",
                            category=o.category, matter=o.matter, status=o.status,
                            due_at=_iso(o.due_at), overdue=o.overdue)
 
@@ -104,8 +108,8 @@ def pop_out(pop: ScreenPop, reveal_caller: bool) -> PopOut:
         caller=pop.call.caller if reveal_caller else mask_phone(pop.call.caller),
         agent_id=pop.agent_id, needs_help=pop.needs_help,
         restricted=None if r is None else RestrictionOut(
-            reason=r.reason, until=datetime.fromtimestamp(r.until).astimezone().isoformat()),
-        calls=[EarlierCallOut(id=c.id, line=c.line, offered_at=c.offered_at.isoformat(),
+            reason=r.reason, until=datetime.fromtimestamp(r.until, UTC).isoformat()),
+        calls=[EarlierCallOut(id=c.id, line=c.line, offered_at=_iso(c.offered_at) or "",
                               disposition=c.disposition, agent_id=c.agent_id)
                for c in h.calls],
         orders=[_order_out(o) for o in h.orders],
@@ -189,7 +193,7 @@ async def desk_logout(request: web.Request) -> web.Response:
 
 
 def _candidate(o: WorkOrder) -> CandidateOut:
-    return CandidateOut(id=o.id, received_at=o.received_at.isoformat(), category=o.category,
+    return CandidateOut(id=o.id, received_at=_iso(o.received_at) or "", category=o.category,
                         matter=o.matter, status=o.status)
 
 

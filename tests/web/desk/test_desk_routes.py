@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from hotline_core.acd.calls import WaitingCall
 from hotline_core.acd.caller_flags import CallerFlags
+from hotline_core.acd.calls import WaitingCall
 from hotline_core.call_records import CallRecord
 from hotline_core.workorders.knowledge import save_entry
 from hotline_core.workorders.model import WorkOrder
@@ -106,6 +106,9 @@ async def test_the_pop_shows_line_masked_number_history_and_flags(tmp_path: Path
         assert [c["id"] for c in pop["calls"]] == ["old-2", "old-1"]   # newest first
         assert [(c["line"], c["disposition"]) for c in pop["calls"]] == [
             ("12351", "abandoned"), ("12345", "answered")]
+        # Times carry their offset (SQLite returns the records' UTC times without it).
+        assert pop["calls"][1]["offered_at"] == "2026-06-01T02:00:00+00:00"
+        assert pop["orders"][2]["received_at"] == "2026-06-01T02:00:00+00:00"
         assert [o["id"] for o in pop["orders"]] == [ids["not_due"], ids["closed"],
                                                     ids["overdue"]]
         assert [o["id"] for o in pop["overdue_orders"]] == [ids["overdue"]]

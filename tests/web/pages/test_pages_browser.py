@@ -87,7 +87,7 @@ async def test_an_operator_gets_a_403_page_and_a_wrong_password_is_refused(
         await page.wait_for_selector("#signin-error:text('用户名或密码错误')")
         assert page.url.startswith(f"{base}/signin")
         await sign_in_page(page, base, "op1", DEFAULT_PASSWORD)
-        await page.wait_for_url(f"{base}/")      # no page of its own yet: the wallboard
+        await page.wait_for_url(f"{base}/desk")  # an operator lands on its desktop
         resp = await page.goto(f"{base}/console")
         assert resp is not None and resp.status == 403
         assert await page.inner_text("h1") == "403 无权访问"
