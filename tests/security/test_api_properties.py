@@ -54,12 +54,18 @@ from hotline_core.acd.restriction import RestrictionList
 from hotline_core.agent_directory import load_agents
 from hotline_core.call_records import CallLog, Disposition
 from hotline_core.db import make_engine, make_sessionmaker
+from hotline_core.lines import load_lines
 from hotline_core.migrate import upgrade
+from hotline_core.transfers import TransferStore, load_centres, load_transfer_list
 from hotline_core.users import SigninTable
 from hotline_core.workorders import desk
 from hotline_core.workorders.calendar import ChineseWorkingCalendar
 from hotline_core.workorders.desk import DeskSettings, Intake
 from hotline_core.workorders.presets import Category, load_preset
+from ivr.ami import AmiClient
+from ivr.live_calls import LiveCalls
+from ivr.records import AsyncCallLog
+from ivr.transfer import TransferService
 from tests.workorders.conftest import Clock, load_sample_dispatch_data
 from web.agents.services import AGENTS, AgentServices
 from web.app import create_app
@@ -72,6 +78,7 @@ from web.live.services import LIVE
 from web.people import SIGNIN, SigninServices
 from web.restrictions.services import RESTRICTIONS, RestrictionServices
 from web.routes import ROUTE_MODULES
+from web.transfers.services import TRANSFERS, TransferServices
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"
@@ -233,6 +240,12 @@ def served(tmp_path: Path, redis_url: str) -> Any:
         await restrictions.restrict(RESTRICTED, "恶意骚扰", by="督办", days=30)
         flags = CallerFlags(redis, namespace=namespace)
         await flags.flag(FLAGGED, "高龄老人")
+        # Transfers as the core composes them, over an AMI client that is never started:
+        # no call is in progress here, so a transfer is refused before Asterisk is asked.
+        transfers = TransferService(
+            AmiClient("127.0.0.1", 1, "none", "none"), LiveCalls(redis, namespace),
+            AsyncCallLog(CallLog(maker)), distributor, TransferStore(maker),
+            load_centres(CONFIG / "centres.toml"), load_lines(CONFIG / "lines.toml"))
         return create_app(
             maker,
             route_modules=ROUTE_MODULES,
@@ -245,6 +258,9 @@ def served(tmp_path: Path, redis_url: str) -> Any:
                 provide(CALLERS, CallerServices(flags, access)),
                 provide(WORKORDERS, WorkOrderServices(desk=cfg, access=access)),
                 provide(CAMPAIGNS, CampaignServices(maker, access)),
+                provide(TRANSFERS, TransferServices(transfers, TransferStore(maker), access,
+                                                    load_transfer_list(
+                                                        CONFIG / "transfer_list.toml"))),
                 provide(SIGNIN, SigninServices(SigninTable(), Fernet.generate_key(), False)),
             ],
             access=access,
