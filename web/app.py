@@ -25,7 +25,7 @@ def create_app(
     session_factory: sessionmaker[Session],
     route_modules: Iterable[RouteModule] = (),
     health_probes: Mapping[str, keys.Probe] | None = None,
-    services: Iterable[keys.Provided[Any]] | Mapping[str, Any] = (),
+    services: Iterable[keys.Provided[Any]] = (),
     access: AccessPolicy | None = None,
 ) -> web.Application:
     """``services``: each package's services as ``provide(KEY, value)``; ``access`` decides
@@ -36,11 +36,8 @@ def create_app(
     app[keys.SESSIONMAKER] = session_factory
     app[keys.HEALTH_PROBES] = dict(health_probes or {})
     app[keys.HEALTH_ACCESS] = access
-    if isinstance(services, Mapping):      # the old dict, while packages move (issue 10)
-        app[keys.SERVICES] = dict(services)
-    else:
-        for provided in services:
-            provided.install(app)
+    for provided in services:
+        provided.install(app)
     # People sign in where SIGNIN is provided (else bearer tokens only); every route
     # passes the access-rule gate (web/access_rules.py).
     health_routes.register(app)

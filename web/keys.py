@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
@@ -64,7 +64,3 @@ def need(request: web.Request, key: web.AppKey[T], missing: str) -> T:
     if value is None:
         raise json_error(503, missing)
     return value
-
-
-# The old free-form services, read by the modules not yet moved into their package.
-SERVICES: web.AppKey[dict[str, Any]] = web.AppKey("services", dict)
