@@ -1,0 +1,115 @@
+"""Console latency (监控台延迟): an event published on the hotline's events channel → the
+supervisor console's DOM updated, measured in the page.
+
+    .venv/bin/python bench/console_latency.py [--agents 200] [--calls 20] [--events 200]
+
+Starts one stack with :class:`testkit.stack.HotlineStack` (redis-server, Asterisk 22 in the
+sid chroot, the core as a subprocess) with ``--agents`` agents of skill general whose phones
+register (none starts: the agents are only rows in the distributor), all logged in and
+paused through the API, and ``--calls`` SIPp callers on 12345 that wait in the line. A
+supervisor signs in on the sign-in page of Debian's headless Chromium and opens
+``/console``. Then, one after another, ``--events`` messages are published on the events
+channel (``<namespace>:events``, what the distributor publishes on a change) with the
+publish time (``time.time()``) noted just before; the console's socket handler reads the
+snapshot of every line and skill, sends it, and the page draws the queue table; the page
+notes ``Date.now()`` when the table is drawn (``window.hotlineConsole.renders``). The next
+event is published once the page has drawn the previous one. One machine, one clock.
+
+Measured: publish → table drawn (the agents table is re-read over HTTP after that and is
+not in this figure). Bounded: at most 500 agents, 100 calls, 1000 events; every wait has a
+timeout; loopback only; the stack is stopped and its files removed on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from hotline_core.redis_keys import RedisKeys  # noqa: E402
+from testkit.browser import chromium, new_page, sign_in_page  # noqa: E402
+from testkit.people import DEFAULT_PASSWORD, add_user  # noqa: E402
+from testkit.stack import Agent, HotlineStack, free_udp_port  # noqa: E402
+
+LINE = "12345"
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def run(agents: int, calls: int, events: int) -> list[float]:
+    stack = HotlineStack(agents=[Agent(str(3000 + i), {"general": 1}, registers=True)
+                                 for i in range(agents)],
+                         rtp_ports=2 * calls + 40).start()     # 2 RTP ports a call
+    callers: list[asyncio.Task[object]] = []
+    try:
+        stack.wait_healthy()
+        add_user(stack.settings.database_url, "bench-sup", "supervisor")
+        for i in range(agents):
+            agent = str(3000 + i)
+            await stack.aapi("POST", f"/api/agents/{agent}/login", {})
+            await stack.aapi("POST", f"/api/agents/{agent}/pause", {"reason": "meeting"})
+        # Callers stay on the line for the whole run (SIPp's own time-out bounds them).
+        callers = [asyncio.create_task(stack.sipp.call(
+            LINE, f"1390000{i:04d}", local_port=free_udp_port(),
+            media_port=stack._media_port(), talk_ms=400_000, timeout=420))
+            for i in range(calls)]
+        base = f"http://127.0.0.1:{stack.http_port}"
+        redis = aioredis.from_url(stack.settings.redis_url)
+        channel = RedisKeys(stack.settings.redis_namespace).events
+        latencies: list[float] = []
+        async with chromium() as browser:
+            page = await new_page(browser)
+            await sign_in_page(page, base, "bench-sup", DEFAULT_PASSWORD, "/console")
+            await page.wait_for_url(f"{base}/console")
+            await page.wait_for_function(
+                f"""() => {{ const td = document.querySelector(
+                      '#queues tr[data-queue="line:{LINE}"] td.waiting');
+                      return td && Number(td.textContent) >= {calls}; }}""", timeout=300_000)
+            for _ in range(events):
+                drawn = await page.evaluate("window.hotlineConsole.figures")
+                published = time.time()
+                await asyncio.wait_for(redis.publish(channel, "bench"), 5)
+                await page.wait_for_function(f"window.hotlineConsole.figures > {drawn}",
+                                             timeout=10_000)
+                at = await page.evaluate(
+                    "window.hotlineConsole.renders[window.hotlineConsole.renders.length - 1]"
+                    ".drawn")
+                latencies.append(float(at) - published)
+        await redis.aclose()
+        return latencies
+    finally:
+        for task in callers:
+            task.cancel()
+        await asyncio.gather(*callers, return_exceptions=True)
+        stack.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--agents", type=int, default=200)
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--events", type=int, default=200)
+    args = parser.parse_args()
+    if not (1 <= args.agents <= 500 and 1 <= args.calls <= 100 and 1 <= args.events <= 1000):
+        parser.error("bounds: 1-500 agents, 1-100 calls, 1-1000 events")
+    lat = asyncio.run(run(args.agents, args.calls, args.events))
+    ms = [x * 1000 for x in lat]
+    print(f"console latency, {args.agents} agents, {args.calls} waiting calls, "
+          f"{len(ms)} events: p50 {_percentile(ms, 50):.1f} ms, p99 {_percentile(ms, 99):.1f} "
+          f"ms, max {max(ms):.1f} ms, mean {statistics.mean(ms):.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
