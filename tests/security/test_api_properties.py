@@ -56,6 +56,7 @@ from hotline_core.call_records import CallLog, Disposition
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.lines import load_lines
 from hotline_core.migrate import upgrade
+from hotline_core.screen_pop import ScreenPops
 from hotline_core.transfers import TransferStore, load_centres, load_transfer_list
 from hotline_core.users import SigninTable
 from hotline_core.workorders import desk
@@ -72,6 +73,8 @@ from web.app import create_app
 from web.callers.services import CALLERS, CallerServices
 from web.calls.services import CALLS, CallServices
 from web.campaigns.services import CAMPAIGNS, CampaignServices
+from web.desk.routes import LivePops
+from web.desk.services import DESK, DeskServices
 from web.keys import WORKORDERS, WorkOrderServices, provide
 from web.live import services as live_api
 from web.live.services import LIVE
@@ -246,15 +249,22 @@ def served(tmp_path: Path, redis_url: str) -> Any:
             AmiClient("127.0.0.1", 1, "none", "none"), LiveCalls(redis, namespace),
             AsyncCallLog(CallLog(maker)), distributor, TransferStore(maker),
             load_centres(CONFIG / "centres.toml"), load_lines(CONFIG / "lines.toml"))
+        dist = load_distribution_config(CONFIG / "distribution.toml")
+        desk = DeskServices(distributor, ScreenPops(distributor.view, maker, flags,
+                                                    restrictions, cfg.now),
+                            access, {a.id: a for a in agents}, dist.pause_reasons,
+                            dist.wrapup_seconds)
         return create_app(
             maker,
             route_modules=ROUTE_MODULES,
             services=[
+                provide(DESK, desk),
                 provide(CALLS, CallServices(CallLog(maker), access, recordings, maker)),
                 provide(AGENTS, AgentServices(distributor, {a.id: a for a in agents}, access)),
                 provide(RESTRICTIONS, RestrictionServices(
                     restrictions, access, days=cfg.preset.restriction_days)),
-                provide(LIVE, live_api.LiveServices(distributor, pubsub, access)),
+                provide(LIVE, live_api.LiveServices(distributor, pubsub, access,
+                                                    pops=LivePops(desk))),
                 provide(CALLERS, CallerServices(flags, access)),
                 provide(WORKORDERS, WorkOrderServices(desk=cfg, access=access)),
                 provide(CAMPAIGNS, CampaignServices(maker, access)),
