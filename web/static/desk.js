@@ -249,9 +249,19 @@
       else if (msg.type === "transcript" && call && msg.transcript.call_id === call.call_id) {
         H.text($("transcript"), msg.transcript.text || "");
       } else if (msg.type === "alert") {
-        const li = document.createElement("li");
-        H.text(li, (msg.alert.keyword || msg.alert.kind || "告警") + " " +
-          (msg.alert.target ? "建议转 " + msg.alert.target : ""));
+        // Speech alerts of this agent's calls: a keyword with the centre it suggests (its
+        // line), or a category hint, which pre-selects the form's category.
+        const a = msg.alert, li = document.createElement("li");
+        if (a.type === "category_hint") {
+          H.text(li, "类别提示：" + a.category + "（" + a.word + "）");
+          if ($("category").querySelector('option[value="' + a.category + '"]')) {
+            $("category").value = a.category;
+          }
+        } else {
+          H.text(li, "关键词告警：" + a.keyword + (a.topic ? "（" + a.topic + "）" : "") +
+            (a.line ? "，建议转 " + a.line : ""));
+        }
+        li.className = "alert";
         $("alerts").prepend(li);
       }
     };
