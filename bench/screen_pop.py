@@ -9,11 +9,12 @@ and ``--agents`` more agents whose phones only register, logged in and paused (t
 agents to every snapshot, none takes a call). An operator bound to 1001 signs in on the
 sign-in page of Debian's headless Chromium and opens ``/desk``. Then, one after another,
 ``--calls`` SIPp callers ring line 12345 (each talks 3 s; the test stack's wrap-up is
-0 s). For each call the page notes ``Date.now()`` when it has drawn the pop (``window.hotlineDesk.renders``); the start is the
-instant the distributor made the agent's phone ring: the call's ``rang_at`` in its Redis
-hash (written by the distribution script in the same step that publishes the change the
-socket reacts to; the AMI Redirect and the INVITE to the phone follow it). The next call
-starts when the previous caller has hung up.
+0 s). For each call the page notes ``Date.now()`` when it has drawn the pop
+(``window.hotlineDesk.renders``); the start is the instant the distributor made the
+agent's phone ring: the call's ``rang_at`` in its Redis hash (written by the distribution
+script in the same step that publishes the change the socket reacts to; the AMI Redirect
+and the INVITE to the phone follow it). The next call starts when the previous caller has
+hung up.
 
 Measured: ring decision → pop drawn (socket wake-up, the agent's hash, the pop's database
 and Redis look-ups, JSON, drawing). Not measured: the Redirect and INVITE themselves
