@@ -67,8 +67,14 @@ async def _action(self: AmiClient, fields: dict[str, str], timeout: float | None
         raise AmiError("AMI action Originate got no answer (connection cut)") from exc
 
 
-AmiClient.action = _action  # type: ignore[method-assign]
-CampaignFlow.__call__ = _flow  # type: ignore[method-assign]
+def install_faults() -> None:
+    """Patch the AMI client and the campaign flow of THIS process only: called when the
+    module runs as the core, never on import (a test importing INJECTED must keep the real
+    satisfaction-callback flow in its own process)."""
+    AmiClient.action = _action  # type: ignore[method-assign]
+    CampaignFlow.__call__ = _flow  # type: ignore[method-assign]
+
 
 if __name__ == "__main__":
+    install_faults()
     sys.exit(core.main())
