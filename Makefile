@@ -32,7 +32,7 @@ run: provision
 test: provision
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -p no:cacheprovider -ra --tb=short -q
+	$(VENV)/bin/pytest -p no:cacheprovider -ra --tb=short -q --durations=40
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
