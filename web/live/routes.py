@@ -24,7 +24,8 @@ A transcript names its agent (``agent_id``, see :mod:`ivr.live_transcript`); an 
 names only its call, so its agent is the one seen on that call's transcripts or, failing
 that, the one the call record names (``call_owner``).
 
-Sockets are capped per token and in total (429 beyond). Their pub/sub connections come
+Sockets are capped per token (per person for people signed in by cookie) and in total
+(429 beyond). Their pub/sub connections come
 from a Redis client of their own (:func:`pubsub_client`), never from the pool that serves
 calls, so wallboards left open cannot starve call distribution of connections.
 """
@@ -48,6 +49,7 @@ from web.keys import need
 from web.live.schemas import LiveMessage, QueueFiguresOut
 from web.live.services import LIVE, REDIS_SECONDS, CallOwner, LiveServices, PopFeed
 from web.live.views import snapshot_json
+from web.people import signed_in_person
 from web.requests import principal
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,19 @@ def _who(request: web.Request, svc: LiveServices) -> Principal:
     return principal(request, svc.access)
 
 
+def _cap_key(request: web.Request, who: Principal) -> str:
+    """Whose sockets a socket counts against: a bearer token's (by its sha256), or, for a
+    person signed in by cookie (who sends no token), that person's user id — so two
+    people never share one cap, and one person's tabs do."""
+    token = _token(request)
+    if token:
+        return "token:" + hashlib.sha256(token.encode()).hexdigest()
+    person = signed_in_person(request)
+    if person is not None:
+        return f"person:{person.user_id}"
+    return f"principal:{who.role.value}:{who.name}"   # not reached: no token, no person → 401
+
+
 def _agent_watched(request: web.Request, who: Principal) -> str | None:
     """Whose calls' words this socket receives: an agent id, ``None`` for every agent's
     (supervisors), ``""`` for nobody's (figures only)."""
@@ -108,9 +123,7 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     svc = need(request, LIVE, MISSING)
     who = _who(request, svc)
     watched = _agent_watched(request, who)
-    # A person signed in by cookie has no token: the cap counts per person instead.
-    token_key = hashlib.sha256((_token(request) or f"person:{who.role.value}:{who.name}")
-                               .encode()).hexdigest()
+    token_key = _cap_key(request, who)
     refused = svc.sockets.take(token_key, svc.max_sockets, svc.max_sockets_per_token)
     if refused is not None:
         raise json_error(429, refused)
