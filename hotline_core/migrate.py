@@ -23,7 +23,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MODEL_MODULES = ("hotline_core.workorders.model", "hotline_core.transcripts",
                  "hotline_core.call_records", "hotline_core.call_intervals",
                  "hotline_core.transfers", "hotline_core.campaigns.model",
-                 "hotline_core.users")
+                 "hotline_core.users", "hotline_core.workorders.deductions")
 OPTIONAL_MODEL_MODULES: tuple[str, ...] = ()
 
 
