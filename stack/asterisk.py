@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import pwd
 import re
 import shutil
 import subprocess
@@ -40,6 +41,8 @@ _PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 # /etc/passwd (Debian's package creates it). What it writes - recordings, CDR, logs - is
 # created under umask 027: readable by the core (root) and its group, nobody else.
 RUN_AS = "asterisk"
+# The host system user `make provision` creates and gives the chroot's asterisk user's uid/gid.
+HOST_RUN_AS = "hotline-asterisk"
 ASTERISK_UMASK = 0o027
 # Directories Asterisk writes to (recordings only one level deep: it may hold many files).
 _WRITABLE = ("lib", "spool", "run", "log", "log/cdr-custom")
@@ -57,6 +60,19 @@ def system_user(root: Path, name: str = RUN_AS) -> tuple[int, int]:
             return int(fields[2]), int(fields[3])
     raise RuntimeError(f"no user {name!r} in {root / 'etc' / 'passwd'}: Asterisk must not run "
                        f"as root (install Debian's asterisk package, which creates it)")
+
+
+def check_host_user(uid: int, expected: str = HOST_RUN_AS) -> None:
+    """Refuse a chroot asterisk uid that belongs to another host user (e.g. postgres): that
+    user would own the recordings and could signal Asterisk. A uid no host user has is fine."""
+    try:
+        owner = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return
+    if owner != expected:
+        raise RuntimeError(f"the chroot's {RUN_AS!r} user has uid {uid}, which on this machine is "
+                           f"{owner!r}: run `make provision` (it gives Asterisk the uid of the "
+                           f"host user {expected!r})")
 
 
 @dataclass(frozen=True)
@@ -176,6 +192,7 @@ def render(spec: AsteriskSpec) -> None:
 def _own(spec: AsteriskSpec) -> None:
     """Asterisk's user owns what it writes; its configuration stays root's, group-readable."""
     uid, gid = system_user(spec.root)
+    check_host_user(uid)
     host = spec.host_dir
     for sub in ("etc", "sounds"):
         for path in (host / sub, *(host / sub).rglob("*")):

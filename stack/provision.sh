@@ -4,6 +4,8 @@
 #   1. Debian packages the host needs (stack/host_packages.txt), installed when missing.
 #   2. Asterisk 22 in a Debian sid chroot under $HOTLINE_CACHE (outside the work tree), reused
 #      when its marker file says it is complete; a half-built tree is removed and rebuilt.
+#   3. The chroot's asterisk user gets the uid/gid of a host system user of its own
+#      (hotline-asterisk), so no other host user owns what Asterisk writes.
 # The Debian mirror is read from this machine's own apt configuration, never from the repo.
 set -euo pipefail
 
@@ -91,6 +93,34 @@ build_chroot() {
   date -u +%FT%TZ > "$MARKER"
 }
 
+# Asterisk runs as the chroot's `asterisk` user. Debian's package gives it whatever system uid
+# was free *in the chroot* (101), which on a host may belong to someone else (postgres, _ssh):
+# that host user would then own the recordings and could signal Asterisk. So a host system user
+# HOST_ASTERISK_USER is created and the chroot's asterisk user is given exactly its uid and gid.
+HOST_ASTERISK_USER=hotline-asterisk
+
+align_asterisk_user() {
+  need_root
+  local huid hgid cuid cgid
+  getent group "$HOST_ASTERISK_USER" >/dev/null || groupadd --system "$HOST_ASTERISK_USER"
+  getent passwd "$HOST_ASTERISK_USER" >/dev/null || useradd --system --gid "$HOST_ASTERISK_USER" \
+    --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$HOST_ASTERISK_USER"
+  huid=$(id -u "$HOST_ASTERISK_USER"); hgid=$(getent group "$HOST_ASTERISK_USER" | cut -d: -f3)
+  cuid=$(chroot "$CHROOT" id -u asterisk); cgid=$(chroot "$CHROOT" id -g asterisk)
+  if [ "$cuid" = "$huid" ] && [ "$cgid" = "$hgid" ]; then return; fi
+  log "giving the chroot's asterisk user uid $huid / gid $hgid (host user $HOST_ASTERISK_USER; was $cuid/$cgid)"
+  if [ "$cgid" != "$hgid" ]; then
+    chroot "$CHROOT" groupmod -g "$hgid" asterisk \
+      || { log "gid $hgid is taken inside the chroot: cannot align"; exit 1; }
+    find "$CHROOT" -xdev -gid "$cgid" -exec chgrp -h "$hgid" {} +
+  fi
+  if [ "$cuid" != "$huid" ]; then
+    chroot "$CHROOT" usermod -u "$huid" -g "$hgid" asterisk \
+      || { log "uid $huid is taken inside the chroot: cannot align"; exit 1; }
+    find "$CHROOT" -xdev -uid "$cuid" -exec chown -h "$huid" {} +
+  fi
+}
+
 main() {
   local t0=$SECONDS
   mkdir -p "$(dirname "$CACHE")"
@@ -104,6 +134,7 @@ main() {
     build_chroot
     log "Asterisk chroot built in $((SECONDS - t0)) s"
   fi
+  align_asterisk_user
 }
 
 main "$@"
