@@ -91,6 +91,13 @@ def due_for_callback(session: Session, limit: int = 500) -> list[int]:
     return list(session.scalars(stmt))
 
 
+def _callback_key(order_id: int, rounds: int, send_backs: int) -> str:
+    """One dialer target per reply: a reply the quality check sent back (质检退回) had its
+    target cancelled, so the unit's new reply needs a key of its own."""
+    key = f"order/{order_id}/round/{rounds}"
+    return f"{key}/resent/{send_backs}" if send_backs else key
+
+
 def schedule_callback(session: Session, cfg: DeskSettings, order_id: int) -> int | None:
     """Queue the order's callback for its current reply round; the dialer's target id, or
     None when the order has no number to call (it goes to staff at once)."""
@@ -109,7 +116,7 @@ def schedule_callback(session: Session, cfg: DeskSettings, order_id: int) -> int
     target_id, _created = enqueue_in(
         session, CampaignKind.SATISFACTION_CALLBACK, line=order.line,
         destinations=[Destination(order.caller_number, CITIZEN)],
-        key=f"order/{order.id}/round/{rounds}", order_id=order.id,
+        key=_callback_key(order.id, rounds, state.quality_send_backs), order_id=order.id,
         data={"order_id": order.id, "round": rounds})
     _append(session, order, EventKind.CALLBACK_SCHEDULED, PLATFORM, cfg.now(),
             {**data, "target": target_id})

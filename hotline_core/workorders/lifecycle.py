@@ -72,6 +72,15 @@ class EventKind(StrEnum):
     # The call the order came from was transferred to 110/119/120/122 (hotline_core/
     # transfers.py): target, mode, times, outcome; recorded, no state change.
     TRANSFERRED = "transferred"
+    # Dispute review of a return (退单审核, 国办函〔2025〕66号): the platform accepts a lead
+    # unit's return and re-dispatches (改派, a DISPATCHED event follows), or refuses it with
+    # a reason and the order goes back to the returning unit as it was before the return.
+    RETURN_ACCEPTED = "return_accepted"
+    RETURN_REFUSED = "return_refused"
+    # Quality check of a reply (质检, R-SEATS): approved, or sent back to the lead unit to
+    # reply again (the order leaves ``replied``, so a queued callback is cancelled).
+    QUALITY_APPROVED = "quality_approved"
+    QUALITY_SENT_BACK = "quality_sent_back"
 
 
 EVALUATION_LABELS = {
@@ -123,6 +132,12 @@ class OrderState:
     late_returns: int = 0
     late_replies: int = 0
     returns: int = 0
+    # The unit whose return (退单) waits for the platform's review; None: none waiting.
+    return_pending_from: str | None = None
+    refused_returns: int = 0
+    # The current reply passed the quality check (质检通过); reset by every new reply.
+    quality_approved: bool = False
+    quality_send_backs: int = 0
 
     @property
     def evaluation(self) -> SatisfactionLevel | None:
@@ -199,6 +214,7 @@ def _apply(s: OrderState, ev: EventRecord) -> None:  # noqa: C901 - one branch p
         s.sign_due_at = _dt(d.get("sign_due_at"))
         s.return_due_at = None
         s.dispatched_at = s.dispatched_at or ev.at
+        s.return_pending_from = None  # a dispatch settles a waiting return (改派)
     elif kind is EventKind.SIGNED_OFF:
         if ev.unit and ev.unit not in s.signed_units:
             s.signed_units.append(ev.unit)
@@ -216,6 +232,7 @@ def _apply(s: OrderState, ev: EventRecord) -> None:  # noqa: C901 - one branch p
             s.assisting_units = []
             s.signed_units = []
             s.sign_due_at = s.return_due_at = None
+            s.return_pending_from = ev.unit
         elif ev.unit in s.assisting_units:
             s.assisting_units.remove(ev.unit)
     elif kind is EventKind.EXTENSION_REQUESTED:
@@ -234,7 +251,28 @@ def _apply(s: OrderState, ev: EventRecord) -> None:  # noqa: C901 - one branch p
         s.on_ledger = False
     elif kind is EventKind.GRADED:
         s.explicit_grade = d.get("grade")
+    elif kind is EventKind.RETURN_ACCEPTED:
+        s.return_pending_from = None
+    elif kind is EventKind.RETURN_REFUSED:
+        # Back to the returning unit as it stood before the return (the event carries it).
+        s.return_pending_from = None
+        s.refused_returns += 1
+        s.status = Status(d["status"])
+        s.lead_unit = d["lead"]
+        s.assisting_units = list(d.get("assists", []))
+        s.signed_units = list(d.get("signed_units", []))
+        s.signed_at = _dt(d.get("signed_at"))
+        s.sign_due_at = _dt(d.get("sign_due_at"))
+        s.return_due_at = _dt(d.get("return_due_at"))
+    elif kind is EventKind.QUALITY_APPROVED:
+        s.quality_approved = True
+    elif kind is EventKind.QUALITY_SENT_BACK:
+        s.quality_approved = False
+        s.quality_send_backs += 1
+        s.status = Status.REDO if s.redo_count else Status.HANDLING
+        s.callback_due_at = None
     elif kind is EventKind.REPLIED:
+        s.quality_approved = False
         s.status = Status.REPLIED
         s.replied_at = ev.at
         s.callback_due_at = _dt(d.get("callback_due_at"))
