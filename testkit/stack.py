@@ -97,6 +97,9 @@ class HotlineStack:
 
     # -- set-up -----------------------------------------------------------------------------
     def start(self) -> HotlineStack:
+        # Registered first so it runs last: redis-server saves into tmp when asked to stop,
+        # and with its directory gone it refuses SIGTERM (10 s grace, then SIGKILL).
+        self._exit.callback(self._cleanup_instance)
         redis_port = free_port()
         self.instance = f"e2e-{os.getpid()}-{free_port()}"
         self.http_port = free_port()
@@ -117,7 +120,6 @@ class HotlineStack:
                                             extra_dialplan=self.extra_dialplan)
         self.asterisk = AsteriskProcess(self.spec)
         self.asterisk.start()
-        self._exit.callback(self._cleanup_instance)
         self.sipp = Sipp(self.spec.root, self.spec.host_dir / "sipp", f"{self.spec.inst}/sipp",
                          self.settings.sip_port)
         for a in self.agents:
@@ -311,5 +313,7 @@ core_dead_after = 3
     def _cleanup_instance(self) -> None:
         if os.environ.get("HOTLINE_KEEP_E2E"):
             return
-        shutil.rmtree(self.spec.host_dir, ignore_errors=True)
+        spec = getattr(self, "spec", None)   # absent when start() failed before Asterisk
+        if spec is not None:
+            shutil.rmtree(spec.host_dir, ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
