@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, aliased
 
 from hotline_core.campaigns.model import CampaignKind
 from hotline_core.masking import mask_phone
+from hotline_core.workorders import deadlines
 from hotline_core.workorders.desk import DeskSettings
 from hotline_core.workorders.dispatch import UnitChoiceError, choose_units
 from hotline_core.workorders.lifecycle import (
@@ -138,9 +139,22 @@ class ReturnToReview:
 
 
 @dataclass(frozen=True)
+class Unsatisfied:
+    """An order the citizen rated unsatisfied, waiting for the platform's review (复核):
+    redo (重办, while the preset allows one more) or close."""
+
+    order: OrderLine
+    evaluation: str
+    comment: str
+    redo_count: int
+    redo_allowed: bool
+
+
+@dataclass(frozen=True)
 class DispatchList:
     new: list[ToDispatch]
     returns: list[ReturnToReview]
+    unsatisfied: list[Unsatisfied] = field(default_factory=list)
 
 
 def _preview(session: Session, order: WorkOrder) -> RoutePreview:
@@ -172,7 +186,22 @@ def dispatch_list(session: Session, cfg: DeskSettings) -> DispatchList:
             returned_at=_iso(ret.at, zone), late=bool(ret.data.get("late")),
             route=_preview(session, order)))
     return DispatchList(new=[ToDispatch(_line(o, zone), _preview(session, o)) for o in new],
-                        returns=reviews)
+                        returns=reviews, unsatisfied=_unsatisfied(session, cfg))
+
+
+def _unsatisfied(session: Session, cfg: DeskSettings) -> list[Unsatisfied]:
+    orders = session.scalars(
+        select(WorkOrder).where(WorkOrder.status == Status.REVIEW.value)
+        .order_by(WorkOrder.id).limit(LIST_MAX)).all()
+    events = _events(session, (o.id for o in orders))
+    out = []
+    for order in orders:
+        rated = [e for e in events[order.id] if e.kind == EventKind.EVALUATED.value][-1]
+        out.append(Unsatisfied(
+            order=_line(order, cfg.zone), evaluation=str(rated.data.get("level", "")),
+            comment=str(rated.data.get("comment", "")), redo_count=order.redo_count,
+            redo_allowed=deadlines.redo_allowed(cfg.preset, order.redo_count)))
+    return out
 
 
 def return_waiting(session: Session, order_id: int) -> bool:

@@ -53,9 +53,18 @@ class ReturnOut(Out):
     route: RouteOut
 
 
+class UnsatisfiedOut(Out):
+    order: OrderLineOut
+    evaluation: str
+    comment: str
+    redo_count: int
+    redo_allowed: bool
+
+
 class DispatchListOut(Out):
     new: list[ToDispatchOut]
     returns: list[ReturnOut]
+    unsatisfied: list[UnsatisfiedOut]
 
 
 class ReplyPartOut(Out):
