@@ -222,6 +222,12 @@ class RedisKeys:
 
     @property
     def dialing(self) -> DialKeys:
+    @property
+    def voice_messages(self) -> str:
+        """Channel: a voice message was left, or turned into an order
+        (``hotline_core/voice_messages.py``)."""
+        return f"{self.namespace}:voice-messages"
+
         return DialKeys(f"{self.namespace}:dial")
 
     # -- single keys --------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -38,6 +39,7 @@ from hotline_core.lines import load_lines
 from hotline_core.screen_pop import ScreenPops
 from hotline_core.transfers import TransferStore, load_centres, load_transfer_list
 from hotline_core.workorders.calendar import ChineseWorkingCalendar, load_overrides
+from hotline_core.voice_messages import announce as announce_voice_message
 from hotline_core.workorders.desk import DeskSettings
 from hotline_core.workorders.presets import PRESET_DIR, load_preset
 from ivr.agi import AgiServer
@@ -224,6 +226,8 @@ class Core:
             dial_policy=dial_policy, campaigns=campaigns if dialer else None))
         self.agi = AgiServer({AgiScript.INBOUND: flow, AgiScript.WAITING: waiting,
                               AgiScript.TRANSFER: transfers,
+            voice_message_left=functools.partial(announce_voice_message, self.redis,
+                                                 distributor.names.voice_messages),
                               AgiScript.CAMPAIGN: self.campaign_flows},
                              host="127.0.0.1",
                              port=s.agi_port, command_timeout=s.agi_command_timeout)
@@ -237,7 +241,8 @@ class Core:
         desk_services = DeskServices(  # the agent desktop (坐席工作台)
             distributor, ScreenPops(distributor.view, sessions, flags, restrictions, desk.now),
             access, {a.id: a for a in agents}, dist_config.pause_reasons,
-            dist_config.wrapup_seconds)
+            dist_config.wrapup_seconds, line_skills={x.number: x.skills for x in lines.lines},
+            recordings_dir=self.spec.recordings_dir, redis=self.redis)
         app = create_app(
             sessions,
             route_modules=ROUTE_MODULES,

@@ -111,6 +111,10 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/desk/calls/{call_id}/order"): roles(OP),
     ("GET", "/api/desk/matters"): roles(OP),
     ("GET", "/api/desk/kb"): roles(OP),
+    # the voice-message inbox: the handlers narrow it to the lines the agent serves
+    ("GET", "/api/desk/voice-messages"): roles(OP),
+    ("GET", "/api/desk/voice-messages/{call_id}/recording"): roles(OP),
+    ("POST", "/api/desk/voice-messages/{call_id}/order"): roles(OP),
 }
 
 

@@ -9,6 +9,7 @@ dialplan what comes next: ``wait`` (music on hold until the core rings an agent)
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from hotline_core.acd import AgentState, Distributor, WaitingCall
@@ -39,6 +40,8 @@ class InboundContext:
     priority: CallerPriority | None = None
     # Calls passed in by an emergency centre: keeps the centre's reference (ivr/transfer.py).
     centre_intake: CentreIntake | None = None
+    # Told (call id, line) once a voice message is recorded: the desks' inbox updates live.
+    voice_message_left: Callable[[str, str], Awaitable[None]] | None = None
 
 
 class InboundFlow:
@@ -75,7 +78,7 @@ class InboundFlow:
                                     department=line.department))
         await session.stream_file(f"{ctx.sounds_dir}/{line.greeting}")
         if not await self._anyone_serving(line.skills):
-            await self._voice_message(session, call_id, recording)
+            await self._voice_message(session, call_id, recording, line.number)
             return
         priority = 0
         # A centre's call is known by the trunk it came in on (its source address), never
@@ -109,7 +112,7 @@ class InboundFlow:
                    for a in await self.ctx.distributor.view.agents())
 
     async def _voice_message(self, session: AgiSession, call_id: str,
-                             recording: str | None) -> None:
+                             recording: str | None, line: str) -> None:
         """Nobody can answer: the caller may leave a message (语音留言), which agents find
         in the voice-message list and turn into a work order."""
         message = recording_name((recording or f"{call_id}.wav").replace(".wav", "-message.wav"))
@@ -120,9 +123,13 @@ class InboundFlow:
         await self.ctx.calls.voice_message(call_id, message)
         await session.stream_file(f"{self.ctx.sounds_dir}/voicemail-offer")
         # Beep, up to 120 s, ends after 5 s of silence or on hang-up (the file is kept).
-        await session.command(
-            f'RECORD FILE "{self.ctx.recordings_dir}/{message.removesuffix(".wav")}" wav "#" '
-            f"120000 0 BEEP s=5", timeout=130)
+        try:
+            await session.command(
+                f'RECORD FILE "{self.ctx.recordings_dir}/{message.removesuffix(".wav")}" wav '
+                f'"#" 120000 0 BEEP s=5', timeout=130)
+        finally:        # a hang-up ends the message too: it is there either way
+            if self.ctx.voice_message_left is not None:
+                await self.ctx.voice_message_left(call_id, line)
         await session.set_variable(Var.NEXT, Next.DONE)
 
     async def _restricted(self, session: AgiSession, call_id: str, caller: str) -> bool:

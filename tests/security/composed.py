@@ -57,6 +57,9 @@ ROLES = {"supervisor": "supervisor", "dispatcher": "dispatcher", "callback": "ca
          "town-chengguan": "unit", "dept-housing": "unit"}
 _namespaces = itertools.count()
 
+# The lines' skills for the voice-message inbox: agents 1001 and 1002 (general) serve 12345,
+# nobody serves 96119.
+LINE_SKILLS = {"12345": ("general",), "96119": ("fire-hazard",)}
 
 def policy() -> AccessPolicy:
     entries: list[dict[str, Any]] = []
@@ -125,7 +128,8 @@ async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.M
     flags = CallerFlags(redis, namespace)
     desk_services = DeskServices(
         distributor, ScreenPops(distributor.view, maker, flags, restrictions, desk.now),
-        access, agents, DistributionConfig().pause_reasons, DistributionConfig().wrapup_seconds)
+        access, agents, DistributionConfig().pause_reasons, DistributionConfig().wrapup_seconds,
+        line_skills=dict(LINE_SKILLS), recordings_dir=tmp_path / "recordings", redis=redis)
     live = live_api.LiveServices(distributor, live_redis, access, call_owner=agent_of_call,
                                  max_sockets=max_sockets,
                                  max_sockets_per_token=max_sockets_per_token,

@@ -10,11 +10,19 @@
   open orders about the same matter are shown first (``saved: false``) unless confirmed;
   with ``kb_entry_id`` a consult is answered on the spot and closed;
 - ``GET /api/desk/matters`` (the responsibility list for the matter picker) and
-  ``GET /api/desk/kb`` (every knowledge-base entry, for staff signed in by cookie too).
+  ``GET /api/desk/kb`` (every knowledge-base entry, for staff signed in by cookie too);
+- the voice-message inbox (语音留言箱) of the lines the agent serves (a line shares a
+  skill with the agent): ``GET /api/desk/voice-messages``, a message's file
+  ``GET /api/desk/voice-messages/{call_id}/recording`` and ``POST
+  /api/desk/voice-messages/{call_id}/order``, which makes the order in one step from the
+  message's call record (line, department, caller, recording linked on the server); the
+  message then leaves the inbox, a second conversion is refused (409), and the sockets
+  hear of it (``type: voice_message``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +35,16 @@ from hotline_core.access import Principal, Role
 from hotline_core.agent_directory import AgentEntry
 from hotline_core.call_records import CallRecord
 from hotline_core.masking import mask_phone
+from hotline_core.recording_names import confined
 from hotline_core.screen_pop import EarlierOrder, ScreenPop, duplicate_candidates
+from hotline_core.voice_messages import (
+    WaitingMessage,
+    announce,
+    converted_order,
+    lines_served,
+    waiting_message,
+    waiting_messages,
+)
 from hotline_core.workorders import desk as order_desk
 from hotline_core.workorders import knowledge
 from hotline_core.workorders.desk import Intake
@@ -51,6 +68,10 @@ from web.desk.schemas import (
     PopOut,
     RestrictionOut,
     StateOut,
+    VoiceMessageList,
+    VoiceMessageOut,
+    VoiceOrderBody,
+    VoiceRecording,
 )
 from web.desk.services import DESK, MISSING, DeskServices
 from web.errors import json_error
@@ -280,6 +301,96 @@ async def search_kb(request: web.Request) -> web.Response:
                      unit=h.entry.unit_code) for h in hits])
 
     return reply(await in_transaction(request, work))
+
+
+# ------------------------------------------------------------------ voice-message inbox
+NO_TRANSCRIPT = "语音留言（尚无转写，请听录音）"
+
+
+def _lines(svc: DeskServices, entry: AgentEntry) -> frozenset[str]:
+    return lines_served(svc.line_skills, entry.skills)
+
+
+def _message_out(m: WaitingMessage, reveal_caller: bool) -> VoiceMessageOut:
+    return VoiceMessageOut(
+        call_id=m.call_id, line=m.line, department=m.department,
+        caller=m.caller if reveal_caller else mask_phone(m.caller),
+        left_at=_iso(m.left_at) or "", transcript=m.transcript,
+        recording_url=f"/api/desk/voice-messages/{m.call_id}/recording")
+
+
+@routes.get("/api/desk/voice-messages", response=VoiceMessageList)
+async def list_voice_messages(request: web.Request) -> web.Response:
+    """The messages waiting on the lines this agent serves, oldest first."""
+    svc = need(request, DESK, MISSING)
+    who = principal(request, svc.access)
+    lines = _lines(svc, _agent(svc, who))
+    found = await reading(request, lambda s: waiting_messages(s, lines))
+    reveal = svc.access.sees_full_number(who)
+    return reply(VoiceMessageList(messages=[_message_out(m, reveal) for m in found]))
+
+
+@routes.get("/api/desk/voice-messages/{call_id}/recording", response=VoiceRecording,
+            media_type="audio/wav")
+async def voice_message_recording(request: web.Request) -> web.StreamResponse:
+    """The message's file (WAV), for an agent who serves its line."""
+    svc = need(request, DESK, MISSING)
+    lines = _lines(svc, _agent(svc, principal(request, svc.access)))
+    call_id = _call_id(request)
+    found = await reading(request, lambda s: waiting_message(s, call_id, lines))
+    if found is None or svc.recordings_dir is None:
+        raise json_error(404, "no such voice message on your lines")
+    try:
+        path = confined(svc.recordings_dir, found.message)
+    except ValueError:
+        raise json_error(404, "voice message file is missing") from None
+    if not await asyncio.to_thread(path.is_file):
+        raise json_error(404, "voice message file is missing")
+    return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
+
+
+@routes.post("/api/desk/voice-messages/{call_id}/order", body=VoiceOrderBody,
+             response=CallOrderOut, status=(201, 200))
+async def order_from_voice_message(request: web.Request) -> web.Response:
+    """The work order from a voice message, in one step (a repeat of the caller's open
+    order on the same matter is linked to it, 200); a converted message answers 409."""
+    svc = need(request, DESK, MISSING)
+    orders = need(request, WORKORDERS, DESK_MISSING)
+    who = principal(request, svc.access)
+    lines = _lines(svc, _agent(svc, who))
+    call_id = _call_id(request)
+    body = await read_body(request, VoiceOrderBody)
+
+    def work(session: Session) -> tuple[int, CallOrderOut]:
+        # The record's row is locked first (PostgreSQL; SQLite has one writer), so two
+        # cores converting the same message make one order.
+        session.execute(select(CallRecord.id).where(CallRecord.id == call_id)
+                        .with_for_update())
+        message = waiting_message(session, call_id, lines)
+        if message is None:
+            raise json_error(404, "no such voice message on your lines")
+        done = converted_order(session, call_id)
+        if done is not None:
+            raise json_error(409, f"voice message {call_id} is already work order #{done}")
+        result = order_desk.create_order(session, orders.desk, who, Intake(
+            channel="phone", category=body.category,
+            description=body.description.strip() or message.transcript or NO_TRANSCRIPT,
+            matter=body.matter, locality=body.locality, address=body.address,
+            confidential=body.confidential, call_record_id=call_id))
+        return (201 if result.created else 200), _saved(
+            result.order, created=result.created, duplicate_of=result.duplicate_of)
+
+    lock = svc.claims.lock(call_id)
+    try:
+        async with lock:
+            status, out = await in_transaction(request, work)
+    finally:
+        svc.claims.release(call_id)
+    if svc.redis is not None and out.order_id is not None:
+        line = out.line or ""
+        await announce(svc.redis, svc.distributor.names.voice_messages, call_id, line,
+                       out.order_id)
+    return reply(out, status=status)
 
 
 register = routes.register

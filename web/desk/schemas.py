@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from hotline_core.workorders.presets import Category
-from web.api import Model, NonBlank, Out, QueryInt
+from web.api import Binary, Model, NonBlank, Out, QueryInt
 from web.requests import INT_MAX
 
 
@@ -144,3 +144,39 @@ class KbHitOut(Out):
 class KbHits(Out):
     query: str
     results: list[KbHitOut]
+
+
+# ------------------------------------------------------------------ voice-message inbox
+
+
+class VoiceMessageOut(Out):
+    """A message waiting in the inbox; the caller's number masked unless the role needs it."""
+
+    call_id: str
+    line: str
+    department: str
+    caller: str
+    left_at: str
+    transcript: str | None
+    recording_url: str
+
+
+class VoiceMessageList(Out):
+    messages: list[VoiceMessageOut]
+
+
+class VoiceOrderBody(Model):
+    """What the agent adds when turning a message into an order; line, department, caller,
+    call record and recording come from the message's call record. Without a description
+    the message's transcript (or a note that it has none) is the order's description."""
+
+    category: Category = Category.CONSULT
+    description: Annotated[str, Field(max_length=2000)] = ""
+    matter: Annotated[str, Field(max_length=200)] = ""
+    locality: Annotated[str, Field(max_length=200)] = ""
+    address: Annotated[str, Field(max_length=300)] = ""
+    confidential: bool = False
+
+
+class VoiceRecording(Binary):
+    """The voice message, WAV."""

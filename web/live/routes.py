@@ -16,6 +16,9 @@ Who receives what (the caller's words are personal data):
 - dispatcher and callback staff: the figures only;
 - a unit: nothing (403).
 
+Operators' and supervisors' sockets also hear that the voice-message inbox changed
+(``type: voice_message``: call id, line and, once converted, the order; no number).
+
 A socket that watches one agent (the operator's own, a supervisor's ``?agent=``) also gets
 the screen pop (``type: pop``) of the call that rings on that agent, once per call, checked
 after every distribution change (``LiveServices.pops``, built by the desktop package).
@@ -143,7 +146,7 @@ async def _serve(request: web.Request, svc: LiveServices,
     try:
         async with asyncio.timeout(REDIS_SECONDS):
             await pubsub.subscribe(svc.distributor.events_channel, names.alerts,
-                                   names.transcripts)
+                                   names.transcripts, names.voice_messages)
         pump = asyncio.create_task(_pump(ws, pubsub, svc, words, pops))
         try:
             await ws.send_json({"type": "figures", "figures":
@@ -216,7 +219,13 @@ async def _pump(ws: web.WebSocketResponse, pubsub: Any, svc: LiveServices,
         channel = channel.decode() if isinstance(channel, bytes) else channel
         data = message["data"]
         data = data.decode() if isinstance(data, bytes) else data
-        if channel in (names.alerts, names.transcripts):
+        if channel == names.voice_messages:
+            # Only that the inbox changed (call id, line, order): the page reads the inbox
+            # over HTTP, where the lines the agent serves are checked.
+            if words.watched != "":
+                await ws.send_json({"type": "voice_message",
+                                    "voice_message": _voice_message(data)})
+        elif channel in (names.alerts, names.transcripts):
             try:
                 payload = json.loads(data)
             except ValueError:
@@ -228,6 +237,16 @@ async def _pump(ws: web.WebSocketResponse, pubsub: Any, svc: LiveServices,
             await ws.send_json({"type": "figures", "figures":
                                 snapshot_json(await svc.distributor.view.figures())})
             await pops.send_new(ws)
+
+
+def _voice_message(data: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        return {}
+    return {k: payload.get(k) for k in ("call_id", "line", "order_id")}
 
 
 class _Pops:

@@ -35,10 +35,12 @@ class QueueFiguresOut(Out):
 class LiveMessage(Out):
     """One web-socket message: ``figures`` on every change, or a speech ``alert`` or a live
     ``transcript`` of a call the socket may see (as published by the speech service), or the
-    screen ``pop`` of the call that rings on the socket's agent (once per call)."""
+    screen ``pop`` of the call that rings on the socket's agent (once per call), or a
+    ``voice_message`` left or turned into an order (call id, line, order id)."""
 
-    type: Literal["figures", "alert", "transcript", "pop"]
+    type: Literal["figures", "alert", "transcript", "pop", "voice_message"]
     figures: QueueFiguresOut | None = None
     alert: dict[str, Any] | None = None
     transcript: dict[str, Any] | None = None
     pop: dict[str, Any] | None = None   # the screen pop of the call ringing on the agent
+    voice_message: dict[str, Any] | None = None
