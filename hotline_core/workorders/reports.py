@@ -3,7 +3,8 @@ data, CSV and a PNG chart, and the week's hot topics (热点分析).
 
 The formulas are :mod:`hotline_core.workorders.metrics`; this module only turns stored orders into
 its :class:`~hotline_core.workorders.metrics.OrderOutcome` inputs. One narrow SELECT streams the
-period's orders (projection columns only), one more finds the period's returns.
+period's orders (projection columns only), one more finds the period's returns, one the
+standing deductions supervisors entered (:mod:`hotline_core.workorders.deductions`).
 
 Attribution: an order counts for its current lead unit. A unit that returned an order
 in time never had it (``returned_properly``); a late return (不当退单) costs the returning
@@ -22,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hotline_core.workorders.deductions import counted
 from hotline_core.workorders.lifecycle import EventKind, Status
 from hotline_core.workorders.metrics import (
     OrderOutcome,
@@ -104,6 +106,9 @@ def unit_reports(session: Session, preset: Preset, start: datetime, end: datetim
         outcomes.setdefault(unit, [])
         if late:
             improper[unit] += 1
+    manual = counted(session, start, end)
+    for unit in manual:
+        outcomes.setdefault(unit, [])
     names = dict(session.execute(select(Unit.code, Unit.name)).all())
     reports = []
     for unit in sorted(outcomes):
@@ -112,6 +117,9 @@ def unit_reports(session: Session, preset: Preset, start: datetime, end: datetim
         deductions = dict(automatic_deductions(orders))
         if improper[unit]:
             deductions[DeductionKind.IMPROPER_RETURN] = improper[unit]
+        # Findings a supervisor entered (推诿, 首接负责, 双反馈), withdrawn ones left out.
+        for kind, count in manual.get(unit, {}).items():
+            deductions[kind] = deductions.get(kind, 0) + count
         reports.append(UnitReport(unit, names.get(unit, unit), len(orders), rates, deductions,
                                   unit_score(rates, deductions, preset)))
     return reports
