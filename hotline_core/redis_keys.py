@@ -181,6 +181,21 @@ class DialKeys:
 
 
 @dataclass(frozen=True)
+class SigninKeys:
+    """Sign-in throttles of people (``hotline_core/signin_guard.py``)."""
+
+    prefix: str
+
+    def attempts(self, address: str, minute: int) -> str:
+        """Counter: sign-in attempts from one client address in one clock minute."""
+        return f"{self.prefix}:addr:{address}:{minute}"
+
+    def unknown_name(self, digest: str) -> str:
+        """Hash failures/locked_until of a user name that does not exist (by its digest)."""
+        return f"{self.prefix}:unknown:{digest}"
+
+
+@dataclass(frozen=True)
 class RedisKeys:
     """The names of one hotline's keys and channels in a shared Redis."""
 
@@ -229,6 +244,10 @@ class RedisKeys:
         return f"{self.namespace}:voice-messages"
 
         return DialKeys(f"{self.namespace}:dial")
+
+    @property
+    def signin(self) -> SigninKeys:
+        return SigninKeys(f"{self.namespace}:signin")
 
     # -- single keys --------------------------------------------------------------------
     @property

@@ -73,7 +73,13 @@ class UserError(Exception):
 
 
 class SigninRefused(Exception):
-    """Wrong user name or password, or a disabled user (one answer for all: no hint which)."""
+    """Wrong user name or password, or a disabled user (one answer for all: no hint which).
+    ``unknown_name`` is for the sign-in guard only (it locks unknown names as it would real
+    ones, hotline_core/signin_guard.py), never for the answer."""
+
+    def __init__(self, unknown_name: bool = False) -> None:
+        super().__init__("wrong user name or password")
+        self.unknown_name = unknown_name
 
 
 class AccountLocked(Exception):
@@ -231,7 +237,7 @@ def sign_in(session: Session, name: str, password: str, rules: SigninTable,
     user = find_user(session, name)
     if user is None:
         _verify(_DUMMY_HASH, password)
-        return SigninRefused()
+        return SigninRefused(unknown_name=True)
     if user.locked_until is not None and _utc(user.locked_until) > now:
         return AccountLocked(_utc(user.locked_until))
     if not _verify(user.password_hash, password):

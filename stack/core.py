@@ -37,6 +37,7 @@ from hotline_core.db import Base, make_engine, make_sessionmaker
 from hotline_core.dial_policy import DatabaseDirectory, DialPolicy, DialPolicySettings
 from hotline_core.lines import load_lines
 from hotline_core.screen_pop import ScreenPops
+from hotline_core.signin_guard import SigninGuard
 from hotline_core.transfers import TransferStore, load_centres, load_transfer_list
 from hotline_core.workorders.calendar import ChineseWorkingCalendar, load_overrides
 from hotline_core.voice_messages import announce as announce_voice_message
@@ -264,7 +265,8 @@ class Core:
                 provide(TRANSFERS, TransferServices(
                     transfers, transfer_store, access,
                     load_transfer_list(s.transfer_list_file, missing_ok=True))),
-                provide(SIGNIN, SigninServices(s.signin, cookie_key(s.state_dir), s.https)),
+                provide(SIGNIN, SigninServices(s.signin, cookie_key(s.state_dir), s.https,
+                                               SigninGuard(self.redis, ns))),
             ],
         )
         self.runner = web.AppRunner(app, access_log=None)

@@ -26,6 +26,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
 from hotline_core.access import Role
+from hotline_core.signin_guard import SigninGuard
 from hotline_core.users import SignedIn, SigninTable, signed_in, utc_now
 from web import keys
 from web.errors import Handler, json_error
@@ -48,6 +49,9 @@ class SigninServices:
     rules: SigninTable
     cookie_key: bytes               # a Fernet key (32 bytes, url-safe base64); never logged
     secure_cookie: bool             # the stack serves HTTPS: the cookie travels only over it
+    # Attempts per address and unknown names' lock-out; the stack gives it Redis (shared by
+    # every core), a composition without one counts in this process.
+    guard: SigninGuard = dataclasses.field(default_factory=lambda: SigninGuard(None))
 
     def __repr__(self) -> str:      # the key stays out of any log or traceback
         return f"SigninServices(rules={self.rules!r}, secure_cookie={self.secure_cookie})"

@@ -42,6 +42,7 @@ from web.desk.services import DESK, DeskServices
 from web.keys import WORKORDERS, WorkOrderServices, provide
 from web.live import services as live_api
 from web.live.services import LIVE
+from hotline_core.signin_guard import SigninGuard
 from web.people import SIGNIN, SigninServices
 from web.restrictions.services import RESTRICTIONS, RestrictionServices
 from web.routes import ROUTE_MODULES
@@ -149,7 +150,7 @@ async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.M
             provide(WORKORDERS, WorkOrderServices(desk=desk, access=access)),
             provide(CAMPAIGNS, CampaignServices(maker, access)),
             provide(SIGNIN, SigninServices(signin or SigninTable(), Fernet.generate_key(),
-                                           False)),
+                                           False, SigninGuard(redis, namespace))),
         ],
         access=access,
     )

@@ -1,15 +1,15 @@
 """Sign in, who am I, sign out, change the password (登录/退出/修改密码).
 
 Sign-in failures: one answer (401) for an unknown user, a wrong password and a disabled
-user; the account locks after ``[signin] max_failures`` wrong passwords in a row (423);
-one client address may try ``attempts_per_minute`` times a minute (429).
+user; the account locks after ``[signin] max_failures`` wrong passwords in a row (423) — and
+so does a name that does not exist (hotline_core/signin_guard.py), so 423 tells nothing
+about which accounts exist; one client address may try ``attempts_per_minute`` times a
+minute (429), counted in Redis across cores.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections import deque
 
 import aiohttp_session
 from aiohttp import web
@@ -33,36 +33,16 @@ from web.session.schemas import (
 
 routes = Routes(tag="session")
 MISSING = "sign-in for people is not configured in this process"
-WINDOW = 60.0                   # seconds of the per-address attempt count
-MAX_ADDRESSES = 10_000          # addresses remembered at once (oldest forgotten first)
-
-
-class AttemptLimit:
-    """Sign-in attempts per client address in the last minute (in this process)."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, deque[float]] = {}
-
-    def allow(self, address: str, per_minute: int, now: float) -> bool:
-        times = self._seen.pop(address, deque())
-        while times and now - times[0] >= WINDOW:
-            times.popleft()
-        allowed = len(times) < per_minute
-        if allowed:
-            times.append(now)
-        self._seen[address] = times          # re-inserted: the dict keeps recent last
-        while len(self._seen) > MAX_ADDRESSES:
-            del self._seen[next(iter(self._seen))]
-        return allowed
-
-
 class HTTPLocked(web.HTTPClientError):
     """423 Locked (aiohttp has no class for it): the account, not the request, is at fault."""
 
     status_code = 423
 
 
-_LIMIT: web.AppKey[AttemptLimit] = web.AppKey("signin_attempts", AttemptLimit)
+def _locked(outcome: AccountLocked) -> HTTPLocked:
+    return HTTPLocked(text=json.dumps({"error": str(outcome),
+                                       "locked_until": outcome.until.isoformat()}),
+                      content_type="application/json")
 
 
 def _person_out(person: SignedIn) -> PersonOut:
@@ -85,19 +65,25 @@ async def sign_in(request: web.Request) -> web.Response:
     CSRF token for later state changes."""
     svc: SigninServices = need(request, SIGNIN, MISSING)
     body = await read_body(request, SigninBody)
-    limit = request.app[_LIMIT]
-    if not limit.allow(request.remote or "?", svc.rules.attempts_per_minute, time.monotonic()):
-        raise json_error(429, "too many sign-in attempts from this address: wait a minute")
     now = users.utc_now()
+    if not await svc.guard.allow_attempt(request.remote or "?", svc.rules.attempts_per_minute,
+                                         now):
+        raise json_error(429, "too many sign-in attempts from this address: wait a minute")
+    until = await svc.guard.unknown_name_locked(body.user, now)
+    if until is not None:
+        raise _locked(AccountLocked(until))
 
     def work(db: Session) -> SignedIn | SigninRefused | AccountLocked:
         return users.sign_in(db, body.user, body.password, svc.rules, now)
 
     outcome = await in_transaction(request, work)   # a failure's count is committed
+    if isinstance(outcome, SigninRefused) and outcome.unknown_name:
+        until = await svc.guard.unknown_name_failed(
+            body.user, svc.rules.max_failures, svc.rules.lock_minutes, now)
+        if until is not None:
+            outcome = AccountLocked(until)
     if isinstance(outcome, AccountLocked):
-        raise HTTPLocked(text=json.dumps({"error": str(outcome),
-                                          "locked_until": outcome.until.isoformat()}),
-                         content_type="application/json")
+        raise _locked(outcome)
     if isinstance(outcome, SigninRefused):
         raise json_error(401, "wrong user name or password")
     # A new cookie for a new session: whatever cookie came in (fixation) is replaced.
@@ -137,7 +123,5 @@ async def change_password(request: web.Request) -> web.Response:
     return reply(PasswordChangedOut(changed=True))
 
 
-def register(app: web.Application) -> None:
-    app[_LIMIT] = AttemptLimit()
-    routes.register(app)
+register = routes.register
 

@@ -5,13 +5,16 @@ a new cookie at sign-in, hostile input, the cookie's flags."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
+import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from hotline_core import users
+from hotline_core.signin_guard import SigninGuard
 from hotline_core.users import SigninTable, User, UserSession
 from testkit.people import CSRF_HEADER, DEFAULT_PASSWORD, add_user, sign_in
 from tests.security.composed import Composed, bearer, composed
@@ -290,6 +293,74 @@ async def test_attempts_per_address_are_limited(tmp_path: Path, redis_url: str) 
                                                                "password": "x"})
             statuses.append(resp.status)
         assert statuses == [401, 401, 401, 401, 429]
+
+
+async def test_a_name_that_does_not_exist_locks_exactly_like_an_account(
+        tmp_path: Path, redis_url: str) -> None:
+    """max_failures = 3: an existing account and a made-up name answer the same sequence
+    (401, 401, 423, then 423 even for a password that would be right), so the lock tells an
+    attacker nothing about which names exist. Names differing only in case are one name."""
+    rules = SigninTable(max_failures=3, lock_minutes=10)
+    async with composed(tmp_path, redis_url, signin=rules) as app:
+        add_user(app.maker, "sup1", "supervisor")
+        answers: dict[str, list[int]] = {}
+        for name in ("sup1", "ghost7"):
+            answers[name] = []
+            for password in ("wrong-wrong", "WRONG-2", "wrong-3", DEFAULT_PASSWORD):
+                resp = await app.client.post("/api/session", json={
+                    "user": name.upper() if password == "WRONG-2" else name,
+                    "password": password})
+                answers[name].append(resp.status)
+                body = await resp.json()
+                if resp.status == 423:
+                    assert set(body) == {"error", "locked_until"}, body
+        assert answers == {"sup1": [401, 401, 423, 423], "ghost7": [401, 401, 423, 423]}
+
+
+async def test_the_throttles_are_shared_through_redis(tmp_path: Path, redis_url: str) -> None:
+    """Two cores on one Redis namespace (two composed apps): attempts_per_minute = 3 counts
+    the attempts made to both, and an unknown name locked through one is locked on the other."""
+    rules = SigninTable(attempts_per_minute=3, max_failures=2)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    async with composed(tmp_path / "a", redis_url, signin=rules, namespace="shared-signin") as a, \
+            composed(tmp_path / "b", redis_url, signin=rules, namespace="shared-signin") as b:
+        statuses = []
+        for app in (a, b, a, b):
+            resp = await app.client.post("/api/session", json={"user": "ghost", "password": "x"})
+            statuses.append(resp.status)
+        # ghost: 401, then 423 (second failure locks), 423 (locked), then the 4th attempt from
+        # 127.0.0.1 in this minute is over the limit of 3.
+        assert statuses == [401, 423, 423, 429]
+
+
+async def test_without_redis_the_throttles_count_in_the_process(tmp_path: Path) -> None:
+    """The guard's Redis is gone (a closed port): sign-in still works, limits still apply
+    (in this process), and the loss is logged once, not per attempt."""
+    dead = aioredis.from_url("redis://127.0.0.1:9/0", socket_timeout=1, socket_connect_timeout=1)
+    guard = SigninGuard(dead, "dead")
+    now = users.utc_now()
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("hotline_core.signin_guard")
+    handler = Keep()
+    logger.addHandler(handler)
+    try:
+        allowed = [await guard.allow_attempt("127.0.0.1", 2, now) for _ in range(3)]
+        assert allowed == [True, True, False]
+        assert await guard.unknown_name_failed("ghost", 2, 10, now) is None
+        until = await guard.unknown_name_failed("ghost", 2, 10, now)
+        assert until is not None and (until - now).total_seconds() == 600
+        assert await guard.unknown_name_locked("GHOST", now) == until
+    finally:
+        logger.removeHandler(handler)
+        await dead.aclose()
+    lost = [r for r in records if "Redis unreachable" in r.getMessage()]
+    assert len(lost) == 1, [r.getMessage() for r in records]
 
 
 async def test_the_cookie_is_http_only_and_same_site_strict(tmp_path: Path,
