@@ -69,6 +69,20 @@ class AcdKeys:
         """Zset of the priorities present in a skill queue (the script only)."""
         return f"{self.prefix}:wl:{skill}"
 
+    def first_skill_queue(self, skill: str, priority: int) -> str:
+        """Zset of the waiting calls whose first skill is ``skill`` (no overflow), by
+        effective priority, score place in line: a caller's rank (``place.lua``)."""
+        return f"{self.prefix}:wp:{skill}:{priority}"
+
+    def first_skill_priorities(self, skill: str) -> str:
+        """Zset of the priorities present in :meth:`first_skill_queue`."""
+        return f"{self.prefix}:wpl:{skill}"
+
+    def serving(self, skill: str) -> str:
+        """Set of the agents with ``skill`` neither logged out nor paused (the estimated
+        wait's divisor; the script keeps it)."""
+        return f"{self.prefix}:sv:{skill}"
+
     @property
     def starving(self) -> str:
         """Zset of waiting calls by starvation due time (the script only)."""

@@ -32,6 +32,13 @@
 --                      rang at, answered at)
 --   :w:<skill>:<prio>  zset waiting calls of that skill queue and priority, score ord
 --   :wl:<skill>        zset priorities present in that skill queue
+--   :wp:<skill>:<prio> zset waiting calls whose FIRST skill is <skill> (never an overflow),
+--                      by effective priority, score ord: the caller's place in line is a
+--                      rank here (place.lua), never a scan of the line
+--   :wpl:<skill>       zset priorities present among those
+--   :sv:<skill>        set of agents with the skill that serve (neither logged out nor
+--                      paused): the estimated wait's divisor; kept by sync_serving for every
+--                      agent whose state a run changed (AF.serving_skills: where it counts)
 --   :waiting           zset all waiting calls by enqueue time
 --   :starve :ovf       zsets waiting calls by starvation / overflow due time
 --   :wrap              zset agents in wrap-up by wrap-up end
@@ -66,6 +73,33 @@ local STARVE = P .. ':starve'
 local OVF = P .. ':ovf'
 local WRAP = P .. ':wrap'
 local RING = P .. ':ring'
+local function pkey(s, lv) return P .. ':wp:' .. s .. ':' .. lv end
+local function plkey(s) return P .. ':wpl:' .. s end
+local function svkey(s) return P .. ':sv:' .. s end
+local touched = {}  -- agent hash keys whose state this run set (sync_serving at the end)
+
+-- every change of an agent's state goes through here (the serving sets follow it)
+local function set_agent(a, ...)
+  redis.call('HSET', a, ...)
+  touched[a] = true
+end
+
+-- put agent hash key a into the serving set of each of its skills, or out of them
+local function sync_serving(a)
+  local st, sk, was = unpack(redis.call('HMGET', a, AF.state, AF.skills, AF.serving_skills))
+  local id = string.sub(a, #P + 4)
+  local want, keep = {}, ''
+  if st and st ~= AS.logged_out and st ~= AS.paused and sk then
+    want, keep = cjson.decode(sk), sk
+  end
+  if was and was ~= '' then
+    for s, _ in pairs(cjson.decode(was)) do
+      if want[s] == nil then redis.call('SREM', svkey(s), id) end
+    end
+  end
+  for s, _ in pairs(want) do redis.call('SADD', svkey(s), id) end
+  redis.call('HSET', a, AF.serving_skills, keep)
+end
 
 local function hgetall(key)
   local flat = redis.call('HGETALL', key)
@@ -105,7 +139,7 @@ local function make_ready(id, idle, since)
   local sk = cjson.decode(redis.call('HGET', a, AF.skills))
   local calls = tonumber(redis.call('HGET', a, AF.calls_taken) or '0')
   local m = string.format('%020.6f', idle) .. '|' .. id
-  redis.call('HSET', a, AF.state, AS.ready, AF.idle_since, f(idle), AF.since, f(since),
+  set_agent(a, AF.state, AS.ready, AF.idle_since, f(idle), AF.since, f(since),
     AF.ready_member, m,
     AF.call, '', AF.pause_reason, '', AF.connect_failed, '')
   for s, level in pairs(sk) do
@@ -137,6 +171,9 @@ local function index_call(c)
     redis.call('ZADD', wkey(s, c[CF.effective_priority]), f(c[CF.order]), c.id)
     redis.call('ZADD', lkey(s), c[CF.effective_priority], c[CF.effective_priority])
   end
+  local first = c[CF.skills][1]
+  redis.call('ZADD', pkey(first, c[CF.effective_priority]), f(c[CF.order]), c.id)
+  redis.call('ZADD', plkey(first), c[CF.effective_priority], c[CF.effective_priority])
 end
 
 local function unindex_call(c)
@@ -145,6 +182,10 @@ local function unindex_call(c)
     redis.call('ZREM', w, c.id)
     if redis.call('ZCARD', w) == 0 then redis.call('ZREM', lkey(s), c[CF.effective_priority]) end
   end
+  local first = c[CF.skills][1]
+  local w = pkey(first, c[CF.effective_priority])
+  redis.call('ZREM', w, c.id)
+  if redis.call('ZCARD', w) == 0 then redis.call('ZREM', plkey(first), c[CF.effective_priority]) end
 end
 
 local function forget_waiting(c)
@@ -174,7 +215,7 @@ end
 local function assign(c, id)
   forget_waiting(c)
   unready(id)
-  redis.call('HSET', akey(id), AF.state, AS.ringing, AF.since, f(now), AF.call, c.id)
+  set_agent(akey(id), AF.state, AS.ringing, AF.since, f(now), AF.call, c.id)
   redis.call('HSET', ckey(c.id), CF.state, CS.ringing, CF.agent, id, CF.rang_at, f(now))
   if C[S.ring_deadline_seconds] > 0 then
     redis.call('ZADD', RING, f(now + C[S.ring_deadline_seconds]), c.id)
@@ -313,7 +354,7 @@ local function wrap_done(id, t)
   if redis.call('HGET', a, AF.state) ~= AS.wrap_up then return end
   local pend = redis.call('HGET', a, AF.pending_pause) or ''
   if pend ~= '' then
-    redis.call('HSET', a, AF.state, AS.paused, AF.pause_reason, pend, AF.pending_pause, '',
+    set_agent(a, AF.state, AS.paused, AF.pause_reason, pend, AF.pending_pause, '',
       AF.since, f(t), AF.call, '')
     changed = true
   else
@@ -346,7 +387,7 @@ local function ring_overdue(cid, due)
   end
   local a = akey(c[CF.agent])
   if redis.call('HGET', a, AF.state) == AS.ringing and redis.call('HGET', a, AF.call) == cid then
-    redis.call('HSET', a, AF.state, AS.paused, AF.pause_reason, C[S.ring_cause], AF.since, f(due),
+    set_agent(a, AF.state, AS.paused, AF.pause_reason, C[S.ring_cause], AF.since, f(due),
       AF.call, '')
   end
   requeue(c)
@@ -439,6 +480,7 @@ local function op_login()
     local since = tonumber(redis.call('HGET', a, AF.since))
     unready(id)
     redis.call('HSET', a, AF.skills, sk, AF.group, grp)
+    touched[a] = true  -- its serving sets follow the new skills
     if was_ready then
       make_ready(id, idle, since)
       match_agent(id)
@@ -472,7 +514,7 @@ local function op_logout()
   if st == AS.ringing then ring = ringing_call(id) end
   unready(id)
   redis.call('ZREM', WRAP, id)
-  redis.call('HSET', akey(id), AF.state, AS.logged_out, AF.since, f(now), AF.pause_reason, '',
+  set_agent(akey(id), AF.state, AS.logged_out, AF.since, f(now), AF.pause_reason, '',
     AF.pending_pause, '',
     AF.call, '')
   changed = true
@@ -493,7 +535,7 @@ local function op_pause()
   unready(id)
   local since = now
   if st == AS.paused then since = tonumber(redis.call('HGET', akey(id), AF.since)) end
-  redis.call('HSET', akey(id), AF.state, AS.paused, AF.pause_reason, why, AF.since, f(since),
+  set_agent(akey(id), AF.state, AS.paused, AF.pause_reason, why, AF.since, f(since),
     AF.call, '')
   changed = true
   if ring then requeue(ring) end
@@ -549,7 +591,7 @@ local function op_answered()
     forget_waiting(c)
     redis.call('ZREM', WRAP, id)
     redis.call('HSET', ckey(cid), CF.state, CS.ringing, CF.agent, id)
-    redis.call('HSET', a, AF.state, AS.ringing, AF.call, cid)
+    set_agent(a, AF.state, AS.ringing, AF.call, cid)
     c[CF.state], c[CF.agent] = CS.ringing, id
   end
   if not c or c[CF.state] ~= CS.ringing or c[CF.agent] ~= id then
@@ -559,7 +601,7 @@ local function op_answered()
   if redis.call('HGET', a, AF.state) ~= AS.ringing then warn = 'agent not ringing' return nil end
   redis.call('HSET', ckey(cid), CF.state, CS.talking, CF.answered_at, f(now))
   redis.call('ZREM', RING, cid)
-  redis.call('HSET', a, AF.state, AS.on_call, AF.since, f(now), AF.connect_failed, '')
+  set_agent(a, AF.state, AS.on_call, AF.since, f(now), AF.connect_failed, '')
   redis.call('HINCRBY', a, AF.calls_taken, 1)
   local wait = now - c[CF.enqueued_at]
   bump(c, FF.answered, 1)
@@ -586,7 +628,7 @@ local function op_ended()
   if redis.call('HGET', a, AF.state) ~= AS.on_call or redis.call('HGET', a, AF.call) ~= cid then
     return nil
   end
-  redis.call('HSET', a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
+  set_agent(a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
   if C[S.wrapup_seconds] > 0 then
     redis.call('ZADD', WRAP, f(now + C[S.wrapup_seconds]), id)
   else
@@ -603,7 +645,7 @@ local function op_rna()
   end
   local a = akey(id)
   if redis.call('HGET', a, AF.state) == AS.ringing and redis.call('HGET', a, AF.call) == cid then
-    redis.call('HSET', a, AF.state, AS.paused, AF.pause_reason, why, AF.since, f(now), AF.call, '')
+    set_agent(a, AF.state, AS.paused, AF.pause_reason, why, AF.since, f(now), AF.call, '')
   end
   requeue(c)
 end
@@ -620,7 +662,7 @@ local function op_connect_failed()
   end
   local a = akey(id)
   if redis.call('HGET', a, AF.state) == AS.ringing and redis.call('HGET', a, AF.call) == cid then
-    redis.call('HSET', a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '',
+    set_agent(a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '',
       AF.connect_failed, cid)
     redis.call('ZADD', WRAP, f(now + rest), id)
   end
@@ -650,7 +692,7 @@ local function op_forget_call()
         make_ready(c[CF.agent], tonumber(redis.call('HGET', a, AF.idle_since)), now)
         match_agent(c[CF.agent])
       elseif st == AS.on_call then
-        redis.call('HSET', a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
+        set_agent(a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
         redis.call('ZADD', WRAP, f(now + C[S.wrapup_seconds]), c[CF.agent])
         advance()
       end
@@ -680,7 +722,7 @@ local function op_force_talk()
         make_ready(c[CF.agent], tonumber(redis.call('HGET', other, AF.idle_since)), now)
         match_agent(c[CF.agent])
       elseif ost == AS.on_call then
-        redis.call('HSET', other, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
+        set_agent(other, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
         redis.call('ZADD', WRAP, f(now + C[S.wrapup_seconds]), c[CF.agent])
       end
     end
@@ -702,13 +744,13 @@ local function op_force_talk()
   unready(id)
   redis.call('ZREM', WRAP, id)
   if mode == CS.ringing then
-    redis.call('HSET', a, AF.state, AS.ringing, AF.since, f(now), AF.call, cid, AF.pause_reason, '')
+    set_agent(a, AF.state, AS.ringing, AF.since, f(now), AF.call, cid, AF.pause_reason, '')
     redis.call('HSET', ckey(cid), CF.state, CS.ringing, CF.agent, id, CF.rang_at, f(now))
     if C[S.ring_deadline_seconds] > 0 then
       redis.call('ZADD', RING, f(now + C[S.ring_deadline_seconds]), cid)
     end
   else
-    redis.call('HSET', a, AF.state, AS.on_call, AF.since, f(now), AF.call, cid, AF.pause_reason, '')
+    set_agent(a, AF.state, AS.on_call, AF.since, f(now), AF.call, cid, AF.pause_reason, '')
     redis.call('HSET', ckey(cid), CF.state, CS.talking, CF.agent, id, CF.answered_at, f(now))
     redis.call('ZREM', RING, cid)
   end
@@ -737,7 +779,7 @@ local function op_agent_idle()
       local c = load_call(cid)
       if c and c[CF.agent] == id then end_call(c) end
     end
-    redis.call('HSET', a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
+    set_agent(a, AF.state, AS.wrap_up, AF.since, f(now), AF.call, '')
     redis.call('ZADD', WRAP, f(now + C[S.wrapup_seconds]), id)
     advance()
   end
@@ -785,6 +827,7 @@ local fn = ops[op]
 if not fn then return cjson.encode({ [R.error] = ERR.unknown_operation }) end
 if op ~= OP.advance then advance() end
 local err = fn()
+for a, _ in pairs(touched) do sync_serving(a) end
 if changed then
   redis.call('PUBLISH', CHANNEL, cjson.encode({ [EV.op] = op, [EV.at] = f(now),
     [EV.matches] = #out }))

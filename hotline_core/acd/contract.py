@@ -96,6 +96,7 @@ class AgentField(StrEnum):
     SKILLS = "sk"                # JSON {skill: level}
     READY_MEMBER = "rm"          # member in the ready sets, "" when not ready
     CONNECT_FAILED = "cf"        # call whose connection failed while the agent rests
+    SERVING_SKILLS = "sv"        # skills JSON whose serving sets hold the agent, "" if none
 
 
 class CallField(StrEnum):
@@ -380,6 +381,52 @@ def reset_figures() -> Invocation:
     return Invocation(Op.RESET_FIGURES, {})
 
 
+# --------------------------------------------------------------------- a caller's place
+
+
+class PlaceSlot(IntEnum):
+    """What each ARGV position of ``place.lua`` carries (1-based)."""
+
+    PREFIX = 1
+    NOW = 2
+    STARVATION_SECONDS = 3
+    STARVED_PRIORITY = 4
+    CALL = 5
+
+
+class PlaceResult(IntEnum):
+    """Places (1-based) in the list ``place.lua`` returns for a waiting call."""
+
+    AHEAD = 1           # calls ahead of it in its skill queue
+    SERVING = 2         # agents of that skill neither logged out nor paused
+    TALK_SECONDS = 3    # from here on: recent talk times of the skill
+
+
+class PlaceReading(NamedTuple):
+    """``place.lua``'s answer, decoded."""
+
+    ahead: int
+    serving: int
+    talk_seconds: list[float]
+
+
+def place_argv(prefix: str, now: float, config: DistributionConfig, call_id: str
+               ) -> list[str]:
+    """``place.lua``'s ARGV, in the order of :class:`PlaceSlot`."""
+    return [prefix, repr(now), repr(float(config.priorities.starvation_seconds)),
+            repr(int(config.priorities.starved_priority)), call_id]
+
+
+def decode_place(raw: Any) -> PlaceReading | None:
+    """Decode ``place.lua``'s answer (None: the call is not waiting)."""
+    if not raw:
+        return None
+    values = [v.decode() if isinstance(v, bytes) else v for v in raw]
+    return PlaceReading(int(values[PlaceResult.AHEAD - 1]),
+                        int(values[PlaceResult.SERVING - 1]),
+                        [float(v) for v in values[PlaceResult.TALK_SECONDS - 1:]])
+
+
 # --------------------------------------------------------------------- the script's names
 
 # Lua table name -> the enum it stands for. The script writes ``<table>.<member name>``
@@ -402,7 +449,20 @@ LUA_TABLES: dict[str, type[StrEnum] | type[IntEnum]] = {
     "EV": EventField,
 }
 
-_REFERENCE = re.compile(r"(?<![\w.])(" + "|".join(LUA_TABLES) + r")\.([A-Za-z_]\w*)")
+# The tables ``place.lua`` (the read of a caller's place in line) uses.
+PLACE_TABLES: dict[str, type[StrEnum] | type[IntEnum]] = {
+    "PSLOT": PlaceSlot,
+    "PR": PlaceResult,
+    "CF": CallField,
+    "CS": CallState,
+}
+
+
+def _reference(tables: Mapping[str, object]) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w.])(" + "|".join(tables) + r")\.([A-Za-z_]\w*)")
+
+
+_REFERENCE = _reference(LUA_TABLES)
 
 
 def lua_name(member: Enum) -> str:
@@ -421,19 +481,20 @@ def lua_literal(value: str | int) -> str:
 
 LUA_VALUES: dict[str, dict[str, str]] = {
     table: {lua_name(m): lua_literal(m.value) for m in enum}
-    for table, enum in LUA_TABLES.items()
+    for table, enum in (LUA_TABLES | PLACE_TABLES).items()
 }
 
 
-def script_source(body: str) -> str:
-    """The script Redis runs: ``assign.lua`` with every ``TABLE.name`` replaced by its value,
-    so a run looks nothing up (as fast as literals). A name the contract does not define
-    refuses to load."""
+def script_source(body: str, tables: Mapping[str, object] = LUA_TABLES) -> str:
+    """The script Redis runs: ``assign.lua`` (or ``place.lua`` with
+    :data:`PLACE_TABLES`) with every ``TABLE.name`` replaced by its value, so a run looks
+    nothing up (as fast as literals). A name the contract does not define refuses to load."""
     def resolve(m: re.Match[str]) -> str:
         value = LUA_VALUES[m.group(1)].get(m.group(2))
         if value is None:
             raise ValueError(f"assign.lua: {m.group(0)} is not defined in contract.py")
         return value
 
+    pattern = _REFERENCE if tables is LUA_TABLES else _reference(tables)
     return ("-- names resolved from hotline_core/acd/contract.py (script_source)\n"
-            + _REFERENCE.sub(resolve, body))
+            + pattern.sub(resolve, body))

@@ -222,16 +222,19 @@ class Distributor:
         return await self._op(contract.advance())
 
     async def next_wakeup(self) -> float | None:
-        """When :meth:`advance` must run next: earliest wrap-up end, overflow time or
-        stuck-ring deadline (``no_answer_timeout + stuck_ring_grace_seconds``; such an entry
-        may be obsolete — the call was answered — and advance then does nothing)."""
+        """When :meth:`advance` must run next: earliest wrap-up end, overflow time,
+        starvation bound (so a caller's place in line, ``place.lua``, rarely has a bound to
+        apply itself) or stuck-ring deadline (``no_answer_timeout +
+        stuck_ring_grace_seconds``; such an entry may be obsolete — the call was answered —
+        and advance then does nothing)."""
         k = self._keys
         pipe = self._redis.pipeline(transaction=False)
         pipe.zrange(k.wrap, 0, 0, withscores=True)
         pipe.zrange(k.overflow, 0, 0, withscores=True)
         pipe.zrange(k.ringing, 0, 0, withscores=True)
-        wrap, ovf, ring = await self._io(pipe.execute())
-        times = [float(score) for _, score in (*wrap, *ovf, *ring)]
+        pipe.zrange(k.starving, 0, 0, withscores=True)
+        wrap, ovf, ring, starve = await self._io(pipe.execute())
+        times = [float(score) for _, score in (*wrap, *ovf, *ring, *starve)]
         return min(times) if times else None
 
     async def reset_figures(self) -> None:

@@ -13,10 +13,12 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from importlib import resources
 from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 
+from hotline_core.acd import contract
 from hotline_core.acd.agents import AgentState, AgentStatus
 from hotline_core.acd.calls import WaitingCall
 from hotline_core.acd.config import DistributionConfig
@@ -77,6 +79,19 @@ class HeldCall(NamedTuple):
     agent_id: str | None
 
 
+class Place(NamedTuple):
+    """A waiting caller's place in line (1 = next) and estimated wait in seconds (None:
+    no agent of its skill serves)."""
+
+    position: int
+    estimated_wait: float | None
+
+
+_PLACE_SCRIPT = contract.script_source(
+    resources.files("hotline_core.acd").joinpath("place.lua").read_text("utf-8"),
+    contract.PLACE_TABLES)
+
+
 class DistributionView:
     """Reads one hotline's distribution state (agents, waiting line, figures) from Redis."""
 
@@ -86,6 +101,7 @@ class DistributionView:
         self._config = config
         self._keys = keys
         self._clock = clock
+        self._place = redis.register_script(_PLACE_SCRIPT)
 
     async def _io(self, awaitable: Awaitable[Any]) -> Any:
         async with asyncio.timeout(self._config.redis_timeout_seconds):
@@ -184,24 +200,25 @@ class DistributionView:
             agents_by_group=by_group,
         )
 
+    async def place(self, call_id: str) -> Place | None:
+        """A waiting call's place in line and estimated wait (排队位置与预计等待), read in
+        one run of ``place.lua`` whose cost does not grow with the line (a rank in the
+        call's skill queue, the count of the skill's serving agents); None when the call
+        is not waiting."""
+        reading = contract.decode_place(await self._io(self._place(
+            keys=[], args=contract.place_argv(self._keys.prefix, self._clock(),
+                                              self._config, call_id))))
+        if reading is None:
+            return None
+        return Place(reading.ahead + 1, estimated_wait(
+            reading.ahead, reading.serving, reading.talk_seconds,
+            self._config.default_handle_seconds, self._config.wrapup_seconds))
+
     async def position(self, call_id: str) -> int | None:
         """1-based place of a waiting call among the calls of its skill queue (for the
         announcement "you are number n in line"); None when it is not waiting."""
-        ahead = await self._ahead(call_id)
-        return None if ahead is None else ahead[0] + 1
-
-    async def _ahead(self, call_id: str) -> tuple[int, WaitingCall] | None:
-        rows = [c for c, _ in await self._waiting_rows()]
-        mine = next((c for c in rows if c.call_id == call_id), None)
-        if mine is None:
-            return None
-        ahead = 0
-        for c in rows:
-            if c.call_id == call_id:
-                break
-            if c.skills[0] == mine.skills[0]:
-                ahead += 1
-        return ahead, mine
+        found = await self.place(call_id)
+        return None if found is None else found.position
 
     async def agent(self, agent_id: str) -> AgentStatus | None:
         """One agent's snapshot (None: never logged in), one round trip (the screen pop)."""
@@ -231,16 +248,5 @@ class DistributionView:
 
     async def estimated_wait(self, call_id: str) -> float | None:
         """Estimated seconds until ``call_id`` is answered, for announcements (see figures)."""
-        found = await self._ahead(call_id)
-        if found is None:
-            return None
-        ahead, mine = found
-        skill = mine.skills[0]
-        serving = sum(
-            1 for a in await self.agents()
-            if skill in a.skills and a.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED)
-        )
-        samples = await self._io(self._redis.lrange(self._keys.talk_times(skill), 0, -1))
-        return estimated_wait(ahead, serving, [float(_s(x)) for x in samples],
-                              self._config.default_handle_seconds,
-                              self._config.wrapup_seconds)
+        found = await self.place(call_id)
+        return None if found is None else found.estimated_wait

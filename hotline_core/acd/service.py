@@ -3,7 +3,8 @@
 Every state change already assigns what it can; what remains is time: wrap-ups ending,
 overflows falling due, stuck rings. The loop sleeps exactly until :meth:`next_wakeup` and
 wakes early on any message on ``<namespace>:events`` — another core instance may have set
-an earlier deadline.
+an earlier deadline — and then only reads the deadline again: the script runs when a
+deadline is reached, not once per event.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ async def run_distribution_loop(distributor: Distributor, redis: aioredis.Redis,
     backoff = Backoff(log, "distribution loop (Redis)", first=first_retry, cap=max_retry)
     timeout = distributor.config.redis_timeout_seconds
     pubsub: PubSub | None = None
+    # A message means another run already advanced (every operation applies what fell due
+    # first) and may have set an earlier deadline: only the deadline is read again. The
+    # script runs when a deadline is reached (issue 14: one script run per core per event,
+    # every call's every step, halved the FastAGI call rate).
+    due = True
     try:
         while not stop.is_set():
             try:
@@ -44,7 +50,9 @@ async def run_distribution_loop(distributor: Distributor, redis: aioredis.Redis,
                     pubsub = await _subscribe(redis, distributor.events_channel, timeout)
                     if subscribed is not None:
                         subscribed.set()
-                await distributor.advance()
+                    due = True
+                if due:
+                    await distributor.advance()
                 wake = await distributor.next_wakeup()
             except (TimeoutError, OSError, aioredis.RedisError) as exc:
                 await _close(pubsub, timeout)
@@ -54,6 +62,7 @@ async def run_distribution_loop(distributor: Distributor, redis: aioredis.Redis,
             backoff.succeeded()
             now = distributor.clock()
             delay = max_sleep if wake is None else min(max_sleep, max(0.0, wake - now))
+            due = True   # unless an event wakes the loop before the deadline
             if delay == 0.0:
                 continue
             message = asyncio.ensure_future(
@@ -66,6 +75,8 @@ async def run_distribution_loop(distributor: Distributor, redis: aioredis.Redis,
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             lost = message.exception() if message in done else None
+            if message in done and lost is None and message.result() is not None:
+                due = False   # woken by an event before the deadline
             if lost is not None:
                 # The subscription's connection died: it answers at once from now on.
                 await _close(pubsub, timeout)

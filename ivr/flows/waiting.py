@@ -50,15 +50,16 @@ class WaitingFlow:
 
     async def __call__(self, session: AgiSession) -> None:
         call_id = session.env.get("uniqueid", "")
-        position = await self.ctx.distributor.view.position(call_id)
-        if position is None:
+        # one read whose cost does not grow with the line (issue 14: 400 callers each
+        # reading the whole line twice per announcement took the core down)
+        place = await self.ctx.distributor.view.place(call_id)
+        if place is None:
             if not await self.ctx.distributor.view.holds(call_id):
                 log.warning("call %s is on hold but the distributor holds no such call: "
                             "handing it to the fallback queue", call_id)
                 await session.set_variable(Var.NEXT, Next.FALLBACK)
             return   # otherwise: already being connected
-        ahead = position - 1
-        ewt = await self.ctx.distributor.view.estimated_wait(call_id)
+        ahead, ewt = place.position - 1, place.estimated_wait
         await self._say(session, ["position-ahead", *spoken_number(min(ahead, 999), True),
                                   "position-unit"])
         if ewt is not None:

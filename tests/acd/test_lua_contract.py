@@ -269,3 +269,25 @@ def test_python_spells_no_field_or_state(module: str) -> None:
                                         contract.Setting, contract.ResultField)
               for m in enum}
     assert _spelt(ACD / module) & shared == set()
+
+
+# ------------------------------------------------------------------ place.lua (issue 14)
+
+PLACE = (ACD / "place.lua").read_text(encoding="utf-8")
+
+
+def test_the_place_script_uses_only_contract_names_and_every_place_name() -> None:
+    code = code_of(PLACE)
+    # besides the assign script's: the commands only this one runs, "(" (an exclusive bound)
+    offenders = [s for s in literal_offenders(PLACE)
+                 if s not in {"+inf", "(", "ZRANK", "ZCOUNT", "SCARD", "LRANGE"}]
+    assert offenders == []
+    uses = {t: set(re.findall(rf"(?<![\w.]){t}\.([A-Za-z_]\w*)", code))
+            for t in contract.PLACE_TABLES}
+    for table, enum in contract.PLACE_TABLES.items():
+        assert uses[table] <= names(enum), table
+    for table in ("PSLOT", "PR"):
+        assert uses[table] == names(contract.PLACE_TABLES[table]), table
+    assert re.findall(r"ARGV\[(.*?)\]", code) == [
+        f"PSLOT.{lua_name(s)}" for s in contract.PlaceSlot]
+    contract.script_source(PLACE, contract.PLACE_TABLES)   # every name resolves
