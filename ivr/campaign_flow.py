@@ -57,6 +57,33 @@ class FlowResult:
 
 KindFlow = Callable[[AgiSession, CampaignCall], Awaitable[FlowResult]]
 
+# Longest a single prompt of an order campaign may play (a sentence made from the order).
+PROMPT_SECONDS = 90.0
+
+
+def without_order(call: CampaignCall, what: str) -> FlowResult:
+    """An order campaign's call (callback, reminder) that names no order: declined for
+    good (retrying cannot give it one)."""
+    log.warning("attempt %s: a %s without an order", call.attempt_id, what)
+    return FlowResult(AttemptOutcome.DECLINED, {"error": "no order"}, finished=True)
+
+
+def order_digits(order_id: int) -> list[str]:
+    """An order number read digit by digit (编号 1 2 0 7), as numbers on the phone are."""
+    return [f"num-{d}" for d in str(order_id)]
+
+
+async def say(session: AgiSession, sounds_dir: str, prompts: list[str],
+              escape: str = "") -> str:
+    """Play ``prompts`` from ``sounds_dir`` in turn; the first key of ``escape`` pressed stops
+    them and is returned ("" when none was)."""
+    for name in prompts:
+        digit = await session.stream_file(f"{sounds_dir}/{name}", escape,
+                                          timeout=PROMPT_SECONDS)
+        if digit:
+            return digit
+    return ""
+
 
 class CampaignFlow:
     def __init__(self, store: CampaignStore, flows: Mapping[CampaignKind, KindFlow]) -> None:

@@ -27,8 +27,7 @@ from hotline_core.workorders.reminders import (
     reminder_script,
 )
 from ivr.agi import AgiHangup, AgiSession
-from ivr.campaign_flow import CampaignCall, FlowResult
-from ivr.flows.satisfaction_callback import PROMPT_SECONDS, order_digits
+from ivr.campaign_flow import CampaignCall, FlowResult, order_digits, say, without_order
 from ivr.numbers import spoken_number
 
 log = logging.getLogger(__name__)
@@ -61,8 +60,7 @@ class ReminderCallFlow:
 
     async def __call__(self, session: AgiSession, call: CampaignCall) -> FlowResult:
         if call.order_id is None:
-            log.warning("attempt %s: a reminder call without an order", call.attempt_id)
-            return FlowResult(AttemptOutcome.DECLINED, {"error": "no order"}, finished=True)
+            return without_order(call, "reminder call")
         order_id = call.order_id
         script = await asyncio.to_thread(self._script, order_id)
         if not script.open:
@@ -107,9 +105,4 @@ class ReminderCallFlow:
             confirm(s, self.ctx.desk, order_id, attempt_id, liaison)
 
     async def _say(self, session: AgiSession, prompts: list[str], escape: str = "") -> str:
-        for name in prompts:
-            digit = await session.stream_file(f"{self.ctx.sounds_dir}/{name}", escape,
-                                              timeout=PROMPT_SECONDS)
-            if digit:
-                return digit
-        return ""
+        return await say(session, str(self.ctx.sounds_dir), prompts, escape)

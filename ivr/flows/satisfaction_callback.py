@@ -37,14 +37,20 @@ from hotline_core.workorders.callbacks import (
 )
 from hotline_core.workorders.desk import DeskSettings, WorkOrderError
 from ivr.agi import AgiHangup, AgiSession
-from ivr.campaign_flow import CampaignCall, FlowResult
+from ivr.campaign_flow import (
+    PROMPT_SECONDS,
+    CampaignCall,
+    FlowResult,
+    order_digits,
+    say,
+    without_order,
+)
 
 log = logging.getLogger(__name__)
 
 RATING_DIGITS = "12345"
 # A prompt's reply comes when it has been played: longer than the AGI server's default
 # command timeout for the rating question (15 s) or a long result.
-PROMPT_SECONDS = 90.0
 GRAMMAR = "rating"            # [speech.grammars.rating]: choice keys are the rating keys
 
 
@@ -88,19 +94,13 @@ class SatisfactionContext:
     recognise_seconds: float = 20.0
 
 
-def order_digits(order_id: int) -> list[str]:
-    """An order number read digit by digit (编号 1 2 0 7), as numbers on the phone are."""
-    return [f"num-{d}" for d in str(order_id)]
-
-
 class SatisfactionCallbackFlow:
     def __init__(self, ctx: SatisfactionContext) -> None:
         self.ctx = ctx
 
     async def __call__(self, session: AgiSession, call: CampaignCall) -> FlowResult:
         if call.order_id is None:
-            log.warning("attempt %s: a satisfaction callback without an order", call.attempt_id)
-            return FlowResult(AttemptOutcome.DECLINED, {"error": "no order"}, finished=True)
+            return without_order(call, "satisfaction callback")
         order_id = call.order_id
         script = await asyncio.to_thread(self._script, order_id)
         if not script.open:
@@ -236,8 +236,7 @@ class SatisfactionCallbackFlow:
             return None
 
     async def _say(self, session: AgiSession, prompts: list[str]) -> None:
-        for name in prompts:
-            await session.stream_file(f"{self.ctx.sounds_dir}/{name}", timeout=PROMPT_SECONDS)
+        await say(session, str(self.ctx.sounds_dir), prompts)
 
 
 def _key_of(rating: Rating) -> str:
