@@ -22,9 +22,11 @@ from web.pages.assets import routes as page_assets
 from web.pages.console import routes as console_page
 from web.pages.desk import routes as desk_page
 from web.pages.signin import routes as signin_page
+from web.pages.unit import routes as unit_page
 from web.pages.work import routes as work_pages
 from web.restrictions import routes as restrictions
 from web.transfers import routes as transfers_routes
+from web.units import routes as units
 from web.worklists import routes as worklists
 from web.workorders import routes as workorders
 
@@ -33,5 +35,6 @@ ROUTE_MODULES: tuple[RouteModule, ...] = (
     callers.register, workorders.register, kb.register, metrics.register, open311.register,
     openapi.register, call_figures.register, transfers_routes.register, campaigns.register,
     page_assets.register, signin_page.register, console_page.register, desk.register,
-    desk_page.register, worklists.register, work_pages.register,
+    desk_page.register, units.register, unit_page.register,
+    worklists.register, work_pages.register,
 )

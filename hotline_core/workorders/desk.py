@@ -457,6 +457,9 @@ def _unit_on_order(order: WorkOrder, who: Principal) -> UnitAssignment:
     for a in order.assignments:
         if a.unit_code == who.unit and a.active:
             return a
+    if not unit_can_read(order, who):
+        # Same answer as a missing order: a unit learns nothing about others' orders.
+        raise NotFound(f"work order {order.id} does not exist")
     raise Forbidden(f"work order {order.id} is not assigned to unit {who.unit}")
 
 
@@ -625,6 +628,16 @@ def reply(session: Session, cfg: DeskSettings, who: Principal, order_id: int,
         "callback_due_at": _iso(callback_due), "round": state.redo_count + 1,
     }, unit=who.unit)
     return ReplyOutcome(True)
+
+
+def reply_problems(session: Session, cfg: DeskSettings, who: Principal, order_id: int,
+                   draft: ReplyDraft) -> list[str]:
+    """The reply check (答复检查) of :func:`reply`, run before submitting: the same rules,
+    nothing recorded. Refused like the reply itself when the unit may not reply."""
+    order = readable(session, who, order_id)
+    _lead_only(order, who, "reply")
+    _in_status(state_of(session, order), [Status.HANDLING, Status.REDO], "reply to")
+    return check_reply(cfg.preset.reply, draft, cfg.now())
 
 
 # ------------------------------------------------------------------ callback & review (回访/复核)

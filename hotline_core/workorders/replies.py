@@ -43,15 +43,22 @@ def sentences(text: str) -> list[str]:
     return [s for s in (chunk.strip() for chunk in _SENTENCE_END.split(text)) if s]
 
 
+def missing_parts(rule: ReplyRule, draft: ReplyDraft) -> list[ReplyPart]:
+    """The parts the rule asks for that the draft leaves empty: the required ones, then
+    (when the demand is not fully solved) those an unresolved reply must add."""
+    filled = {p for p, t in draft.parts.items() if t.strip()}
+    missing = sorted(rule.required_parts - filled)
+    if not draft.resolved:
+        missing += sorted(rule.parts_if_unresolved - filled - rule.required_parts)
+    return missing
+
+
 def check_reply(rule: ReplyRule, draft: ReplyDraft, now: datetime) -> list[str]:
     """Every reason the reply is refused; empty when it is acceptable."""
     problems: list[str] = []
-    filled = {p for p, t in draft.parts.items() if t.strip()}
-    for part in sorted(rule.required_parts - filled):
-        problems.append(f"missing {part.value} ({PART_LABELS[part]})")
-    if not draft.resolved:
-        for part in sorted(rule.parts_if_unresolved - filled):
-            problems.append(f"not fully solved: missing {part.value} ({PART_LABELS[part]})")
+    for part in missing_parts(rule, draft):
+        prefix = "" if part in rule.required_parts else "not fully solved: "
+        problems.append(f"{prefix}missing {part.value} ({PART_LABELS[part]})")
     narrative = " ".join(
         draft.parts.get(p, "") for p in draft.parts
         if p not in (ReplyPart.UNIT, ReplyPart.SIGNER, ReplyPart.HANDLER, ReplyPart.TIME)

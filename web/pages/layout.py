@@ -25,8 +25,8 @@ _REFUSAL_ENV = jinja2.Environment(loader=LOADER, autoescape=True)
 
 # Where each role lands after signing in (a role without a page of its own: the wallboard).
 HOME: dict[Role, str] = {Role.SUPERVISOR: "/console", Role.OPERATOR: "/desk",
-                         Role.DISPATCHER: "/work/dispatch", Role.QUALITY: "/work/quality",
-                         Role.CALLBACK: "/work/callback"}
+                         Role.UNIT: "/unit", Role.DISPATCHER: "/work/dispatch",
+                         Role.QUALITY: "/work/quality", Role.CALLBACK: "/work/callback"}
 
 
 class HtmlPage(RootModel[str]):

@@ -11,6 +11,7 @@ in the middleware (:data:`web.errors.DOMAIN_ERRORS`).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import tzinfo
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -28,11 +29,12 @@ from hotline_core.workorders.csv_import import (
 from hotline_core.workorders.desk import Intake
 from hotline_core.workorders.dispatch import choose_units
 from hotline_core.workorders.queries import orders_page
-from hotline_core.workorders.replies import ReplyDraft
+from hotline_core.workorders.replies import ReplyDraft, missing_parts
 from hotline_core.workorders.supervision import lights, run_supervision
 from hotline_core.workorders.views import event_view, order_view
+from web.access import roles
 from web.api import NO_BODY, CsvText, Routes, read_body, read_query, reply
-from web.db import in_transaction
+from web.db import in_transaction, reading
 from web.errors import json_error
 from web.keys import DESK_MISSING, WORKORDERS, WorkOrderServices, need
 from web.requests import ascii_id, principal, read_csv
@@ -60,6 +62,7 @@ from web.workorders.schemas import (
     OrderOut,
     OrderQuery,
     ReplyBody,
+    ReplyCheckOut,
     ReturnBody,
     ReviewBody,
     ReviewConclusionBody,
@@ -263,10 +266,7 @@ async def reply_to_citizen(request: web.Request) -> web.Response:
     svc, who = _who(request)
     oid = _order_id(request)
     body = await read_body(request, ReplyBody)
-    zone = svc.desk.zone
-    draft = ReplyDraft(parts=dict(body.parts), resolved=body.resolved,
-                       citizen_replied_at=(in_zone(body.citizen_replied_at, zone)
-                                           if body.citizen_replied_at else None))
+    draft = _draft(body, svc.desk.zone)   # the same draft the reply check sees
 
     def work(session: Session) -> OrderOut | list[str]:
         outcome = desk.reply(session, svc.desk, who, oid, draft)
@@ -278,6 +278,31 @@ async def reply_to_citizen(request: web.Request) -> web.Response:
     if isinstance(out, list):
         raise json_error(422, "reply refused: " + "; ".join(out), problems=out)
     return reply(out)
+
+
+def _draft(body: ReplyBody, zone: tzinfo) -> ReplyDraft:
+    return ReplyDraft(parts=dict(body.parts), resolved=body.resolved,
+                      citizen_replied_at=(in_zone(body.citizen_replied_at, zone)
+                                          if body.citizen_replied_at else None))
+
+
+@routes.post(ORDER + "/reply-check", body=ReplyBody, response=ReplyCheckOut, tag="unit",
+             access=roles(Role.UNIT))
+async def check_reply_draft(request: web.Request) -> web.Response:
+    """Check a reply draft against the preset's reply rules before submitting it (答复检查):
+    the same check the reply runs, nothing recorded."""
+    svc, who = _who(request)
+    oid = _order_id(request)
+    body = await read_body(request, ReplyBody)
+    draft = _draft(body, svc.desk.zone)
+
+    def work(session: Session) -> ReplyCheckOut:
+        problems = desk.reply_problems(session, svc.desk, who, oid, draft)
+        missing = missing_parts(svc.desk.preset.reply, draft)
+        return ReplyCheckOut(accepted=not problems, problems=problems,
+                             missing=[p.value for p in missing])
+
+    return reply(await reading(request, work))
 
 
 # ------------------------------------------------------------------ supervision & dispatch data

@@ -118,6 +118,15 @@ class ReplyBody(Model):
     citizen_replied_at: IsoDateTime | None = None
 
 
+class ReplyCheckOut(Out):
+    """The preset's reply check run on a draft (nothing recorded): ``problems`` as the reply
+    would be refused with, ``missing`` the parts to fill in."""
+
+    accepted: bool
+    problems: list[str]
+    missing: list[str]
+
+
 class EvaluationBody(Model):
     level: SatisfactionLevel
     comment: Text = ""
