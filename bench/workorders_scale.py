@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
 from hotline_core.workorders import knowledge
-from hotline_core.workorders.model import Unit, WorkOrder
+from hotline_core.workorders.model import Unit, UnitAssignment, WorkOrder
 from hotline_core.workorders.presets import load_preset
 from hotline_core.workorders.reports import unit_reports
 from hotline_core.workorders.supervision import lights
@@ -35,13 +35,15 @@ from hotline_core.workorders.supervision import lights
 UNITS = [f"unit-{i:02d}" for i in range(80)]
 CATEGORY_DAYS = {"consult": 1, "help": 1, "suggestion": 3, "complaint": 7, "report": 7}
 LEVELS = ["very_satisfied", "satisfied", "basically_satisfied", "unsatisfied", None]
-NOW = datetime(2026, 11, 20, 10, 0)
+NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
 KB_QUERIES = ["社保怎么交", "家里停电了怎么办", "公积金提取材料", "孩子上学报名", "失业金申领",
               "网购质量投诉", "公交几点收班", "停水通知"]
 
 
-def _rows(n: int, rng: random.Random) -> Iterator[dict[str, object]]:
-    start = datetime(2026, 1, 5)
+def _rows(n: int, rng: random.Random, heavy_share: float = 0.0) -> Iterator[dict[str, object]]:
+    """Orders with ids 1..n; ``heavy_share`` of them led by ``UNITS[0]`` (a unit holding
+    many orders, for the unit portal's list), the rest spread over all units."""
+    start = datetime(2026, 1, 4, 16, 0, tzinfo=UTC)
     span = (NOW - start).total_seconds()
     for i in range(n):
         received = start + timedelta(seconds=rng.random() * span)
@@ -52,13 +54,14 @@ def _rows(n: int, rng: random.Random) -> Iterator[dict[str, object]]:
         replied = None if is_open else received + timedelta(hours=rng.randint(2, 200))
         level = None if is_open else rng.choice(LEVELS)
         closed = replied + timedelta(hours=3) if replied and level in LEVELS[:3] else None
+        lead = UNITS[0] if rng.random() < heavy_share else rng.choice(UNITS)
         yield {
-            "received_at": received, "channel": "phone", "line": "12345",
+            "id": i + 1, "received_at": received, "channel": "phone", "line": "12345",
             "caller_number": f"138{i:08d}", "caller_name": "", "category": category,
             "description": "bench", "address": "", "locality": "", "matter": f"m{i % 500}",
             "confidential": False, "emergency": False, "priority": 0, "created_by": "bench",
             "status": ("handling" if is_open else "closed" if closed else "review"),
-            "leader_instruction": False, "lead_unit": rng.choice(UNITS), "due_at": due,
+            "leader_instruction": False, "lead_unit": lead, "due_at": due,
             "handling_started_at": received, "dispatched_at": received,
             "sign_due_at": received + timedelta(hours=1), "signed_at": signed,
             "replied_at": replied, "closed_at": closed, "redo_count": 0, "evaluation": level,
@@ -67,21 +70,29 @@ def _rows(n: int, rng: random.Random) -> Iterator[dict[str, object]]:
         }
 
 
-def populate(maker: sessionmaker[Session], n: int, seed: int = 1) -> float:
+def _insert(maker: sessionmaker[Session], batch: list[dict[str, object]]) -> None:
+    # The lead's assignment row too: a unit's list reads wo_assignments (as the API does).
+    with maker() as s, s.begin():
+        s.execute(insert(WorkOrder), batch)
+        s.execute(insert(UnitAssignment), [
+            {"order_id": r["id"], "unit_code": r["lead_unit"], "role": "lead", "active": True}
+            for r in batch])
+
+
+def populate(maker: sessionmaker[Session], n: int, seed: int = 1,
+             heavy_share: float = 0.0) -> float:
     rng = random.Random(seed)
     t0 = time.perf_counter()
     with maker() as s, s.begin():
         s.add_all(Unit(code=u, name=u, kind="department") for u in UNITS)
     batch: list[dict[str, object]] = []
-    for row in _rows(n, rng):
+    for row in _rows(n, rng, heavy_share):
         batch.append(row)
         if len(batch) == 20_000:
-            with maker() as s, s.begin():
-                s.execute(insert(WorkOrder), batch)
+            _insert(maker, batch)
             batch = []
     if batch:
-        with maker() as s, s.begin():
-            s.execute(insert(WorkOrder), batch)
+        _insert(maker, batch)
     kb_lines = (Path(__file__).resolve().parents[1] / "config" /
                 "knowledge_base.sample.csv").read_text(encoding="utf-8").splitlines()[1:]
     with maker() as s, s.begin():
@@ -101,7 +112,8 @@ def measure(maker: sessionmaker[Session]) -> dict[str, float]:
         out["lights_s"] = time.perf_counter() - t0
         out["open_orders"] = count
         t0 = time.perf_counter()
-        reports = unit_reports(s, preset, datetime(2026, 10, 1), datetime(2026, 11, 1), NOW)
+        reports = unit_reports(s, preset, datetime(2026, 9, 30, 16, tzinfo=UTC),
+                               datetime(2026, 10, 31, 16, tzinfo=UTC), NOW)
         out["month_metrics_s"] = time.perf_counter() - t0
         out["month_orders"] = sum(r.orders for r in reports)
         timings = []

@@ -1,0 +1,185 @@
+"""Reports and lists with 1 M stored orders on PostgreSQL (issue 13, Performance):
+
+- the month report: ``GET /api/metrics/units?period=month`` (what the reports page loads
+  for its chart and table) and its CSV, over HTTP through the real route stack;
+- the unit portal's list: ``GET /api/workorders?limit=50&offset=…`` as a unit holding
+  100 k orders pages through them (the unit's own token: the list reads its assignments);
+- lights of all open orders: per row in Python (the old way, kept here as the baseline),
+  streamed with the light computed by the database (``supervision.lights``), and counted
+  per unit and light in one GROUP BY (``lights.light_counts``).
+
+    .venv/bin/python -m bench.reports_scale [--orders 1000000] [--heavy-share 0.1]
+
+The data: ``bench.workorders_scale.populate`` (bounded: ``--orders`` rows, 80 units, the
+first unit leading ``--heavy-share`` of them), on a throw-away PostgreSQL cluster
+(testkit/postgres.py). Prints a Markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bench.workorders_scale import NOW, UNITS, populate
+from hotline_core.access import policy_from_mapping
+from hotline_core.db import make_engine, make_sessionmaker
+from hotline_core.migrate import upgrade
+from hotline_core.workorders.calendar import ChineseWorkingCalendar
+from hotline_core.workorders.desk import DeskSettings, working_statuses
+from hotline_core.workorders.lights import light_counts, light_for
+from hotline_core.workorders.model import UnitAssignment, WorkOrder
+from hotline_core.workorders.presets import Preset, load_preset
+from hotline_core.workorders.supervision import lights
+from web.app import create_app
+from web.keys import WORKORDERS, WorkOrderServices, provide
+from web.metrics import routes as metrics_routes
+from web.workorders import routes as workorder_routes
+
+HEAVY = UNITS[0]
+TOKENS = {"sup": "bench-supervisor", HEAVY: "bench-unit"}
+
+
+def _python_lights(s: Session, preset: Preset) -> int:
+    """The old way: every open order's instants to Python, ``light_for`` per row."""
+    stmt = (select(WorkOrder.received_at, WorkOrder.handling_started_at, WorkOrder.due_at)
+            .where(WorkOrder.status.in_(working_statuses()), WorkOrder.due_at.is_not(None))
+            .execution_options(yield_per=5000))
+    n = 0
+    for received, started, due in s.execute(stmt):
+        light_for(preset, NOW, started or received, due or NOW)
+        n += 1
+    return n
+
+
+def _timed(fn: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+async def _http_timed(call: Callable[[], Awaitable[Any]], runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        await call()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _http(maker: sessionmaker[Session], preset: Preset, heavy_orders: int,
+                pages: int) -> dict[str, float]:
+    access = policy_from_mapping({"tokens": [
+        {"name": "sup", "role": "supervisor", "token": TOKENS["sup"]},
+        {"name": HEAVY, "role": "unit", "unit": HEAVY, "token": TOKENS[HEAVY]}]})
+    desk = DeskSettings(preset=preset, calendar=ChineseWorkingCalendar(), clock=lambda: NOW)
+    app = create_app(maker, route_modules=(metrics_routes.register, workorder_routes.register),
+                     services=[provide(WORKORDERS, WorkOrderServices(desk=desk, access=access))])
+    out: dict[str, float] = {}
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        sup = {"Authorization": f"Bearer {TOKENS['sup']}"}
+        unit = {"Authorization": f"Bearer {TOKENS[HEAVY]}"}
+
+        async def month(path: str) -> None:
+            resp = await client.get(path, headers=sup)
+            assert resp.status == 200, await resp.text()
+            await resp.read()
+
+        query = "period=month&start=2026-10-01"
+        out["month_json_s"] = max(await _http_timed(
+            lambda: month(f"/api/metrics/units?{query}"), 3))
+        out["month_csv_s"] = max(await _http_timed(
+            lambda: month(f"/api/metrics/units.csv?{query}"), 3))
+        rng = random.Random(7)
+        # As the portal pages: mostly the first pages, some deep ones (uniform offsets).
+        first_pages = min(20, heavy_orders // 50)
+        offsets = [50 * rng.randrange(0, first_pages) for _ in range(pages // 2)] + [
+            50 * rng.randrange(0, heavy_orders // 50) for _ in range(pages - pages // 2)]
+
+        async def page(offset: int) -> None:
+            resp = await client.get(f"/api/workorders?limit=50&offset={offset}", headers=unit)
+            body = await resp.json()
+            assert resp.status == 200 and len(body["orders"]) > 0, (offset, body)
+
+        first: list[float] = []
+        deep: list[float] = []
+        for i, offset in enumerate(offsets):
+            t0 = time.perf_counter()
+            await page(offset)
+            (first if i < pages // 2 else deep).append(time.perf_counter() - t0)
+        every = first + deep
+        out.update(list_p50_ms=1000 * _pct(every, 0.5), list_p99_ms=1000 * _pct(every, 0.99),
+                   first_pages_p99_ms=1000 * _pct(first, 0.99),
+                   deep_pages_p99_ms=1000 * _pct(deep, 0.99))
+    return out
+
+
+def run(orders: int, heavy_share: float, pages: int) -> dict[str, float]:
+    from testkit.postgres import fresh_database, postgres_server
+
+    preset = load_preset("gaotai")
+    with postgres_server() as server:
+        url = fresh_database(server)
+        upgrade(url)
+        engine = make_engine(url)
+        maker = make_sessionmaker(engine)
+        result: dict[str, float] = {"load_s": populate(maker, orders, heavy_share=heavy_share)}
+        with maker() as s:
+            s.execute(func.now().select())  # warm the connection
+            result["heavy_orders"] = s.scalar(select(func.count()).select_from(
+                UnitAssignment).where(UnitAssignment.unit_code == HEAVY)) or 0
+            result["open_orders"] = _python_lights(s, preset)
+            result["lights_python_s"] = _timed(lambda: _python_lights(s, preset), 3)
+            result["lights_sql_rows_s"] = _timed(
+                lambda: sum(1 for _ in lights(s, preset, NOW)), 3)
+            result["lights_sql_counts_s"] = _timed(lambda: light_counts(s, preset, NOW), 5)
+        result.update(asyncio.run(_http(maker, preset, int(result["heavy_orders"]), pages)))
+        engine.dispose()
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orders", type=int, default=1_000_000)
+    ap.add_argument("--heavy-share", type=float, default=0.1)
+    ap.add_argument("--pages", type=int, default=200)
+    args = ap.parse_args()
+    started = datetime.now(UTC)
+    r = run(args.orders, args.heavy_share, args.pages)
+    print(f"started {started:%Y-%m-%d %H:%M} UTC; orders {args.orders:,}, load "
+          f"{r['load_s']:.0f} s, open {int(r['open_orders']):,}, heavy unit "
+          f"{int(r['heavy_orders']):,} orders")
+    print("| measure | value |")
+    print("|---|---:|")
+    for key, label in (
+            ("month_json_s", "month report JSON (max of 3), s"),
+            ("month_csv_s", "month report CSV (max of 3), s"),
+            ("list_p50_ms", "unit list page p50, ms"),
+            ("list_p99_ms", "unit list page p99, ms"),
+            ("first_pages_p99_ms", "unit list, first 20 pages p99, ms"),
+            ("deep_pages_p99_ms", "unit list, any page p99, ms"),
+            ("lights_python_s", "lights of all open orders, Python per row (old), s"),
+            ("lights_sql_rows_s", "lights of all open orders, SQL, rows streamed, s"),
+            ("lights_sql_counts_s", "lights of all open orders, SQL GROUP BY unit, s")):
+        print(f"| {label} | {r[key]:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
