@@ -25,19 +25,23 @@ from hotline_core.campaigns.model import (
     CampaignTarget,
     TargetState,
 )
-from hotline_core.campaigns.store import CampaignStore
 from hotline_core.workorders import callbacks, desk
 from hotline_core.workorders.callbacks import Rating
 from hotline_core.workorders.desk import Conflict, DeskSettings, Intake
-from hotline_core.workorders.model import WorkOrder, WorkOrderEvent
+from hotline_core.workorders.model import WorkOrder
 from hotline_core.workorders.presets import Category, ReplyPart, SatisfactionLevel
 from hotline_core.workorders.replies import ReplyDraft
 from tests.workorders.conftest import Clock
+from tests.workorders.order_campaigns import (
+    DISPATCHER,
+    OPERATOR,
+    TRANSPORT,
+    hooked_store,
+    only_target,
+    order_events,
+)
 
-OPERATOR = Principal("op", Role.OPERATOR)
-DISPATCHER = Principal("disp", Role.DISPATCHER)
 STAFF_CALLBACK = Principal("cb", Role.CALLBACK)
-TRANSPORT = Principal("transport", Role.UNIT, "dept-transport")
 CITIZEN = "13700000000"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RESULT = "已安排养护队于6月8日完成路面修补,现场已恢复通行。后续将加强巡查。"
@@ -59,19 +63,6 @@ def _replied(maker: sessionmaker[Session], cfg: DeskSettings, clock: Clock) -> i
     return oid
 
 
-def _events(maker: sessionmaker[Session], oid: int) -> list[WorkOrderEvent]:
-    with maker() as s:
-        return list(s.scalars(select(WorkOrderEvent).where(WorkOrderEvent.order_id == oid)
-                              .order_by(WorkOrderEvent.seq)))
-
-
-def _target(maker: sessionmaker[Session], oid: int) -> CampaignTarget:
-    with maker() as s:
-        rows = list(s.scalars(select(CampaignTarget).where(CampaignTarget.order_id == oid)))
-    assert len(rows) == 1, rows
-    return rows[0]
-
-
 def test_a_replied_order_is_queued_once_per_reply_round(
         seeded: sessionmaker[Session], settings: DeskSettings, clock: Clock) -> None:
     oid = _replied(seeded, settings, clock)
@@ -81,11 +72,11 @@ def test_a_replied_order_is_queued_once_per_reply_round(
     with seeded.begin() as s:
         assert callbacks.due_for_callback(s) == []   # queued: not again
         assert callbacks.schedule_callbacks(s, settings) == []
-    target = _target(seeded, oid)
+    target = only_target(seeded, oid)
     assert target.destinations == [{"number": CITIZEN, "role": "citizen"}]
     assert target.key == f"order/{oid}/round/1"
     assert target.state == TargetState.PENDING.value
-    scheduled = [e for e in _events(seeded, oid) if e.kind == "callback_scheduled"]
+    scheduled = [e for e in order_events(seeded, oid) if e.kind == "callback_scheduled"]
     assert len(scheduled) == 1
     assert scheduled[0].data["target"] == target.id
     # gaotai: 24 hours from the unit's reply (made 2 h 20 min after intake at 09:00).
@@ -123,7 +114,7 @@ def test_a_key_rating_becomes_the_evaluation(
         order = s.get(WorkOrder, oid)
         assert order is not None
         assert (order.evaluation, order.status) == (level, status)
-    evaluated = [e for e in _events(seeded, oid) if e.kind == "evaluated"]
+    evaluated = [e for e in order_events(seeded, oid) if e.kind == "evaluated"]
     assert len(evaluated) == 1 and evaluated[0].actor == "ivr-callback"
 
 
@@ -162,10 +153,10 @@ def test_a_rating_after_staff_evaluated_is_refused_and_writes_nothing(
     oid = _replied(seeded, settings, clock)
     with seeded.begin() as s:
         desk.evaluate(s, settings, STAFF_CALLBACK, oid, SatisfactionLevel.SATISFIED)
-    before = len(_events(seeded, oid))
+    before = len(order_events(seeded, oid))
     with pytest.raises(Conflict), seeded.begin() as s:
         callbacks.record_rating(s, settings, oid, Rating(SatisfactionLevel.UNSATISFIED, "dtmf"))
-    assert len(_events(seeded, oid)) == before
+    assert len(order_events(seeded, oid)) == before
 
 
 def test_the_script_names_the_unit_and_a_short_result(
@@ -192,11 +183,9 @@ def test_three_unanswered_attempts_are_events_then_the_worklist(
     oid = _replied(seeded, settings, clock)
     with seeded.begin() as s:
         callbacks.schedule_callbacks(s, settings)
-    store = CampaignStore(seeded, clock=lambda: settings.now())
-    store.hooks[CampaignKind.SATISFACTION_CALLBACK] = callbacks.OrderCampaignHooks(
-        settings, CampaignKind.SATISFACTION_CALLBACK)
+    store = hooked_store(seeded, settings, CampaignKind.SATISFACTION_CALLBACK)
     rules = KindSettings(max_attempts=3, retry_spacing_seconds=600)
-    target_id = _target(seeded, oid).id
+    target_id = only_target(seeded, oid).id
     states = []
     for _ in range(3):
         attempt = store.begin_attempt(target_id, CITIZEN, "citizen")
@@ -204,7 +193,7 @@ def test_three_unanswered_attempts_are_events_then_the_worklist(
         states.append(store.end_attempt(attempt.id, AttemptOutcome.NO_ANSWER, "", rules))
         clock.advance(minutes=10)
     assert states == [TargetState.PENDING, TargetState.PENDING, TargetState.WORKLIST]
-    events = _events(seeded, oid)
+    events = order_events(seeded, oid)
     tried = [e for e in events if e.kind == "call_attempt"]
     assert [(e.data["seq"], e.data["outcome"], e.data["party"]) for e in tried] == [
         (1, "no_answer", "citizen"), (2, "no_answer", "citizen"), (3, "no_answer", "citizen")]
@@ -230,7 +219,7 @@ def test_an_order_without_a_number_goes_to_staff_at_once(
         desk.reply(s, settings, TRANSPORT, oid, ReplyDraft(
             {ReplyPart.RESPONSE: "已查看。", ReplyPart.RESULT: "已补装井盖。"}))
         assert callbacks.schedule_callbacks(s, settings) == [oid]
-    kinds = [e.kind for e in _events(seeded, oid)][-2:]
+    kinds = [e.kind for e in order_events(seeded, oid)][-2:]
     assert kinds == ["callback_scheduled", "call_unreached"]
     with seeded() as s:
         assert list(s.scalars(select(CampaignTarget).where(CampaignTarget.order_id == oid))) \
@@ -246,15 +235,13 @@ def test_a_callback_evaluated_by_hand_meanwhile_is_cancelled_not_dialled(
         assert callbacks.stale_targets(s) == []      # still waiting for its callback
     with seeded.begin() as s:
         desk.evaluate(s, settings, STAFF_CALLBACK, oid, SatisfactionLevel.SATISFIED)
-    target_id = _target(seeded, oid).id
+    target_id = only_target(seeded, oid).id
     with seeded() as s:
         assert callbacks.stale_targets(s) == [target_id]
-    store = CampaignStore(seeded, clock=lambda: settings.now())
-    store.hooks[CampaignKind.SATISFACTION_CALLBACK] = callbacks.OrderCampaignHooks(
-        settings, CampaignKind.SATISFACTION_CALLBACK)
+    store = hooked_store(seeded, settings, CampaignKind.SATISFACTION_CALLBACK)
     assert store.cancel(target_id, "order moved on") is True
-    assert _target(seeded, oid).state == TargetState.CANCELLED.value
+    assert only_target(seeded, oid).state == TargetState.CANCELLED.value
     with seeded() as s:
         assert callbacks.stale_targets(s) == []
     # Cancelled is not unreached: nothing for the worklist on the order.
-    assert "call_unreached" not in [e.kind for e in _events(seeded, oid)]
+    assert "call_unreached" not in [e.kind for e in order_events(seeded, oid)]

@@ -15,7 +15,6 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline_core.access import Principal, Role
 from hotline_core.campaigns.config import KindSettings
 from hotline_core.campaigns.model import (
     AttemptOutcome,
@@ -23,18 +22,22 @@ from hotline_core.campaigns.model import (
     CampaignTarget,
     TargetState,
 )
-from hotline_core.campaigns.store import CampaignStore
 from hotline_core.workorders import callbacks, desk, reminders
 from hotline_core.workorders.desk import DeskSettings, Intake
-from hotline_core.workorders.model import Unit, WorkOrder, WorkOrderEvent
+from hotline_core.workorders.model import Unit, WorkOrder
 from hotline_core.workorders.presets import Category, ReplyPart
 from hotline_core.workorders.replies import ReplyDraft
 from hotline_core.workorders.supervision import run_supervision
 from tests.workorders.conftest import Clock
+from tests.workorders.order_campaigns import (
+    DISPATCHER,
+    OPERATOR,
+    TRANSPORT,
+    hooked_store,
+    only_target,
+    order_events,
+)
 
-OPERATOR = Principal("op", Role.OPERATOR)
-DISPATCHER = Principal("disp", Role.DISPATCHER)
-TRANSPORT = Principal("transport", Role.UNIT, "dept-transport")
 A_PHONE, B_PHONE = "13800001401", "13800001402"
 
 
@@ -53,12 +56,6 @@ def _overdue(maker: sessionmaker[Session], cfg: DeskSettings, clock: Clock) -> i
     return oid
 
 
-def _events(maker: sessionmaker[Session], oid: int) -> list[WorkOrderEvent]:
-    with maker() as s:
-        return list(s.scalars(select(WorkOrderEvent).where(WorkOrderEvent.order_id == oid)
-                              .order_by(WorkOrderEvent.seq)))
-
-
 def test_a_reminder_is_queued_once_for_a_then_b(
         seeded: sessionmaker[Session], settings: DeskSettings, clock: Clock) -> None:
     oid = _overdue(seeded, settings, clock)
@@ -73,7 +70,7 @@ def test_a_reminder_is_queued_once_for_a_then_b(
     assert targets[0].destinations == [{"number": A_PHONE, "role": "A"},
                                        {"number": B_PHONE, "role": "B"}]
     assert targets[0].data["names"] == {"A": "韩联络", "B": "唐联络"}
-    reminder, scheduled = _events(seeded, oid)[-2:]
+    reminder, scheduled = order_events(seeded, oid)[-2:]
     assert scheduled.kind == "reminder_call_scheduled" and scheduled.unit == "dept-transport"
     assert targets[0].key == f"reminder/{oid}/{reminder.seq}"
 
@@ -95,13 +92,9 @@ def test_a_unanswered_then_b_confirms_all_as_order_events(
     oid = _overdue(seeded, settings, clock)
     with seeded.begin() as s:
         reminders.schedule_reminder_calls(s, settings)
-    store = CampaignStore(seeded, clock=lambda: settings.now())
-    store.hooks[CampaignKind.REMINDER] = callbacks.OrderCampaignHooks(
-        settings, CampaignKind.REMINDER)
+    store = hooked_store(seeded, settings, CampaignKind.REMINDER)
     rules = KindSettings(max_attempts=4, retry_spacing_seconds=1800)
-    with seeded() as s:
-        target_id = s.scalars(select(CampaignTarget.id)
-                              .where(CampaignTarget.order_id == oid)).one()
+    target_id = only_target(seeded, oid).id
     first = store.begin_attempt(target_id, A_PHONE, "A")
     assert first is not None
     assert store.end_attempt(first.id, AttemptOutcome.NO_ANSWER, "", rules) \
@@ -117,7 +110,7 @@ def test_a_unanswered_then_b_confirms_all_as_order_events(
                           reminders.Liaison("B", "唐联络", B_PHONE))
     store.flow_result(second.id, AttemptOutcome.COMPLETED, {"confirmed": True}, True)
     assert store.end_attempt(second.id, None, "", rules) is TargetState.DONE
-    events = _events(seeded, oid)
+    events = order_events(seeded, oid)
     kinds = [e.kind for e in events]
     assert kinds[-5:] == ["reminder", "reminder_call_scheduled", "call_attempt",
                           "reminder_confirmed", "call_attempt"]
@@ -160,6 +153,6 @@ def test_a_unit_without_liaison_phones_gets_no_call(
             == []
         order = s.get(WorkOrder, oid)
         assert order is not None and order.status == "handling"
-    last = _events(seeded, oid)[-1]
+    last = order_events(seeded, oid)[-1]
     assert last.kind == "reminder_call_scheduled"
     assert last.data["reason"] == "the unit directory names no A/B liaison phone"
