@@ -34,6 +34,7 @@ from hotline_core.workorders import deadlines
 from hotline_core.workorders.desk import DeskSettings
 from hotline_core.workorders.dispatch import UnitChoiceError, choose_units
 from hotline_core.workorders.lifecycle import (
+    EVALUATION_LABELS,
     OPEN_STATUSES,
     EventKind,
     EventRecord,
@@ -356,7 +357,8 @@ def monitoring_list(session: Session, cfg: DeskSettings) -> list[InPool]:
         state = fold(EventRecord(e.kind, e.at, e.unit, e.data) for e in evs)
         why = []
         if state.satisfied is False:
-            why.append(f"群众不满意（{state.evaluation.value if state.evaluation else ''}）")
+            label = EVALUATION_LABELS.get(state.evaluation, "") if state.evaluation else ""
+            why.append(f"群众不满意（{label}）")
         if state.extensions_approved:
             why.append(f"延期 {state.extensions_approved} 次")
         ledger = [e for e in evs if e.kind == EventKind.LEDGER_OPENED.value]
