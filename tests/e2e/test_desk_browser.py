@@ -14,13 +14,15 @@ import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from playwright.async_api import Page
 from sqlalchemy import create_engine, text
 
 from testkit.browser import chromium, new_page, screenshot, sign_in_page
 from testkit.people import DEFAULT_PASSWORD, add_user
-from testkit.stack import Agent, HotlineStack
+from testkit.stack import Agent, HotlineStack, free_udp_port
 
 pytestmark = pytest.mark.e2e
 LINE = "12345"
@@ -31,14 +33,33 @@ CONFIG = Path(__file__).resolve().parents[2] / "config"
 MATTER = "道路破损"           # sample responsibility list: lead unit dept-transport
 
 
+# Emergency centres as SIPp phones on their own loopback addresses (tests/e2e/test_transfers.py).
+CENTRE_IPS = {"110": "127.0.0.110", "120": "127.0.0.120"}
+FIRE_LINE = "96119"           # skill fire-hazard: agent 1003 only, never logged in
+
+
+def _centres(ports: dict[str, int]) -> str:
+    return 'line = "12345000"\nring_seconds = 6\n' + "".join(
+        f'[[centre]]\nnumber = "{n}"\nname = "{n} test centre"\naddresses = ["{ip}"]\n'
+        f'uri = "sip:{ip}:{ports[n]}"\n' for n, ip in CENTRE_IPS.items())
+
+
 @pytest.fixture(scope="module")
 def hotline() -> Iterator[HotlineStack]:
+    ports = {n: free_udp_port() for n in CENTRE_IPS}
     stack = HotlineStack(agents=[Agent("1001", {"general": 1}),
-                                 Agent("1002", {"general": 1})]).start()
+                                 Agent("1002", {"general": 1}),
+                                 Agent("1003", {"fire-hazard": 1})],
+                         centres=_centres(ports)).start()
     try:
         stack.wait_healthy()
+        for number, ip in CENTRE_IPS.items():    # answer after 300 ms, wait for BYE
+            stack.phones[f"centre{number}"] = stack.sipp.phone(
+                f"centre{number}", port=ports[number], media_port=stack._media_port(),
+                ring_ms=300, scenario="agent.xml", local_ip=ip)
         add_user(stack.settings.database_url, "op1", "operator", agent_id="1001")
         add_user(stack.settings.database_url, "op2", "operator", agent_id="1002")
+        add_user(stack.settings.database_url, "op3", "operator", agent_id="1003")
         add_user(stack.settings.database_url, "sup1", "supervisor")
         yield stack
     finally:
@@ -185,3 +206,145 @@ async def test_the_desktop_is_for_signed_in_operators_only(hotline: HotlineStack
         resp = await page.goto(f"{base}/desk")
         assert resp is not None and resp.status == 403
         assert await page.inner_text("h1") == "403 无权访问"
+
+
+async def _api_status(page: Page, method: str, path: str) -> int:
+    """A request the page's own script would send (session cookie, CSRF header)."""
+    status: int = await page.evaluate(
+        "async ([m, p]) => (await window.hotline.api(m, p, m === 'GET' ? undefined : {}))"
+        ".status", [method, path])
+    return status
+
+
+async def test_a_voice_message_reaches_the_inbox_and_becomes_an_order(
+        hotline: HotlineStack) -> None:
+    """Nobody serves 96119: a SIPp caller leaves a message; agent 1003 (fire-hazard, logged
+    out of distribution, desk open) sees it arrive without a reload, listens, converts it
+    in one click; the message leaves the inbox and a second conversion is refused."""
+    hl = hotline
+    base = f"http://127.0.0.1:{hl.http_port}"
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await sign_in_page(page, base, "op3", DEFAULT_PASSWORD, next_path="/desk")
+        await page.wait_for_url(f"{base}/desk")
+        await page.wait_for_selector('#live-status:text-is("已连接")')
+        await page.wait_for_function("window.hotlineDesk.inboxLoads >= 1")
+        assert await page.locator("#inbox-table tbody tr").count() == 0
+        await page.evaluate("window.notReloaded = true")
+        result = await hl.call(FIRE_LINE, "13900139200", scenario="caller_message.xml")
+        assert result.ok, result.output[:1500]
+        row = page.locator("#inbox-table tbody tr[data-message]")
+        await row.wait_for()
+        assert await page.evaluate("window.notReloaded") is True
+        call_id = await row.get_attribute("data-message") or ""
+        cells = await row.locator("td").all_inner_texts()
+        assert cells[0] == FIRE_LINE and cells[1] == "139****9200"
+        assert "13900139200" not in await page.content()
+        # The player's file comes from the desk's route, with the page's session.
+        wav = await page.evaluate(
+            "async (u) => { const r = await fetch(u); const b = await r.arrayBuffer();"
+            " return [r.status, r.headers.get('content-type'), b.byteLength]; }",
+            await row.locator("audio").get_attribute("src"))
+        assert wav[0] == 200 and wav[1] == "audio/wav" and wav[2] > 8000  # > 0.5 s at 8 kHz
+        await row.locator("select.inbox-category").select_option("help")
+        await row.locator("button.inbox-convert").click()
+        await page.wait_for_selector("#inbox-result:not([data-order-id=''])")
+        order_id = int(await page.get_attribute("#inbox-result", "data-order-id") or 0)
+        line, caller, recording, call_record, category = _row(
+            hl, "SELECT line, caller_number, recording, call_record_id, category "
+                "FROM work_orders WHERE id = :id", id=order_id)
+        rec_recording, rec_message, disposition = _row(
+            hl, "SELECT recording, message, disposition FROM call_records WHERE id = :id",
+            id=call_id)
+        assert (line, caller, call_record, category) == (FIRE_LINE, "13900139200", call_id,
+                                                        "help")
+        assert disposition == "voice-message" and rec_message
+        # The call's own recording (the message's when the call has none), as desk._from_call
+        # links any order made from a call.
+        assert recording == (rec_recording or rec_message)
+        await page.wait_for_selector(f'#inbox-table tr[data-message="{call_id}"]',
+                                     state="detached")
+        assert await _api_status(
+            page, "POST", f"/api/desk/voice-messages/{call_id}/order") == 409
+        # Another line's agent gets neither the message nor its file.
+        other = await new_page(browser)
+        await sign_in_page(other, base, "op2", DEFAULT_PASSWORD, next_path="/desk")
+        await other.wait_for_url(f"{base}/desk")
+        assert await _api_status(
+            other, "GET", f"/api/desk/voice-messages/{call_id}/recording") == 404
+
+
+async def _transfer_rows(hl: HotlineStack, call_id: str, done: Any) -> list[dict[str, Any]]:
+    """The call's transfer rows once ``done(rows)`` holds (read from the API)."""
+    async with asyncio.timeout(30):
+        while True:
+            rows: list[dict[str, Any]] = (await hl.aapi(
+                "GET", f"/api/calls/{call_id}/transfers"))["transfers"]
+            if done(rows):
+                return rows
+            await asyncio.sleep(0.2)  # noqa: ASYNC110 - the transfer publishes nothing
+
+
+async def _popped(page: Page, hl: HotlineStack, caller: str) -> tuple[str, Any]:
+    call = asyncio.create_task(hl.call(LINE, caller, talk_ms=30_000))
+    await page.wait_for_selector("#pop:not([data-call=''])")
+    await page.wait_for_selector('#state[data-state="ON_CALL"]')
+    return await page.get_attribute("#pop", "data-call") or "", call
+
+
+async def test_transfer_buttons_blind_and_attended(hotline: HotlineStack) -> None:
+    """Clicked on 1001's desktop during SIPp calls: attended to 120 (cancel, then again
+    and complete), then a new call blind to 110; the page's rows and the API agree."""
+    hl = hotline
+    base = f"http://127.0.0.1:{hl.http_port}"
+    hl.login("1001")
+    await hl.aapi("POST", "/api/agents/1002/pause", {"reason": "training"})
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await sign_in_page(page, base, "op1", DEFAULT_PASSWORD, next_path="/desk")
+        await page.wait_for_url(f"{base}/desk")
+        await page.wait_for_selector('#live-status:text-is("已连接")')
+        await page.wait_for_selector('#state[data-state="READY"]')
+        call_id, citizen = await _popped(page, hl, "13800138601")
+        try:
+            await page.click('button.transfer[data-target="120"][data-mode="attended"]')
+            first = page.locator("#transfer-rows tbody tr").first
+            await first.wait_for()
+            await _transfer_rows(hl, call_id, lambda r: r and r[0]["outcome"] == "consulting")
+            await first.locator("button.transfer-cancel").click()
+            await page.wait_for_selector(
+                '#transfer-rows tbody tr:nth-child(1)[data-outcome="cancelled"]')
+            await page.click('button.transfer[data-target="120"][data-mode="attended"]')
+            second = page.locator("#transfer-rows tbody tr:nth-child(2)")
+            await second.wait_for()
+            await _transfer_rows(hl, call_id, lambda r: len(r) == 2
+                                 and r[1]["outcome"] == "consulting")
+            await second.locator("button.transfer-complete").click()
+            await page.wait_for_selector(
+                '#transfer-rows tbody tr:nth-child(2)[data-outcome="connected"]')
+            assert "完成转接：已接通" in await page.inner_text("#transfer-result")
+            rows = await _transfer_rows(hl, call_id, lambda r: len(r) == 2)
+            assert [(r["target"], r["mode"]) for r in rows] == [("120", "attended")] * 2
+            assert rows[0]["outcome"] == "cancelled"
+            assert rows[1]["outcome"] in ("connected", "completed")
+        finally:
+            result = await citizen
+        assert result.ok, result.output[:1500]     # the citizen was never dropped
+        await page.wait_for_selector('#state[data-state="READY"]')
+        call_id, citizen = await _popped(page, hl, "13800138602")
+        try:
+            # A new call: the last call's rows are gone from the page.
+            assert await page.locator("#transfer-rows tbody tr").count() == 0
+            await page.click('button.transfer[data-target="110"][data-mode="blind"]')
+            await page.wait_for_selector('#transfer-rows tbody tr[data-outcome]')
+            rows = await _transfer_rows(hl, call_id,
+                                        lambda r: r and r[0]["outcome"] == "connected")
+            assert [(r["target"], r["mode"]) for r in rows] == [("110", "blind")]
+            # The agent is free once the centre has the citizen: the page shows it and
+            # re-reads the row on that change.
+            await page.wait_for_selector('#state[data-state="READY"]')
+            await page.wait_for_selector(
+                '#transfer-rows tbody tr:nth-child(1)[data-outcome="connected"]')
+        finally:
+            result = await citizen
+        assert result.ok, result.output[:1500]

@@ -18,8 +18,10 @@
   let pauseLabels = {};
   let clockOffset = 0;        // server clock minus this page's (from each figures "at")
   const serverNow = () => Date.now() / 1000 + clockOffset;
-  // For tests and the latency bench: pops drawn and when.
-  window.hotlineDesk = {pops: 0, renders: [], states: 0};
+  // For tests and the latency benches: pops drawn and when; when (performance.now(), from
+  // the navigation's start) the state, the inbox and the socket were first there.
+  window.hotlineDesk = {pops: 0, renders: [], states: 0, inboxLoads: 0, transferLoads: 0,
+                        firstState: null, firstInbox: null, firstLive: null};
 
   function row(tbody, values) {
     const tr = tbody.insertRow();
@@ -54,6 +56,7 @@
       fetchPop(desk.current_call);      // a pop the socket could not send
     }
     window.hotlineDesk.states += 1;
+    if (window.hotlineDesk.firstState === null) window.hotlineDesk.firstState = performance.now();
     tick();
   }
   function tick() {
@@ -122,6 +125,10 @@
     $("order-result").dataset.orderId = "";
     $("save-order").disabled = false;
     for (const b of document.querySelectorAll("button.transfer")) b.disabled = false;
+    transfersOf = null;
+    $("transfer-rows").hidden = true;
+    document.querySelector("#transfer-rows tbody").replaceChildren();
+    H.text($("transfer-result"), "");
     H.text($("transcript"), "");
     window.hotlineDesk.pops += 1;
     window.hotlineDesk.renders.push({call: pop.call_id, drawn: Date.now() / 1000});
@@ -223,6 +230,44 @@
   });
 
   // -- transfers to the emergency centres ----------------------------------------------
+  // The call's transfer rows are re-read after each action and on each socket message
+  // while the call has one (a transfer's progress itself is not published).
+  const MODES = {blind: "直接转接", attended: "咨询转接", "three-way": "三方通话"};
+  const OUTCOMES = {requested: "已发起", consulting: "咨询中", connected: "已接通",
+                    completed: "已完成", cancelled: "已取消", busy: "对方忙",
+                    "no-answer": "无应答", failed: "失败", refused: "被拒绝"};
+  let transfersOf = null;     // the call whose transfer rows are shown
+  async function loadTransfers() {
+    if (!transfersOf) return;
+    const callId = transfersOf;
+    const res = await H.api("GET", "/api/calls/" + encodeURIComponent(callId) + "/transfers");
+    if (!res.ok || callId !== transfersOf) return;
+    const tbody = document.querySelector("#transfer-rows tbody");
+    tbody.replaceChildren();
+    for (const t of res.data.transfers) {
+      const tr = row(tbody, [t.target, MODES[t.mode] || t.mode, OUTCOMES[t.outcome] || t.outcome]);
+      tr.dataset.transfer = t.id;
+      tr.dataset.outcome = t.outcome;
+      const cell = tr.insertCell();
+      if (t.mode === "attended" && ["requested", "consulting"].includes(t.outcome)) {
+        cell.append(transferAction(t.id, "complete", "完成转接"),
+                    transferAction(t.id, "cancel", "取消"));
+      }
+    }
+    $("transfer-rows").hidden = !res.data.transfers.length;
+    window.hotlineDesk.transferLoads += 1;
+  }
+  function transferAction(id, action, label) {
+    const b = document.createElement("button");
+    b.type = "button"; b.className = "transfer-" + action; b.textContent = label;
+    b.addEventListener("click", async () => {
+      const res = await H.api("POST", "/api/transfers/" + id + "/" + action);
+      H.text($("transfer-result"), res.ok ? label + "：" + (OUTCOMES[res.data.outcome] ||
+        res.data.outcome) : (res.data && res.data.error));
+      await loadTransfers();
+    });
+    return b;
+  }
   for (const b of document.querySelectorAll("button.transfer")) {
     b.addEventListener("click", async () => {
       if (!call) return;
@@ -230,7 +275,56 @@
                               "/transfer", {target: b.dataset.target, mode: b.dataset.mode});
       H.text($("transfer-result"), res.ok ? "已转 " + res.data.target + "（" + b.textContent +
         "）" : (res.data && res.data.error));
+      transfersOf = call.call_id;
+      await loadTransfers();
     });
+  }
+
+  // -- the voice-message inbox (语音留言箱) ---------------------------------------------
+  // Read over HTTP on opening and whenever the socket says a message arrived or left.
+  async function loadInbox() {
+    const res = await H.api("GET", "/api/desk/voice-messages");
+    if (!res.ok) { H.text($("inbox-error"), res.data && res.data.error); return; }
+    const tbody = document.querySelector("#inbox-table tbody");
+    tbody.replaceChildren();
+    for (const m of res.data.messages) {
+      const tr = row(tbody, [m.line + (m.department ? "（" + m.department + "）" : ""),
+                             m.caller, when(m.left_at), m.transcript || "（尚无转写）"]);
+      tr.dataset.message = m.call_id;
+      tr.cells[3].className = "words";
+      const audio = document.createElement("audio");
+      audio.controls = true; audio.preload = "none"; audio.src = m.recording_url;
+      tr.insertCell().appendChild(audio);
+      const pick = document.createElement("select");
+      pick.className = "inbox-category";
+      for (const o of $("category").options) pick.add(new Option(o.textContent, o.value));
+      tr.insertCell().appendChild(pick);
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "inbox-convert"; b.textContent = "转为工单";
+      b.addEventListener("click", () => convert(m.call_id, pick.value, b));
+      tr.insertCell().appendChild(b);
+    }
+    const n = res.data.messages.length;
+    $("inbox-table").hidden = !n;
+    $("inbox-empty").hidden = !!n;
+    H.text($("inbox-count"), n ? n + " 条" : "");
+    window.hotlineDesk.inboxLoads += 1;
+    if (window.hotlineDesk.firstInbox === null) window.hotlineDesk.firstInbox = performance.now();
+  }
+  async function convert(callId, category, button) {
+    button.disabled = true;
+    H.text($("inbox-error"), "");
+    const res = await H.api("POST", "/api/desk/voice-messages/" + encodeURIComponent(callId) +
+                            "/order", {category: category});
+    if (res.ok) {
+      const r = res.data;
+      $("inbox-result").dataset.orderId = r.order_id;
+      H.text($("inbox-result"), r.created ? "留言已转为工单 #" + r.order_id :
+        "留言已关联到工单 #" + r.duplicate_of);
+    } else {
+      H.text($("inbox-error"), res.data && res.data.error);
+    }
+    await loadInbox();
   }
 
   // -- the live socket -----------------------------------------------------------------
@@ -238,13 +332,18 @@
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     const ws = new WebSocket(scheme + location.host + "/api/live");
-    ws.onopen = () => { retry = 1; H.text($("live-status"), "已连接"); };
+    ws.onopen = () => {
+      retry = 1; H.text($("live-status"), "已连接");
+      if (window.hotlineDesk.firstLive === null) window.hotlineDesk.firstLive = performance.now();
+    };
     ws.onmessage = (ev) => {
       const msg = JSON.parse(ev.data);
       if (msg.type === "pop") drawPop(msg.pop);
+      else if (msg.type === "voice_message") loadInbox();
       else if (msg.type === "figures") {
         clockOffset = msg.figures.at - Date.now() / 1000;
         refreshState();
+        loadTransfers();
       }
       else if (msg.type === "transcript" && call && msg.transcript.call_id === call.call_id) {
         H.text($("transcript"), msg.transcript.text || "");
@@ -273,5 +372,6 @@
   }
   loadMatters();
   refreshState();
+  loadInbox();
   connect();
 })();
