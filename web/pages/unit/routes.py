@@ -35,7 +35,7 @@ from hotline_core.workorders.portal import (
     unit_order,
     unit_orders,
 )
-from hotline_core.workorders.presets import SatisfactionLevel
+from hotline_core.workorders.presets import Category, ReplyPart, SatisfactionLevel
 from hotline_core.workorders.replies import PART_LABELS
 from hotline_core.workorders.views import event_view, order_view
 from web.access import roles
@@ -54,6 +54,9 @@ STATUS_LABELS = {
     Status.REVIEW_FORM: "待报审核反馈表", Status.CLOSED: "已办结"}
 LIGHT_LABELS = {Light.GREEN: "绿灯", Light.YELLOW: "黄灯", Light.RED: "红灯"}
 GRADES = ("A", "B", "C", "D")
+CATEGORY_LABELS = {
+    Category.CONSULT: "咨询", Category.HELP: "求助", Category.COMPLAINT: "投诉",
+    Category.REPORT: "举报", Category.SUGGESTION: "建议", Category.OTHER: "其他"}
 EVENT_LABELS = {
     "created": "受理", "dispatched": "派单", "signed_off": "签收", "returned": "退单",
     "extension_requested": "申请延期", "extension_approved": "延期同意",
@@ -147,6 +150,7 @@ async def unit_page(request: web.Request) -> web.Response:
         "filters": {"status": q.status.value if q.status else "",
                     "light": q.light.value if q.light else "", "grade": q.grade or ""},
         "status_labels": {s.value: label for s, label in STATUS_LABELS.items()},
+        "category_labels": {c.value: label for c, label in CATEGORY_LABELS.items()},
         "light_labels": {li.value: label for li, label in LIGHT_LABELS.items()},
         "grades": GRADES})
 
@@ -195,14 +199,18 @@ async def unit_order_page(request: web.Request) -> web.Response:
 
     data = await reading(request, work)
     rule = preset.reply
-    reply_parts = [(p.value, PART_LABELS[p], True) for p in sorted(rule.required_parts)]
-    reply_parts += [(p.value, PART_LABELS[p], False)
-                    for p in sorted(rule.parts_if_unresolved - rule.required_parts)]
+    # In the order a reply reads (the enum's), required first.
+    reply_parts = [(p.value, PART_LABELS[p], True) for p in ReplyPart
+                   if p in rule.required_parts]
+    reply_parts += [(p.value, PART_LABELS[p], False) for p in ReplyPart
+                    if p in rule.parts_if_unresolved - rule.required_parts]
     return render_page(request, "unit/order.html", person, {
         "title": f"工单 {oid}", "unit": who.unit, **data,
         "status_label": STATUS_LABELS.get(Status(data["order"]["status"]), ""),
         "light_labels": {li.value: label for li, label in LIGHT_LABELS.items()},
-        "event_labels": EVENT_LABELS, "reply_parts": reply_parts,
+        "event_labels": EVENT_LABELS,
+        "category_labels": {c.value: label for c, label in CATEGORY_LABELS.items()},
+        "reply_parts": reply_parts,
         "citizen_before_platform": rule.citizen_before_platform,
         "return_reason_required": preset.return_reason_required,
         "return_unit_required": preset.return_suggested_unit_required,
