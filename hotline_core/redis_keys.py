@@ -83,6 +83,10 @@ class AcdKeys:
         wait's divisor; the script keeps it)."""
         return f"{self.prefix}:sv:{skill}"
 
+    def logged_in(self, skill: str) -> str:
+        """Set of the agents with ``skill`` logged in, paused or not (the script keeps it)."""
+        return f"{self.prefix}:li:{skill}"
+
     @property
     def starving(self) -> str:
         """Zset of waiting calls by starvation due time (the script only)."""

@@ -37,8 +37,11 @@
 --                      rank here (place.lua), never a scan of the line
 --   :wpl:<skill>       zset priorities present among those
 --   :sv:<skill>        set of agents with the skill that serve (neither logged out nor
---                      paused): the estimated wait's divisor; kept by sync_serving for every
---                      agent whose state a run changed (AF.serving_skills: where it counts)
+--                      paused): the estimated wait's divisor
+--   :li:<skill>        set of agents with the skill logged in (paused too): is anyone there
+--                      to take a call of the line, or does it go to a voice message
+--                      (both kept by sync_serving for every agent whose state a run changed,
+--                      every agent on rematch; AF.serving_skills: the skills they count in)
 --   :waiting           zset all waiting calls by enqueue time
 --   :starve :ovf       zsets waiting calls by starvation / overflow due time
 --   :wrap              zset agents in wrap-up by wrap-up end
@@ -76,6 +79,7 @@ local RING = P .. ':ring'
 local function pkey(s, lv) return P .. ':wp:' .. s .. ':' .. lv end
 local function plkey(s) return P .. ':wpl:' .. s end
 local function svkey(s) return P .. ':sv:' .. s end
+local function likey(s) return P .. ':li:' .. s end
 local touched = {}  -- agent hash keys whose state this run set (sync_serving at the end)
 
 -- every change of an agent's state goes through here (the serving sets follow it)
@@ -84,20 +88,24 @@ local function set_agent(a, ...)
   touched[a] = true
 end
 
--- put agent hash key a into the serving set of each of its skills, or out of them
+-- put agent hash key a into the logged-in and serving sets of each of its skills, or out
 local function sync_serving(a)
   local st, sk, was = unpack(redis.call('HMGET', a, AF.state, AF.skills, AF.serving_skills))
   local id = string.sub(a, #P + 4)
-  local want, keep = {}, ''
-  if st and st ~= AS.logged_out and st ~= AS.paused and sk then
-    want, keep = cjson.decode(sk), sk
-  end
   if was and was ~= '' then
     for s, _ in pairs(cjson.decode(was)) do
-      if want[s] == nil then redis.call('SREM', svkey(s), id) end
+      redis.call('SREM', svkey(s), id)
+      redis.call('SREM', likey(s), id)
     end
   end
-  for s, _ in pairs(want) do redis.call('SADD', svkey(s), id) end
+  local keep = ''
+  if st and st ~= AS.logged_out and sk then
+    keep = sk
+    for s, _ in pairs(cjson.decode(sk)) do
+      redis.call('SADD', likey(s), id)
+      if st ~= AS.paused then redis.call('SADD', svkey(s), id) end
+    end
+  end
   redis.call('HSET', a, AF.serving_skills, keep)
 end
 
@@ -790,6 +798,7 @@ end
 local function op_rematch()
   local ready = {}
   for _, id in ipairs(redis.call('SMEMBERS', P .. ':agents')) do
+    touched[akey(id)] = true  -- the sets of every agent rebuilt (state kept from before them)
     local st, idle = unpack(redis.call('HMGET', akey(id), AF.state, AF.idle_since))
     if st == AS.ready then table.insert(ready, { tonumber(idle), id }) end
   end

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any, NamedTuple
 
@@ -213,6 +213,14 @@ class DistributionView:
         return Place(reading.ahead + 1, estimated_wait(
             reading.ahead, reading.serving, reading.talk_seconds,
             self._config.default_handle_seconds, self._config.wrapup_seconds))
+
+    async def anyone_logged_in(self, skills: Iterable[str]) -> bool:
+        """Is an agent with one of ``skills`` logged in (paused or not)? One count per
+        skill, never a read of every agent."""
+        pipe = self._redis.pipeline(transaction=False)
+        for skill in skills:
+            pipe.scard(self._keys.logged_in(skill))
+        return any(int(n) for n in await self._io(pipe.execute()))
 
     async def position(self, call_id: str) -> int | None:
         """1-based place of a waiting call among the calls of its skill queue (for the

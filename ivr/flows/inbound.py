@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from hotline_core.acd import AgentState, Distributor, WaitingCall
+from hotline_core.acd import Distributor, WaitingCall
 from hotline_core.acd.caller_flags import CallerPriority
 from hotline_core.acd.restriction import RestrictionList
 from hotline_core.call_records import Disposition
@@ -108,8 +108,8 @@ class InboundFlow:
         overflow = self.ctx.distributor.config.overflow.get(skills[0])
         if overflow is not None:
             wanted.add(overflow.fallback)
-        return any(a.state is not AgentState.LOGGED_OUT and wanted & set(a.skills)
-                   for a in await self.ctx.distributor.view.agents())
+        # one count per skill (issue 14: reading every agent on every call)
+        return await self.ctx.distributor.view.anyone_logged_in(sorted(wanted))
 
     async def _voice_message(self, session: AgiSession, call_id: str,
                              recording: str | None, line: str) -> None:

@@ -98,6 +98,30 @@ async def test_a_known_line_worked_out_by_hand(make: MakeDistributor, clock: Clo
     assert await redis.smembers(keys.serving("tax")) == {"a2", "a3"}
     assert await redis.zrange(keys.first_skill_queue("general", 0), 0, -1) == ["w4", "w6"]
     assert await redis.zrange(keys.first_skill_priorities("tax"), 0, -1) == ["0", "10"]
+    # logged in, paused or not (the inbound flow's "anyone there?"): a1 left, a5 paused
+    assert await redis.smembers(keys.logged_in("general")) == {"a2", "a4", "a5"}
+    assert await d.view.anyone_logged_in(["nobody-has-this", "tax"]) is True
+    assert await d.view.anyone_logged_in(["nobody-has-this"]) is False
+
+
+async def test_the_agent_sets_are_rebuilt_on_reconciliation(
+        make: MakeDistributor, redis: aioredis.Redis) -> None:
+    """State written before these sets existed (or lost) is counted again when the core
+    reconciles with Asterisk (``rebuild`` ends with ``rematch``, run at every AMI connect)."""
+    d, _ = make()
+    await d.agent_login("a1", {"general": 1, "tax": 1})
+    await d.agent_login("a2", {"general": 1})
+    await d.agent_pause("a2", "break")
+    await d.agent_login("a3", {"tax": 1})
+    await d.agent_logout("a3")
+    keys = d.names.acd
+    lost = [keys.serving(s) for s in ("general", "tax")] + [
+        keys.logged_in(s) for s in ("general", "tax")]
+    await redis.delete(*lost)
+    assert await d.view.anyone_logged_in(["general"]) is False   # what was lost
+    await d.rebuild([])
+    assert [await redis.smembers(k) for k in lost] == [
+        {"a1"}, {"a1"}, {"a1", "a2"}, {"a1"}]
 
 
 async def test_a_bound_fallen_due_since_the_last_run_is_applied(
