@@ -199,10 +199,12 @@ def add_user(session: Session, *, name: str, password: str, role: str, rules: Si
         raise UserError("unit: a unit handler needs its unit code", "unit")
     if the_role is not Role.UNIT and unit:
         raise UserError("unit: only unit handlers belong to a unit", "unit")
-    if the_role is Role.OPERATOR:
-        if not agent_id:
-            raise UserError("agent: an operator's web session is tied to its SIP "
-                            "extension: give the agent id from config/agents.toml", "agent")
+    if the_role is Role.OPERATOR and not agent_id:
+        raise UserError("agent: an operator's web session is tied to its SIP "
+                        "extension: give the agent id from config/agents.toml", "agent")
+    # A supervisor may be tied to a phone of the agent directory: the phone that rings
+    # when the supervisor listens, whispers or barges in (web/spy).
+    if the_role in (Role.OPERATOR, Role.SUPERVISOR) and agent_id:
         if known_agents is not None and agent_id not in known_agents:
             raise UserError(f"agent: no agent {agent_id!r} in the agent directory", "agent")
         taken = session.scalars(select(User).where(User.agent_id == agent_id)).first()
@@ -210,7 +212,8 @@ def add_user(session: Session, *, name: str, password: str, role: str, rules: Si
             raise UserError(f"agent: agent {agent_id!r} is already user {taken.name!r}",
                             "agent")
     elif agent_id:
-        raise UserError("agent: only operators are tied to an agent", "agent")
+        raise UserError("agent: only operators and supervisors are tied to a phone",
+                        "agent")
     user = User(name=key, display_name=display_name.strip()[:100], role=the_role.value,
                 unit=(unit or "").strip() or None, agent_id=agent_id or None,
                 password_hash=_HASHER.hash(password), disabled=False, failed_signins=0,

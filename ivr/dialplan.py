@@ -198,3 +198,6 @@ CALLBACK_LEG_PREFIX = "cb-"
 # Originate's ChannelId of an IVR campaign attempt: ``at-<attempt id>``; an agent-first
 # attempt (virtual hold, missed call) is ``cb-<attempt id>-<call id>`` (AMI and CDR only).
 ATTEMPT_LEG_PREFIX = "at-"
+# Originate's ChannelId of a supervisor's listen/whisper/barge leg: ``spy-<hex>`` (AMI only;
+# ivr/spy.py finds a phone's spy legs by it, the event bridge ignores them).
+SPY_LEG_PREFIX = "spy-"

@@ -59,6 +59,7 @@ from ivr.live_transcript import LiveTranscripts
 from ivr.reconcile import CdrReconciler
 from ivr.records import AsyncCallLog
 from ivr.resync import resync
+from ivr.spy import ChanSpy
 from ivr.transcription import TranscriptionTrigger
 from ivr.transfer import CentreIntake, TransferService
 from speech.keywords import load_keywords
@@ -91,6 +92,7 @@ from web.live.services import LIVE, LiveServices, pubsub_client
 from web.people import SIGNIN, SigninServices
 from web.restrictions.services import RESTRICTIONS, RestrictionServices
 from web.routes import ROUTE_MODULES
+from web.spy.services import SPY, SpyServices
 from web.transfers.services import TRANSFERS, TransferServices
 
 if TYPE_CHECKING:
@@ -267,6 +269,8 @@ class Core:
                     load_transfer_list(s.transfer_list_file, missing_ok=True))),
                 provide(SIGNIN, SigninServices(s.signin, cookie_key(s.state_dir), s.https,
                                                SigninGuard(self.redis, ns))),
+                provide(SPY, SpyServices(ChanSpy(self.ami, live), distributor,
+                                         {a.id: a for a in agents}, access)),
             ],
         )
         self.runner = web.AppRunner(app, access_log=None)

@@ -38,7 +38,8 @@ def add_user_command(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
     add.add_argument("--role", required=True, choices=sorted(users.ROLE_NAMES))
     add.add_argument("--unit", default=None, help="a unit handler's unit code")
     add.add_argument("--agent", default=None,
-                     help="an operator's agent id (SIP extension, config/agents.toml)")
+                     help="an operator's agent id (SIP extension, config/agents.toml); "
+                          "for a supervisor: the phone rung to listen in on calls")
     add.add_argument("--display-name", default="")
     passwd = verbs.add_parser("passwd", help="set a new password (ends the user's sessions, "
                                              "lifts a lock)")

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from hotline_core.acd import DistributionError
+from hotline_core.spy import SpyRefused, SpyUnavailable
 from hotline_core.users import UserError
 from hotline_core.workorders.csv_import import CsvImportError
 from hotline_core.workorders.desk import WorkOrderError
@@ -106,6 +107,8 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Exception], Mapped]] = {
     NotPending: _status(409),              # a knowledge-base entry not waiting for review
     DistributionError: _status(409),       # an agent state change the distributor refuses
     UserError: _fielded(422),              # a refused user or password change (its field)
+    SpyRefused: _status(409),              # a call that cannot be listened in on now
+    SpyUnavailable: _status(503),          # AMI down: the supervisor's phone cannot ring
 }
 
 

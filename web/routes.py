@@ -25,6 +25,7 @@ from web.pages.signin import routes as signin_page
 from web.pages.unit import routes as unit_page
 from web.pages.work import routes as work_pages
 from web.restrictions import routes as restrictions
+from web.spy import routes as spy
 from web.transfers import routes as transfers_routes
 from web.units import routes as units
 from web.worklists import routes as worklists
@@ -35,6 +36,6 @@ ROUTE_MODULES: tuple[RouteModule, ...] = (
     callers.register, workorders.register, kb.register, metrics.register, open311.register,
     openapi.register, call_figures.register, transfers_routes.register, campaigns.register,
     page_assets.register, signin_page.register, console_page.register, desk.register,
-    desk_page.register, units.register, unit_page.register,
+    desk_page.register, spy.register, units.register, unit_page.register,
     worklists.register, work_pages.register,
 )

@@ -132,6 +132,8 @@ def test_add_passwd_disable_list(config: Path) -> None:
     (("--role", "supervisor", "--unit", "x"), PASSWORD, "unit"),
     (("--role", "supervisor"), "short", "password"),
     (("--role", "supervisor"), "", "password"),
+    (("--role", "supervisor", "--agent", "9999"), PASSWORD, "agent"),  # not in agents.toml
+    (("--role", "dispatcher", "--agent", "1002"), PASSWORD, "agent"),  # no phone for them
 ])
 def test_bad_additions_are_refused_naming_what(config: Path, args: tuple[str, ...],
                                                stdin: str, named: str) -> None:
@@ -139,6 +141,20 @@ def test_bad_additions_are_refused_naming_what(config: Path, args: tuple[str, ..
     assert done.returncode == 2
     assert done.stderr.startswith(f"hotline: {named}"), done.stderr
     assert "someone" not in _users(config)
+
+
+def test_a_supervisor_is_tied_to_a_phone_of_its_own(config: Path) -> None:
+    """The phone rung for listen/whisper/barge (web/spy): from agents.toml, one person's."""
+    assert hotline(config, "user", "add", "op1", "--role", "operator", "--agent", "1001",
+                   stdin=PASSWORD + "\n").returncode == 0
+    done = hotline(config, "user", "add", "sup1", "--role", "supervisor", "--agent", "1001",
+                   stdin=PASSWORD + "\n")
+    assert done.returncode == 2 and "already user 'op1'" in done.stderr, done.stderr
+    done = hotline(config, "user", "add", "sup1", "--role", "supervisor", "--agent", "1005",
+                   stdin=PASSWORD + "\n")
+    assert done.returncode == 0, done.stderr
+    assert (_users(config)["sup1"].role, _users(config)["sup1"].agent_id) == ("supervisor",
+                                                                              "1005")
 
 
 def test_the_password_is_never_an_argument(config: Path) -> None:

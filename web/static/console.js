@@ -18,7 +18,7 @@
   let clockOffset = 0;
   let figuresAt = 0;          // server time of the last snapshot
   // For tests and the latency bench: how many snapshots were drawn, and when.
-  window.hotlineConsole = {figures: 0, agents: 0, renders: []};
+  window.hotlineConsole = {figures: 0, agents: 0, lights: 0, renders: []};
 
   const now = () => Date.now() / 1000 + clockOffset;
   function duration(seconds) {
@@ -110,6 +110,13 @@
       if (a.state !== "logged_out") {
         acts.append(actionButton("签出", () => act(a.agent_id, "logout")));
       }
+      if (a.state === "on_call" && a.current_call) {
+        for (const [mode, label] of SPY_MODES) {
+          const b = actionButton(label, () => spy(a.current_call, mode));
+          b.className = "spy spy-" + mode;
+          acts.append(b);
+        }
+      }
     }
     window.hotlineConsole.agents += 1;
   }
@@ -122,6 +129,72 @@
         ((res.data && res.data.error) || "");
     }
     refreshAgents();
+  }
+
+  // -- listen, whisper, barge: the supervisor's own phone rings into the call ----------
+  const SPY_MODES = [["listen", "监听"], ["whisper", "密语"], ["barge", "强插"]];
+  const spyStatus = document.getElementById("spy-status");
+  async function spy(call, mode) {
+    actionError.textContent = "";
+    const res = await H.api("POST", "/api/calls/" + encodeURIComponent(call) + "/spy",
+                            {mode: mode});
+    if (!res.ok) {
+      actionError.textContent = "监听失败（" + res.status + "）：" +
+        ((res.data && res.data.error) || "");
+      return;
+    }
+    const label = SPY_MODES.find((m) => m[0] === mode)[1];
+    spyStatus.replaceChildren();
+    H.text(spyStatus, label + "：您的电话 " + res.data.phone + " 正在振铃，接起后加入坐席 " +
+           res.data.agent_id + " 的通话 " + call + " ");
+    spyStatus.dataset.mode = mode;
+    spyStatus.dataset.call = call;
+    spyStatus.append(actionButton("结束监听", async () => {
+      const done = await H.api("DELETE", "/api/calls/" + encodeURIComponent(call) + "/spy");
+      spyStatus.replaceChildren();
+      spyStatus.dataset.mode = "";
+      H.text(spyStatus, done.ok ? "已结束监听" : "结束失败（" + done.status + "）");
+    }));
+  }
+
+  // -- work-order lights per unit (工单亮灯), counted per lead unit -------------------
+  const lightsBody = document.querySelector("#lights tbody");
+  let lightsLoaded = 0;
+  async function loadLights() {
+    lightsLoaded = Date.now();
+    const res = await H.api("GET", "/api/supervision/lights");
+    if (!res.ok) {
+      H.text(document.getElementById("lights-status"), "读取失败（" + res.status + "）");
+      return;
+    }
+    const units = {};
+    for (const l of res.data.lights) {
+      const unit = l.lead_unit || "（未派）";
+      const u = units[unit] || (units[unit] = {green: 0, yellow: 0, red: 0});
+      u[l.light] += 1;
+    }
+    lightsBody.replaceChildren();
+    for (const unit of Object.keys(units).sort()) {
+      const u = units[unit];
+      const row = lightsBody.insertRow();
+      row.dataset.unit = unit;
+      cell(row, unit);
+      cell(row, u.green, "light-green");
+      cell(row, u.yellow, "light-yellow" + (u.yellow ? " light-some" : ""));
+      cell(row, u.red, "light-red" + (u.red ? " light-some" : ""));
+      cell(row, u.green + u.yellow + u.red, "light-total");
+    }
+    H.text(document.getElementById("lights-status"),
+           "更新于 " + new Date().toLocaleTimeString("zh-CN", {hour12: false}));
+    window.hotlineConsole.lights += 1;
+  }
+  // Lights change with orders and with time, neither of which the socket announces: a
+  // socket message re-reads them, at most once every 10 s (a later message waits its turn).
+  let lightsTimer = null;
+  function lightsMaybe() {
+    if (lightsTimer !== null) return;
+    const wait = Math.max(0, lightsLoaded + 10000 - Date.now());
+    lightsTimer = setTimeout(() => { lightsTimer = null; loadLights(); }, wait);
   }
 
   // -- ticking waits -------------------------------------------------------------------
@@ -160,6 +233,7 @@
         drawFigures(msg.figures);
         refreshAgents();
         chartMaybe();
+        lightsMaybe();
       } else if (msg.type === "alert") {
         drawAlert(msg.alert);
       }
@@ -231,6 +305,7 @@
 
   window.addEventListener("resize", () => chart && chart.resize());
   loadChart();
+  loadLights();
   refreshAgents();
   connect();
 })();
