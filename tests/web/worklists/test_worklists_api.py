@@ -215,3 +215,45 @@ async def test_quality_check_and_callback_list(tmp_path: Path, redis_url: str) -
             oid, 86400, True)
         assert row["callback_due_at"] == "2026-06-09T09:00:00+08:00"
         assert row["automated"] == ""   # no dialer in this composition: nothing queued yet
+
+
+# Who may open which page (R-SEATS groups; supervisors oversee every list).
+MAY_OPEN = {
+    "dispatcher": {"dispatch", "monitoring"}, "quality": {"quality"},
+    "callback": {"callback"}, "unit": set(),
+    "supervisor": {"dispatch", "quality", "callback", "monitoring", "supervision"},
+}
+TITLES = {"dispatch": "派单工作台", "quality": "质检工作台", "callback": "回访工作台",
+          "monitoring": "工单监测池", "supervision": "督办工作台"}
+
+
+async def test_worklist_pages_need_a_signed_in_person_of_their_role(
+        tmp_path: Path, redis_url: str) -> None:
+    async with composed(tmp_path, redis_url) as app:
+        base = str(app.client.make_url("")).rstrip("/")
+        for role in MAY_OPEN:
+            add_user(app.maker, f"p-{role}", role,
+                     unit="dept-housing" if role == "unit" else None)
+        async with aiohttp.ClientSession() as anon:
+            for page in TITLES:
+                async with anon.get(f"{base}/work/{page}", allow_redirects=False) as resp:
+                    assert resp.status == 302
+                    assert resp.headers["Location"] == f"/signin?next=/work/{page}"
+        # A bearer token is for machines: the page asks it to sign in too.
+        resp = await app.client.get("/work/supervision", headers={
+            "Authorization": "Bearer tok-supervisor"}, allow_redirects=False)
+        assert resp.status == 302
+        for role, pages in MAY_OPEN.items():
+            jar = aiohttp.CookieJar(unsafe=True)
+            async with aiohttp.ClientSession(cookie_jar=jar) as http:
+                async with http.post(f"{base}/api/session", json={
+                        "user": f"p-{role}", "password": DEFAULT_PASSWORD}) as resp:
+                    assert resp.status == 200
+                for page, title in TITLES.items():
+                    async with http.get(f"{base}/work/{page}",
+                                        allow_redirects=False) as resp:
+                        html = await resp.text()
+                    assert resp.status == (200 if page in pages else 403), (role, page)
+                    if page in pages:
+                        assert title in html and 'lang="zh-CN"' in html
+                        assert f'data-list="{page}"' in html
