@@ -153,34 +153,69 @@ def reports_csv(reports: Iterable[UnitReport]) -> str:
     return out.getvalue()
 
 
+# Families with Chinese glyphs, preferred first (fonts-noto-cjk is installed by provision).
+CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC",
+                "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback")
+
+
+def cjk_family() -> str | None:
+    """A font family with Chinese glyphs that matplotlib can use, or None.
+
+    matplotlib caches its font list the first time it runs; a CJK font installed after
+    that (provision installs fonts-noto-cjk) is not in the cache, so the system's CJK font
+    files are added when no known family is listed."""
+    from matplotlib import font_manager
+
+    def listed() -> str | None:
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((n for n in CJK_FAMILIES if n in names), None)
+
+    found = listed()
+    if found is None:
+        for path in font_manager.findSystemFonts():
+            lowered = path.lower()
+            if "cjk" in lowered or "wqy" in lowered or "droidsansfallback" in lowered:
+                font_manager.fontManager.addfont(path)
+        found = listed()
+    return found
+
+
 def reports_png(reports: list[UnitReport], title: str) -> bytes:
-    """Grouped bars of the three rates per unit and the score line (matplotlib, Agg)."""
+    """Grouped bars of the three rates per unit and the score line (matplotlib, Agg), with
+    the units' Chinese names and Chinese labels (a CJK font, :func:`cjk_family`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    units = [r.unit for r in reports]
-    xs = range(len(units))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(units) + 2), 4.5), dpi=100)
-    for offset, label, values in (
-        (-0.27, "response %", [r.rates.response.value for r in reports]),
-        (0.0, "completion %", [r.rates.completion.value for r in reports]),
-        (0.27, "satisfaction %", [r.rates.satisfaction.value for r in reports]),
-    ):
-        ax.bar([x + offset for x in xs], [100 * (v if v is not None else 0) for v in values],
-               width=0.27, label=label)
-    ax.plot(list(xs), [r.score.total for r in reports], "k.-", label="score /100")
-    ax.set_xticks(list(xs))
-    # Unit codes, not Chinese names: the Agg default font has no CJK glyphs.
-    ax.set_xticklabels(units, rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(0, 105)
-    ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
+    family = cjk_family()
+    # Without a CJK font the names would be empty boxes: fall back to the unit codes.
+    labels = [r.name if family else r.unit for r in reports]
+    font = {"family": [family, "sans-serif"]} if family else {}
+    xs = range(len(labels))
+    with plt.rc_context({"font.family": font.get("family", ["sans-serif"])}):
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(labels) + 2), 4.5), dpi=100)
+        for offset, label, values in (
+            (-0.27, "响应率 %" if family else "response %",
+             [r.rates.response.value for r in reports]),
+            (0.0, "办结率 %" if family else "completion %",
+             [r.rates.completion.value for r in reports]),
+            (0.27, "满意率 %" if family else "satisfaction %",
+             [r.rates.satisfaction.value for r in reports]),
+        ):
+            ax.bar([x + offset for x in xs],
+                   [100 * (v if v is not None else 0) for v in values], width=0.27, label=label)
+        ax.plot(list(xs), [r.score.total for r in reports], "k.-",
+                label="得分 /100" if family else "score /100")
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+        ax.set_ylim(0, 105)
+        ax.set_title(title)
+        ax.legend(fontsize=8, loc="lower right")
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
     return buf.getvalue()
 
 

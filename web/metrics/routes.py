@@ -4,14 +4,19 @@ CSV or PNG, and hot topics. A unit user sees only its own row."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline_core.access import Role
 from hotline_core.clock import start_of_day
+from hotline_core.workorders import deductions
+from hotline_core.workorders.deductions import DeductionError, UnitDeduction
 from hotline_core.workorders.metrics import Rate
+from hotline_core.workorders.model import Unit
+from hotline_core.workorders.presets import DeductionKind, Preset
 from hotline_core.workorders.reports import (
     UnitReport,
     hot_topics,
@@ -19,23 +24,32 @@ from hotline_core.workorders.reports import (
     reports_png,
     unit_reports,
 )
-from web.api import Routes, read_query, reply
-from web.db import in_transaction
+from hotline_core.workorders.rising import ALPHA, MIN_COUNT, rising_issues
+from web.access import roles
+from web.api import Routes, read_body, read_query, reply
+from web.db import in_transaction, reading
 from web.errors import json_error
 from web.keys import DESK_MISSING, WORKORDERS, need
 from web.metrics.schemas import (
+    DeductionBody,
+    DeductionList,
+    DeductionOut,
     HotOut,
     HotQuery,
     PeriodQuery,
     RateOut,
+    RisingList,
+    RisingOut,
+    RisingQuery,
     ScoreOut,
     TopicOut,
     UnitRowOut,
     UnitsCsv,
     UnitsOut,
     UnitsPng,
+    WithdrawBody,
 )
-from web.requests import principal
+from web.requests import ascii_id, principal
 
 routes = Routes(tag="metrics")
 
@@ -50,6 +64,10 @@ def _bounds(q: PeriodQuery) -> tuple[date, date]:
     if start.day != 1:
         raise json_error(422, "start: a month starts on its 1st day", field="start")
     return start, (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def svc_zone(request: web.Request) -> tzinfo:
+    return need(request, WORKORDERS, DESK_MISSING).desk.zone
 
 
 def _rate(r: Rate) -> RateOut:
@@ -104,7 +122,9 @@ async def units_csv(request: web.Request) -> web.Response:
 async def units_png(request: web.Request) -> web.Response:
     """The same as a PNG chart."""
     kind, start, _end, rows = await _reports(request)
-    title = f"12345 {kind} report from {start.date().isoformat()}"
+    local = start.astimezone(svc_zone(request))
+    title = (f"12345 热线 {local:%Y年%m月} 考核" if kind == "month"
+             else f"12345 热线 {local:%Y-%m-%d} 起一周考核")
     # Rendering takes tens of milliseconds: keep it off the event loop.
     png = await asyncio.to_thread(reports_png, rows, title)
     return web.Response(body=png, content_type="image/png")
@@ -123,6 +143,119 @@ async def hot(request: web.Request) -> web.Response:
     topics = await in_transaction(request, lambda s: hot_topics(s, start, end, q.top))
     return reply(HotOut(start=start.isoformat(), end=end.isoformat(), topics=[
         TopicOut(matter=t.matter, count=t.count, previous=t.previous) for t in topics]))
+
+
+# ---- deductions a supervisor enters (人工减分), audited --------------------------------------
+KIND_LABELS = {DeductionKind.SHIRKING: "推诿不办",
+               DeductionKind.FIRST_RESPONSIBILITY_BREACH: "不遵守首接负责制",
+               DeductionKind.DOUBLE_FEEDBACK_MISSING: "不落实双反馈制"}
+
+
+def _deduction(d: UnitDeduction, names: dict[str, str], preset: Preset,
+               zone: tzinfo) -> DeductionOut:
+    kind = DeductionKind(d.kind)
+
+    def when(v: datetime | None) -> str | None:
+        return v.astimezone(zone).isoformat() if v is not None else None
+
+    return DeductionOut(
+        id=d.id, unit=d.unit_code, unit_name=names.get(d.unit_code, d.unit_code),
+        kind=d.kind, kind_label=KIND_LABELS.get(kind, d.kind),
+        points=preset.metrics.deductions.get(kind, 0.0),
+        occurred_at=when(d.occurred_at) or "", order_id=d.order_id, reason=d.reason,
+        entered_by=d.entered_by, entered_at=when(d.entered_at) or "",
+        withdrawn_at=when(d.withdrawn_at), withdrawn_by=d.withdrawn_by,
+        withdraw_reason=d.withdraw_reason)
+
+
+def _refused(exc: DeductionError) -> web.HTTPException:
+    return json_error(exc.status, str(exc), field=exc.field)
+
+
+@routes.get("/api/metrics/deductions", query=PeriodQuery, response=DeductionList,
+            access=roles(Role.SUPERVISOR, Role.UNIT))
+async def list_deductions(request: web.Request) -> web.Response:
+    """Deductions entered in a period, withdrawn ones too (audit); a unit sees its own."""
+    svc = need(request, WORKORDERS, DESK_MISSING)
+    who = principal(request, svc.access)
+    q = read_query(request, PeriodQuery)
+    first, after = _bounds(q)
+    zone = svc.desk.zone
+    start, end = start_of_day(first, zone), start_of_day(after, zone)
+    unit = who.unit if who.role is Role.UNIT else None
+
+    def work(session: Session) -> DeductionList:
+        names = dict(session.execute(select(Unit.code, Unit.name)).all())
+        return DeductionList(start=start.isoformat(), end=end.isoformat(), deductions=[
+            _deduction(d, names, svc.desk.preset, zone)
+            for d in deductions.listed(session, start, end, unit)])
+
+    return reply(await reading(request, work))
+
+
+@routes.post("/api/metrics/deductions", body=DeductionBody, response=DeductionOut,
+             status=201, access=roles(Role.SUPERVISOR))
+async def enter_deduction(request: web.Request) -> web.Response:
+    """Enter a deduction against a unit with a reason (推诿, 首接负责, 双反馈)."""
+    svc = need(request, WORKORDERS, DESK_MISSING)
+    who = principal(request, svc.access)
+    body = await read_body(request, DeductionBody)
+    zone = svc.desk.zone
+    new = deductions.NewDeduction(
+        unit=body.unit, kind=body.kind, reason=body.reason, order_id=body.order_id,
+        occurred_at=start_of_day(date.fromisoformat(body.occurred_on), zone))
+
+    def work(session: Session) -> DeductionOut:
+        try:
+            row = deductions.enter(session, svc.desk.preset, new, who.name, svc.desk.now())
+        except DeductionError as exc:
+            raise _refused(exc) from None
+        names = dict(session.execute(select(Unit.code, Unit.name)).all())
+        return _deduction(row, names, svc.desk.preset, zone)
+
+    return reply(await in_transaction(request, work), status=201)
+
+
+@routes.post("/api/metrics/deductions/{deduction_id}/withdraw", body=WithdrawBody,
+             response=DeductionOut, access=roles(Role.SUPERVISOR))
+async def withdraw_deduction(request: web.Request) -> web.Response:
+    """Withdraw a deduction with a reason (撤销); it stays in the audit, counting no more."""
+    svc = need(request, WORKORDERS, DESK_MISSING)
+    who = principal(request, svc.access)
+    deduction_id = ascii_id(request.match_info["deduction_id"])
+    if deduction_id is None:
+        raise json_error(404, "no such deduction: the id is a positive whole number",
+                         field="deduction_id")
+    body = await read_body(request, WithdrawBody)
+
+    def work(session: Session) -> DeductionOut:
+        try:
+            row = deductions.withdraw(session, deduction_id, body.reason, who.name,
+                                      svc.desk.now())
+        except DeductionError as exc:
+            raise _refused(exc) from None
+        names = dict(session.execute(select(Unit.code, Unit.name)).all())
+        return _deduction(row, names, svc.desk.preset, svc.desk.zone)
+
+    return reply(await in_transaction(request, work))
+
+
+@routes.get("/api/metrics/rising", query=RisingQuery, response=RisingList,
+            access=roles(Role.SUPERVISOR, Role.DISPATCHER))
+async def rising(request: web.Request) -> web.Response:
+    """Rising matters and places of a week against the week before (未诉先办预警)."""
+    svc = need(request, WORKORDERS, DESK_MISSING)
+    q = read_query(request, RisingQuery)
+    first = date.fromisoformat(q.start)
+    if first.weekday() != 0:
+        raise json_error(422, "start: a week starts on a Monday", field="start")
+    start = start_of_day(first, svc.desk.zone)
+    found = await reading(request, lambda s: rising_issues(s, start))
+    return reply(RisingList(
+        start=start.isoformat(), end=(start + timedelta(days=7)).isoformat(),
+        alpha=float(ALPHA), min_count=MIN_COUNT, rising=[RisingOut(
+            kind=r.kind, name=r.name, this_week=r.this_week, last_week=r.last_week,
+            p_value=r.p_value) for r in found]))
 
 
 register = routes.register
