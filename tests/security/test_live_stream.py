@@ -178,8 +178,9 @@ async def test_pubsub_connections_do_not_come_from_the_calls_pool(
         for _ in range(sockets):
             await stack.enter_async_context(_socket(app, f"token={TOKENS['supervisor']}"))
         subscribed = await _subscribed_clients(app.redis)
-        # Every subscribed connection on the server is one of the live client's (three
-        # channels each); none is named as the calls' client.
+        # Every subscribed connection on the server is one of the live client's (four
+        # channels each: events, alerts, transcripts, voice messages); none is named as the
+        # calls' client.
         mine = [s for s in subscribed if s[0] == live_api.PUBSUB_CLIENT_NAME]
-        assert mine == [(live_api.PUBSUB_CLIENT_NAME, 3)] * sockets
+        assert mine == [(live_api.PUBSUB_CLIENT_NAME, 4)] * sockets
         assert all(name != "hotline-calls" for name, _ in subscribed)
