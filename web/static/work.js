@@ -152,8 +152,14 @@
     const level = el("select", {name: "level"});
     level.append(document.getElementById("levels").content.cloneNode(true));
     const comment = el("input", {name: "comment", placeholder: "群众意见", maxlength: "500"});
+    const number = el("span", {class: "number muted"}, o.caller_number);
+    // The list masks the number; the order's detail shows it whole to callback staff.
+    const show = el("button", {type: "button", class: "show-number", onclick: async () => {
+      const res = await api("GET", `/api/workorders/${o.id}`);
+      if (res.ok) { number.textContent = res.data.caller_number || "（无号码）"; show.remove(); }
+    }}, "显示号码");
     return el("tr", {"data-order": o.id}, orderCell(o),
-      el("td", {}, o.lead_unit, el("br"), el("span", {class: "muted"}, o.caller_number)),
+      el("td", {}, o.lead_unit, el("br"), number, " ", show),
       el("td", {}, when(c.callback_due_at)), el("td", {class: "left"}, left(c.seconds_left)),
       el("td", {class: "automated"}, c.automated || "未开始", el("br"),
         el("span", {class: "muted"}, c.automated_detail)),

@@ -3,7 +3,8 @@ app (no telephony is involved): a quality checker lands on /work/quality, sees t
 with its parts and the automatic check's verdict, cannot send it back without a reason,
 sends it back with one (the order returns to the unit, which replies again), and approves
 the new reply; a dispatcher finds a ledger order (挂账, grade C) in the monitoring pool
-with its criteria.
+with its criteria; a callback worker sees the citizen's number masked in the list and
+whole on request.
 
 Orders are built through the desk with the composed desk's clock (Monday 2026-06-08
 09:00); 道路破损 goes to dept-transport (config/responsibility_list.sample.csv)."""
@@ -26,6 +27,7 @@ from tests.security.composed import composed
 OPERATOR = Principal("op", Role.OPERATOR)
 DISPATCHER = Principal("disp", Role.DISPATCHER)
 TRANSPORT = Principal("transport", Role.UNIT, "dept-transport")
+CITIZEN = "13700000000"        # masked 137****0000 (first 3, last 4)
 REPLY = ReplyDraft({ReplyPart.RESPONSE: "已派人现场查看。",
                     ReplyPart.RESULT: "已安排养护队修补路面。现场已恢复通行。"})
 
@@ -41,7 +43,7 @@ async def test_quality_check_and_monitoring_pages(tmp_path: Path, redis_url: str
         with app.maker.begin() as s:
             replied = desk.create_order(s, cfg, OPERATOR, Intake(
                 channel="web", category=Category.HELP, description="路面塌陷",
-                matter="道路破损")).order.id
+                matter="道路破损", caller_number=CITIZEN)).order.id
             desk.dispatch(s, cfg, DISPATCHER, replied)
             desk.sign_off(s, cfg, TRANSPORT, replied)
             assert desk.reply(s, cfg, TRANSPORT, replied, REPLY).accepted
@@ -76,9 +78,16 @@ async def test_quality_check_and_monitoring_pages(tmp_path: Path, redis_url: str
         await screenshot(page, "worklist-quality")
         await page.click(f"{row} button.approve")
         await page.wait_for_selector(row, state="detached")
-        status, lists = await app.json("GET", "/api/worklists/callback", "callback")
-        assert [(o["order"]["id"], o["quality_approved"]) for o in lists["orders"]] == [
-            (replied, True)]
+        # The callback worker: the number masked in the list, whole on request (the
+        # order's detail, callback staff only), to call the citizen by hand.
+        add_user(app.maker, "cb1", "callback")
+        cb = await new_page(browser)
+        await sign_in_page(cb, base, "cb1", DEFAULT_PASSWORD)
+        await cb.wait_for_url(f"{base}/work/callback")
+        call_row = f'#callbacks tr[data-order="{replied}"]'
+        await cb.wait_for_selector(f"{call_row} .number:text-is('137****0000')")
+        await cb.click(f"{call_row} button.show-number")
+        await cb.wait_for_selector(f"{call_row} .number:text-is('{CITIZEN}')")
         # The dispatcher's monitoring pool: the ledger order, grade C, with its criteria.
         pool = await new_page(browser)
         await sign_in_page(pool, base, "disp1", DEFAULT_PASSWORD)
