@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from testkit import processes
 from testkit.stack import Agent, HotlineStack, free_udp_port
 
 pytestmark = pytest.mark.e2e
@@ -41,18 +42,61 @@ reference_header = "X-Centre-Reference"
 """
 
 
-@pytest.fixture
-def stacks() -> Iterator[list[HotlineStack]]:
-    made: list[HotlineStack] = []
-    yield made
-    for stack in made:
+# Agents of the module's one stack; only those a test logs in are offered calls.
+AGENTS = ("1001", "1002")
+REFER_AGENT = "1003"        # its phone answers, then presses its own transfer key (REFER)
+
+
+@pytest.fixture(scope="module")
+def centre_port() -> int:
+    return free_udp_port()
+
+
+@pytest.fixture(scope="module")
+def shared(centre_port: int) -> Iterator[HotlineStack]:
+    """One stack for the module (a stack per test cost ~7 s more each); ``hl`` resets it."""
+    stack = HotlineStack(agents=[*(Agent(a, {"general": 1}) for a in AGENTS),
+                                 Agent(REFER_AGENT, {"general": 1}, scenario="agent_refer.xml")],
+                         centres=_centres(centre_port)).start()
+    try:
+        yield stack
+    finally:
         stack.stop()
 
 
-def _start(made: list[HotlineStack], agents: list[Agent], centre_port: int) -> HotlineStack:
-    stack = HotlineStack(agents=agents, centres=_centres(centre_port))
-    made.append(stack)
-    return stack.start()
+@pytest.fixture
+def hl(shared: HotlineStack) -> Iterator[HotlineStack]:
+    """The module's stack as a fresh one would be: no call up, nobody waiting, every agent
+    logged out, no centre phone and no centre message log."""
+    yield shared
+    _reset(shared)
+
+
+def _reset(hl: HotlineStack) -> None:
+    processes.stop(hl.phones.pop("centre119", None))
+    assert hl.asterisk is not None
+    hl.asterisk.cli("channel request hangup all")   # only after a failed test is one left
+    for agent in hl.agents:
+        hl.api("POST", f"/api/agents/{agent.id}/logout", {})   # settled below
+    deadline = time.monotonic() + 30
+    while not (hl.asterisk.cli("core show channels concise").strip() == ""
+               and _waiting_now(hl) == 0
+               and all(a["state"] == "logged_out" for a in _agent_list(hl))):
+        assert time.monotonic() < deadline, "the stack did not settle between tests"
+        time.sleep(0.2)
+    (hl.spec.host_dir / "sipp" / "phone-centre119-messages.log").unlink(missing_ok=True)
+
+
+def _waiting_now(hl: HotlineStack) -> int:
+    return sum(f["waiting"] for f in hl.api("GET", "/api/queues")["lines"].values())
+
+
+def _agent_list(hl: HotlineStack) -> list[dict[str, Any]]:
+    return list(hl.api("GET", "/api/agents")["agents"])
+
+
+async def _agents(hl: HotlineStack) -> dict[str, dict[str, Any]]:
+    return {a["agent_id"]: a for a in await asyncio.to_thread(_agent_list, hl)}
 
 
 def _centre(hl: HotlineStack, port: int, scenario: str) -> subprocess.Popen[bytes]:
@@ -100,9 +144,7 @@ def _invites(messages: str) -> list[str]:
 
 
 async def test_blind_transfer_reaches_the_centre_with_the_citizens_number(
-        stacks: list[HotlineStack]) -> None:
-    centre_port = free_udp_port()
-    hl = _start(stacks, [Agent("1001", {"general": 1})], centre_port)
+        hl: HotlineStack, centre_port: int) -> None:
     _centre(hl, centre_port, "agent.xml")   # answers after 300 ms, waits for BYE
     hl.login("1001")
     citizen = asyncio.create_task(hl.call("12345", "13800138501", talk_ms=14000))
@@ -115,7 +157,7 @@ async def test_blind_transfer_reaches_the_centre_with_the_citizens_number(
     rows = await _transfers(hl, call["id"], lambda r: r["outcome"] == "connected")
     assert rows[-1]["answered_at"] is not None
     # The agent's part is over once the centre has the citizen.
-    agents = {a["agent_id"]: a for a in (await hl.aapi("GET", "/api/agents"))["agents"]}
+    agents = await _agents(hl)
     assert agents["1001"]["state"] == "ready"
 
     result = await citizen
@@ -131,9 +173,7 @@ async def test_blind_transfer_reaches_the_centre_with_the_citizens_number(
 
 
 async def test_busy_centre_gives_the_citizen_back_to_the_agent(
-        stacks: list[HotlineStack]) -> None:
-    centre_port = free_udp_port()
-    hl = _start(stacks, [Agent("1001", {"general": 1})], centre_port)
+        hl: HotlineStack, centre_port: int) -> None:
     _centre(hl, centre_port, "centre_busy.xml")
     hl.login("1001")
     citizen = asyncio.create_task(hl.call("12345", "13800138502", talk_ms=16000))
@@ -156,7 +196,7 @@ async def test_busy_centre_gives_the_citizen_back_to_the_agent(
         await asyncio.sleep(0.2)
     else:
         raise AssertionError(f"agent 1001 never had the citizen back: {channels}")
-    agents = {a["agent_id"]: a for a in (await hl.aapi("GET", "/api/agents"))["agents"]}
+    agents = await _agents(hl)
     assert agents["1001"]["state"] == "on_call"
     assert agents["1001"]["current_call"] == call["id"]
     result = await citizen
@@ -165,27 +205,21 @@ async def test_busy_centre_gives_the_citizen_back_to_the_agent(
 
 
 async def test_refer_from_the_agents_phone_does_not_drop_the_citizen(
-        stacks: list[HotlineStack]) -> None:
-    centre_port = free_udp_port()
-    hl = _start(stacks, [Agent("1001", {"general": 1}, scenario="agent_refer.xml")],
-                centre_port)
+        hl: HotlineStack, centre_port: int) -> None:
     _centre(hl, centre_port, "agent.xml")
-    hl.login("1001")
+    hl.login(REFER_AGENT)
     result = await hl.call("12345", "13800138503", talk_ms=6000)
     assert result.ok, result.output[:1500]       # the citizen hung up, not the platform
     call = await hl.wait_call(lambda c: c["caller"].endswith("8503") and c["ended_at"])
-    assert call["disposition"] == "answered" and call["agent_id"] == "1001"
+    assert call["disposition"] == "answered" and call["agent_id"] == REFER_AGENT
     # The REFER was refused, the phone said so in its log, nothing reached the centre.
     assert _invites(_centre_messages(hl)) == []
-    phone_errors = hl.phone_log("1001")
+    phone_errors = hl.phone_log(REFER_AGENT)
     assert "Aborting" not in phone_errors, phone_errors[-2000:]
 
 
 async def test_transfer_refuses_anonymous_other_roles_other_agents_and_bad_input(
-        stacks: list[HotlineStack]) -> None:
-    centre_port = free_udp_port()
-    hl = _start(stacks, [Agent("1001", {"general": 1}), Agent("1002", {"general": 1})],
-                centre_port)
+        hl: HotlineStack) -> None:
     hl.login("1001")
     citizen = asyncio.create_task(hl.call("12345", "13800138504", talk_ms=8000))
     call = await _answered_call(hl, "8504")
@@ -209,9 +243,7 @@ async def test_transfer_refuses_anonymous_other_roles_other_agents_and_bad_input
 
 
 async def test_centre_trunk_call_is_answered_before_earlier_callers_and_keeps_its_reference(
-        stacks: list[HotlineStack]) -> None:
-    centre_port = free_udp_port()
-    hl = _start(stacks, [Agent("1001", {"general": 1})], centre_port)
+        hl: HotlineStack) -> None:
     hl.login("1001")
     first = asyncio.create_task(hl.call("12345", "13800138510", talk_ms=14000))
     await _answered_call(hl, "8510")
@@ -280,9 +312,7 @@ async def _conference_of(hl: HotlineStack, call_id: str, prefixes: list[str],
 
 
 async def test_three_way_call_keeps_citizen_and_centre_when_the_agent_leaves(
-        stacks: list[HotlineStack]) -> None:
-    centre_port = free_udp_port()
-    hl = _start(stacks, [Agent("1001", {"general": 1})], centre_port)
+        hl: HotlineStack, centre_port: int) -> None:
     _centre(hl, centre_port, "agent.xml")
     hl.login("1001")
     citizen = asyncio.create_task(hl.call("12345", "13800138520", talk_ms=16000))
@@ -306,7 +336,7 @@ async def test_three_way_call_keeps_citizen_and_centre_when_the_agent_leaves(
     await _conference_of(hl, call["id"], ["PJSIP/carrier", "PJSIP/centre-119"])
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        agents = {a["agent_id"]: a for a in (await hl.aapi("GET", "/api/agents"))["agents"]}
+        agents = await _agents(hl)
         if agents["1001"]["state"] == "ready":
             break
         await asyncio.sleep(0.2)
@@ -318,10 +348,7 @@ async def test_three_way_call_keeps_citizen_and_centre_when_the_agent_leaves(
 
 
 async def test_attended_transfer_consults_then_cancels_then_completes(
-        stacks: list[HotlineStack]) -> None:
-    centre_port = free_udp_port()
-    hl = _start(stacks, [Agent("1001", {"general": 1}), Agent("1002", {"general": 1})],
-                centre_port)
+        hl: HotlineStack, centre_port: int) -> None:
     _centre(hl, centre_port, "agent.xml")
     hl.login("1001")
     citizen = asyncio.create_task(hl.call("12345", "13800138530", talk_ms=30000))
@@ -363,10 +390,7 @@ def _channels(hl: HotlineStack) -> list[str]:
 
 
 async def test_unanswered_centre_and_agent_gone_sends_the_citizen_to_the_head_of_the_line(
-        stacks: list[HotlineStack]) -> None:
-    centre_port = free_udp_port()
-    hl = _start(stacks, [Agent("1001", {"general": 1}), Agent("1002", {"general": 1})],
-                centre_port)
+        hl: HotlineStack, centre_port: int) -> None:
     _centre(hl, centre_port, "agent_no_answer.xml")     # rings, never answers (6 s here)
     hl.login("1001")
     citizen = asyncio.create_task(hl.call("12345", "13800138540", talk_ms=24000))
@@ -384,7 +408,7 @@ async def test_unanswered_centre_and_agent_gone_sends_the_citizen_to_the_head_of
     deadline = time.monotonic() + 30
     agents: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        agents = {a["agent_id"]: a for a in (await hl.aapi("GET", "/api/agents"))["agents"]}
+        agents = await _agents(hl)
         if agents["1002"]["state"] == "on_call":
             break
         await asyncio.sleep(0.2)
