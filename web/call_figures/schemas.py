@@ -73,6 +73,8 @@ class TotalsOut(Out):
     service_level: float | None
     average_talk_seconds: float | None
     meets_connection_target: bool | None
+    average_speed_of_answer: float | None   # answered calls' wait / answered (ASA)
+    abandon_rate: float | None              # abandoned / offered (放弃率)
 
 
 class ReportOut(Out):

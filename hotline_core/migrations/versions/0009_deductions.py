@@ -1,5 +1,6 @@
 """Deductions a supervisor enters against a unit (人工减分): shirking, breaking first
-responsibility, missing double feedback; audited, withdrawn with a reason, never deleted
+responsibility, missing double feedback; audited, withdrawn with a reason, never deleted.
+The call-centre interval rows keep the answered calls' wait (average speed of answer).
 
 Revision ID: 0009_deductions
 Revises: 0008_users
@@ -60,6 +61,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_wo_unit_deductions_unit_at", "wo_unit_deductions",
                     ["unit_code", "occurred_at"], unique=False)
+    with op.batch_alter_table("call_intervals") as batch:
+        batch.add_column(sa.Column("answered_wait_seconds", sa.Float(), nullable=False,
+                                   server_default="0"))
     dialect = op.get_bind().dialect.name
     for statement in {"sqlite": _SQLITE_TRIGGERS, "postgresql": _PG_TRIGGERS}.get(dialect, []):
         op.execute(statement)
@@ -73,5 +77,7 @@ def downgrade() -> None:
     elif dialect == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS wo_unit_deductions_guard ON wo_unit_deductions")
         op.execute("DROP FUNCTION IF EXISTS wo_unit_deductions_audit()")
+    with op.batch_alter_table("call_intervals") as batch:
+        batch.drop_column("answered_wait_seconds")
     op.drop_index("ix_wo_unit_deductions_unit_at", table_name="wo_unit_deductions")
     op.drop_table("wo_unit_deductions")
