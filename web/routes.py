@@ -21,6 +21,7 @@ from web.openapi import routes as openapi
 from web.pages.assets import routes as page_assets
 from web.pages.console import routes as console_page
 from web.pages.desk import routes as desk_page
+from web.pages.reports import routes as reports_page
 from web.pages.signin import routes as signin_page
 from web.pages.unit import routes as unit_page
 from web.pages.work import routes as work_pages
@@ -37,5 +38,5 @@ ROUTE_MODULES: tuple[RouteModule, ...] = (
     openapi.register, call_figures.register, transfers_routes.register, campaigns.register,
     page_assets.register, signin_page.register, console_page.register, desk.register,
     desk_page.register, spy.register, units.register, unit_page.register,
-    worklists.register, work_pages.register,
+    worklists.register, work_pages.register, reports_page.register,
 )
