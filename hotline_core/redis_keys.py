@@ -240,6 +240,12 @@ class RedisKeys:
         """Channel: live transcript text of calls in progress (``ivr/live_transcript.py``)."""
         return f"{self.namespace}:transcripts"
 
+    @property
+    def voice_messages(self) -> str:
+        """Channel: a voice message was left, or turned into an order
+        (``hotline_core/voice_messages.py``)."""
+        return f"{self.namespace}:voice-messages"
+
     # -- key families -------------------------------------------------------------------
     @property
     def acd(self) -> AcdKeys:
@@ -255,12 +261,6 @@ class RedisKeys:
 
     @property
     def dialing(self) -> DialKeys:
-    @property
-    def voice_messages(self) -> str:
-        """Channel: a voice message was left, or turned into an order
-        (``hotline_core/voice_messages.py``)."""
-        return f"{self.namespace}:voice-messages"
-
         return DialKeys(f"{self.namespace}:dial")
 
     @property

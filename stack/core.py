@@ -39,8 +39,8 @@ from hotline_core.lines import load_lines
 from hotline_core.screen_pop import ScreenPops
 from hotline_core.signin_guard import SigninGuard
 from hotline_core.transfers import TransferStore, load_centres, load_transfer_list
-from hotline_core.workorders.calendar import ChineseWorkingCalendar, load_overrides
 from hotline_core.voice_messages import announce as announce_voice_message
+from hotline_core.workorders.calendar import ChineseWorkingCalendar, load_overrides
 from hotline_core.workorders.desk import DeskSettings
 from hotline_core.workorders.presets import PRESET_DIR, load_preset
 from ivr.agi import AgiServer
@@ -220,6 +220,8 @@ class Core:
             sounds_dir=f"{self.spec.inst}/sounds", recordings_dir=f"{self.spec.inst}/recordings",
             restrictions=restrictions,
             centre_intake=CentreIntake(transfer_store, centres),
+            voice_message_left=functools.partial(announce_voice_message, self.redis,
+                                                 distributor.names.voice_messages),
             priority=CallerPriority(dist_config.priorities, flags,
                                     overdue_lookup=OverdueOrders(sessions, desk.clock))))
         waiting = WaitingFlow(WaitingContext(
@@ -229,8 +231,6 @@ class Core:
             dial_policy=dial_policy, campaigns=campaigns if dialer else None))
         self.agi = AgiServer({AgiScript.INBOUND: flow, AgiScript.WAITING: waiting,
                               AgiScript.TRANSFER: transfers,
-            voice_message_left=functools.partial(announce_voice_message, self.redis,
-                                                 distributor.names.voice_messages),
                               AgiScript.CAMPAIGN: self.campaign_flows},
                              host="127.0.0.1",
                              port=s.agi_port, command_timeout=s.agi_command_timeout)
