@@ -18,7 +18,8 @@ from hotline_core.workorders import desk
 from hotline_core.workorders.calendar import ChineseWorkingCalendar
 from hotline_core.workorders.desk import DeskSettings, Intake
 from hotline_core.workorders.model import WorkOrderEvent
-from hotline_core.workorders.presets import Category, load_preset
+from hotline_core.workorders.presets import Category, ReplyPart, SatisfactionLevel, load_preset
+from hotline_core.workorders.replies import ReplyDraft
 from testkit.people import add_user, sign_in
 from tests.security.composed import Composed, composed
 
@@ -253,3 +254,60 @@ async def test_the_unit_keeps_its_liaisons_and_reminders_call_them(
         # The supervisor reads any unit's directory.
         status, body = await app.json("GET", f"/api/units/{OTHER}/contacts", "supervisor")
         assert status == 200 and body["unit"] == OTHER
+
+
+async def test_flags_and_the_actions_each_status_allows(tmp_path: Path, redis_url: str) -> None:
+    async with composed(tmp_path, redis_url) as app:
+        waiting = _order(app, UNIT)                 # dispatched, not signed: sign or return
+        working = _order(app, UNIT, sign=True)      # signed: reply, extend or return
+        redo = _order(app, UNIT, sign=True)
+        twice = _order(app, UNIT, sign=True)
+        cfg = _desk(datetime(2026, 6, 8, 9, 0))
+        unit = Principal(name="u", role=Role.UNIT, unit=UNIT)
+        callback = Principal(name="cb", role=Role.CALLBACK)
+        draft = ReplyDraft(parts={ReplyPart.RESPONSE: "已联系施工方。",
+                                  ReplyPart.RESULT: "已停工。"})
+        with app.maker() as s, s.begin():
+            # Replied, rated 不满意 by the callback, sent back for a redo by the platform;
+            # ``twice`` is unsatisfied after its redo too: the review form (审核反馈表) is due.
+            for oid in (redo, twice):
+                assert desk.reply(s, cfg, unit, oid, draft).accepted
+                desk.evaluate(s, cfg, callback, oid, SatisfactionLevel.UNSATISFIED)
+                desk.decide_review(s, cfg, DISPATCHER, oid, redo=True, reason="群众要求重办")
+            assert desk.reply(s, cfg, unit, twice, draft).accepted
+            desk.evaluate(s, cfg, callback, twice, SatisfactionLevel.UNSATISFIED)
+        csrf = await _signed_in(app, "u-cg", "unit", UNIT)
+        html = (await _page(app, "/unit"))[1]
+        row = re.search(rf'<tr data-order="{redo}".*?</tr>', html, re.S)
+        assert row is not None
+        assert "flag-unsatisfied" in row[0] and "不满意" in row[0] and "flag-redo" in row[0]
+        plain = re.search(rf'<tr data-order="{working}".*?</tr>', html, re.S)
+        assert plain is not None and "flag-" not in plain[0]
+        # Which forms each order's page offers.
+        expected = {waiting: {"btn-sign-off", "return-form"},
+                    working: {"return-form", "extension-form", "reply-form"},
+                    redo: {"extension-form", "reply-form"}, twice: {"review-form"}}
+        for oid, forms in expected.items():
+            page = (await _page(app, f"/unit/orders/{oid}"))[1]
+            shown = {f for f in ("btn-sign-off", "return-form", "extension-form",
+                                 "reply-form", "review-form") if f'id="{f}"' in page}
+            assert shown == forms, oid
+        # The extension form's request, as the page sends it (session + CSRF): gaotai
+        # asks for the reasons; the request is recorded.
+        url = f"/api/workorders/{working}/extension"
+        resp = await app.client.post(url, headers={"X-CSRF-Token": csrf},
+                                     json={"new_due_at": "2026-06-30T17:00:00", "reason": ""})
+        assert resp.status == 422 and (await resp.json())["field"] == "reason"
+        # gaotai allows at most 14 working days from receipt (06-08 → 06-29): 06-22 is in.
+        resp = await app.client.post(url, headers={"X-CSRF-Token": csrf}, json={
+            "new_due_at": "2026-06-22T17:00:00", "reason": "需协调多个部门", "signed_by": "王镇长"})
+        body = await resp.json()
+        assert resp.status == 200, body
+        page = (await _page(app, f"/unit/orders/{working}"))[1]
+        assert 'data-kind="extension_requested"' in page and "需协调多个部门" in page
+        resp = await app.client.post(f"/api/workorders/{twice}/review-form",
+                                     headers={"X-CSRF-Token": csrf},
+                                     json={"signer": "王镇长", "text": "已两次上门核实。"})
+        assert resp.status == 200, await resp.text()
+        page = (await _page(app, f"/unit/orders/{twice}"))[1]
+        assert 'data-kind="review_form_filed"' in page and 'id="review-form"' not in page

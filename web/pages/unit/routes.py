@@ -170,6 +170,11 @@ def _actions(status: str, role: str, active: bool, signed: bool,
     }
 
 
+def _last(kinds: list[str], kind: str) -> int:
+    """Index of the last ``kind`` in ``kinds`` (0 when there is none)."""
+    return max((i for i, k in enumerate(kinds) if k == kind), default=0)
+
+
 @routes.get("/unit/orders/{order_id}", response=HtmlPage, media_type="text/html",
             access=roles(*UNIT_ROLES), error_shape=unit_refusal("/unit"))
 async def unit_order_page(request: web.Request) -> web.Response:
@@ -193,9 +198,14 @@ async def unit_order_page(request: web.Request) -> web.Response:
         active = any(a.active for a in mine)
         role = next((a.role for a in mine if a.active), mine[0].role if mine else "")
         events = [event_view(e, svc.desk.zone) for e in events_of(session, oid)]
+        actions = _actions(order.status, role, active, who.unit in state.signed_units,
+                           state.extension_pending)
+        # The form is filed once per unsatisfied round; then the platform concludes.
+        kinds = [e["kind"] for e in events]
+        if "review_form_filed" in kinds[_last(kinds, "evaluated"):]:
+            actions["review_form"] = False
         return {"order": view, "events": events, "role": role, "active": active,
-                "actions": _actions(order.status, role, active, who.unit in state.signed_units,
-                                    state.extension_pending)}
+                "actions": actions}
 
     data = await reading(request, work)
     rule = preset.reply
