@@ -33,6 +33,7 @@ from stack.tokens import token_of
 from testkit import processes
 from testkit.redis_server import free_port
 from testkit.sipp import Sipp
+from testkit.tcp_proxy import TcpProxy
 
 CHROOT = Path(os.environ.get("HOTLINE_CHROOT", "/var/cache/hotline/asterisk-sid"))
 
@@ -88,6 +89,11 @@ class HotlineStack:
     centres: str = ""
     # The outbound dialer's rules (TOML text of config/campaigns.toml); empty: the shipped one.
     campaigns: str = ""
+    # The database URL ([database] url); empty: SQLite in the state directory.
+    database_url: str = ""
+    # A TCP proxy (testkit/tcp_proxy.py) the core reaches Asterisk's AMI through, so a test
+    # can cut the connection; its target is set to Asterisk's AMI port at start.
+    ami_proxy: TcpProxy | None = None
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hotline-e2e-")))
     _exit: ExitStack = field(default_factory=ExitStack)
     phones: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -111,7 +117,7 @@ class HotlineStack:
         self.config = self._write_config(redis_port, rtp)
         self.settings = load_settings(self.config)
         # The stack's own redis-server, as `hotline up` runs it: password required.
-        redis = Redis(self.settings)
+        redis = self.redis = Redis(self.settings)   # a fault test kills and restarts it
         redis.start()
         self._exit.callback(redis.stop)
         self.spec = spec_from_settings(self.settings)
@@ -132,6 +138,14 @@ class HotlineStack:
             self.phones["citizen"] = self.sipp.phone(
                 "citizen", port=self.citizen_port, media_port=rtp + 98, ring_ms=3000,
                 scenario="citizen_phone.xml")
+        self.core_config = self.config
+        if self.ami_proxy is not None:
+            self.ami_proxy.target_port = self.settings.ami_port
+            self.ami_proxy.start()
+            self._exit.callback(self.ami_proxy.stop)
+            self.core_config = self.config.with_name("hotline-core.toml")
+            self.core_config.write_text(self.config.read_text().replace(
+                f"[ami]\nport = {self.settings.ami_port}", f"[ami]\nport = {self.ami_proxy.port}"))
         self.start_core()
         return self
 
@@ -187,6 +201,8 @@ heartbeat_seconds = 1
 core_dead_after = 3
 {self.calls_settings}
 """
+        if self.database_url:
+            toml += f'[database]\nurl = "{self.database_url}"\n'
         if self.dialing:
             toml += f"[dialing]\n{self.dialing}\n"
         if self.workorders:
@@ -201,7 +217,8 @@ core_dead_after = 3
         log = open(self.tmp / "core.log", "ab")  # noqa: SIM115
         env = dict(os.environ, HOTLINE_AMI_SECRET=self.settings.ami_secret)
         self.core = subprocess.Popen(
-            [sys.executable, "-m", self.core_module, "--config", str(self.config)],
+            [sys.executable, "-m", self.core_module, "--config",
+             str(getattr(self, "core_config", self.config))],
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
             start_new_session=True)
         self.wait_healthy()
