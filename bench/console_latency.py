@@ -35,16 +35,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from hotline_core.redis_keys import RedisKeys  # noqa: E402
-from testkit.browser import chromium, new_page, sign_in_page  # noqa: E402
-from testkit.people import DEFAULT_PASSWORD, add_user  # noqa: E402
-from testkit.stack import Agent, HotlineStack, free_udp_port  # noqa: E402
+from testkit.browser import chromium  # noqa: E402
+from testkit.desk_bench import (  # noqa: E402
+    next_render,
+    paused_agents,
+    percentile,
+    signed_in_page,
+    stop_callers,
+    waiting_callers,
+)
+from testkit.people import add_user  # noqa: E402
+from testkit.stack import Agent, HotlineStack  # noqa: E402
 
 LINE = "12345"
-
-
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def run(agents: int, calls: int, events: int) -> list[float]:
@@ -55,23 +58,13 @@ async def run(agents: int, calls: int, events: int) -> list[float]:
     try:
         stack.wait_healthy()
         add_user(stack.settings.database_url, "bench-sup", "supervisor")
-        for i in range(agents):
-            agent = str(3000 + i)
-            await stack.aapi("POST", f"/api/agents/{agent}/login", {})
-            await stack.aapi("POST", f"/api/agents/{agent}/pause", {"reason": "meeting"})
-        # Callers stay on the line for the whole run (SIPp's own time-out bounds them).
-        callers = [asyncio.create_task(stack.sipp.call(
-            LINE, f"1390000{i:04d}", local_port=free_udp_port(),
-            media_port=stack._media_port(), talk_ms=400_000, timeout=420))
-            for i in range(calls)]
-        base = f"http://127.0.0.1:{stack.http_port}"
+        await paused_agents(stack, [str(3000 + i) for i in range(agents)])
+        callers = waiting_callers(stack, LINE, calls)
         redis = aioredis.from_url(stack.settings.redis_url)
         channel = RedisKeys(stack.settings.redis_namespace).events
         latencies: list[float] = []
         async with chromium() as browser:
-            page = await new_page(browser)
-            await sign_in_page(page, base, "bench-sup", DEFAULT_PASSWORD, "/console")
-            await page.wait_for_url(f"{base}/console")
+            page = await signed_in_page(browser, stack, "bench-sup", "/console")
             await page.wait_for_function(
                 f"""() => {{ const td = document.querySelector(
                       '#queues tr[data-queue="line:{LINE}"] td.waiting');
@@ -80,25 +73,20 @@ async def run(agents: int, calls: int, events: int) -> list[float]:
                 drawn = await page.evaluate("window.hotlineConsole.figures")
                 published = time.time()
                 await asyncio.wait_for(redis.publish(channel, "bench"), 5)
-                await page.wait_for_function(f"window.hotlineConsole.figures > {drawn}",
-                                             timeout=10_000)
-                at = await page.evaluate(
-                    "window.hotlineConsole.renders[window.hotlineConsole.renders.length - 1]"
-                    ".drawn")
-                latencies.append(float(at) - published)
+                last = await next_render(page, "window.hotlineConsole.renders",
+                                         "window.hotlineConsole.figures", drawn, 10_000)
+                latencies.append(float(last["drawn"]) - published)
         await redis.aclose()
         return latencies
     finally:
-        for task in callers:
-            task.cancel()
-        await asyncio.gather(*callers, return_exceptions=True)
+        await stop_callers(callers)
         stack.stop()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--agents", type=int, default=200)
-    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--events", type=int, default=200)
     args = parser.parse_args()
     if not (1 <= args.agents <= 500 and 1 <= args.calls <= 100 and 1 <= args.events <= 1000):
@@ -106,7 +94,7 @@ def main() -> int:
     lat = asyncio.run(run(args.agents, args.calls, args.events))
     ms = [x * 1000 for x in lat]
     print(f"console latency, {args.agents} agents, {args.calls} waiting calls, "
-          f"{len(ms)} events: p50 {_percentile(ms, 50):.1f} ms, p99 {_percentile(ms, 99):.1f} "
+          f"{len(ms)} events: p50 {percentile(ms, 50):.1f} ms, p99 {percentile(ms, 99):.1f} "
           f"ms, max {max(ms):.1f} ms, mean {statistics.mean(ms):.1f} ms")
     return 0
 
