@@ -144,6 +144,7 @@ async def test_dispatcher_reviews_returns_and_callback_opens_the_redo_path(
         row_r = f'#returns tr[data-order="{refused}"]'
         await page.wait_for_selector(f"{row_a}:has-text('电梯安全监管属市场监管局')")
         await page.wait_for_selector(f"{row_r}:has-text('垃圾清运不归住建局')")
+        await screenshot(page, "worklist-dispatch")
         # Accept and re-dispatch to the unit the return suggested (prefilled).
         assert await page.input_value(f"{row_a} input[name=lead]") == "dept-market"
         await page.fill(f"{row_a} input[name=accept-reason]", "电梯属特种设备，市场监管局主管")
@@ -158,7 +159,6 @@ async def test_dispatcher_reviews_returns_and_callback_opens_the_redo_path(
         await page.fill(f"{row_r} input[name=refuse-reason]", "小区垃圾清运属物业管理，住建局主管")
         await page.click(f"{row_r} button.refuse")
         await page.wait_for_selector(row_r, state="detached")
-        await screenshot(page, "worklist-dispatch")
         # The unit sees it back, waiting for its sign-off, with the reason.
         status, mine = await housing.call("GET", "/api/workorders?status=dispatched")
         assert status == 200 and refused in [o["id"] for o in mine["orders"]]

@@ -28,6 +28,12 @@
     }
     return node;
   }
+  const UNITS = JSON.parse(document.getElementById("unit-names").textContent || "{}");
+  // A unit by its name, its code after it (the code is what the forms take).
+  function unit(code) {
+    if (!code) return "";
+    return UNITS[code] ? `${UNITS[code]}（${code}）` : code;
+  }
   function when(iso) { return iso ? iso.replace("T", " ").slice(0, 16) : ""; }
   function orderCell(o) {
     return el("td", {}, el("strong", {}, "#" + o.id), el("br"),
@@ -65,8 +71,8 @@
     const acceptWhy = reasonInput("accept-reason", "改派理由");
     const refuseWhy = reasonInput("refuse-reason", "驳回理由（必填）");
     return el("tr", {"data-order": o.id}, orderCell(o), matterCell(o),
-      el("td", {}, r.returned_by, r.late ? el("span", {class: "late"}, " 逾期退单") : null),
-      el("td", {}, r.reason), el("td", {}, r.suggested_unit),
+      el("td", {}, unit(r.returned_by), r.late ? el("span", {class: "late"}, " 逾期退单") : null),
+      el("td", {}, r.reason), el("td", {}, unit(r.suggested_unit)),
       el("td", {}, when(r.returned_at)),
       el("td", {class: "actions"},
         lead, acceptWhy,
@@ -80,8 +86,8 @@
   }
   function routeCell(route) {
     if (route.error) return el("td", {class: "late"}, route.error);
-    return el("td", {}, el("strong", {}, route.lead),
-      route.assists.length ? ` 协办: ${route.assists.join("、")}` : "",
+    return el("td", {}, el("strong", {}, unit(route.lead)),
+      route.assists.length ? ` 协办: ${route.assists.map(unit).join("、")}` : "",
       ul(route.reasons, "muted"));
   }
   function newRow(n) {
@@ -101,7 +107,7 @@
   function unsatisfiedRow(u) {
     const o = u.order;
     const why = reasonInput("review-reason", "复核理由（必填）");
-    return el("tr", {"data-order": o.id}, orderCell(o), el("td", {}, o.lead_unit),
+    return el("tr", {"data-order": o.id}, orderCell(o), el("td", {}, unit(o.lead_unit)),
       el("td", {}, LEVEL[u.evaluation] || u.evaluation, el("br"),
         el("span", {class: "muted"}, u.comment)),
       el("td", {}, String(u.redo_count)),
@@ -124,7 +130,7 @@
       ? el("div", {class: "muted"}, `此前被拒 ${r.refused_attempts.length} 次：`,
         ul(r.refused_attempts.map((p) => p.join("；")))) : null;
     return el("tr", {"data-order": o.id}, orderCell(o),
-      el("td", {}, r.replied_by || "", el("br"), when(r.replied_at),
+      el("td", {}, unit(r.replied_by), el("br"), when(r.replied_at),
         r.late ? el("span", {class: "late"}, " 逾期答复") : null),
       el("td", {}, ...r.parts.map((p) => el("div", {}, el("strong", {}, p.label + "："), p.text)),
         r.resolved ? null : el("div", {class: "late"}, "未完全解决")),
@@ -159,7 +165,7 @@
       if (res.ok) { number.textContent = res.data.caller_number || "（无号码）"; show.remove(); }
     }}, "显示号码");
     return el("tr", {"data-order": o.id}, orderCell(o),
-      el("td", {}, o.lead_unit, el("br"), number, " ", show),
+      el("td", {}, unit(o.lead_unit), el("br"), number, " ", show),
       el("td", {}, when(c.callback_due_at)), el("td", {class: "left"}, left(c.seconds_left)),
       el("td", {class: "automated"}, c.automated || "未开始", el("br"),
         el("span", {class: "muted"}, c.automated_detail)),
@@ -179,7 +185,7 @@
   function poolRow(p) {
     const o = p.order;
     return el("tr", {"data-order": o.id}, orderCell(o), el("td", {}, o.grade),
-      el("td", {}, o.lead_unit), el("td", {}, p.why.join("；")),
+      el("td", {}, unit(o.lead_unit)), el("td", {}, p.why.join("；")),
       el("td", {}, p.on_ledger ? p.ledger_criteria : ""),
       el("td", {}, ul(p.reminders.map((r) => `${when(r.at)} ${r.what}`))));
   }
@@ -187,7 +193,7 @@
     const o = r.order;
     const word = {red: "红灯", yellow: "黄灯"}[r.light] || "";
     return el("tr", {"data-order": o.id}, orderCell(o),
-      el("td", {class: "light-" + r.light}, word), el("td", {}, o.lead_unit),
+      el("td", {class: "light-" + r.light}, word), el("td", {}, unit(o.lead_unit)),
       el("td", {}, when(o.due_at)), el("td", {}, when(r.reminded_at)),
       el("td", {}, r.special_supervision_at ? "专项督办 " + when(r.special_supervision_at) : ""));
   }

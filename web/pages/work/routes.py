@@ -10,14 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiohttp import web
-from sqlalchemy.orm import Session
 
 from hotline_core.access import Role
 from hotline_core.workorders.lifecycle import EVALUATION_LABELS
 from hotline_core.workorders.queries import unit_names
 from web.access import roles
 from web.api import Routes
-from web.db import in_transaction
+from web.db import reading
 from web.pages.layout import HtmlPage, install_templates, page_refusal, person_for, render_page
 
 routes = Routes(tag="pages")
@@ -49,21 +48,15 @@ def _page(page: WorkPage) -> None:
 
     async def handler(request: web.Request) -> web.Response:
         person = person_for(request, page.roles)
-        units: dict[str, str] = {}
-        if page.name == "dispatch":
-            units = await in_transaction(request, lambda s: _units(s))
+        units = await reading(request, unit_names)   # code → name, to show names
         return render_page(request, "work/work.html", person, {
             "title": page.title, "list": page.name, "units": sorted(units.items()),
-            "levels": LEVELS})
+            "unit_names": units, "levels": LEVELS})
 
     handler.__doc__ = f"The {page.name} worklist page ({page.title})."
     routes.add("GET", path, handler, response=HtmlPage, media_type="text/html",
                access=roles(*page.roles), error_shape=page_refusal(path),
                summary=f"{page.title} (page)")
-
-
-def _units(session: Session) -> dict[str, str]:
-    return unit_names(session)
 
 
 for _p in PAGES:
