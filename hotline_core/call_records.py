@@ -387,6 +387,13 @@ def _merge(s: Session, records: Sequence[CallRecord]) -> int:
                 old.disposition = new.disposition
             old.reconciled = True
             changed += 1
+        elif old.answered_at is None and new.answered_at is not None:
+            # The core saw the hang-up but not the answer (a conversation app_queue
+            # connected while the core or Redis was away): the CDR names the agent.
+            old.answered_at, old.agent_id = new.answered_at, new.agent_id
+            old.disposition = Disposition.ANSWERED.value
+            old.reconciled = True
+            changed += 1
         # The CDR knows when app_queue delivered the call, even if the core saw
         # the hang-up itself.
         if new.route == Route.FALLBACK.value and old.route != new.route:

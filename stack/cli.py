@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -230,6 +231,12 @@ def _status(settings: Settings) -> int:
         with urllib.request.urlopen(request, timeout=3,
                                     context=client_context(settings)) as resp:
             health = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        # 503: the core answers but a part is down; its body names which one.
+        try:
+            health = json.loads(exc.read())
+        except ValueError:
+            health = {"ok": False, "error": f"HTTP {exc.code}"}
     except OSError as exc:
         health = {"ok": False, "error": str(exc)}
     except ValueError:

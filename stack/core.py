@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from hotline_core.access import load_policy
 from hotline_core.acd import Distributor, load_distribution_config
@@ -58,7 +61,7 @@ from ivr.live_calls import LiveCalls
 from ivr.live_transcript import LiveTranscripts
 from ivr.reconcile import CdrReconciler
 from ivr.records import AsyncCallLog
-from ivr.resync import resync
+from ivr.resync import resync, watch_redis
 from ivr.spy import ChanSpy
 from ivr.transcription import TranscriptionTrigger
 from ivr.transfer import CentreIntake, TransferService
@@ -143,9 +146,12 @@ class Core:
 
         # A blocking pool: under load callers wait briefly for a connection instead of
         # failing with "Too many connections" (redis-py's default pool raises at 100).
+        # After a Redis restart every pooled connection is dead: one retry (after a short
+        # backoff) on a fresh connection, so each stale one does not fail a call once.
         self.redis = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
             s.redis_url, max_connections=400, timeout=5, socket_timeout=5,
-            socket_connect_timeout=5))
+            socket_connect_timeout=5, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1),
+            retry_on_error=[RedisConnectionError]))
         # The live web sockets hold a pub/sub connection each: a client of their own, so
         # open wallboards never take connections from the pool that serves calls.
         self.live_redis = pubsub_client(s.redis_url)
@@ -167,8 +173,14 @@ class Core:
             # Dialer attempts in flight first, so the resync never re-offers a callback
             # that was reached while the core was away.
             await campaigns.reconcile(await channels_now(self.ami))
-            await resync(self.ami, live, distributor, lines)
+            await resync(self.ami, live, distributor, lines, calls)
             await reconciler.run_once()
+
+        async def after_redis_back() -> None:
+            # Hang-ups seen while Redis was away never reached the distributor: rebuild from
+            # Asterisk's channels (AMI down: its next login re-syncs anyway).
+            if self.ami is not None and self.ami.connected:
+                await resync(self.ami, live, distributor, lines, calls)
 
         self.ami = AmiClient("127.0.0.1", s.ami_port, s.ami_username, s.ami_secret,
                              timeout=s.ami_timeout, on_login=after_login)
@@ -283,9 +295,12 @@ class Core:
         self.tasks = [
             asyncio.create_task(bridge.run(), name="ami-events"),
             asyncio.create_task(run_heartbeat(self.ami, s.heartbeat_seconds), name="heartbeat"),
-            asyncio.create_task(run_distribution_loop(distributor, self.redis, self.stopping),
+            # Pauses capped at 5 s: once Redis is back, distribution resumes within 5 s.
+            asyncio.create_task(run_distribution_loop(distributor, self.redis, self.stopping,
+                                                     max_retry=5.0),
                                 name="distribution-loop"),
             asyncio.create_task(reconciler.run(10.0), name="reconcile"),
+            asyncio.create_task(watch_redis(self.redis, after_redis_back), name="redis-watch"),
             asyncio.create_task(campaigns.run(), name="campaigns"),
             asyncio.create_task(run_order_campaigns(sessions, desk, campaign_store,
                                                     ORDER_CAMPAIGN_EVERY),
