@@ -169,6 +169,10 @@ def _deduction(d: UnitDeduction, names: dict[str, str], preset: Preset,
 
 
 def _refused(exc: DeductionError) -> web.HTTPException:
+    # The body names the day (occurred_on); the domain checks the instant made of it.
+    if exc.field == "occurred_at":
+        return json_error(exc.status, str(exc).replace("occurred_at", "occurred_on", 1),
+                          field="occurred_on")
     return json_error(exc.status, str(exc), field=exc.field)
 
 
