@@ -318,6 +318,27 @@ core_dead_after = 3
             await asyncio.sleep(0.2)
         raise AssertionError(f"no call record matched within {timeout}s; records: {calls}")
 
+    def reset_for_next_test(self, timeout: float = 30.0) -> None:
+        """The stack as a fresh one starts, for the next test of a module sharing it: every
+        channel hung up, nobody waiting, every agent logged out (call records, orders and
+        the rest of the database are kept: tests tell their calls apart by the caller)."""
+        assert self.asterisk is not None
+        self.asterisk.cli("channel request hangup all")   # only after a failed test is one left
+        for agent in self.agents:
+            self.api("POST", f"/api/agents/{agent.id}/logout", {})   # checked below
+        deadline = time.monotonic() + timeout
+        while not self._settled():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the stack did not settle within {timeout}s")
+            time.sleep(0.2)
+
+    def _settled(self) -> bool:
+        assert self.asterisk is not None
+        waiting = sum(f["waiting"] for f in self.api("GET", "/api/queues")["lines"].values())
+        agents = self.api("GET", "/api/agents")["agents"]
+        return (self.asterisk.cli("core show channels concise").strip() == "" and waiting == 0
+                and all(a["state"] == "logged_out" for a in agents))
+
     # -- tear-down --------------------------------------------------------------------------
     def stop(self) -> None:
         for proc in self.phones.values():

@@ -20,6 +20,36 @@ def _t(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+# The tax seat (12366) overflows to "general" after 4 s in this deployment.
+def _four_seconds(text: str) -> str:
+    head, _, tail = text.partition('[overflow."tax"]')
+    return head + '[overflow."tax"]' + tail.replace("after_seconds = 45", "after_seconds = 4", 1)
+
+
+NO_ANSWER = "1002"      # its phone rings and is never picked up
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[HotlineStack]:
+    """One stack for the module's tests that need no settings of their own (a stack per
+    test cost ~7 s each); only the agents a test logs in are offered calls."""
+    stack = HotlineStack(agents=[
+        Agent("1001", {"general": 1}), Agent(NO_ANSWER, {"general": 1},
+                                             scenario="agent_no_answer.xml"),
+        Agent("1004", {"tax": 1}), Agent("1005", {"union": 1}),
+    ], distribution_edit=_four_seconds).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def hl(shared: HotlineStack) -> Iterator[HotlineStack]:
+    yield shared
+    shared.reset_for_next_test()
+
+
 @pytest.fixture
 def stack_factory() -> Iterator[list[HotlineStack]]:
     stacks: list[HotlineStack] = []
@@ -34,36 +64,22 @@ def _start(stacks: list[HotlineStack], stack: HotlineStack) -> HotlineStack:
 
 
 async def test_agent_who_does_not_answer_is_paused_and_the_next_agent_rings(
-        stack_factory: list[HotlineStack]) -> None:
-    hl = _start(stack_factory, HotlineStack(agents=[
-        Agent("1001", {"general": 1}, scenario="agent_no_answer.xml"),
-        Agent("1002", {"general": 1}),
-    ]))
-    hl.login("1001")   # logged in first: idle longest, so rings first
-    hl.login("1002")
+        hl: HotlineStack) -> None:
+    hl.login(NO_ANSWER)   # logged in first: idle longest, so rings first
+    hl.login("1001")
     # ring timeout is 8 s in the test stack: the caller stays long enough for both rings.
     result = await hl.call("12345", "13800138100", talk_ms=16000)
     assert result.ok, result.output[:1500]
 
-    call = await hl.wait_call(lambda c: c["ended_at"] is not None)
+    call = await hl.wait_call(lambda c: c["caller"].endswith("8100") and c["ended_at"])
     assert call["disposition"] == "answered"
-    assert call["agent_id"] == "1002"
+    assert call["agent_id"] == "1001"
     agents = {a["agent_id"]: a for a in (await hl.aapi("GET", "/api/agents"))["agents"]}
-    assert agents["1001"]["state"] == "paused"
-    assert agents["1001"]["pause_reason"] == "no answer"
+    assert agents[NO_ANSWER]["state"] == "paused"
+    assert agents[NO_ANSWER]["pause_reason"] == "no answer"
 
 
-async def test_special_seat_call_overflows_to_the_general_pool(
-        stack_factory: list[HotlineStack]) -> None:
-    # The tax seat (12366) overflows to "general" after 4 s in this deployment.
-    def four_seconds(text: str) -> str:
-        head, _, tail = text.partition('[overflow."tax"]')
-        return head + '[overflow."tax"]' + tail.replace("after_seconds = 45", "after_seconds = 4",
-                                                        1)
-
-    hl = _start(stack_factory, HotlineStack(agents=[
-        Agent("1001", {"general": 1}), Agent("1004", {"tax": 1}),
-    ], distribution_edit=four_seconds))
+async def test_special_seat_call_overflows_to_the_general_pool(hl: HotlineStack) -> None:
     hl.login("1004")
     hl.login("1001")
     # The tax agent is on a break: the call waits for the seat, then overflows.
@@ -72,16 +88,14 @@ async def test_special_seat_call_overflows_to_the_general_pool(
 
     result = await hl.call("12366", "13800138200", talk_ms=14000)
     assert result.ok, result.output[:1500]
-    call = await hl.wait_call(lambda c: c["ended_at"] is not None)
+    call = await hl.wait_call(lambda c: c["caller"].endswith("8200") and c["ended_at"])
     assert call["agent_id"] == "1001"
     assert call["disposition"] == "answered"
     # Not before the configured wait: the seat had its chance first.
     assert (_t(call["answered_at"]) - _t(call["offered_at"])).total_seconds() >= 4
 
 
-async def test_priority_caller_who_arrives_later_is_answered_first(
-        stack_factory: list[HotlineStack]) -> None:
-    hl = _start(stack_factory, HotlineStack(agents=[Agent("1001", {"general": 1})]))
+async def test_priority_caller_who_arrives_later_is_answered_first(hl: HotlineStack) -> None:
     hl.login("1001")
     flagged = await hl.aapi("PUT", "/api/callers/13900139300/needs-help", {"reason": "elderly"})
     assert flagged["needs_help"] is True
@@ -103,9 +117,7 @@ async def test_priority_caller_who_arrives_later_is_answered_first(
     assert _t(b["answered_at"]) < _t(a["answered_at"])
 
 
-async def test_restricted_number_hears_the_notice_and_is_disconnected(
-        stack_factory: list[HotlineStack]) -> None:
-    hl = _start(stack_factory, HotlineStack(agents=[Agent("1001", {"general": 1})]))
+async def test_restricted_number_hears_the_notice_and_is_disconnected(hl: HotlineStack) -> None:
     hl.login("1001")
     res = await hl.aapi("POST", "/api/restrictions",
                         {"number": "13500135000", "reason": "threatened an agent"})
@@ -136,9 +148,7 @@ async def test_restricted_number_hears_the_notice_and_is_disconnected(
     assert again["agent_id"] == "1001"
 
 
-async def test_live_figures_are_pushed_to_a_web_socket(
-        stack_factory: list[HotlineStack]) -> None:
-    hl = _start(stack_factory, HotlineStack(agents=[Agent("1005", {"union": 1})]))
+async def test_live_figures_are_pushed_to_a_web_socket(hl: HotlineStack) -> None:
     hl.login("1005")
     await hl.aapi("POST", "/api/agents/1005/pause", {"reason": "meeting"})
     url = f"http://127.0.0.1:{hl.http_port}/api/live?token={hl.token('supervisor')}"

@@ -74,21 +74,8 @@ def hl(shared: HotlineStack) -> Iterator[HotlineStack]:
 
 def _reset(hl: HotlineStack) -> None:
     processes.stop(hl.phones.pop("centre119", None))
-    assert hl.asterisk is not None
-    hl.asterisk.cli("channel request hangup all")   # only after a failed test is one left
-    for agent in hl.agents:
-        hl.api("POST", f"/api/agents/{agent.id}/logout", {})   # settled below
-    deadline = time.monotonic() + 30
-    while not (hl.asterisk.cli("core show channels concise").strip() == ""
-               and _waiting_now(hl) == 0
-               and all(a["state"] == "logged_out" for a in _agent_list(hl))):
-        assert time.monotonic() < deadline, "the stack did not settle between tests"
-        time.sleep(0.2)
+    hl.reset_for_next_test()
     (hl.spec.host_dir / "sipp" / "phone-centre119-messages.log").unlink(missing_ok=True)
-
-
-def _waiting_now(hl: HotlineStack) -> int:
-    return sum(f["waiting"] for f in hl.api("GET", "/api/queues")["lines"].values())
 
 
 def _agent_list(hl: HotlineStack) -> list[dict[str, Any]]:
