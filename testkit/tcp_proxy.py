@@ -40,6 +40,7 @@ class TcpProxy:
 
         def run() -> None:
             loop = self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)    # this thread's loop (gather() looks it up)
             self._server = loop.run_until_complete(
                 asyncio.start_server(self._accept, self.host, self.port))
             ready.set()
@@ -50,7 +51,8 @@ class TcpProxy:
             tasks = asyncio.all_tasks(loop)
             for task in tasks:
                 task.cancel()
-            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
             loop.close()
 
         self._thread = threading.Thread(target=run, name=f"tcp-proxy-{self.port}", daemon=True)

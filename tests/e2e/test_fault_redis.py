@@ -12,7 +12,7 @@ again. Expected, from what the test placed:
   the re-sync counts that agent busy, so it is not rung for a waiting caller on top;
 * the two waiting callers are answered once Redis is back: the hang-ups the core could not
   write to Redis left both agents "on call"; the core sees Redis come back and re-syncs
-  from Asterisk's channels (without that re-sync they wait until SIPp gives up);
+  from Asterisk's channels (read in the code: without it the agents stay "on call");
 * five calls placed → five records, each answered by 1001 or 1002 and ended; no agent
   took a call while on another; both agents ready at the end.
 """
