@@ -161,6 +161,9 @@ async def test_return_review_accept_refuse_and_hostile_input(
         status, mine = await app.json("GET", f"/api/workorders/{second}", "dept-housing")
         assert (status, mine["status"], mine["sign_due_at"]) == (
             200, "dispatched", "2026-06-08T10:00:00+08:00")
+        # Another unit learns nothing of it (R-PRIVACY: a unit sees only its own orders).
+        status, _ = await app.json("GET", f"/api/workorders/{second}", "town-chengguan")
+        assert status == 404
         status, events = await app.json("GET", f"/api/workorders/{second}/events",
                                         "dept-housing")
         assert events["events"][-1]["kind"] == "return_refused"
