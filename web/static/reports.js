@@ -266,8 +266,9 @@
       }
       if (halfChart) {
         halfChart.setOption({
-          animation: false, tooltip: {trigger: "axis"}, legend: {data: ["呼入", "接通"]},
-          grid: {left: 40, right: 20, bottom: 40, top: 40},
+          animation: false, tooltip: {trigger: "axis"},
+          legend: {top: 0, data: ["呼入", "接通"]},
+          grid: {left: 40, right: 40, bottom: 30, top: 50},
           xAxis: {type: "category", data: labels, name: "时段"},
           yAxis: {type: "value", name: "次数", minInterval: 1},
           series: [{name: "呼入", type: "bar", data: offered},
@@ -278,8 +279,8 @@
       if (monthChart) {
         monthChart.setOption({
           animation: false, tooltip: {trigger: "axis"},
-          legend: {data: ["呼入", "24小时接通率", "15秒服务水平"]},
-          grid: {left: 40, right: 50, bottom: 40, top: 40},
+          legend: {top: 0, data: ["呼入", "24小时接通率", "15秒服务水平"]},
+          grid: {left: 40, right: 50, bottom: 30, top: 50},
           xAxis: {type: "category", data: days.map((d) => d.date.slice(5)), name: "日期"},
           yAxis: [{type: "value", name: "次数", minInterval: 1},
                   {type: "value", name: "%", min: 0, max: 100}],
