@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from hotline_core.access import Principal, Role
 from hotline_core.workorders.desk import Invalid, NotFound, unit_can_read
@@ -30,6 +30,7 @@ from hotline_core.workorders.supervision import light_of
 
 CONTACT_ROLES = ("lead", "A", "B")   # 单位负责人, A角, B角
 GRADES = ("A", "B", "C", "D")
+PAGE_SIZE = 50   # orders on one page of the unit's list
 _PHONE = re.compile(r"^[0-9]{3,20}$")
 NAME_MAX = 100
 
@@ -85,8 +86,16 @@ def unit_orders(session: Session, who: Principal, preset: Preset, now: datetime,
         stmt = stmt.where(WorkOrder.status.in_([s.value for s in UNIT_WORKING]),
                           WorkOrder.due_at.is_not(None),
                           light_sql(preset, now, started, WorkOrder.due_at) == f.light.value)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    orders = session.scalars(stmt.order_by(WorkOrder.id.desc()).limit(limit).offset(offset))
+    if f == UnitFilter():
+        # Unfiltered: the count is the unit's assignments (one per order), read from their
+        # index alone, without visiting the orders.
+        total = session.scalar(select(func.count()).select_from(UnitAssignment)
+                               .where(UnitAssignment.unit_code == unit)) or 0
+    else:
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    # The page's assignments in one query, not one per row.
+    orders = session.scalars(stmt.order_by(WorkOrder.id.desc()).limit(limit).offset(offset)
+                             .options(selectinload(WorkOrder.assignments)))
     return UnitPage([_row(o, unit, preset, now) for o in orders], total)
 
 

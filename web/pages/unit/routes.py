@@ -29,6 +29,7 @@ from hotline_core.workorders.desk import events_of, state_of
 from hotline_core.workorders.lifecycle import EVALUATION_LABELS, Status
 from hotline_core.workorders.lights import Light
 from hotline_core.workorders.portal import (
+    PAGE_SIZE,
     UnitFilter,
     UnitRow,
     contacts_of,
@@ -46,7 +47,6 @@ from web.pages.layout import LOADER, HtmlPage, install_templates, person_for, re
 from web.requests import ascii_id
 
 UNIT_ROLES = frozenset({Role.UNIT})
-PAGE_SIZE = 50
 STATUS_LABELS = {
     Status.NOT_ACCEPTED: "不予受理", Status.AWAITING_APPROVAL: "待批示",
     Status.PENDING_DISPATCH: "待派单", Status.DISPATCHED: "待签收", Status.HANDLING: "办理中",
