@@ -42,6 +42,7 @@ from testkit.desk_bench import (  # noqa: E402
     percentile,
     signed_in_page,
     stop_callers,
+    until_waiting,
     waiting_callers,
 )
 from testkit.people import add_user  # noqa: E402
@@ -60,6 +61,8 @@ async def run(agents: int, calls: int, events: int) -> list[float]:
         add_user(stack.settings.database_url, "bench-sup", "supervisor")
         await paused_agents(stack, [str(3000 + i) for i in range(agents)])
         callers = waiting_callers(stack, LINE, calls)
+        reached = await until_waiting(stack, LINE, calls)
+        print(f"{reached} callers waiting on {LINE} when the events start")
         redis = aioredis.from_url(stack.settings.redis_url)
         channel = RedisKeys(stack.settings.redis_namespace).events
         latencies: list[float] = []
@@ -68,7 +71,7 @@ async def run(agents: int, calls: int, events: int) -> list[float]:
             await page.wait_for_function(
                 f"""() => {{ const td = document.querySelector(
                       '#queues tr[data-queue="line:{LINE}"] td.waiting');
-                      return td && Number(td.textContent) >= {calls}; }}""", timeout=300_000)
+                      return td && Number(td.textContent) >= {reached}; }}""", timeout=300_000)
             for _ in range(events):
                 drawn = await page.evaluate("window.hotlineConsole.figures")
                 published = time.time()

@@ -68,7 +68,8 @@ async def run(calls: int, extra_agents: int, waiting: int) -> list[float]:
         await paused_agents(stack, [str(3000 + i) for i in range(extra_agents)])
         callers = waiting_callers(stack, WAITING_LINE, waiting)
         if waiting:
-            await until_waiting(stack, WAITING_LINE, waiting)
+            reached = await until_waiting(stack, WAITING_LINE, waiting)
+            print(f"{reached} callers waiting on {WAITING_LINE} when the measured calls start")
         stack.login(AGENT)
         redis = aioredis.from_url(stack.settings.redis_url)
         acd = RedisKeys(stack.settings.redis_namespace).acd
