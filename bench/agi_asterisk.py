@@ -18,8 +18,12 @@ for the first inbound frame) places R calls/s for ``--seconds`` and hangs each c
   (Answer, MixMonitor, Playback(greeting), MusicOnHold), so ``mirror`` vs ``agi`` isolates
   what FastAGI and the core cost.
 
-The bench-only context is reached through a bench-only pjsip endpoint identified by the From
-user (``benchplain``); both come from HotlineStack's ``extra_endpoints``/``extra_dialplan``.
+The bench-only context is reached through a bench-only pjsip endpoint identified by the
+address its SIPp sends from (127.0.0.3; the carrier is 127.0.0.1, and Asterisk identifies by
+address first), From user ``benchplain``; both come from HotlineStack's
+``extra_endpoints``/``extra_dialplan``. (Before 2026-11-30 19:30 the plain and mirror callers
+came from 127.0.0.1: since the carrier is identified by address they were the carrier's
+calls and got 404 for ``plain`` — every plain call failed.)
 
 Per rate it prints SIPp's counters (created, successful, failed) and, for ``agi``, how many
 calls took the core path vs the fallback. A call counts as core path when the inbound flow ran
@@ -70,11 +74,20 @@ if str(ROOT) not in sys.path:
 from testkit import processes  # noqa: E402
 
 BENCH_ENDPOINT_USER = "benchplain"
+BENCH_SOURCE_IP = "127.0.0.3"
 BENCH_ENDPOINT = f"""
 ; bench only: calls whose From user is {BENCH_ENDPOINT_USER} land in bench-plain
 [{BENCH_ENDPOINT_USER}](media)
 type = endpoint
 context = bench-plain
+
+; Requests are identified by address first (endpoint_identifier_order = ip,username): from the
+; carrier's 127.0.0.1 a From user of {BENCH_ENDPOINT_USER} is the carrier's call (404 for
+; "plain"), so the plain and mirror callers come from their own loopback address.
+[{BENCH_ENDPOINT_USER}-identify]
+type = identify
+endpoint = {BENCH_ENDPOINT_USER}
+match = {BENCH_SOURCE_IP}
 """
 BENCH_DIALPLAN = """
 ; bench only (bench/agi_asterisk.py): the same load without AGI.
@@ -475,7 +488,8 @@ class Bench:
         limit = int(rate * (args.talk_ms / 1000 + 2.5)) + 50
         argv = sipp_argv(
             self.stack.spec.root, "-sf", f"{inside}/bench-caller.xml", "-s", number,
-            "-key", "caller", caller, "-d", str(args.talk_ms), "-i", "127.0.0.1",
+            "-key", "caller", caller, "-d", str(args.talk_ms),
+            "-i", "127.0.0.1" if kind == "agi" else BENCH_SOURCE_IP,
             "-p", str(sip), "-mp", str(media), "-r", str(rate), "-m", str(count),
             "-l", str(limit), "-nostdin", "-timeout", f"{args.seconds + 60}s",
             "-recv_timeout", "15000", "-trace_stat", "-stf", f"{inside}/{stat}", "-fd", "1",
