@@ -17,26 +17,28 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
 
-from hotline_core.access import Principal, Role
 from hotline_core.clock import utc_now
-from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.workorders import desk
-from hotline_core.workorders.csv_import import import_units
 from hotline_core.workorders.desk import Intake
 from hotline_core.workorders.presets import Category
 from hotline_core.workorders.supervision import run_supervision
 from stack.core import desk_settings
-from stack.settings import REPO_ROOT
-from testkit import processes
 from testkit.stack import Agent, HotlineStack
+from tests.e2e.campaign_helpers import (
+    DISPATCHER,
+    OPERATOR,
+    TRANSPORT,
+    api_until,
+    carrier_phone,
+    import_sample_units,
+    sessions_of,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -49,9 +51,6 @@ max_attempts = 2
 retry_spacing_seconds = 600
 ring_seconds = 6
 '''
-OPERATOR = Principal("1001", Role.OPERATOR)
-DISPATCHER = Principal("dispatcher", Role.DISPATCHER)
-TRANSPORT = Principal("transport", Role.UNIT, "dept-transport")
 
 
 @pytest.fixture(scope="module")
@@ -59,21 +58,12 @@ def hotline() -> Iterator[HotlineStack]:
     stack = HotlineStack(agents=[Agent("1001", {"general": 1})], citizen_phone=True,
                          campaigns=CAMPAIGNS).start()
     try:
-        with _sessions(stack).begin() as s:
-            import_units(s, (REPO_ROOT / "config" / "units.sample.csv").read_text("utf-8"))
-        text = (stack.sipp.work / "liaison_a_then_b.xml").read_text()
-        (stack.sipp.work / "run-liaisons.xml").write_text(text.replace("[no_answer]", A_PHONE))
-        processes.stop(stack.phones.pop("citizen"), grace=5)
-        stack.phones["liaisons"] = stack.sipp.phone(
-            "liaisons", port=stack.citizen_port, media_port=stack._media_port(), ring_ms=0,
-            scenario="run-liaisons.xml", rtp_echo=False)
+        import_sample_units(stack)
+        # One SIPp behind the carrier answers for both liaisons, never for A.
+        carrier_phone(stack, "liaison_a_then_b.xml", {"[no_answer]": A_PHONE}, name="liaisons")
         yield stack
     finally:
         stack.stop()
-
-
-def _sessions(stack: HotlineStack) -> sessionmaker[Session]:
-    return make_sessionmaker(make_engine(stack.settings.database_url))
 
 
 def _overdue_order(stack: HotlineStack) -> int:
@@ -81,28 +71,22 @@ def _overdue_order(stack: HotlineStack) -> int:
     never replied: supervision (now) reminds its unit."""
     now = desk_settings(stack.settings)
     past = dataclasses.replace(now, clock=lambda: utc_now() - timedelta(days=1))
-    with _sessions(stack).begin() as s:
+    with sessions_of(stack).begin() as s:
         oid = desk.create_order(s, past, OPERATOR, Intake(
             channel="web", category=Category.HELP, description="路灯损坏", matter="道路破损",
             caller_number="13700000000", emergency=True)).order.id
         desk.dispatch(s, past, DISPATCHER, oid, lead="dept-transport", reason="道路归交通")
         desk.sign_off(s, past, TRANSPORT, oid)
-    with _sessions(stack).begin() as s:
+    with sessions_of(stack).begin() as s:
         assert oid in run_supervision(s, now).reminders
     return oid
 
 
 async def _events_until(stack: HotlineStack, oid: int, done: Any,
                         timeout: float = 120.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    events: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        events = (await stack.aapi("GET", f"/api/workorders/{oid}/events"))["events"]
-        if done(events):
-            return events
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"events of {oid} not as expected within {timeout}s: "
-                         f"{[e['kind'] for e in events]}\n{stack.core_log()[-3000:]}")
+    answer = await api_until(stack, f"/api/workorders/{oid}/events",
+                             lambda a: done(a["events"]), timeout)
+    return list(answer["events"])
 
 
 async def test_a_does_not_answer_b_confirms_all_on_the_order(hotline: HotlineStack) -> None:

