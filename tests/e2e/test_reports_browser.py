@@ -95,6 +95,12 @@ def _seed_month(db_url: str) -> dict[str, int]:
             s.add(order)
             s.flush()
             ids[f"o{n}"] = order.id
+        # Waiting for dispatch (no unit: not in any unit's rates): 停水 in 城关镇, 10 in
+        # the week of 2026-09-28 against 1 the week before → p = 12/2048 ≤ 0.01: rising.
+        for when in [_at(9, 22, 10)] + [_at(9, 29, 10, m) for m in range(10)]:
+            s.add(WorkOrder(received_at=when, channel="phone", category="help",
+                            description="停水", matter="停水", locality="城关镇",
+                            status="pending_dispatch"))
     engine.dispose()
     return ids
 
@@ -144,8 +150,8 @@ async def test_month_report_deductions_and_chart(hotline: HotlineStack) -> None:
     ids = _seed_month(hl.settings.database_url)
     async with chromium() as browser:
         page = await new_page(browser)
-        await sign_in_page(page, base, "sup1", DEFAULT_PASSWORD)
-        await page.wait_for_url(f"{base}/console")
+        await sign_in_page(page, base, "sup1", DEFAULT_PASSWORD, next_path="/reports")
+        await page.wait_for_url(f"{base}/reports", wait_until="commit")
         await page.goto(f"{base}/reports?{MONTH}")
         await page.wait_for_function("window.hotlineReports && window.hotlineReports.loads >= 1")
         assert await _town_score(page) == ("2.00", "61.33")
@@ -154,6 +160,11 @@ async def test_month_report_deductions_and_chart(hotline: HotlineStack) -> None:
         names = await page.evaluate("echarts.getInstanceByDom(document.getElementById("
                                     "'units-chart')).getOption().xAxis[0].data")
         assert names == ["县住房和城乡建设局", "城关镇人民政府"]
+        # The week of the month's first day (from Monday 09-28): 停水 and 城关镇 rise.
+        rising = await page.inner_text("#rising tbody")
+        assert rising.split("\n") == ["事项\t停水\t10\t1\t0.0059",
+                                       "地点\t城关镇\t10\t1\t0.0059"], rising
+        assert await page.inner_text("#hot tbody") == "停水\t10\t1"
         shot = await screenshot(page, "reports")
         if (REPO / "docs" / "screenshots").is_dir():
             shutil.copyfile(shot, REPO / "docs" / "screenshots" / "reports.png")
@@ -296,8 +307,8 @@ async def test_call_history_of_today_equals_the_calls_placed(hotline: HotlineSta
         await asyncio.sleep(0.3)
     async with chromium() as browser:
         page = await new_page(browser)
-        await sign_in_page(page, base, "sup1", DEFAULT_PASSWORD)
-        await page.wait_for_url(f"{base}/console")
+        await sign_in_page(page, base, "sup1", DEFAULT_PASSWORD, next_path="/reports")
+        await page.wait_for_url(f"{base}/reports", wait_until="commit")
         await page.goto(f"{base}/reports/calls?date={day}&month={day[:7]}")
         await page.wait_for_function("window.hotlineCalls && window.hotlineCalls.loads >= 1")
         row = '#day-figures tr[data-line="12345"]'
