@@ -66,6 +66,7 @@ from hotline_core.workorders.presets import Category, load_preset
 from ivr.ami import AmiClient
 from ivr.live_calls import LiveCalls
 from ivr.records import AsyncCallLog
+from ivr.spy import ChanSpy
 from ivr.transfer import TransferService
 from tests.workorders.conftest import Clock, load_sample_dispatch_data
 from web.agents.services import AGENTS, AgentServices
@@ -81,6 +82,7 @@ from web.live.services import LIVE
 from web.people import SIGNIN, SigninServices
 from web.restrictions.services import RESTRICTIONS, RestrictionServices
 from web.routes import ROUTE_MODULES
+from web.spy.services import SPY, SpyServices
 from web.transfers.services import TRANSFERS, TransferServices
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -272,6 +274,12 @@ def served(tmp_path: Path, redis_url: str) -> Any:
                                                     load_transfer_list(
                                                         CONFIG / "transfer_list.toml"))),
                 provide(SIGNIN, SigninServices(SigninTable(), Fernet.generate_key(), False)),
+                # Listen/whisper/barge over the same never-started AMI client: no call is
+                # live here, so a request is refused before Asterisk is asked.
+                provide(SPY, SpyServices(
+                    ChanSpy(AmiClient("127.0.0.1", 1, "none", "none"),
+                            LiveCalls(redis, namespace)),
+                    distributor, {a.id: a for a in agents}, access)),
             ],
             access=access,
         )
