@@ -31,11 +31,14 @@ from stack.services import Redis
 from stack.settings import REPO_ROOT, load_settings
 from stack.tokens import token_of
 from testkit import processes
+from testkit.port_blocks import MEDIA_PORTS, PortBlocks, media_ports_free
 from testkit.redis_server import free_port
 from testkit.sipp import Sipp
 from testkit.tcp_proxy import TcpProxy
 
 CHROOT = Path(os.environ.get("HOTLINE_CHROOT", "/var/cache/hotline/asterisk-sid"))
+# Media ports for the callers a test has on the line at once (MEDIA_PORTS each).
+CALLER_PORTS = 20 * MEDIA_PORTS
 
 
 def free_udp_port() -> int:
@@ -109,10 +112,19 @@ class HotlineStack:
         redis_port = free_port()
         self.instance = f"e2e-{os.getpid()}-{free_port()}"
         self.http_port = free_port()
-        rtp = 20000 + (free_port() % 200) * 100
-        for a in self.agents:
-            a.port, a.media_port = free_udp_port(), rtp + self.rtp_ports + len(self._ports) * 2
+        # One block of media ports for this stack alone (testkit/port_blocks.py): Asterisk's
+        # RTP range, then each phone's, then the callers'.
+        phones = MEDIA_PORTS * (len(self.agents) + 1)    # the agents' and the citizen's
+        blocks = PortBlocks(self.rtp_ports + phones + CALLER_PORTS)
+        self._exit.callback(blocks.release)
+        rtp = blocks.start
+        for i, a in enumerate(self.agents):
+            a.port, a.media_port = free_udp_port(), rtp + self.rtp_ports + i * MEDIA_PORTS
             self._ports.add(a.port)
+        self._citizen_media = rtp + self.rtp_ports + phones - MEDIA_PORTS
+        self._callers = range(rtp + self.rtp_ports + phones, blocks.end - MEDIA_PORTS + 1,
+                              MEDIA_PORTS)
+        self._next_caller = 0
         self.citizen_port = free_udp_port() if self.citizen_phone else 0
         self.config = self._write_config(redis_port, rtp)
         self.settings = load_settings(self.config)
@@ -136,7 +148,7 @@ class HotlineStack:
                                                 rtp_echo=a.rtp_echo)
         if self.citizen_phone:
             self.phones["citizen"] = self.sipp.phone(
-                "citizen", port=self.citizen_port, media_port=rtp + 98, ring_ms=3000,
+                "citizen", port=self.citizen_port, media_port=self._citizen_media, ring_ms=3000,
                 scenario="citizen_phone.xml")
         self.core_config = self.config
         if self.ami_proxy is not None:
@@ -301,9 +313,14 @@ core_dead_after = 3
                                     source_ip=source_ip, scenario=scenario)
 
     def _media_port(self) -> int:
-        # Even ports out of Asterisk's and the phones' RTP ranges.
-        port = 30000 + (free_port() % 10000) * 2 // 2 * 2
-        return port if port < 65000 else 31000
+        """An even media port of this stack's own block that nothing holds now (a caller's,
+        a centre's phone)."""
+        for _ in self._callers:
+            port = self._callers[self._next_caller % len(self._callers)]
+            self._next_caller += 1
+            if media_ports_free(port):
+                return port
+        raise RuntimeError(f"all {len(self._callers)} callers' media ports are in use")
 
     async def wait_call(self, predicate: Callable[[dict[str, Any]], bool],
                         timeout: float = 30.0) -> dict[str, Any]:
