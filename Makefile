@@ -29,10 +29,14 @@ run: provision
 	$(VENV)/bin/hotline up
 
 # Lint and types first: CI (.ci/run = make test) keeps ruff and mypy --strict clean from now on.
+# TEST_JOBS=2 runs the test modules on two pytest-xdist workers (--dist loadfile: a module and
+# its shared stack stay in one worker); the tests mostly wait on calls, so two fit two cores.
+TEST_JOBS ?= 1
 test: provision
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -p no:cacheprovider -ra --tb=short -q --durations=40
+	$(VENV)/bin/pytest -p no:cacheprovider -ra --tb=short -q --durations=40 \
+		$(if $(filter-out 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

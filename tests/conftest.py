@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -10,6 +12,19 @@ from testkit.redis_server import redis_server
 # Speed is measured in bench/, never asserted: no per-example deadline on shared machines.
 settings.register_profile("hotline", deadline=None)
 settings.load_profile("hotline")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Fill the voice-prompt cache once, before ``make test``'s pytest-xdist workers start:
+    two stacks starting at once on a cold cache would both write the same cache files."""
+    if hasattr(session.config, "workerinput"):   # an xdist worker: the controller did it
+        return
+    from stack.prompts import build_prompts
+    from stack.settings import REPO_ROOT
+
+    with tempfile.TemporaryDirectory(prefix="hotline-prompts-") as tmp:
+        build_prompts(REPO_ROOT / "asterisk_conf" / "prompts.txt", Path(tmp) / "none",
+                      Path(tmp) / "sounds")
 
 
 @pytest.fixture(scope="session")
