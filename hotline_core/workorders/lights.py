@@ -79,9 +79,10 @@ class epoch_us(FunctionElement[int]):  # noqa: N801 - SQL function style
 
 @compiles(epoch_us, "postgresql")
 def _epoch_us_pg(element: epoch_us, compiler: SQLCompiler, **kw: Any) -> str:
-    # EXTRACT(EPOCH ...) is numeric (exact) on PostgreSQL 14+, so microseconds survive.
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) * 1000000 " \
-           "AS BIGINT)"
+    # date_part gives double precision (EXTRACT's numeric is several times slower): about
+    # 2e9 s leave 22 bits of fraction, 0.24 µs, so rounding recovers the exact microsecond.
+    return f"CAST(ROUND(date_part('epoch', {compiler.process(element.clauses, **kw)}) " \
+           "* 1000000) AS BIGINT)"
 
 
 @compiles(epoch_us, "sqlite")
