@@ -24,12 +24,20 @@ from hotline_core.acd.restriction import RestrictionList
 from hotline_core.agent_directory import AgentEntry
 from hotline_core.call_records import CallLog
 from hotline_core.db import make_engine, make_sessionmaker
+from hotline_core.lines import load_lines
 from hotline_core.migrate import upgrade
 from hotline_core.screen_pop import ScreenPops
+from hotline_core.signin_guard import SigninGuard
+from hotline_core.transfers import TransferStore, load_centres, load_transfer_list
 from hotline_core.users import SigninTable
 from hotline_core.workorders.calendar import ChineseWorkingCalendar
 from hotline_core.workorders.desk import DeskSettings
 from hotline_core.workorders.presets import load_preset
+from ivr.ami import AmiClient
+from ivr.live_calls import LiveCalls
+from ivr.records import AsyncCallLog
+from ivr.spy import ChanSpy
+from ivr.transfer import TransferService
 from stack.core import Core
 from tests.workorders.conftest import load_sample_dispatch_data
 from web.agents.services import AGENTS, AgentServices
@@ -42,10 +50,11 @@ from web.desk.services import DESK, DeskServices
 from web.keys import WORKORDERS, WorkOrderServices, provide
 from web.live import services as live_api
 from web.live.services import LIVE
-from hotline_core.signin_guard import SigninGuard
 from web.people import SIGNIN, SigninServices
 from web.restrictions.services import RESTRICTIONS, RestrictionServices
 from web.routes import ROUTE_MODULES
+from web.spy.services import SPY, CallSpy, SpyServices
+from web.transfers.services import TRANSFERS, TransferServices
 
 # name -> token. Operators are named by their agent id, as `hotline up` names them.
 TOKENS = {
@@ -57,10 +66,11 @@ ROLES = {"supervisor": "supervisor", "dispatcher": "dispatcher", "callback": "ca
          "1001": "operator", "1002": "operator",
          "town-chengguan": "unit", "dept-housing": "unit"}
 _namespaces = itertools.count()
-
+CONFIG = Path(__file__).resolve().parents[2] / "config"
 # The lines' skills for the voice-message inbox: agents 1001 and 1002 (general) serve 12345,
 # nobody serves 96119.
 LINE_SKILLS = {"12345": ("general",), "96119": ("fire-hazard",)}
+
 
 def policy() -> AccessPolicy:
     entries: list[dict[str, Any]] = []
@@ -99,10 +109,13 @@ class Composed:
 async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.MAX_SOCKETS,
                    max_sockets_per_token: int = live_api.MAX_SOCKETS_PER_TOKEN,
                    namespace: str | None = None,
-                   signin: SigninTable | None = None) -> AsyncIterator[Composed]:
+                   signin: SigninTable | None = None,
+                   spy: CallSpy | None = None) -> AsyncIterator[Composed]:
     """The composed API, with LiveServices' socket caps as given, its Redis keys and
     channels under ``namespace`` (a fresh one when None), as ``[redis] namespace`` sets
-    them for the core."""
+    them for the core. Transfers and listen/whisper/barge run over an AMI client that is
+    never started (no call is live here: they refuse before Asterisk is asked); ``spy``
+    replaces the telephony side of listening in."""
     url = f"sqlite:///{tmp_path / 'hotline.db'}"
     upgrade(url)
     engine = make_engine(url)
@@ -127,6 +140,12 @@ async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.M
     agents = {a: AgentEntry(id=a, name=a, group="call-taking", skills={"general": 1})
               for a in ("1001", "1002")}
     flags = CallerFlags(redis, namespace)
+    ami = AmiClient("127.0.0.1", 1, "none", "none")
+    live_calls = LiveCalls(redis, namespace)
+    transfer_store = TransferStore(maker)
+    transfers = TransferService(ami, live_calls, AsyncCallLog(call_log), distributor,
+                                transfer_store, load_centres(CONFIG / "centres.toml"),
+                                load_lines(CONFIG / "lines.toml"))
     desk_services = DeskServices(
         distributor, ScreenPops(distributor.view, maker, flags, restrictions, desk.now),
         access, agents, DistributionConfig().pause_reasons, DistributionConfig().wrapup_seconds,
@@ -151,6 +170,11 @@ async def composed(tmp_path: Path, redis_url: str, max_sockets: int = live_api.M
             provide(CAMPAIGNS, CampaignServices(maker, access)),
             provide(SIGNIN, SigninServices(signin or SigninTable(), Fernet.generate_key(),
                                            False, SigninGuard(redis, namespace))),
+            provide(TRANSFERS, TransferServices(
+                transfers, transfer_store, access,
+                load_transfer_list(CONFIG / "transfer_list.toml"))),
+            provide(SPY, SpyServices(spy or ChanSpy(ami, live_calls), distributor, agents,
+                                     access)),
         ],
         access=access,
     )
