@@ -87,7 +87,8 @@ async def signed_in_page(browser: Browser, stack: HotlineStack, user: str,
     base = f"http://127.0.0.1:{stack.http_port}"
     page = await new_page(browser)
     await sign_in_page(page, base, user, DEFAULT_PASSWORD, path)
-    await page.wait_for_url(f"{base}{path}")
+    # Bounded, but longer than a test's 20 s: the benches run with many callers on 2 cores.
+    await page.wait_for_url(f"{base}{path}", wait_until="domcontentloaded", timeout=120_000)
     return page
 
 
