@@ -5,7 +5,8 @@ missing double feedback (不落实“双反馈”制). Each costs the unit the p
 
 Audit: a row says who entered it, when and why; it is never deleted. A wrong one is
 withdrawn (撤销) with who, when and why, and then counts no more. The database refuses a
-DELETE and any change after the withdrawal (triggers of migration ``0009_deductions``).
+DELETE and any UPDATE but filling in the withdrawal once (triggers of migration
+``0009_deductions``).
 """
 
 from __future__ import annotations

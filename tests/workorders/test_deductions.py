@@ -1,6 +1,6 @@
 """Supervisors' deductions (人工减分) in storage, on SQLite and PostgreSQL: they count in
 their period at the preset's points until withdrawn; the database keeps the audit trail
-(no DELETE, a withdrawn row does not change)."""
+(no DELETE; an UPDATE only fills in the withdrawal, once)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ def test_deductions_count_until_withdrawn_and_stay_audited(
     with maker() as s:
         assert deductions.counted(s, *OCT) == {"u1": {DeductionKind.SHIRKING: 1,
                                                       DeductionKind.DOUBLE_FEEDBACK_MISSING: 1}}
+    # A standing finding's reason cannot be rewritten either (only withdrawn).
+    with maker() as s, pytest.raises(DBAPIError), s.begin():
+        s.execute(update(UnitDeduction).where(UnitDeduction.id == first).values(reason="改"))
     with maker() as s, s.begin():
         deductions.withdraw(s, first, "录错", "sup2", NOW)
     with maker() as s:

@@ -19,20 +19,25 @@ down_revision: str | None = "0008_users"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The audit trail stays: no DELETE, and a withdrawn row changes no more.
+# The audit trail stays: no DELETE; an UPDATE may only fill in the withdrawal, once.
 _SQLITE_TRIGGERS = [
     "CREATE TRIGGER wo_unit_deductions_no_delete BEFORE DELETE ON wo_unit_deductions "
     "BEGIN SELECT RAISE(ABORT, 'deductions are withdrawn, never deleted'); END",
     "CREATE TRIGGER wo_unit_deductions_final BEFORE UPDATE ON wo_unit_deductions "
-    "WHEN OLD.withdrawn_at IS NOT NULL "
-    "BEGIN SELECT RAISE(ABORT, 'a withdrawn deduction does not change'); END",
+    "WHEN OLD.withdrawn_at IS NOT NULL OR NEW.unit_code IS NOT OLD.unit_code "
+    "OR NEW.kind IS NOT OLD.kind OR NEW.occurred_at IS NOT OLD.occurred_at "
+    "OR NEW.order_id IS NOT OLD.order_id OR NEW.reason IS NOT OLD.reason "
+    "OR NEW.entered_by IS NOT OLD.entered_by OR NEW.entered_at IS NOT OLD.entered_at "
+    "BEGIN SELECT RAISE(ABORT, 'a deduction is only withdrawn, once'); END",
 ]
 _PG_TRIGGERS = [
     "CREATE FUNCTION wo_unit_deductions_audit() RETURNS trigger LANGUAGE plpgsql AS $$ "
     "BEGIN IF TG_OP = 'DELETE' THEN "
     "RAISE EXCEPTION 'deductions are withdrawn, never deleted'; END IF; "
-    "IF OLD.withdrawn_at IS NOT NULL THEN "
-    "RAISE EXCEPTION 'a withdrawn deduction does not change'; END IF; "
+    "IF OLD.withdrawn_at IS NOT NULL OR (NEW.unit_code, NEW.kind, NEW.occurred_at, "
+    "NEW.order_id, NEW.reason, NEW.entered_by, NEW.entered_at) IS DISTINCT FROM "
+    "(OLD.unit_code, OLD.kind, OLD.occurred_at, OLD.order_id, OLD.reason, OLD.entered_by, "
+    "OLD.entered_at) THEN RAISE EXCEPTION 'a deduction is only withdrawn, once'; END IF; "
     "RETURN NEW; END $$",
     "CREATE TRIGGER wo_unit_deductions_guard BEFORE UPDATE OR DELETE ON wo_unit_deductions "
     "FOR EACH ROW EXECUTE FUNCTION wo_unit_deductions_audit()",
