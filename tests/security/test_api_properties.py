@@ -94,7 +94,10 @@ CONFIG = ROOT / "config"
 # MAX_EXAMPLES. Every operation stays in every run, and a run costs what the operations the
 # role may really use cost. On 2026-11-30 the table had grown to 114 operations (twice the
 # ~50 the former 25 examples for every operation and role were set for); the scouting of
-# all 114 took 14-15 s of CPU per role, and a unit reached 43 of them, anonymous 14.
+# all 114 took 14-15 s of CPU per role. Whole runs measured at load ~5 (CPU of the test
+# process, which also serves the app: the wall time on an idle 2-core machine): supervisor
+# 88 operations reached, 1520 requests, 25 s; operator 68, 1262, 18 s; anonymous 19, 653,
+# 12 s — against a 240 s timeout.
 SCOUT_EXAMPLES = 5
 MAX_EXAMPLES = 15
 
@@ -472,11 +475,13 @@ def test_no_5xx_and_nothing_beyond_the_role(served: Any, role: str) -> None:
     operations, reached = fuzz(app.base_url, role, seeded, findings)
     assert operations >= 100  # the whole API, not an empty document
     # Worked out from the access rules of issues 12/13: anonymous reaches the public routes
-    # only (health, wallboard, OpenAPI, sign-in, Open311, knowledge-base search, static
-    # files: 13); each role has 30 or more operations of its own (a unit: the work-order
-    # actions, lights, metrics, deductions, contacts, ... beside the public ones).
+    # (health, wallboard, OpenAPI, sign-in, Open311, knowledge-base search, static files:
+    # 13) and gets 400 for a malformed query string on a few guarded GETs ahead of the
+    # access gate (6 on 2026-11-30: 19 in all; an open gate would make it ~100); each role
+    # has 30 or more operations of its own (a unit: the work-order actions, lights,
+    # metrics, deductions, contacts, ... beside the public ones).
     if role == "anonymous":
-        assert reached <= 16, reached
+        assert reached <= 24, reached
     else:
         assert reached >= 30, reached
     assert findings.responses > fixed_seen + operations  # several requests per operation
