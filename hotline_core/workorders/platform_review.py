@@ -54,6 +54,7 @@ from hotline_core.workorders.lifecycle import (
     Status,
     fold,
 )
+from hotline_core.workorders.model import WorkOrder
 
 # Who checks replies: the quality group (质检员) and supervisors.
 QUALITY_CHECKERS = frozenset({Role.QUALITY, Role.SUPERVISOR})
@@ -140,16 +141,23 @@ def refuse_return(session: Session, cfg: DeskSettings, who: Principal, order_id:
     return _append(session, order, EventKind.RETURN_REFUSED, who, now, data, unit=unit)
 
 
+def _reply_to_check(session: Session, order_id: int,
+                    doing: str) -> tuple[WorkOrder, OrderState]:
+    """The order (locked) and its state, when its reply waits for the quality check."""
+    order = load(session, order_id, lock=True)
+    state = state_of(session, order)
+    _in_status(state, [Status.REPLIED], doing)
+    if state.quality_approved:
+        raise Conflict(f"the reply of work order {order.id} is already approved")
+    return order, state
+
+
 def approve_reply(session: Session, cfg: DeskSettings, who: Principal, order_id: int,
                   note: str = "") -> OrderState:
     """The quality check approves the current reply (质检通过)."""
     _require(who, QUALITY_CHECKERS, "check replies")
     text = _reason(note, required=False)
-    order = load(session, order_id, lock=True)
-    state = state_of(session, order)
-    _in_status(state, [Status.REPLIED], "approve the reply of")
-    if state.quality_approved:
-        raise Conflict(f"the reply of work order {order.id} is already approved")
+    order, _state = _reply_to_check(session, order_id, "approve the reply of")
     return _append(session, order, EventKind.QUALITY_APPROVED, who, cfg.now(),
                    {"note": text})
 
@@ -160,10 +168,6 @@ def send_reply_back(session: Session, cfg: DeskSettings, who: Principal, order_i
     the unit replies again within its handling deadline."""
     _require(who, QUALITY_CHECKERS, "check replies")
     why = _reason(reason, required=True)
-    order = load(session, order_id, lock=True)
-    state = state_of(session, order)
-    _in_status(state, [Status.REPLIED], "send back the reply of")
-    if state.quality_approved:
-        raise Conflict(f"the reply of work order {order.id} is already approved")
+    order, state = _reply_to_check(session, order_id, "send back the reply of")
     return _append(session, order, EventKind.QUALITY_SENT_BACK, who, cfg.now(),
                    {"reason": why}, unit=state.lead_unit)
