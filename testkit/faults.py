@@ -259,6 +259,16 @@ class RedisSupervision:
         if self._thread is not None:
             self._thread.join(10)
 
+    async def wait_report(self, text: str, timeout: float = 30.0) -> None:
+        """Until a report containing ``text`` was made: the supervisor reports a restart
+        after ``start()`` returns, which is after Redis already answers health checks."""
+        deadline = time.monotonic() + timeout
+        while not any(text in r for r in self.reports):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no report with {text!r} in {timeout:.0f} s: "
+                                     f"{self.reports}")
+            await asyncio.sleep(0.1)
+
     def kill(self) -> None:
         """SIGKILL the running redis-server (no save, no goodbye to its clients)."""
         proc = self.stack.redis.proc

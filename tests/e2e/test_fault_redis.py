@@ -91,8 +91,7 @@ async def _run(hotline: HotlineStack, supervision: RedisSupervision) -> None:
 
     supervision.release()
     await wait_component(hotline, "redis", ok=True)
-    assert any("redis-server running again" in r for r in supervision.reports), \
-        supervision.reports
+    await supervision.wait_report("redis-server running again")
     status = asyncio.create_task(asyncio.to_thread(hotline_status, hotline))
     for c in waiting + newcomer:
         result = await c.result()
