@@ -31,8 +31,10 @@ def create_app(
     """``services``: each package's services as ``provide(KEY, value)``; ``access`` decides
     who sees the health details (supervisors); without it nobody."""
     app = web.Application(client_max_size=2 * 1024 * 1024,
-                          middlewares=[refuse_unusable_urls, domain_errors, people.people,
-                                       gate])
+                          # The gate before the URL check: a stranger learns nothing
+                          # about a guarded route, not even that its query is malformed.
+                          middlewares=[domain_errors, people.people, gate,
+                                       refuse_unusable_urls])
     app[keys.SESSIONMAKER] = session_factory
     app[keys.HEALTH_PROBES] = dict(health_probes or {})
     app[keys.HEALTH_ACCESS] = access

@@ -156,6 +156,17 @@ async def test_nul_in_the_query_string_is_refused(api: Api) -> None:
     assert status == 400
 
 
+async def test_a_stranger_gets_401_not_the_query_check(api: Api) -> None:
+    """The access gate answers first: without a token a guarded route with a NUL in its
+    query or path is 401, as it would be with a clean URL — the 400 naming the bad
+    parameter is for callers allowed to call the route (above). (An unknown token: the
+    composed app, tests/security/test_route_roles.py.)"""
+    for path in ("/api/workorders?unit=%00", "/api/dispatch/route?matter=a%00",
+                 "/api/workorders/1%00"):
+        resp = await api.client.get(path)
+        assert resp.status == 401, (path, resp.status, await resp.text())
+
+
 # ------------------------------------------------------------------ CSV
 
 

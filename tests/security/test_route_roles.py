@@ -194,6 +194,24 @@ async def test_hostile_input_is_named_and_writes_nothing(tmp_path: Path,
         assert _rows(app) == before
 
 
+async def test_the_gate_answers_a_stranger_before_the_url_check(tmp_path: Path,
+                                                                   redis_url: str) -> None:
+    """A NUL in a guarded route's query: 401 without a token or with an unknown one (a
+    stranger learns nothing about the route), 400 naming the parameter for a supervisor
+    (who may call it), nothing written either way."""
+    async with composed(tmp_path, redis_url) as app:
+        before = _rows(app)
+        for path in ("/api/calls?x=%00", "/api/supervision/lights?unit=%00",
+                     "/api/metrics/rising?start=%00"):
+            resp = await app.client.get(path)
+            assert resp.status == 401, (path, await resp.text())
+            resp = await app.client.get(path, headers={"Authorization": "Bearer tok-nobody"})
+            assert resp.status == 401, (path, await resp.text())
+            status, out = await app.json("GET", path, "supervisor")
+            assert status == 400 and "NUL" in out["error"], (path, status, out)
+        assert _rows(app) == before
+
+
 class RecordingSpy:
     """The telephony side of listening in, recording what it is asked (no Asterisk here)."""
 
