@@ -274,6 +274,16 @@ class RedisKeys:
         return f"{self.namespace}:live-calls"
 
     @property
+    def core_leader(self) -> str:
+        """String with an expiry: the core instance that runs the periodic jobs now
+        (``hotline_core/leader.py``, ``stack/cluster.py``)."""
+        return f"{self.namespace}:core:leader"
+
+    def core_alive(self, name: str) -> str:
+        """String with an expiry: core instance ``name`` is running (``hotline_core/leader.py``)."""
+        return f"{self.namespace}:core:alive:{name}"
+
+    @property
     def callers_needing_help(self) -> str:
         """Hash caller number -> reason the caller is served first
         (``hotline_core/acd/caller_flags.py``)."""
