@@ -427,6 +427,15 @@ def decode_place(raw: Any) -> PlaceReading | None:
                         [float(v) for v in values[PlaceResult.TALK_SECONDS - 1:]])
 
 
+# --------------------------------------------------------------------- the live figures
+
+
+class FiguresSlot(IntEnum):
+    """What each ARGV position of ``figures.lua`` carries (1-based)."""
+
+    PREFIX = 1
+
+
 # --------------------------------------------------------------------- the script's names
 
 # Lua table name -> the enum it stands for. The script writes ``<table>.<member name>``
@@ -457,6 +466,15 @@ PLACE_TABLES: dict[str, type[StrEnum] | type[IntEnum]] = {
     "CS": CallState,
 }
 
+# The tables ``figures.lua`` (the live figures' reading) uses.
+FIGURES_TABLES: dict[str, type[StrEnum] | type[IntEnum]] = {
+    "FSLOT": FiguresSlot,
+    "AF": AgentField,
+    "AS": AgentState,
+    "CF": CallField,
+    "CS": CallState,
+}
+
 
 def _reference(tables: Mapping[str, object]) -> re.Pattern[str]:
     return re.compile(r"(?<![\w.])(" + "|".join(tables) + r")\.([A-Za-z_]\w*)")
@@ -481,14 +499,15 @@ def lua_literal(value: str | int) -> str:
 
 LUA_VALUES: dict[str, dict[str, str]] = {
     table: {lua_name(m): lua_literal(m.value) for m in enum}
-    for table, enum in (LUA_TABLES | PLACE_TABLES).items()
+    for table, enum in (LUA_TABLES | PLACE_TABLES | FIGURES_TABLES).items()
 }
 
 
 def script_source(body: str, tables: Mapping[str, object] = LUA_TABLES) -> str:
     """The script Redis runs: ``assign.lua`` (or ``place.lua`` with
-    :data:`PLACE_TABLES`) with every ``TABLE.name`` replaced by its value, so a run looks
-    nothing up (as fast as literals). A name the contract does not define refuses to load."""
+    :data:`PLACE_TABLES`, ``figures.lua`` with :data:`FIGURES_TABLES`) with every
+    ``TABLE.name`` replaced by its value, so a run looks nothing up (as fast as literals).
+    A name the contract does not define refuses to load."""
     def resolve(m: re.Match[str]) -> str:
         value = LUA_VALUES[m.group(1)].get(m.group(2))
         if value is None:

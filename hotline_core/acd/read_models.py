@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any, NamedTuple
 
@@ -72,6 +72,22 @@ def waiting_call_from_hash(call_id: str, h: Mapping[str, str], effective_priorit
     )
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """A JSON object of ``figures.lua`` (cjson writes an empty table as ``{}``; anything
+    else is not a count table)."""
+    return value if isinstance(value, dict) else {}
+
+
+class _FiguresReading(NamedTuple):
+    """``figures.lua``'s counts (see the script's header)."""
+
+    by_state: dict[str, Any]
+    by_group: dict[str, Any]
+    skill_agents: dict[str, Any]
+    line_wait: dict[str, Any]
+    skill_wait: dict[str, Any]
+
+
 class HeldCall(NamedTuple):
     """A held call and the agent it rings on or talks to (None while it waits)."""
 
@@ -87,6 +103,9 @@ class Place(NamedTuple):
     estimated_wait: float | None
 
 
+_FIGURES_SCRIPT = contract.script_source(
+    resources.files("hotline_core.acd").joinpath("figures.lua").read_text("utf-8"),
+    contract.FIGURES_TABLES)
 _PLACE_SCRIPT = contract.script_source(
     resources.files("hotline_core.acd").joinpath("place.lua").read_text("utf-8"),
     contract.PLACE_TABLES)
@@ -102,6 +121,7 @@ class DistributionView:
         self._keys = keys
         self._clock = clock
         self._place = redis.register_script(_PLACE_SCRIPT)
+        self._figures = redis.register_script(_FIGURES_SCRIPT)
 
     async def _io(self, awaitable: Awaitable[Any]) -> Any:
         async with asyncio.timeout(self._config.redis_timeout_seconds):
@@ -146,58 +166,44 @@ class DistributionView:
         return [c for c, _ in await self._waiting_rows() if line is None or c.line == line]
 
     async def figures(self) -> QueueFigures:
-        """Live figures per line and per skill queue (definitions in ``figures.py``)."""
+        """Live figures per line and per skill queue (definitions in ``figures.py``), read
+        in one run of ``figures.lua``: the counting of agents and waiting calls happens in
+        Redis, so the reader parses a few counts per line and skill, not a hash per agent
+        and per waiting call."""
         now = self._clock()
-        k = self._keys
-        agents = await self.agents()
-        waiting = [c for c, _ in await self._waiting_rows()]
-        lines = {_s(x) for x in await self._io(self._redis.smembers(k.figure_lines))}
-        skills = {_s(x) for x in await self._io(self._redis.smembers(k.figure_skills))}
-        lines |= {c.line for c in waiting}
-        skills |= {c.skills[0] for c in waiting} | {s for a in agents for s in a.skills}
-        pipe = self._redis.pipeline(transaction=False)
-        for name in sorted(lines):
-            pipe.hgetall(k.line_figures(name))
-        for name in sorted(skills):
-            pipe.hgetall(k.skill_figures(name))
-        counters = await self._io(pipe.execute())
-        line_counts = dict(zip(sorted(lines), counters[: len(lines)], strict=True))
-        skill_counts = dict(zip(sorted(skills), counters[len(lines):], strict=True))
+        raw = json.loads(_s(await self._io(self._figures(
+            keys=[], args=[self._keys.prefix]))))
+        reading = _FiguresReading(
+            by_state=_dict(raw.get("by_state")), by_group=_dict(raw.get("by_group")),
+            skill_agents=_dict(raw.get("skill_agents")),
+            line_wait=_dict(raw.get("line_wait")), skill_wait=_dict(raw.get("skill_wait")))
 
-        def build(name: str, raw: dict[Any, Any], calls: Sequence[WaitingCall],
-                  holders: Sequence[AgentStatus] | None) -> Figures:
-            h = {_s(k): float(_s(v)) for k, v in raw.items()}
-            by_state: dict[AgentState, int] = {}
-            for a in holders or ():
-                by_state[a.state] = by_state.get(a.state, 0) + 1
+        def build(name: str, counters: dict[str, str], wait: list[Any] | None,
+                  holders: dict[str, int] | None) -> Figures:
+            h = {k: float(v) for k, v in counters.items()}
             return Figures(
                 name=name,
-                waiting=len(calls),
-                longest_wait=max((now - c.enqueued_at for c in calls), default=0.0),
+                waiting=int(wait[0]) if wait else 0,
+                longest_wait=now - float(wait[1]) if wait else 0.0,
                 answered=round(h.get(FigureField.ANSWERED, 0)),
                 abandoned=round(h.get(FigureField.ABANDONED, 0)),
                 answered_within_target=round(h.get(FigureField.ANSWERED_WITHIN_TARGET, 0)),
                 abandoned_after_target=round(h.get(FigureField.ABANDONED_AFTER_TARGET, 0)),
                 total_answer_wait=h.get(FigureField.TOTAL_ANSWER_WAIT, 0.0),
-                agents_by_state=by_state,
+                agents_by_state={AgentState(k): int(v) for k, v in (holders or {}).items()},
             )
 
-        by_state: dict[AgentState, int] = {}
-        by_group: dict[str, int] = {}
-        for a in agents:
-            by_state[a.state] = by_state.get(a.state, 0) + 1
-            if a.state is not AgentState.LOGGED_OUT:
-                by_group[a.group] = by_group.get(a.group, 0) + 1
+        lines, skills = _dict(raw.get("lines")), _dict(raw.get("skills"))
         return QueueFigures(
             at=now,
             service_level_seconds=self._config.service_level_seconds,
-            lines={n: build(n, line_counts[n], [c for c in waiting if c.line == n], None)
+            lines={n: build(n, _dict(lines[n]), reading.line_wait.get(n), None)
                    for n in sorted(lines)},
-            skills={n: build(n, skill_counts[n], [c for c in waiting if c.skills[0] == n],
-                             [a for a in agents if n in a.skills])
+            skills={n: build(n, _dict(skills[n]), reading.skill_wait.get(n),
+                             _dict(reading.skill_agents.get(n)))
                     for n in sorted(skills)},
-            agents_by_state=by_state,
-            agents_by_group=by_group,
+            agents_by_state={AgentState(k): int(v) for k, v in reading.by_state.items()},
+            agents_by_group={str(k): int(v) for k, v in reading.by_group.items()},
         )
 
     async def place(self, call_id: str) -> Place | None:

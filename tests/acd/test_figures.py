@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hotline_core.acd import AgentState, DistributionConfig, WaitingCall
+import redis.asyncio as aioredis
+
+from hotline_core.acd import AgentState, DistributionConfig, Distributor, WaitingCall
 from tests.acd.conftest import Clock, MakeDistributor
 
 
@@ -81,3 +83,50 @@ async def test_estimated_wait_before_any_measured_call_uses_the_default(
     assert await d.view.estimated_wait("c5") == 270.0
     assert [await d.view.position(c) for c in ("c1", "c3", "c4", "c5")] == [None, 1, 2, 3]
     assert await d.view.estimated_wait("c1") is None  # not waiting any more
+
+
+async def _bytes_of_one_read(d: Distributor, redis: aioredis.Redis) -> int:
+    """What Redis sent for one figures read (its ``total_net_output_bytes``; the INFO
+    answers themselves are measured by a read with no figures call between)."""
+    async def sent() -> int:
+        return int((await redis.info("stats"))["total_net_output_bytes"])
+    before = await sent()
+    idle = await sent() - before          # the INFO answer alone
+    start = await sent()
+    await d.view.figures()
+    return await sent() - start - idle
+
+
+async def test_a_long_line_costs_the_reader_no_more(make: MakeDistributor, clock: Clock,
+                                                     redis: aioredis.Redis) -> None:
+    """200 agents paused and 50, then 400 callers waiting (issue 12's console with 100
+    waiting): the counts are the hand-computed ones, and what one read brings back from
+    Redis stays the same size (the counting is done in ``figures.lua``). Before, every
+    agent's and every waiting call's whole hash came back on every read (~350 × 200
+    bytes more for 350 more callers)."""
+    d, _ = make(DistributionConfig(wrapup_seconds=0))
+    t0 = clock.t
+    for i in range(200):
+        await d.agent_login(f"a{i:03d}", {"general": 1, "tax": 1} if i < 50 else {"general": 1})
+        await d.agent_pause(f"a{i:03d}", "meeting")
+    sizes, placed = {}, 0
+    for total in (50, 400):
+        for n in range(placed, total):    # caller n arrives at t0 + n, nobody takes it
+            clock.t = t0 + n
+            await d.enqueue(call(f"c{n}", line="12366" if n % 4 == 0 else "12345"))
+        placed = total
+        clock.t = t0 + 1000
+        f = await d.view.figures()
+        # lines: every 4th caller (0, 4, 8 …) on 12366, the rest on 12345, all skill general
+        on_12366 = len(range(0, total, 4))
+        assert (f.lines["12366"].waiting, f.lines["12345"].waiting) == (
+            on_12366, total - on_12366)
+        assert (f.lines["12366"].longest_wait, f.lines["12345"].longest_wait) == (1000, 999)
+        assert f.skills["general"].waiting == total
+        assert f.skills["general"].agents_by_state == {AgentState.PAUSED: 200}
+        assert f.skills["tax"].agents_by_state == {AgentState.PAUSED: 50}
+        assert (f.skills["tax"].waiting, f.skills["tax"].longest_wait) == (0, 0.0)
+        assert f.agents_by_group == {"call-taking": 200}   # the default group
+        sizes[total] = await _bytes_of_one_read(d, redis)
+    # the counts' digits grow (50 → 400 is one more digit per count), nothing else
+    assert abs(sizes[400] - sizes[50]) < 40, sizes
