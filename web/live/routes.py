@@ -41,6 +41,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -149,8 +150,8 @@ async def _serve(request: web.Request, svc: LiveServices,
                                    names.transcripts, names.voice_messages)
         pump = asyncio.create_task(_pump(ws, pubsub, svc, words, pops))
         try:
-            await ws.send_json({"type": "figures", "figures":
-                                snapshot_json(await svc.distributor.view.figures())})
+            await ws.send_str(await svc.figures.message(svc.distributor.view,
+                                                        time.monotonic()))
             await pops.send_new(ws)   # a page opened while the phone rings pops at once
             async for msg in ws:
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
@@ -215,6 +216,7 @@ async def _pump(ws: web.WebSocketResponse, pubsub: Any, svc: LiveServices,
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
         if message is None:
             continue
+        received = time.monotonic()
         channel = message["channel"]
         channel = channel.decode() if isinstance(channel, bytes) else channel
         data = message["data"]
@@ -234,9 +236,11 @@ async def _pump(ws: web.WebSocketResponse, pubsub: Any, svc: LiveServices,
             if await words.passes(kind, payload):
                 await ws.send_json({"type": kind, kind: payload})
         else:
-            await ws.send_json({"type": "figures", "figures":
-                                snapshot_json(await svc.distributor.view.figures())})
+            # A distribution change. The pop first: an agent waits for it, and it does not
+            # wait for the figures; these are one read shared by every socket this change
+            # woke (LiveServices.figures), not one per socket.
             await pops.send_new(ws)
+            await ws.send_str(await svc.figures.message(svc.distributor.view, received))
 
 
 def _voice_message(data: str) -> dict[str, Any]:

@@ -3,7 +3,10 @@ client (:func:`pubsub_client`) and the socket caps."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -12,6 +15,8 @@ from aiohttp import web
 
 from hotline_core.access import AccessPolicy
 from hotline_core.acd import Distributor
+from hotline_core.acd.read_models import DistributionView
+from web.live.views import snapshot_json
 
 MAX_SOCKETS = 200            # web sockets open at once, all tokens together
 MAX_SOCKETS_PER_TOKEN = 4    # one client or wallboard with a few tabs
@@ -60,6 +65,34 @@ class SocketCount:
             self.per_token.pop(token_key, None)
 
 
+class FiguresBatch:
+    """One figures read (实时数据) shared by every socket that one batch of events woke.
+
+    Each socket asks for figures read after the instant it received its event; a read that
+    started after that instant (in flight or done) already shows the change, so it is
+    shared: 200 desks woken by one distribution change cost one read and one JSON text,
+    not 200. The read runs in a task of its own, so a socket that closes while waiting
+    never cancels it for the others."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._started = float("-inf")
+        self._read: asyncio.Future[str] | None = None
+
+    async def message(self, view: DistributionView, received: float) -> str:
+        """The ``figures`` message (JSON text) read after ``received`` (this clock's time:
+        when the socket got its event, or opened)."""
+        read = self._read
+        if read is None or self._started <= received:
+            self._started = self._clock()
+            read = self._read = asyncio.ensure_future(self._text(view))
+        return await asyncio.shield(read)
+
+    @staticmethod
+    async def _text(view: DistributionView) -> str:
+        return json.dumps({"type": "figures", "figures": snapshot_json(await view.figures())})
+
+
 @dataclasses.dataclass(frozen=True)
 class LiveServices:
     distributor: Distributor
@@ -70,6 +103,7 @@ class LiveServices:
     max_sockets: int = MAX_SOCKETS
     max_sockets_per_token: int = MAX_SOCKETS_PER_TOKEN
     sockets: SocketCount = dataclasses.field(default_factory=SocketCount)
+    figures: FiguresBatch = dataclasses.field(default_factory=FiguresBatch)
 
 
 def pubsub_client(url: str, max_sockets: int = MAX_SOCKETS) -> aioredis.Redis:
