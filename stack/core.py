@@ -45,6 +45,7 @@ from hotline_core.transfers import TransferStore, load_centres, load_transfer_li
 from hotline_core.voice_messages import announce as announce_voice_message
 from hotline_core.workorders.calendar import ChineseWorkingCalendar, load_overrides
 from hotline_core.workorders.desk import DeskSettings
+from hotline_core.workorders.lights import ensure_light_instants
 from hotline_core.workorders.presets import PRESET_DIR, load_preset
 from ivr.agi import AgiServer
 from ivr.ami import AmiClient
@@ -142,6 +143,8 @@ class Core:
         engine = make_engine(s.database_url)
         _migrate(s.database_url, engine)
         sessions = make_sessionmaker(engine)
+        # The open orders' stored yellow instants follow the preset's light rule.
+        await asyncio.to_thread(ensure_light_instants, sessions, desk.preset, desk.now())
         call_log = CallLog(sessions)
 
         # A blocking pool: under load callers wait briefly for a connection instead of

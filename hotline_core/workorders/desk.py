@@ -31,6 +31,7 @@ from hotline_core.workorders.lifecycle import (
     Status,
     fold,
 )
+from hotline_core.workorders.lights import set_light_instant
 from hotline_core.workorders.model import (
     KnowledgeEntry,
     Unit,
@@ -193,6 +194,7 @@ def _append(
         raise
     state = state_of(session, order)
     _project(order, state)
+    set_light_instant(session, order)  # the light's stored yellow instant (lights.py)
     return state
 
 

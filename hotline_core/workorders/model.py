@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -133,6 +134,10 @@ class WorkOrder(Base):
     excluded_from_score: Mapped[bool] = mapped_column(Boolean, default=False)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"))
     event_count: Mapped[int] = mapped_column(Integer, default=0)
+    # From this instant the open order's light is yellow (red once past due_at), under the
+    # light rule stored in wo_light_rule; NULL unless a unit works on it against a deadline
+    # (hotline_core.workorders.lights: set_light_instant, refresh_light_instants).
+    yellow_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     assignments: Mapped[list[UnitAssignment]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="UnitAssignment.unit_code"
@@ -141,6 +146,10 @@ class WorkOrder(Base):
     __table_args__ = (
         Index("ix_work_orders_status_due", "status", "due_at"),
         Index("ix_work_orders_lead_received", "lead_unit", "received_at"),
+        # Counting lights is a range count over this (small) index alone.
+        Index("ix_work_orders_open_lights", "lead_unit", "due_at", "yellow_at", "status",
+              postgresql_where=text("yellow_at IS NOT NULL"),
+              sqlite_where=text("yellow_at IS NOT NULL")),
     )
 
 
@@ -156,6 +165,21 @@ class UnitAssignment(Base):
     order: Mapped[WorkOrder] = relationship(back_populates="assignments")
 
     __table_args__ = (Index("ix_wo_assignments_unit", "unit_code", "order_id"),)
+
+
+class LightRuleRow(Base):
+    """The light rule (亮灯规则) the stored yellow instants were computed with: one row.
+
+    ``fingerprint`` names the rule's thresholds; at start-up the core compares it with the
+    preset's and recomputes every open order's ``yellow_at`` when they differ."""
+
+    __tablename__ = "wo_light_rule"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(200))
+    yellow_remaining_percent: Mapped[int] = mapped_column(Integer)
+    yellow_remaining_hours: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class WorkOrderEvent(Base):

@@ -1,7 +1,8 @@
 """Reads and the liaison directory of the unit portal (承办单位工作台).
 
 A unit lists only the orders dispatched to it (lead or assisting, also after it returned
-one), filtered by status, light and grade, newest first; each row says whether the
+one), filtered by status, light and grade, newest first, paged by a cursor (an order id:
+:class:`Cursor`) rather than an offset; each row says whether the
 citizen's evaluation was unsatisfied and whether the order came back for a redo (重办).
 The light is the one every reader sees (:mod:`hotline_core.workorders.lights`).
 
@@ -16,14 +17,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from hotline_core.access import Principal, Role
 from hotline_core.workorders.desk import Invalid, NotFound, unit_can_read
-from hotline_core.workorders.lifecycle import UNIT_WORKING, Status
-from hotline_core.workorders.lights import Light, light_sql
+from hotline_core.workorders.lifecycle import Status
+from hotline_core.workorders.lights import Light, light_is
 from hotline_core.workorders.model import Unit, UnitAssignment, UnitContact, WorkOrder
 from hotline_core.workorders.presets import Preset, SatisfactionLevel
 from hotline_core.workorders.supervision import light_of
@@ -60,6 +62,34 @@ class UnitRow:
 class UnitPage:
     rows: list[UnitRow]
     total: int
+    older: bool = False    # orders after the last row exist (下一页)
+    newer: bool = False    # orders before the first row exist (上一页)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page of the unit's list starts (keyset paging): the list is newest first,
+    its sort key the order id itself (ids grow with receipt), so a cursor is an order id —
+    ``after`` it: the next (older) orders, ``before`` it: the previous (newer) ones. A page
+    is then an index range read however deep it is, where an OFFSET read every row above
+    it. A cursor only bounds the range: the unit's own orders are still the only ones read,
+    whatever id it names."""
+
+    order_id: int
+    before: bool = False
+
+
+CURSOR_MAX = 2**63 - 1
+_CURSOR = re.compile(r"^[0-9]{1,19}$")
+
+
+def parse_cursor(raw: str, name: str) -> int:
+    """An order id given as a cursor (``after`` / ``before``); anything else is refused
+    naming the parameter."""
+    if not _CURSOR.match(raw) or not 0 < int(raw) <= CURSOR_MAX:
+        raise Invalid(f"{name}: a page cursor is the id of an order in the list "
+                      f"(1 to 19 digits), not {raw[:40]!r}", field=name)
+    return int(raw)
 
 
 def _unit_of(who: Principal) -> str:
@@ -69,34 +99,57 @@ def _unit_of(who: Principal) -> str:
 
 
 def unit_orders(session: Session, who: Principal, preset: Preset, now: datetime,
-                f: UnitFilter, limit: int, offset: int) -> UnitPage:
-    """One page of the orders dispatched to ``who``'s unit, as it may see them."""
+                f: UnitFilter, limit: int, cursor: Cursor | None = None) -> UnitPage:
+    """One page of the orders dispatched to ``who``'s unit, as it may see them, newest
+    first, from ``cursor`` (None: the newest)."""
     unit = _unit_of(who)
-    mine = select(UnitAssignment.order_id).where(UnitAssignment.unit_code == unit)
-    stmt = select(WorkOrder).where(WorkOrder.id.in_(mine))
+    # One assignment row per (order, unit): the join lists each of the unit's orders once.
+    mine = and_(UnitAssignment.order_id == WorkOrder.id, UnitAssignment.unit_code == unit)
+    where: list[ColumnElement[bool]] = []
     if f.status is not None:
-        stmt = stmt.where(WorkOrder.status == f.status.value)
+        where.append(WorkOrder.status == f.status.value)
     if f.grade is not None:
-        stmt = stmt.where(WorkOrder.grade == f.grade)
+        where.append(WorkOrder.grade == f.grade)
     if f.light is not None:
-        # A light exists only while a unit works against the deadline; the database
-        # colours each order by the same rule as every reader (lights.light_sql), so the
-        # page is cut in SQL however many orders the unit holds.
-        started = func.coalesce(WorkOrder.handling_started_at, WorkOrder.received_at)
-        stmt = stmt.where(WorkOrder.status.in_([s.value for s in UNIT_WORKING]),
-                          WorkOrder.due_at.is_not(None),
-                          light_sql(preset, now, started, WorkOrder.due_at) == f.light.value)
+        # The same light as every reader (lights.light_is): on the stored instants a range
+        # condition, so the page is cut in SQL however many orders the unit holds.
+        where += light_is(session, preset, now, f.light)
     if f == UnitFilter():
         # Unfiltered: the count is the unit's assignments (one per order), read from their
         # index alone, without visiting the orders.
         total = session.scalar(select(func.count()).select_from(UnitAssignment)
                                .where(UnitAssignment.unit_code == unit)) or 0
     else:
-        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    # The page's assignments in one query, not one per row.
-    orders = session.scalars(stmt.order_by(WorkOrder.id.desc()).limit(limit).offset(offset)
-                             .options(selectinload(WorkOrder.assignments)))
-    return UnitPage([_row(o, unit, preset, now) for o in orders], total)
+        total = session.scalar(select(func.count()).select_from(WorkOrder)
+                               .join(UnitAssignment, mine).where(*where)) or 0
+    base = select(WorkOrder).join(UnitAssignment, mine).where(*where)
+    key = UnitAssignment.order_id
+    if cursor is None or not cursor.before:
+        stmt = base.order_by(key.desc())
+        if cursor is not None:
+            stmt = stmt.where(key < cursor.order_id)
+    else:
+        stmt = base.where(key > cursor.order_id).order_by(key.asc())
+    # One row more than the page tells whether another page follows; the page's
+    # assignments come in one query, not one per row.
+    found = list(session.scalars(stmt.limit(limit + 1)
+                                 .options(selectinload(WorkOrder.assignments))))
+    more = len(found) > limit
+    found = found[:limit]
+    if cursor is not None and cursor.before:
+        found.reverse()
+        older = bool(found) and _exists(session, base, key < found[-1].id)
+        newer = more
+    else:
+        older = more
+        newer = bool(found) and cursor is not None and _exists(session, base,
+                                                                key > found[0].id)
+    return UnitPage([_row(o, unit, preset, now) for o in found], total, older, newer)
+
+
+def _exists(session: Session, base: Select[Any],
+            beyond: ColumnElement[bool]) -> bool:
+    return session.scalar(select(base.where(beyond).limit(1).exists())) or False
 
 
 def _row(order: WorkOrder, unit: str, preset: Preset, now: datetime) -> UnitRow:

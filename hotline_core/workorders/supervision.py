@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline_core.access import Principal, Role
@@ -22,7 +22,7 @@ from hotline_core.workorders import deadlines
 from hotline_core.workorders.calendar import CalendarGapError
 from hotline_core.workorders.desk import DeskSettings, _append, state_of, working_statuses
 from hotline_core.workorders.lifecycle import EventKind
-from hotline_core.workorders.lights import Light, light_for, light_sql
+from hotline_core.workorders.lights import Light, light_column, light_for, open_orders
 from hotline_core.workorders.model import Unit, UnitContact, WorkOrder
 from hotline_core.workorders.presets import Preset
 
@@ -48,11 +48,10 @@ class LightRow:
 def lights(session: Session, preset: Preset, now: datetime, unit: str | None = None,
            batch: int = 5000) -> Iterator[LightRow]:
     """Lights of every order a unit is working on, streamed in id order (narrow rows); the
-    database computes each light (:func:`~hotline_core.workorders.lights.light_sql`)."""
-    started = func.coalesce(WorkOrder.handling_started_at, WorkOrder.received_at)
+    database computes each light (:func:`~hotline_core.workorders.lights.light_column`)."""
     stmt = (select(WorkOrder.id, WorkOrder.lead_unit, WorkOrder.due_at,
-                   light_sql(preset, now, started, WorkOrder.due_at))
-            .where(WorkOrder.status.in_(working_statuses()), WorkOrder.due_at.is_not(None))
+                   light_column(session, preset, now))
+            .where(*open_orders(session, preset))
             .order_by(WorkOrder.id)
             .execution_options(yield_per=batch))
     if unit is not None:

@@ -146,7 +146,7 @@ async def test_a_unit_sees_its_own_orders_masked_and_filtered(
             assert "噪声扰民" not in html
         # Bad filters: 422 pages naming the field.
         for query, field in (("status=bogus", "status"), ("grade=E", "grade"),
-                             ("light=<script>", "light"), ("page=0", "page")):
+                             ("light=<script>", "light")):
             status, html = await _page(app, f"/unit?{query}")
             assert status == 422 and field in html, query
             assert "<script>" not in html

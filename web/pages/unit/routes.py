@@ -2,7 +2,8 @@
 signed-in unit handler (Role.UNIT, ``principal.unit``).
 
 ``/unit`` lists the orders dispatched to the unit, newest first, with light, due time,
-grade, evaluation and redo flags, filtered by status, light and grade, 50 a page, and the
+grade, evaluation and redo flags, filtered by status, light and grade, 50 a page (keyset
+paging: ``?after=<id>`` the next page, ``?before=<id>`` the previous), and the
 unit's lead and A/B liaisons (kept through ``PUT /api/units/{unit}/contacts``).
 ``/unit/orders/{id}`` shows one order with its events and the actions its status allows;
 the actions go to the work-order API (``/sign-off``, ``/return``, ``/extension``,
@@ -21,18 +22,20 @@ from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
 from hotline_core.access import Role
-from hotline_core.workorders.desk import events_of, state_of
+from hotline_core.workorders.desk import Invalid, events_of, state_of
 from hotline_core.workorders.lifecycle import EVALUATION_LABELS, Status
 from hotline_core.workorders.lights import Light
 from hotline_core.workorders.portal import (
     PAGE_SIZE,
+    Cursor,
     UnitFilter,
     UnitRow,
     contacts_of,
+    parse_cursor,
     unit_order,
     unit_orders,
 )
@@ -40,7 +43,7 @@ from hotline_core.workorders.presets import Category, ReplyPart, SatisfactionLev
 from hotline_core.workorders.replies import PART_LABELS
 from hotline_core.workorders.views import event_view, order_view
 from web.access import roles
-from web.api import Model, QueryInt, Routes, read_query
+from web.api import Model, Routes, read_query
 from web.db import reading
 from web.keys import DESK_MISSING, WORKORDERS, WorkOrderServices, need
 from web.pages.layout import LOADER, HtmlPage, install_templates, person_for, render_page
@@ -80,7 +83,10 @@ class UnitListQuery(Model):
     status: Annotated[Status | None, BeforeValidator(_blank_is_none)] = None
     light: Annotated[Light | None, BeforeValidator(_blank_is_none)] = None
     grade: Annotated[Literal["A", "B", "C", "D"] | None, BeforeValidator(_blank_is_none)] = None
-    page: Annotated[QueryInt, Field(ge=1, le=1_000_000)] = 1
+    # Keyset paging (portal.Cursor): the next page is ``after`` the last order shown, the
+    # previous ``before`` the first; checked in the handler (400 naming the parameter).
+    after: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
+    before: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
 
 
 def unit_refusal(path: str) -> Callable[[int, str, dict[str, Any]], web.HTTPException]:
@@ -132,27 +138,43 @@ async def unit_page(request: web.Request) -> web.Response:
     q = read_query(request, UnitListQuery)
     now = svc.desk.now()
     filt = UnitFilter(status=q.status, light=q.light, grade=q.grade)
+    cursor = _cursor(q)
 
     def work(session: Session) -> dict[str, Any]:
-        page = unit_orders(session, who, svc.desk.preset, now, filt, PAGE_SIZE,
-                           (q.page - 1) * PAGE_SIZE)
+        page = unit_orders(session, who, svc.desk.preset, now, filt, PAGE_SIZE, cursor)
         unit_name, contacts = contacts_of(session, who, who.unit or "")
         rows = [_row_view(r, svc, order_view(r.order, who, svc.access, svc.desk.preset, now,
                                              listing=True, zone=svc.desk.zone))
                 for r in page.rows]
         return {"rows": rows, "total": page.total, "unit_name": unit_name,
-                "contacts": {c.role: c for c in contacts}}
+                "contacts": {c.role: c for c in contacts}, "older": page.older,
+                "newer": page.newer}
 
     data = await reading(request, work)
-    pages = max(1, -(-data["total"] // PAGE_SIZE))
     return render_page(request, "unit/unit.html", person, {
-        "title": "承办单位工作台", "unit": who.unit, **data, "page": q.page, "pages": pages,
+        "title": "承办单位工作台", "unit": who.unit, **data, "first_page": cursor is None,
         "filters": {"status": q.status.value if q.status else "",
                     "light": q.light.value if q.light else "", "grade": q.grade or ""},
         "status_labels": {s.value: label for s, label in STATUS_LABELS.items()},
         "category_labels": {c.value: label for c, label in CATEGORY_LABELS.items()},
         "light_labels": {li.value: label for li, label in LIGHT_LABELS.items()},
         "grades": GRADES})
+
+
+def _cursor(q: UnitListQuery) -> Cursor | None:
+    """The page's cursor; a malformed one (or both directions at once) is a 400 page
+    naming the parameter."""
+    refuse = unit_refusal("/unit")
+    if q.after is not None and q.before is not None:
+        raise refuse(400, "after, before: give one page cursor, not both", {})
+    try:
+        if q.after is not None:
+            return Cursor(parse_cursor(q.after, "after"))
+        if q.before is not None:
+            return Cursor(parse_cursor(q.before, "before"), before=True)
+    except Invalid as exc:
+        raise refuse(400, exc.reason, {}) from exc
+    return None
 
 
 def _actions(status: str, role: str, active: bool, signed: bool,
