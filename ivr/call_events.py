@@ -19,7 +19,7 @@ from hotline_core.call_records import CallRecord
 from ivr.ami import AmiClient
 from ivr.dialer import call_of_leg
 from ivr.dialplan import TECH
-from ivr.live_calls import LiveCalls
+from ivr.live_calls import LiveCall, LiveCalls
 from ivr.live_transcript import LiveTranscripts
 from ivr.records import AsyncCallLog
 
@@ -46,8 +46,15 @@ class CallEventBridge:
                  distributor: Distributor,
                  on_ended: Callable[[CallRecord], None] | None = None,
                  live_transcripts: LiveTranscripts | None = None,
-                 observers: tuple[Callable[[Any], Awaitable[None]], ...] = ()) -> None:
+                 observers: tuple[Callable[[Any], Awaitable[None]], ...] = (),
+                 owns: Callable[[LiveCall], Awaitable[bool]] | None = None,
+                 leads: Callable[[], bool] | None = None) -> None:
         self._ami = ami
+        # Several core instances (stack/cluster.py) all receive every AMI event: ``owns``
+        # says whether this one handles a call's events (the others skip them), ``leads``
+        # whether it runs the dialer, whose agent-first legs' events it alone handles.
+        self._owns = owns
+        self._leads = leads
         # Also given every event, after the bridge (transfers: ivr/transfer.py).
         self._observers = observers
         self._live_transcripts = live_transcripts
@@ -79,7 +86,8 @@ class CallEventBridge:
         name = event.get("Event")
         leg_of = call_of_leg(event.get("Uniqueid", ""))
         if leg_of is not None:
-            await self._callback_event(name, leg_of, event)
+            if self._leads is None or self._leads():
+                await self._callback_event(name, leg_of, event)
         elif name == "DialEnd":
             await self._dial_end(event)
         elif name == "Hangup":
@@ -91,7 +99,7 @@ class CallEventBridge:
 
     async def _dial_end(self, event: Any) -> None:
         call_id = event.get("Uniqueid", "")
-        if await self._live.get(call_id) is None:
+        if not await self._mine(await self._live.get(call_id)):
             return
         agent = agent_of(event.get("DestChannel", ""))
         status = event.get("DialStatus", "")
@@ -112,7 +120,7 @@ class CallEventBridge:
     async def _hangup(self, event: Any) -> None:
         call_id = event.get("Uniqueid", "")
         call = await self._live.get(call_id)
-        if call is None:
+        if call is None or not await self._mine(call):
             return
         cause = _int(event.get("Cause"))
         if call.callback:
@@ -135,6 +143,10 @@ class CallEventBridge:
         else:
             await self._distributor.abandon(call_id)
 
+
+    async def _mine(self, call: LiveCall | None) -> bool:
+        """A call the core registered whose events this instance handles."""
+        return call is not None and (self._owns is None or await self._owns(call))
 
     async def _talking_agent(self, call_id: str) -> str | None:
         """The agent the distributor has on this call though the core never saw it
@@ -159,7 +171,7 @@ class CallEventBridge:
         app_queue: stop offering the call to agents, or both would ring them."""
         call_id = event.get("Uniqueid", "")
         call = await self._live.get(call_id)
-        if call is None or call.callback:
+        if call is None or call.callback or not await self._mine(call):
             return
         log.warning("call %s went to the fallback queue %s; the core lets go of it",
                     call_id, event.get("Queue"))

@@ -35,6 +35,7 @@ class Context(StrEnum):
     CONFERENCE = "hotline-conference"      # three-way call (三方通话): exten = the call id
     TRANSFER_HOLD = "hotline-transfer-hold"  # attended: the citizen on hold meanwhile
     AGENTS = "agents"                      # agents' phones: may dial nothing
+    AGI = "hotline-agi"                    # Gosub: FastAGI on one core, the next if refused
 
 
 class AgiScript(StrEnum):
@@ -69,7 +70,7 @@ class Var(StrEnum):
     """``HOTLINE_*`` channel and global variables."""
 
     # Globals ([globals], from the instance's settings).
-    AGI = "HOTLINE_AGI"                          # agi://127.0.0.1:<port>
+    AGI = "HOTLINE_AGI"                          # agi://127.0.0.1:<port>|… one per core
     SOUNDS = "HOTLINE_SOUNDS"
     RECORDINGS = "HOTLINE_RECORDINGS"
     CORE_DEAD_AFTER = "HOTLINE_CORE_DEAD_AFTER"
@@ -88,6 +89,16 @@ class Var(StrEnum):
     CALL_ID = "HOTLINE_CALL_ID"                  # callback: the citizen's original call
     CALLBACK_NUMBER = "HOTLINE_CALLBACK_NUMBER"  # callback: digits to dial
     ATTEMPT = "HOTLINE_ATTEMPT"                  # campaign attempt id (Originate variable)
+
+
+# Between the core instances' addresses in ``HOTLINE_AGI`` (read with ``CUT``/``FIELDQTY``).
+AGI_ADDRESS_SEPARATOR = "|"
+
+
+def agi_addresses(ports: tuple[int, ...]) -> str:
+    """The value of ``HOTLINE_AGI``: every core instance's FastAGI address, in order; the
+    ``[hotline-agi]`` subroutine starts at a random one and tries the next on refusal."""
+    return AGI_ADDRESS_SEPARATOR.join(f"agi://127.0.0.1:{p}" for p in ports)
 
 
 def inherited(var: Var) -> str:

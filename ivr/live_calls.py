@@ -23,15 +23,40 @@ class LiveCall:
     caller: str
     department: str = ""
     callback: bool = False      # the caller chose a callback (virtual hold) and hung up
+    # The core instance whose AMI event bridge handles this call's events (stack/cluster.py):
+    # the one that registered it; empty with one instance (every event is its own).
+    owner: str = ""
+
+
+# KEYS[1] = the hash, ARGV = call id, dead owner, new owner: the entry's owner changes only
+# if it still is the dead one (two survivors adopting at once: one wins).
+_ADOPT = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local call = cjson.decode(raw)
+if (call['owner'] or '') ~= ARGV[2] then return 0 end
+call['owner'] = ARGV[3]
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(call))
+return 1
+"""
 
 
 class LiveCalls:
-    def __init__(self, redis: aioredis.Redis, namespace: str = DEFAULT_NAMESPACE) -> None:
+    def __init__(self, redis: aioredis.Redis, namespace: str = DEFAULT_NAMESPACE,
+                 owner: str = "") -> None:
         self._redis = redis
         self._key = RedisKeys(namespace).live_calls
+        self.owner = owner          # stamped on the calls this instance registers
+        self._adopt = redis.register_script(_ADOPT)
 
     async def add(self, call: LiveCall) -> None:
+        if not call.owner and self.owner:
+            call = LiveCall(**{**asdict(call), "owner": self.owner})
         await self._redis.hset(self._key, call.call_id, json.dumps(asdict(call)))
+
+    async def adopt(self, call_id: str, dead: str, owner: str) -> bool:
+        """Make ``owner`` the owner of a call whose owner ``dead`` has died (atomic)."""
+        return bool(await self._adopt(keys=[self._key], args=[call_id, dead, owner]))
 
     async def get(self, call_id: str) -> LiveCall | None:
         raw = await self._redis.hget(self._key, call_id)

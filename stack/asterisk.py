@@ -25,6 +25,7 @@ from ivr.dialplan import (
     TECH,
     Context,
     Var,
+    agi_addresses,
     cdr_mapping,
     centre_endpoint,
     fallback_queue,
@@ -92,7 +93,7 @@ class AsteriskSpec:
     ami_port: int
     ami_username: str
     ami_secret: str
-    agi_port: int
+    agi_port: int                  # the first core instance's; instance i: agi_port + i
     ring_timeout: int
     core_dead_after: int
     carrier_ips: tuple[str, ...]
@@ -105,6 +106,7 @@ class AsteriskSpec:
     carrier_outbound_uri: str = ""             # empty: no outbound calls (no callbacks)
     extra_dialplan: str = field(default="")    # raw extensions.conf text appended (bench)
     centres: Centres = field(default_factory=lambda: Centres(line="", ring_seconds=30))
+    core_instances: int = 1                    # [core] instances: FastAGI on agi_port + i
 
     @property
     def inst(self) -> str:
@@ -150,7 +152,8 @@ def conf_texts(spec: AsteriskSpec, moddir: str) -> dict[str, str]:
         "ami_port": str(spec.ami_port),
         "ami_username": spec.ami_username,
         "ami_secret": spec.ami_secret,
-        "agi_port": str(spec.agi_port),
+        "agi_addresses": agi_addresses(
+            tuple(spec.agi_port + i for i in range(spec.core_instances))),
         "ring_timeout": str(spec.ring_timeout),
         "core_dead_after": str(spec.core_dead_after),
         "carrier_match": "\n".join(f"match = {ip}" for ip in spec.carrier_ips),

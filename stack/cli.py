@@ -118,7 +118,9 @@ def _up(settings: Settings) -> int:
     prepare_state_dirs(settings)
     if settings.https:
         ensure_certificate(settings)      # before the health wait, which trusts it
-    redis, asterisk, core = Redis(settings), AsteriskProcess(spec), CoreProcess(settings)
+    redis, asterisk = Redis(settings), AsteriskProcess(spec)
+    # [core] instances: all active on the one Asterisk (stack/cluster.py).
+    cores = [CoreProcess(settings, index=i) for i in range(settings.core_instances)]
     speech = SpeechWorkers(settings) if speech_settings(settings) is not None else None
     pid = pidfile(settings)
     pid.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +129,8 @@ def _up(settings: Settings) -> int:
         redis.start()
         asterisk.start()
         _link_recordings(settings, spec.recordings_dir)
-        core.start()
+        for core in cores:
+            core.start()
         if speech is not None:
             speech.start()
         _banner(settings, spec)
@@ -136,7 +139,8 @@ def _up(settings: Settings) -> int:
         # flowing while the core is away.
         children = [Supervised("redis-server", redis.start, redis.alive, _report),
                     Supervised("Asterisk", asterisk.start, asterisk.running, _report),
-                    Supervised("core", core.start, core.alive, _report)]
+                    *(Supervised(f"core {c.index}" if len(cores) > 1 else "core", c.start,
+                                 c.alive, _report) for c in cores)]
         if speech is not None:
             children.append(Supervised("speech workers", speech.start, speech.alive, _report))
         while not stop["now"]:
@@ -146,7 +150,8 @@ def _up(settings: Settings) -> int:
     finally:
         if speech is not None:
             speech.stop()
-        core.stop()
+        for core in reversed(cores):
+            core.stop()
         asterisk.stop()
         redis.stop()
         pid.unlink(missing_ok=True)

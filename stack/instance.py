@@ -34,4 +34,5 @@ def spec_from_settings(settings: Settings) -> AsteriskSpec:
         announce_seconds=settings.announce_seconds,
         carrier_outbound_uri=settings.carrier_outbound_uri,
         centres=load_centres(settings.centres_file, missing_ok=True),
+        core_instances=settings.core_instances,
     )

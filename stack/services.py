@@ -175,27 +175,46 @@ class Supervised:
         return min(self.cap, self.first * 2.0 ** max(0, self.failures - 1))
 
 
+def core_log_name(index: int) -> str:
+    """The log file of core instance ``index``: ``core.log`` for the first (as with one
+    instance), ``core-<index>.log`` for the others."""
+    return "core.log" if index == 0 else f"core-{index}.log"
+
+
 @dataclass
 class CoreProcess:
+    """Core instance ``index`` of ``[core] instances`` (FastAGI on agi_port + index)."""
+
     settings: Settings
     proc: subprocess.Popen[bytes] | None = None
+    index: int = 0
+
+    @property
+    def log_file(self) -> Path:
+        return self.settings.state_dir / "logs" / core_log_name(self.index)
 
     def start(self) -> None:
-        log = private_dir(self.settings.state_dir / "logs") / "core.log"
-        with open(log, "ab") as fh:
+        private_dir(self.settings.state_dir / "logs")
+        with open(self.log_file, "ab") as fh:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "stack.core", "--config", str(self.settings.source)],
+                [sys.executable, "-m", "stack.core", "--config", str(self.settings.source),
+                 "--instance", str(self.index)],
                 cwd=REPO_ROOT, stdout=fh, stderr=subprocess.STDOUT, env=dict(os.environ),
                 start_new_session=True)
         self.wait_healthy(60)
 
     def wait_healthy(self, timeout: float) -> None:
+        """This instance serves FastAGI (its own port) and the shared HTTP API is healthy
+        (with several instances, whichever answers: they share the port)."""
         deadline = time.monotonic() + timeout
         url = f"{self.settings.http_url}api/health"
+        if self.proc is not None and self.settings.core_instances > 1:
+            _wait_tcp(self.settings.agi_ports[self.index], self.proc,
+                      f"core instance {self.index}", timeout)
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise StartError(f"core exited with {self.proc.returncode}; see "
-                                 f"{self.settings.state_dir / 'logs' / 'core.log'}")
+                                 f"{self.log_file}")
             try:
                 # Built on every try: on a first start the core generates the certificate.
                 context = client_context(self.settings)

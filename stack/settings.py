@@ -88,6 +88,14 @@ class Settings:
     campaigns_file: Path = Path("config/campaigns.toml")
     # [signin]: people's sign-in (lock-out, attempts, session length; hotline_core/users.py)
     signin: SigninTable = field(default_factory=SigninTable)
+    # [core] instances: core processes `hotline up` starts on this Asterisk (stack/cluster.py);
+    # instance i serves FastAGI on agi_port + i, all share http_port (SO_REUSEPORT).
+    core_instances: int = 1
+
+    @property
+    def agi_ports(self) -> tuple[int, ...]:
+        """The FastAGI port of each core instance, in instance order."""
+        return tuple(self.agi_port + i for i in range(self.core_instances))
 
     @property
     def loopback(self) -> str:
@@ -118,7 +126,7 @@ class Settings:
                      f"{self.http_port}/"),
             "rtp (udp)": f"{self.bind_address}:{self.rtp_start}-{self.rtp_end}",
             "ami": f"127.0.0.1:{self.ami_port}",
-            "fastagi": f"127.0.0.1:{self.agi_port}",
+            "fastagi": ", ".join(f"127.0.0.1:{p}" for p in self.agi_ports),
             "redis": hide_password(self.redis_url),
             "database": hide_password(self.database_url),
         }
@@ -169,6 +177,14 @@ class AmiTable(ConfigModel):
     port: Port = 5038
     username: str = "hotline"
     timeout: Positive = 5.0
+
+
+class CoreTable(ConfigModel):
+    """``[core]``: how many core processes serve the one Asterisk (核心实例数)."""
+
+    instances: int = Field(default=1, ge=1, le=8, description=(
+        "core processes, all active: FastAGI on agi.port + i each (Asterisk fails over), "
+        "one shared HTTP port, the periodic jobs on one leader"))
 
 
 class AgiTable(ConfigModel):
@@ -278,6 +294,7 @@ class HotlineFile(ConfigModel):
     network: NetworkTable = NetworkTable()
     ami: AmiTable = AmiTable()
     agi: AgiTable = AgiTable()
+    core: CoreTable = CoreTable()
     redis: RedisTable = RedisTable()
     database: DatabaseTable = DatabaseTable()
     paths: PathsTable = PathsTable()
@@ -307,6 +324,16 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
 
     if net.rtp_end <= net.rtp_start:
         raise refused("network.rtp_end", "must be greater than network.rtp_start")
+    last_agi = f.agi.port + f.core.instances - 1
+    if last_agi > 65535:
+        raise refused("core.instances", f"agi.port {f.agi.port} + {f.core.instances} "
+                      "instances passes port 65535")
+    clashes = {net.http_port: "network.http_port", net.sip_port: "network.sip_port",
+               f.ami.port: "ami.port", f.redis.port: "redis.port"}
+    for port, setting in clashes.items():
+        if f.agi.port <= port <= last_agi and f.core.instances > 1:
+            raise refused("core.instances", f"the FastAGI ports {f.agi.port}-{last_agi} of "
+                          f"{f.core.instances} instances include {setting} ({port})")
     if bool(net.tls_cert) != bool(net.tls_key):
         missing = "tls_cert" if not net.tls_cert else "tls_key"
         raise refused(f"network.{missing}", "network.tls_cert and network.tls_key go together")
@@ -365,6 +392,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         time_zone=f.workorders.time_zone,
         figures_reset_at=calls.figures_reset_at,
         signin=f.signin,
+        core_instances=f.core.instances,
     )
 
 

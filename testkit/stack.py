@@ -27,7 +27,7 @@ from typing import Any
 
 from stack.asterisk import AsteriskProcess
 from stack.instance import spec_from_settings
-from stack.services import Redis
+from stack.services import Redis, core_log_name
 from stack.settings import REPO_ROOT, load_settings
 from stack.tokens import token_of
 from testkit import processes
@@ -50,6 +50,27 @@ def free_udp_port() -> int:
             except OSError:
                 continue
             return port
+
+
+def _free_port_run(count: int) -> int:
+    """The first of ``count`` consecutive free TCP ports on loopback (one FastAGI port per
+    core instance)."""
+    while True:
+        first = free_port()
+        if first + count > 65536:
+            continue
+        held: list[socket.socket] = []
+        try:
+            for port in range(first, first + count):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
 
 
 @dataclass
@@ -97,10 +118,14 @@ class HotlineStack:
     # A TCP proxy (testkit/tcp_proxy.py) the core reaches Asterisk's AMI through, so a test
     # can cut the connection; its target is set to Asterisk's AMI port at start.
     ami_proxy: TcpProxy | None = None
+    # [core] instances: core processes on the one Asterisk (stack/cluster.py); ``core`` is
+    # the first, ``cores`` all of them by index.
+    cores: int = 1
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hotline-e2e-")))
     _exit: ExitStack = field(default_factory=ExitStack)
     phones: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     core: subprocess.Popen[bytes] | None = None
+    core_procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
     asterisk: AsteriskProcess | None = None
     _ports: set[int] = field(default_factory=set)
 
@@ -189,7 +214,9 @@ rtp_end = {rtp + self.rtp_ports - 1}
 [ami]
 port = {free_port()}
 [agi]
-port = {free_port()}
+port = {_free_port_run(self.cores)}
+[core]
+instances = {self.cores}
 [redis]
 port = {redis_port}
 [paths]
@@ -225,15 +252,37 @@ core_dead_after = 3
         path.write_text(toml)
         return path
 
-    def start_core(self) -> None:
-        log = open(self.tmp / "core.log", "ab")  # noqa: SIM115
-        env = dict(os.environ, HOTLINE_AMI_SECRET=self.settings.ami_secret)
-        self.core = subprocess.Popen(
-            [sys.executable, "-m", self.core_module, "--config",
-             str(getattr(self, "core_config", self.config))],
-            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True)
-        self.wait_healthy()
+    def start_core(self, index: int | None = None) -> None:
+        """Start every core instance (``index`` None) or the one given, and wait until it
+        serves FastAGI (its own port) and the shared HTTP API is healthy."""
+        for i in range(self.cores) if index is None else (index,):
+            log = open(self.tmp / core_log_name(i), "ab")  # noqa: SIM115
+            env = dict(os.environ, HOTLINE_AMI_SECRET=self.settings.ami_secret)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", self.core_module, "--config",
+                 str(getattr(self, "core_config", self.config)), "--instance", str(i)],
+                cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True)
+            self.core_procs[i] = proc
+            if i == 0:
+                self.core = proc
+            if self.cores > 1:
+                self._wait_agi(i)
+            self.wait_healthy()
+
+    def _wait_agi(self, index: int, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        proc = self.core_procs[index]
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"core {index} exited: {self.core_log(index)[-3000:]}")
+            try:
+                with socket.create_connection(
+                        ("127.0.0.1", self.settings.agi_ports[index]), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"core {index} does not serve FastAGI within {timeout}s")
 
     def start_speech_workers(self) -> subprocess.Popen[bytes]:
         log = open(self.tmp / "speech.log", "ab")  # noqa: SIM115
@@ -264,13 +313,14 @@ core_dead_after = 3
         return "".join(p.read_text(errors="replace")
                        for p in (self.spec.host_dir / "sipp").glob(f"phone-{name}-*"))
 
-    def core_log(self) -> str:
-        return (self.tmp / "core.log").read_text(errors="replace")
+    def core_log(self, index: int = 0) -> str:
+        return (self.tmp / core_log_name(index)).read_text(errors="replace")
 
-    def kill_core(self) -> None:
-        assert self.core is not None
-        self.core.send_signal(signal.SIGKILL)
-        self.core.wait(timeout=10)
+    def kill_core(self, index: int = 0) -> None:
+        proc = self.core_procs.get(index, self.core) if self.core_procs else self.core
+        assert proc is not None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
 
     # -- use --------------------------------------------------------------------------------
     def token(self, name: str) -> str:
@@ -363,7 +413,8 @@ core_dead_after = 3
     def stop(self) -> None:
         for proc in self.phones.values():
             processes.stop(proc)
-        processes.stop(self.core, grace=15)
+        for core in {id(p): p for p in (self.core, *self.core_procs.values())}.values():
+            processes.stop(core, grace=15)
         if self.asterisk is not None:
             self.asterisk.stop()
         self._exit.close()

@@ -114,12 +114,16 @@ def test_hotline_next_values(conf: dict[str, str]) -> None:
 
 def test_agi_scripts_and_url_parameters(conf: dict[str, str]) -> None:
     ext = conf["extensions.conf"]
-    calls = re.findall(r"AGI\((.*)\)$", ext, flags=re.M)
-    assert calls, "no AGI() in the dialplan"
+    # One AGI() in the whole dialplan: the [hotline-agi] subroutine's, which picks a core
+    # instance's address from ${HOTLINE_AGI} (issue 14: failover between instances).
+    agi = re.findall(r"AGI\((.*)\)$", ext, flags=re.M)
+    assert agi == [f"${{CUT({Var.AGI},|,${{at}})}}/${{ARG1}}"], agi
+    calls = re.findall(rf"Gosub\({Context.AGI},s,1\((.*)\)\)$", ext, flags=re.M)
+    assert calls, "no FastAGI call in the dialplan"
     scripts, params = set(), set()
     for url in calls:
-        m = re.fullmatch(rf"\$\{{{Var.AGI}\}}/([\w-]+)(?:\?(.*))?", url)
-        assert m, f"AGI() not through ${{{Var.AGI}}}: {url}"
+        m = re.fullmatch(r"([\w-]+)(?:\?(.*))?", url)
+        assert m, f"not a script?parameters: {url}"
         scripts.add(m.group(1))
         params |= set(re.findall(r"(?:^|&)(\w+)=", m.group(2) or ""))
     assert scripts == _values(AgiScript), (scripts, _values(AgiScript))
