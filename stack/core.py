@@ -39,6 +39,7 @@ from hotline_core.config_errors import ConfigError, line_of, read_config_text
 from hotline_core.db import Base, make_engine, make_sessionmaker
 from hotline_core.dial_policy import DatabaseDirectory, DialPolicy, DialPolicySettings
 from hotline_core.lines import load_lines
+from hotline_core.redis_keys import RedisKeys
 from hotline_core.screen_pop import ScreenPops
 from hotline_core.signin_guard import SigninGuard
 from hotline_core.transfers import TransferStore, load_centres, load_transfer_list
@@ -68,6 +69,7 @@ from ivr.transcription import TranscriptionTrigger
 from ivr.transfer import CentreIntake, TransferService
 from speech.keywords import load_keywords
 from stack.asterisk import AsteriskSpec
+from stack.cluster import Cluster, leader_dialer
 from stack.instance import spec_from_settings
 from stack.order_campaigns import (
     ORDER_CAMPAIGN_EVERY,
@@ -131,6 +133,8 @@ class Core:
     # The ``campaign`` AGI script; ``flows`` maps a campaign kind to its IVR flow.
     campaign_flows: CampaignFlow | None = None
     choices: ChoiceService | None = None    # spoken ratings (speech grammar), or keys only
+    index: int = 0                          # [core] instances: this one (stack/cluster.py)
+    cluster: Cluster | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -160,7 +164,14 @@ class Core:
         self.live_redis = pubsub_client(s.redis_url)
         ns = s.redis_namespace      # every key and channel below is under it (redis_keys.py)
         distributor = Distributor(self.redis, dist_config, namespace=ns)
-        live = LiveCalls(self.redis, namespace=ns)
+        # Several instances: a leader for the periodic jobs, calls owned by the instance
+        # that registered them (stack/cluster.py); with one, everything is its own.
+        redis = self.redis
+        cluster = self.cluster = Cluster(redis, RedisKeys(ns), self.index,
+                                         s.core_instances, ttl=float(s.core_dead_after),
+                                         every=float(s.heartbeat_seconds))
+        live = LiveCalls(self.redis, namespace=ns,
+                         owner=cluster.name if cluster.several else "")
         calls = self.calls = AsyncCallLog(call_log)
 
         async def agent_of_call(call_id: str) -> str | None:
@@ -174,15 +185,20 @@ class Core:
             assert self.ami is not None
             await beat(self.ami)
             # Dialer attempts in flight first, so the resync never re-offers a callback
-            # that was reached while the core was away.
-            await campaigns.reconcile(await channels_now(self.ami))
-            await resync(self.ami, live, distributor, lines, calls)
-            await reconciler.run_once()
+            # that was reached while the core was away. (Several instances: the dialer
+            # and the reconciliation are the leader's; no re-sync while another instance
+            # runs, which has been listening all along.)
+            if cluster.leads():
+                await campaigns.reconcile(await channels_now(self.ami))
+            if not await cluster.others_alive():
+                await resync(self.ami, live, distributor, lines, calls)
+            if cluster.leads():
+                await reconciler.run_once()
 
         async def after_redis_back() -> None:
             # Hang-ups seen while Redis was away never reached the distributor: rebuild from
             # Asterisk's channels (AMI down: its next login re-syncs anyway).
-            if self.ami is not None and self.ami.connected:
+            if self.ami is not None and self.ami.connected and cluster.leads():
                 await resync(self.ami, live, distributor, lines, calls)
 
         self.ami = AmiClient("127.0.0.1", s.ami_port, s.ami_username, s.ami_secret,
@@ -227,7 +243,10 @@ class Core:
         bridge = CallEventBridge(self.ami, live, calls, distributor,
                                  on_ended=trigger.call_ended if trigger else None,
                                  live_transcripts=live_transcripts,
-                                 observers=(transfers.on_event, campaigns.on_event))
+                                 observers=(transfers.on_event,
+                                            cluster.if_leader(campaigns.on_event)),
+                                 owns=cluster.owner_check(live),
+                                 leads=cluster.leads if cluster.several else None)
         restrictions = RestrictionList(self.redis, namespace=ns)
         flags = CallerFlags(self.redis, namespace=ns)
         flow = InboundFlow(InboundContext(
@@ -248,7 +267,8 @@ class Core:
                               AgiScript.TRANSFER: transfers,
                               AgiScript.CAMPAIGN: self.campaign_flows},
                              host="127.0.0.1",
-                             port=s.agi_port, command_timeout=s.agi_command_timeout)
+                             port=s.agi_ports[self.index],
+                             command_timeout=s.agi_command_timeout)
 
         for agent_id in s.auto_login:
             entry = next((a for a in agents if a.id == agent_id), None)
@@ -291,8 +311,9 @@ class Core:
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         # HTTPS beyond loopback (settings.https); the certificate is made on first start.
+        # Several instances share the HTTP port (SO_REUSEPORT): one address for everyone.
         await web.TCPSite(self.runner, s.bind_address, s.http_port,
-                          ssl_context=server_context(s)).start()
+                          ssl_context=server_context(s), reuse_port=cluster.several).start()
         await self.agi.start()
         self.ami.start()
         self.tasks = [
@@ -302,19 +323,33 @@ class Core:
             asyncio.create_task(run_distribution_loop(distributor, self.redis, self.stopping,
                                                      max_retry=5.0),
                                 name="distribution-loop"),
-            asyncio.create_task(reconciler.run(10.0), name="reconcile"),
             asyncio.create_task(watch_redis(self.redis, after_redis_back), name="redis-watch"),
-            asyncio.create_task(campaigns.run(), name="campaigns"),
-            asyncio.create_task(run_order_campaigns(sessions, desk, campaign_store,
-                                                    ORDER_CAMPAIGN_EVERY),
-                                name="order-campaigns"),
-            asyncio.create_task(run_supervision_loop(sessions, desk, 300.0),
-                                name="supervision"),
+            # The periodic jobs: on the leader only when there are several instances.
+            asyncio.create_task(cluster.while_leader(
+                "reconcile", lambda: reconciler.run(10.0)), name="reconcile"),
+            asyncio.create_task(cluster.while_leader(
+                "campaigns", lambda: leader_dialer(cluster, self.ami, campaigns)),
+                name="campaigns"),
+            asyncio.create_task(cluster.while_leader("order-campaigns", lambda: run_order_campaigns(
+                sessions, desk, campaign_store, ORDER_CAMPAIGN_EVERY)), name="order-campaigns"),
+            asyncio.create_task(cluster.while_leader(
+                "supervision", lambda: run_supervision_loop(sessions, desk, 300.0)),
+                name="supervision"),
             # Live figures start again at [calls] figures_reset_at; interval rows stored.
-            asyncio.create_task(run_call_figures(
-                distributor, self.redis, distributor.figures_day_key, sessions, desk.zone,
-                parse_reset_at(s.figures_reset_at)), name="call-figures"),
+            asyncio.create_task(cluster.while_leader("call-figures", lambda: run_call_figures(
+                distributor, redis, distributor.figures_day_key, sessions, desk.zone,
+                parse_reset_at(s.figures_reset_at))), name="call-figures"),
         ]
+        if cluster.several:
+            async def resync_now() -> None:
+                if self.ami is not None and self.ami.connected:
+                    await resync(self.ami, live, distributor, lines, calls)
+            self.tasks += [
+                asyncio.create_task(cluster.leadership.run(), name="leader-lock"),
+                asyncio.create_task(cluster.while_leader(
+                    "adoption", lambda: cluster.adopt_on_term(live, resync_now)),
+                    name="adoption"),
+            ]
         if self.transcriber is not None:
             # Loading the model takes seconds: calls are served meanwhile.
             self.tasks.append(asyncio.create_task(self.transcriber.start(), name="live-asr"))
@@ -322,8 +357,9 @@ class Core:
             # The grammar recogniser's process loads the model meanwhile (keys work at once).
             self.tasks.append(asyncio.create_task(warm_choices(self.choices),
                                                   name="rating-asr"))
-        log.info("core ready: %s %s:%s, fastagi 127.0.0.1:%s", "https" if s.https else "http",
-                 s.bind_address, s.http_port, s.agi_port)
+        log.info("core ready: %s %s:%s, fastagi 127.0.0.1:%s (%s of %d)",
+                 "https" if s.https else "http", s.bind_address, s.http_port,
+                 s.agi_ports[self.index], cluster.name, s.core_instances)
 
     def _probes(self, engine: Any) -> dict[str, Any]:
         async def redis_ok() -> tuple[bool, str]:
@@ -350,7 +386,8 @@ class Core:
 
     async def stop(self) -> None:
         self.stopping.set()
-        if self.ami is not None and self.ami.connected:
+        last = self.cluster is None or await self.cluster.last_instance()
+        if self.ami is not None and self.ami.connected and last:
             await stop_heartbeat(self.ami)
         for task in self.tasks:
             task.cancel()
@@ -369,6 +406,8 @@ class Core:
             await self.ami.stop()
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.cluster is not None:
+            await self.cluster.resign()     # a follower takes the periodic jobs at once
         if self.redis is not None:
             await self.redis.aclose()
         if self.live_redis is not None:
@@ -384,8 +423,8 @@ def _migrate(url: str, engine: Any) -> None:
     upgrade(url)
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    core = Core(settings, spec_from_settings(settings))
+async def serve(settings: Settings, stop: asyncio.Event, index: int = 0) -> None:
+    core = Core(settings, spec_from_settings(settings), index=index)
     await core.start()
     try:
         await stop.wait()
@@ -452,12 +491,18 @@ def main(argv: list[str] | None = None) -> int:
     restrict_umask()    # database, logs and recordings are not for other users of the machine
     parser = argparse.ArgumentParser(prog="hotline-core")
     parser.add_argument("--config", type=Path, default=None)
+    parser.add_argument("--instance", type=int, default=0,
+                        help="which of [core] instances this process is (0-based)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(args.config)
         validate(settings)
+        if not 0 <= args.instance < settings.core_instances:
+            raise ConfigError(settings.source, "core.instances",
+                              f"--instance {args.instance} is not one of the "
+                              f"{settings.core_instances} configured instance(s)")
     except CONFIG_ERRORS as exc:
         print(f"hotline-core: bad setting: {exc}", file=sys.stderr)
         return 2
@@ -467,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
+        await serve(settings, stop, args.instance)
 
     asyncio.run(run())
     return 0
