@@ -246,6 +246,12 @@ class RedisKeys:
         (``hotline_core/voice_messages.py``)."""
         return f"{self.namespace}:voice-messages"
 
+    @property
+    def transfers(self) -> str:
+        """Channel: a transfer's row changed — requested, the centre's answer, the end
+        (``ivr/transfer.py``; call id, transfer id and outcome, no number)."""
+        return f"{self.namespace}:transfers"
+
     # -- key families -------------------------------------------------------------------
     @property
     def acd(self) -> AcdKeys:

@@ -22,15 +22,20 @@ A conference never keeps the citizen alone: when the agent and the centre have b
 the citizen's leg is ended as any call the agent ends.
 
 Every step is written to the transfer's row (:mod:`hotline_core.transfers`): requested,
-the centre's answer, the end and the outcome.
+the centre's answer, the end and the outcome; each write is then announced on the
+hotline's ``transfers`` channel (call id, transfer id, outcome), which the live socket
+forwards to the call's agent and to supervisors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
+
+import redis.asyncio as aioredis
 
 from hotline_core.acd import AgentState, Distributor, WaitingCall
 from hotline_core.dial_policy import DialPolicy, DialPurpose, DialRefused
@@ -58,6 +63,33 @@ _DIAL_OUTCOMES = {"BUSY": TransferOutcome.BUSY, "NOANSWER": TransferOutcome.NO_A
 # OriginateResponse reasons (Asterisk's AST_CONTROL_*): 5 busy, 3 ringing too long.
 _ORIGINATE_OUTCOMES = {"5": TransferOutcome.BUSY, "3": TransferOutcome.NO_ANSWER,
                        "1": TransferOutcome.NO_ANSWER}
+ANNOUNCE_SECONDS = 2.0          # bound on the publish of a row's change
+
+
+class TransferNews:
+    """Announces a transfer row's change on the hotline's ``transfers`` channel, so the
+    agent's desktop shows the centre's answer without asking. A lost Redis costs only the
+    live update (the rows are in the database): logged once until a publish works again."""
+
+    def __init__(self, redis: aioredis.Redis, channel: str) -> None:
+        self._redis = redis
+        self._channel = channel
+        self._failing = False
+
+    async def changed(self, call_id: str, transfer_id: int, outcome: TransferOutcome) -> None:
+        payload = {"call_id": call_id, "transfer_id": transfer_id, "outcome": outcome.value}
+        try:
+            async with asyncio.timeout(ANNOUNCE_SECONDS):
+                await self._redis.publish(self._channel, json.dumps(payload))
+        except Exception as exc:
+            if not self._failing:
+                log.warning("transfer news: cannot publish on %s (%s); desks see transfer "
+                            "rows again when they re-read them", self._channel, exc)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("transfer news: publishing again on %s", self._channel)
+        self._failing = False
 
 
 @dataclass
@@ -80,8 +112,10 @@ class ActiveTransfer:
 class TransferService:
     def __init__(self, ami: AmiClient, live: LiveCalls, calls: AsyncCallLog,
                  distributor: Distributor, store: TransferStore, centres: Centres,
-                 lines: LinePlan, policy: DialPolicy | None = None) -> None:
+                 lines: LinePlan, policy: DialPolicy | None = None,
+                 news: TransferNews | None = None) -> None:
         self._ami = ami
+        self._news = news
         self._live = live
         self._calls = calls
         self._distributor = distributor
@@ -118,6 +152,7 @@ class TransferService:
         await self._authorize(target, call_id)
         transfer_id = await asyncio.to_thread(self._store.requested, call_id, target, mode,
                                               requester)
+        await self._announce(call_id, transfer_id, TransferOutcome.REQUESTED)
         active = ActiveTransfer(transfer_id, call_id, agent, target, mode, call.channel)
         self._active[call_id] = active
         try:
@@ -127,13 +162,24 @@ class TransferService:
                 await self._conference(active, call.caller)
         except AmiError as exc:
             self._active.pop(call_id, None)
-            await asyncio.to_thread(self._store.outcome, transfer_id, TransferOutcome.FAILED,
-                                    f"not started: {exc}", False, True)
+            await self._settle(call_id, transfer_id, TransferOutcome.FAILED,
+                               f"not started: {exc}", False, True)
             raise TransferError(502, f"the transfer could not be started ({exc}); the "
                                 "citizen is still with the agent") from exc
         log.info("call %s: %s transfer %d to %s asked by %s", call_id, mode.value,
                  transfer_id, target, requester)
         return active
+
+    async def _settle(self, call_id: str, transfer_id: int, outcome: TransferOutcome,
+                      *row: Any) -> None:
+        """Writes the row's outcome (:meth:`TransferStore.outcome`'s further arguments in
+        ``row``), then announces it."""
+        await asyncio.to_thread(self._store.outcome, transfer_id, outcome, *row)
+        await self._announce(call_id, transfer_id, outcome)
+
+    async def _announce(self, call_id: str, transfer_id: int, outcome: TransferOutcome) -> None:
+        if self._news is not None:
+            await self._news.changed(call_id, transfer_id, outcome)
 
     async def _authorize(self, target: str, call_id: str) -> None:
         """The one outbound number policy: emergency numbers, for transfers only."""
@@ -205,13 +251,13 @@ class TransferService:
     async def _centre_dial_end(self, t: ActiveTransfer, status: str) -> None:
         if status == "ANSWER":
             t.connected = True
-            await asyncio.to_thread(self._store.outcome, t.transfer_id,
+            await self._settle(t.call_id, t.transfer_id,
                                     TransferOutcome.CONNECTED, "", True, False)
             # Blind: the agent's part is done once the centre has the citizen.
             await self._distributor.call_ended(t.call_id, t.agent)
         else:
             outcome = _DIAL_OUTCOMES.get(status, TransferOutcome.FAILED)
-            await asyncio.to_thread(self._store.outcome, t.transfer_id, outcome,
+            await self._settle(t.call_id, t.transfer_id, outcome,
                                     f"centre {t.target}: {status}", False, True)
 
     async def _centre_originated(self, t: ActiveTransfer, event: Any) -> None:
@@ -220,13 +266,13 @@ class TransferService:
             t.centre_channel = str(event.get("Channel", ""))
             outcome = (TransferOutcome.CONSULTING if t.mode is TransferMode.ATTENDED
                        else TransferOutcome.CONNECTED)
-            await asyncio.to_thread(self._store.outcome, t.transfer_id, outcome, "", True,
+            await self._settle(t.call_id, t.transfer_id, outcome, "", True,
                                     False)
             return
         outcome = _ORIGINATE_OUTCOMES.get(str(event.get("Reason", "")), TransferOutcome.FAILED)
         self._legs.pop(event.get("Uniqueid", ""), None)
         self._active.pop(t.call_id, None)
-        await asyncio.to_thread(self._store.outcome, t.transfer_id, outcome,
+        await self._settle(t.call_id, t.transfer_id, outcome,
                                 f"centre {t.target} not reached (reason "
                                 f"{event.get('Reason', '?')}): the citizen stays with the "
                                 "agent", False, True)
@@ -254,7 +300,7 @@ class TransferService:
             if t.cancelled:
                 return
             outcome = TransferOutcome.COMPLETED if t.connected else TransferOutcome.FAILED
-            await asyncio.to_thread(self._store.outcome, t.transfer_id, outcome,
+            await self._settle(t.call_id, t.transfer_id, outcome,
                                     "" if t.connected else "the citizen hung up", False, True)
             return
         t = self._legs.pop(uniqueid, None)
@@ -297,7 +343,7 @@ class TransferService:
                 raise TransferError(409, f"centre {t.target} has not answered yet")
             await self._join(t)
             await self._end_leg(t.agent_channel)
-            await asyncio.to_thread(self._store.outcome, t.transfer_id,
+            await self._settle(t.call_id, t.transfer_id,
                                     TransferOutcome.CONNECTED, "completed by the agent")
             return
         t.cancelled = True
@@ -305,7 +351,7 @@ class TransferService:
             t.centre_in = False
             await self._end_leg(t.centre_channel or f"{CENTRE_LEG_PREFIX}{t.transfer_id}")
         await self._join(t)
-        await asyncio.to_thread(self._store.outcome, t.transfer_id,
+        await self._settle(t.call_id, t.transfer_id,
                                 TransferOutcome.CANCELLED, "cancelled by the agent", False,
                                 True)
 
@@ -322,7 +368,7 @@ class TransferService:
             return
         if t is not None and not t.connected:
             outcome = _DIAL_OUTCOMES.get(status, TransferOutcome.FAILED)
-            await asyncio.to_thread(self._store.outcome, t.transfer_id, outcome,
+            await self._settle(t.call_id, t.transfer_id, outcome,
                                     f"centre {t.target}: {status}; citizen back to the agent",
                                     False, True)
             self._active.pop(call_id, None)

@@ -66,7 +66,7 @@ from ivr.records import AsyncCallLog
 from ivr.resync import resync, watch_redis
 from ivr.spy import ChanSpy
 from ivr.transcription import TranscriptionTrigger
-from ivr.transfer import CentreIntake, TransferService
+from ivr.transfer import CentreIntake, TransferNews, TransferService
 from speech.keywords import load_keywords
 from stack.asterisk import AsteriskSpec
 from stack.cluster import Cluster, leader_dialer
@@ -239,7 +239,8 @@ class Core:
         centres = self.spec.centres
         transfer_store = TransferStore(sessions)
         transfers = TransferService(self.ami, live, calls, distributor, transfer_store,
-                                    centres, lines, dial_policy)
+                                    centres, lines, dial_policy,
+                                    TransferNews(self.redis, distributor.names.transfers))
         bridge = CallEventBridge(self.ami, live, calls, distributor,
                                  on_ended=trigger.call_ended if trigger else None,
                                  live_transcripts=live_transcripts,

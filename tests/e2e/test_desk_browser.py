@@ -285,8 +285,9 @@ async def _transfer_rows(hl: HotlineStack, call_id: str, done: Any) -> list[dict
             await asyncio.sleep(0.2)  # noqa: ASYNC110 - the transfer publishes nothing
 
 
-async def _popped(page: Page, hl: HotlineStack, caller: str) -> tuple[str, Any]:
-    call = asyncio.create_task(hl.call(LINE, caller, talk_ms=30_000))
+async def _popped(page: Page, hl: HotlineStack, caller: str,
+                  talk_ms: int = 30_000) -> tuple[str, Any]:
+    call = asyncio.create_task(hl.call(LINE, caller, talk_ms=talk_ms))
     await page.wait_for_selector("#pop:not([data-call=''])")
     await page.wait_for_selector('#state[data-state="ON_CALL"]')
     return await page.get_attribute("#pop", "data-call") or "", call
@@ -348,3 +349,35 @@ async def test_transfer_buttons_blind_and_attended(hotline: HotlineStack) -> Non
         finally:
             result = await citizen
         assert result.ok, result.output[:1500]
+        await _three_way_progress_arrives_live(page, hl)
+
+
+async def _three_way_progress_arrives_live(page: Page, hl: HotlineStack) -> None:
+    """三方通话 to 120: the page shows the centre's answer; the agent leaves the conference
+    (its leg hung up in Asterisk) and is free; the citizen hangs up after 12 s and the page
+    shows the transfer completed — with no click after the first: the rows are re-read
+    only when the socket announces a change of this call's transfer."""
+    await page.wait_for_selector('#state[data-state="READY"]')
+    call_id, citizen = await _popped(page, hl, "13800138603", talk_ms=12_000)
+    try:
+        loads = await page.evaluate("window.hotlineDesk.transferLoads")
+        await page.click('button.transfer[data-target="120"][data-mode="three-way"]')
+        await page.wait_for_selector(
+            '#transfer-rows tbody tr:nth-child(1)[data-outcome="connected"]')
+        rows = await _transfer_rows(hl, call_id, lambda r: r and r[0]["answered_at"])
+        assert [(r["target"], r["mode"]) for r in rows] == [("120", "three-way")]
+        assert hl.asterisk is not None
+        agent_leg = next(line.split("!")[0] for line in
+                         hl.asterisk.cli("core show channels concise").splitlines()
+                         if line.startswith("PJSIP/1001-"))
+        hl.asterisk.cli(f"channel request hangup {agent_leg}")
+        await page.wait_for_selector('#state[data-state="READY"]')
+    finally:
+        result = await citizen
+    assert result.ok, result.output[:1500]          # citizen and centre talked to the end
+    await page.wait_for_selector(
+        '#transfer-rows tbody tr:nth-child(1)[data-outcome="completed"]')
+    # One load after the click, then one per announced change (connected, completed):
+    # more than the click alone explains.
+    assert await page.evaluate("window.hotlineDesk.transferLoads") >= loads + 3
+    await asyncio.to_thread(hl.reset_for_next_test)   # the centre's leg, alone now

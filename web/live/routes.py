@@ -23,6 +23,9 @@ A socket that watches one agent (the operator's own, a supervisor's ``?agent=``)
 the screen pop (``type: pop``) of the call that rings on that agent, once per call, checked
 after every distribution change (``LiveServices.pops``, built by the desktop package).
 
+Transfers to the emergency centres are announced as their rows change (``type: transfer``:
+call id, transfer id, outcome; no number), to the same sockets as that call's alerts.
+
 A transcript names its agent (``agent_id``, see :mod:`ivr.live_transcript`); an alert
 names only its call, so its agent is the one seen on that call's transcripts or, failing
 that, the one the call record names (``call_owner``).
@@ -147,7 +150,8 @@ async def _serve(request: web.Request, svc: LiveServices,
     try:
         async with asyncio.timeout(REDIS_SECONDS):
             await pubsub.subscribe(svc.distributor.events_channel, names.alerts,
-                                   names.transcripts, names.voice_messages)
+                                   names.transcripts, names.voice_messages,
+                                   names.transfers)
         pump = asyncio.create_task(_pump(ws, pubsub, svc, words, pops))
         try:
             await ws.send_str(await svc.figures.message(svc.distributor.view,
@@ -227,12 +231,13 @@ async def _pump(ws: web.WebSocketResponse, pubsub: Any, svc: LiveServices,
             if words.watched != "":
                 await ws.send_json({"type": "voice_message",
                                     "voice_message": _voice_message(data)})
-        elif channel in (names.alerts, names.transcripts):
+        elif channel in (names.alerts, names.transcripts, names.transfers):
             try:
                 payload = json.loads(data)
             except ValueError:
                 payload = {"raw": data}
-            kind = "alert" if channel == names.alerts else "transcript"
+            kind = {names.alerts: "alert", names.transcripts: "transcript"}.get(
+                channel, "transfer")
             if await words.passes(kind, payload):
                 await ws.send_json({"type": kind, kind: payload})
         else:

@@ -36,11 +36,14 @@ class LiveMessage(Out):
     """One web-socket message: ``figures`` on every change, or a speech ``alert`` or a live
     ``transcript`` of a call the socket may see (as published by the speech service), or the
     screen ``pop`` of the call that rings on the socket's agent (once per call), or a
-    ``voice_message`` left or turned into an order (call id, line, order id)."""
+    ``voice_message`` left or turned into an order (call id, line, order id), or a
+    ``transfer`` of a call the socket may see whose row changed (call id, transfer id,
+    outcome)."""
 
-    type: Literal["figures", "alert", "transcript", "pop", "voice_message"]
+    type: Literal["figures", "alert", "transcript", "pop", "voice_message", "transfer"]
     figures: QueueFiguresOut | None = None
     alert: dict[str, Any] | None = None
     transcript: dict[str, Any] | None = None
     pop: dict[str, Any] | None = None   # the screen pop of the call ringing on the agent
     voice_message: dict[str, Any] | None = None
+    transfer: dict[str, Any] | None = None

@@ -230,8 +230,8 @@
   });
 
   // -- transfers to the emergency centres ----------------------------------------------
-  // The call's transfer rows are re-read after each action and on each socket message
-  // while the call has one (a transfer's progress itself is not published).
+  // The call's transfer rows are re-read after each action and whenever the socket says
+  // one of its rows changed (the centre answered, the transfer ended).
   const MODES = {blind: "直接转接", attended: "咨询转接", "three-way": "三方通话"};
   const OUTCOMES = {requested: "已发起", consulting: "咨询中", connected: "已接通",
                     completed: "已完成", cancelled: "已取消", busy: "对方忙",
@@ -343,7 +343,11 @@
       else if (msg.type === "figures") {
         clockOffset = msg.figures.at - Date.now() / 1000;
         refreshState();
-        loadTransfers();
+      }
+      else if (msg.type === "transfer") {
+        // Also a transfer a supervisor started on this agent's call.
+        if (call && msg.transfer.call_id === call.call_id) transfersOf = call.call_id;
+        if (msg.transfer.call_id === transfersOf) loadTransfers();
       }
       else if (msg.type === "transcript" && call && msg.transcript.call_id === call.call_id) {
         H.text($("transcript"), msg.transcript.text || "");
