@@ -1,9 +1,10 @@
-"""``/api/live``: an agent's socket carries the transcripts and alerts of its own calls
-only, supervisors' all, units' none; sockets are capped; their pub/sub connections come
+"""``/api/live``: an agent's socket carries the transcripts, alerts and transfer news of its
+own calls only, supervisors' all, units' none; sockets are capped; their pub/sub connections come
 from a Redis client of their own, never from the pool that serves calls.
 
-Transcripts and alerts are published by the real producers (``ivr.live_transcript``,
-``speech.alerts``) on the real redis-server, and travel through real pub/sub."""
+Transcripts, alerts and transfer news are published by the real producers
+(``ivr.live_transcript``, ``speech.alerts``, ``ivr.transfer.TransferNews``) on the real
+redis-server, and travel through real pub/sub."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ import redis
 import redis.asyncio as aioredis
 
 from hotline_core.redis_keys import RedisKeys
+from hotline_core.transfers import TransferOutcome
 from ivr.live_transcript import LiveTranscripts
+from ivr.transfer import TransferNews
 from speech.alerts import publish_alerts, publish_alerts_async
 from speech.engine import Word
 from speech.keywords import AlertRule, KeywordLists, spot
@@ -53,7 +56,8 @@ async def _socket(app: Composed, query: str) -> AsyncIterator[aiohttp.ClientWebS
 
 
 async def _words_until_figures(ws: aiohttp.ClientWebSocketResponse) -> list[tuple[str, str]]:
-    """(kind, call id) of every transcript and alert, up to the next figures message."""
+    """(kind, call id) of every transcript, alert and transfer, up to the next figures
+    message."""
     seen: list[tuple[str, str]] = []
     while True:
         msg = json.loads((await ws.receive(timeout=WAIT)).data)
@@ -101,12 +105,16 @@ async def test_an_agent_receives_its_own_calls_only(tmp_path: Path, redis_url: s
         assert await _next_word(sup) == ("alert", "call-C")
         await publish_alerts_async(app.redis, _heard("call-A", "live"), alerts)
         assert await _next_word(sup) == ("alert", "call-A")
+        # 1002 transferred call-B to 120: the centre answered.
+        news = TransferNews(app.redis, RedisKeys(app.namespace).transfers)
+        await news.changed("call-B", 7, TransferOutcome.CONNECTED)
+        assert await _next_word(sup) == ("transfer", "call-B")
         # A change of figures after all of it: each socket reads up to it.
         await app.distributor.agent_login("1001", {"general": 1})
         assert await _words_until_figures(sockets["1001"]) == [
             ("transcript", "call-A"), ("alert", "call-C"), ("alert", "call-A")]
         assert await _words_until_figures(sockets["1002"]) == [
-            ("transcript", "call-B"), ("alert", "call-B")]
+            ("transcript", "call-B"), ("alert", "call-B"), ("transfer", "call-B")]
         assert await _words_until_figures(sockets["dispatcher"]) == []
 
 
@@ -178,9 +186,9 @@ async def test_pubsub_connections_do_not_come_from_the_calls_pool(
         for _ in range(sockets):
             await stack.enter_async_context(_socket(app, f"token={TOKENS['supervisor']}"))
         subscribed = await _subscribed_clients(app.redis)
-        # Every subscribed connection on the server is one of the live client's (four
-        # channels each: events, alerts, transcripts, voice messages); none is named as the
-        # calls' client.
+        # Every subscribed connection on the server is one of the live client's (five
+        # channels each: events, alerts, transcripts, voice messages, transfers); none is
+        # named as the calls' client.
         mine = [s for s in subscribed if s[0] == live_api.PUBSUB_CLIENT_NAME]
-        assert mine == [(live_api.PUBSUB_CLIENT_NAME, 4)] * sockets
+        assert mine == [(live_api.PUBSUB_CLIENT_NAME, 5)] * sockets
         assert all(name != "hotline-calls" for name, _ in subscribed)
