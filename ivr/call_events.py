@@ -13,7 +13,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from hotline_core.acd import AgentState, Distributor
+from hotline_core.acd import Distributor
 from hotline_core.backoff import Backoff
 from hotline_core.call_records import CallRecord
 from ivr.ami import AmiClient
@@ -134,10 +134,13 @@ class CallEventBridge:
         await self._finished(call_id)
         agent = self._answered.pop(call_id, None)
         if agent is None:
-            record = await self._calls.get(call_id)
-            agent = record.agent_id if record and record.answered_at else None
-        if agent is None:
-            agent = await self._talking_agent(call_id)
+            # Answered where this bridge did not see it (another core, or a fallback-queue
+            # conversation the resync adopted): the distributor holds the agent. One Redis
+            # read; the call log's read waited behind the writer's batch on every hang-up
+            # (issue 14 item 3). Ringing, not answered: call_ended abandons it, as
+            # abandon does.
+            held = await self._distributor.view.held_call(call_id)
+            agent = held.agent_id if held is not None else None
         if agent is not None:
             await self._distributor.call_ended(call_id, agent)
         else:
@@ -147,18 +150,6 @@ class CallEventBridge:
     async def _mine(self, call: LiveCall | None) -> bool:
         """A call the core registered whose events this instance handles."""
         return call is not None and (self._owns is None or await self._owns(call))
-
-    async def _talking_agent(self, call_id: str) -> str | None:
-        """The agent the distributor has on this call though the core never saw it
-        answered: a conversation the fallback queue connected, adopted by the resync."""
-        held = await self._distributor.view.held_call(call_id)
-        if held is None or held.agent_id is None:
-            return None
-        status = await self._distributor.view.agent(held.agent_id)
-        if status is None or status.state is not AgentState.ON_CALL \
-                or status.current_call != call_id:
-            return None
-        return held.agent_id
 
     async def _finished(self, call_id: str) -> None:
         if self._on_ended is not None:
