@@ -37,6 +37,8 @@ sys.path.insert(0, str(REPO))
 from hotline_core.redis_keys import RedisKeys  # noqa: E402
 from testkit.browser import chromium  # noqa: E402
 from testkit.desk_bench import (  # noqa: E402
+    WaitingCallers,
+    events_per_second,
     next_render,
     paused_agents,
     percentile,
@@ -55,14 +57,16 @@ async def run(agents: int, calls: int, events: int) -> list[float]:
     stack = HotlineStack(agents=[Agent(str(3000 + i), {"general": 1}, registers=True)
                                  for i in range(agents)],
                          rtp_ports=2 * calls + 40).start()     # 2 RTP ports a call
-    callers: list[asyncio.Task[object]] = []
+    callers = WaitingCallers([])
     try:
         stack.wait_healthy()
         add_user(stack.settings.database_url, "bench-sup", "supervisor")
         await paused_agents(stack, [str(3000 + i) for i in range(agents)])
         callers = waiting_callers(stack, LINE, calls)
         reached = await until_waiting(stack, LINE, calls)
-        print(f"{reached} callers waiting on {LINE} when the events start")
+        print(f"{reached} callers waiting on {LINE} when the events start", flush=True)
+        print(f"{await events_per_second(stack):.1f} distribution events/s with them waiting",
+              flush=True)
         redis = aioredis.from_url(stack.settings.redis_url)
         channel = RedisKeys(stack.settings.redis_namespace).events
         latencies: list[float] = []

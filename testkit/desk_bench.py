@@ -6,14 +6,24 @@ percentiles. Not shipped; bounded waits everywhere."""
 from __future__ import annotations
 
 import asyncio
+import re
 import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import redis.asyncio as aioredis
 from playwright.async_api import Browser, Page
 
+from hotline_core.redis_keys import RedisKeys
+from testkit import processes
 from testkit.browser import new_page, sign_in_page
 from testkit.people import DEFAULT_PASSWORD
-from testkit.stack import HotlineStack, free_udp_port
+from testkit.port_blocks import MEDIA_PORTS, PortBlocks
+from testkit.sipp import SippResult
+from testkit.stack import Agent, HotlineStack, free_udp_port
 
 CALLER_TALK_MS = 400_000     # waiting callers stay for the whole run (SIPp's time-out bounds)
 CALLER_TIMEOUT = 420
@@ -40,20 +50,40 @@ async def paused_agents(stack: HotlineStack, agent_ids: list[str],
         await stack.aapi("POST", f"/api/agents/{agent}/pause", {"reason": reason})
 
 
+@dataclass
+class WaitingCallers:
+    """SIPp callers kept in a line, each on media ports of its own (see
+    :func:`waiting_callers`)."""
+
+    tasks: list[asyncio.Task[SippResult]]
+    ports: PortBlocks | None = None
+
+
 def waiting_callers(stack: HotlineStack, line: str, count: int,
-                    first: int = 0) -> list[asyncio.Task[object]]:
+                    first: int = 0) -> WaitingCallers:
     """``count`` SIPp callers on ``line`` that stay in it (cancel them with
-    :func:`stop_callers`)."""
-    return [asyncio.create_task(stack.sipp.call(
+    :func:`stop_callers`).
+
+    Each gets media ports of its own, from a port block held for them until
+    :func:`stop_callers`: the stack's callers' range holds some 20 callers, and handing out
+    100 ports from it before any caller had bound its own gave up to three callers the same
+    ports (the free-port check saw them all free); with them, 1-2 SIPp callers of 100 now
+    and then never reached the line (98 of 100 at 21:02, 99 of 100 at 22:08), and the bench
+    waited its whole bound for the last ones."""
+    ports = PortBlocks(MEDIA_PORTS * max(count, 1))
+    tasks = [asyncio.create_task(stack.sipp.call(
         line, f"1390000{first + i:04d}", local_port=free_udp_port(),
-        media_port=stack._media_port(), talk_ms=CALLER_TALK_MS, timeout=CALLER_TIMEOUT))
-        for i in range(count)]
+        media_port=ports.start + i * MEDIA_PORTS, talk_ms=CALLER_TALK_MS,
+        timeout=CALLER_TIMEOUT)) for i in range(count)]
+    return WaitingCallers(tasks, ports)
 
 
-async def stop_callers(tasks: list[asyncio.Task[object]]) -> None:
-    for task in tasks:
+async def stop_callers(callers: WaitingCallers) -> None:
+    for task in callers.tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*callers.tasks, return_exceptions=True)
+    if callers.ports is not None:
+        callers.ports.release()
 
 
 async def until_waiting(stack: HotlineStack, line: str, count: int,
@@ -99,3 +129,94 @@ async def next_render(page: Page, marks: str, counter: str, before: int,
     await page.wait_for_function(f"{counter} > {before}", timeout=timeout_ms)
     found: dict[str, Any] = await page.evaluate(f"{marks}[{marks}.length - 1]")
     return found
+
+
+# -- the agent's INVITE, as the agent's SIPp phone saw it -----------------------------------
+# SIPp's message trace (-trace_msg) heads every message with a line of dashes and the UTC
+# time it was sent or received, to the microsecond, and flushes each message.
+_TRACE_HEAD = re.compile(r"^-{20,} (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z)$", re.M)
+
+
+@dataclass(frozen=True)
+class Invite:
+    """An INVITE the phone received: when (``time.time()`` scale), its Call-ID and From."""
+
+    at: float
+    call_id: str
+    sender: str
+
+
+def traced_phone(stack: HotlineStack, agent: Agent) -> Path:
+    """Restart ``agent``'s phone with SIPp's message trace (every SIP message with the time
+    it was received); the trace file's path on the host."""
+    processes.stop(stack.phones.pop(agent.id))
+    path = stack.spec.host_dir / "sipp" / f"phone-{agent.id}-messages.log"
+    path.unlink(missing_ok=True)
+    stack.phones[agent.id] = stack.sipp.phone(
+        agent.id, port=agent.port, media_port=agent.media_port, ring_ms=agent.ring_ms,
+        scenario=agent.scenario, rtp_echo=agent.rtp_echo, trace_messages=True)
+    return path
+
+
+def invites_received(trace: Path) -> list[Invite]:
+    """Every first INVITE of a dialog (not a re-INVITE) the phone received, in order."""
+    text = trace.read_text(errors="replace") if trace.exists() else ""
+    heads = list(_TRACE_HEAD.finditer(text))
+    found: list[Invite] = []
+    seen: set[str] = set()
+    for head, after in zip(heads, [*heads[1:], None], strict=True):
+        body = text[head.end():after.start() if after else len(text)].lstrip()
+        if not body.startswith("UDP message received"):
+            continue
+        message = body.partition("\n\n")[2]
+        if not message.startswith("INVITE "):
+            continue
+        call_id = _header(message, "Call-ID")
+        if call_id in seen:
+            continue
+        seen.add(call_id)
+        at = datetime.fromisoformat(head.group(1).replace("Z", "+00:00")).timestamp()
+        found.append(Invite(at, call_id, _header(message, "From")))
+    return found
+
+
+def _header(message: str, name: str) -> str:
+    for line in message.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() == name.lower():
+            return value.strip()
+    return ""
+
+
+async def invite_for(trace: Path, after: float, timeout: float = 15.0) -> Invite | None:
+    """The first INVITE the phone received after ``after`` (``time.time()``; the benches
+    place one call at a time, so it is that call's), waiting up to ``timeout`` s for it to
+    be traced; None when none came."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for invite in invites_received(trace):
+            if invite.at >= after:
+                return invite
+        if time.monotonic() > deadline:
+            return None
+        await asyncio.sleep(0.2)
+
+
+async def events_per_second(stack: HotlineStack, seconds: float = 10.0) -> float:
+    """Distribution changes announced per second on the events channel (what wakes every
+    live socket), counted for ``seconds``."""
+    redis = aioredis.from_url(stack.settings.redis_url)
+    pubsub = redis.pubsub()
+    seen = 0
+    try:
+        async with asyncio.timeout(5):
+            await pubsub.subscribe(RedisKeys(stack.settings.redis_namespace).events)
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                               timeout=min(left, 1.0))
+            seen += message is not None
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await redis.aclose()
+    return seen / seconds
