@@ -106,6 +106,9 @@ class Place(NamedTuple):
 _FIGURES_SCRIPT = contract.script_source(
     resources.files("hotline_core.acd").joinpath("figures.lua").read_text("utf-8"),
     contract.FIGURES_TABLES)
+_AGENTS_SCRIPT = contract.script_source(
+    resources.files("hotline_core.acd").joinpath("agents.lua").read_text("utf-8"),
+    contract.FIGURES_TABLES)
 _PLACE_SCRIPT = contract.script_source(
     resources.files("hotline_core.acd").joinpath("place.lua").read_text("utf-8"),
     contract.PLACE_TABLES)
@@ -122,21 +125,18 @@ class DistributionView:
         self._clock = clock
         self._place = redis.register_script(_PLACE_SCRIPT)
         self._figures = redis.register_script(_FIGURES_SCRIPT)
+        self._agents = redis.register_script(_AGENTS_SCRIPT)
 
     async def _io(self, awaitable: Awaitable[Any]) -> Any:
         async with asyncio.timeout(self._config.redis_timeout_seconds):
             return await awaitable
 
     async def agents(self) -> list[AgentStatus]:
-        """Every agent that ever logged in, sorted by id."""
-        ids = sorted(_s(x) for x in await self._io(self._redis.smembers(self._keys.agents)))
-        pipe = self._redis.pipeline(transaction=False)
-        for agent_id in ids:
-            pipe.hgetall(self._keys.agent(agent_id))
-        rows = await self._io(pipe.execute())
-        return [agent_from_hash(agent_id, h)
-                for agent_id, h in ((i, _fields(raw)) for i, raw in zip(ids, rows, strict=True))
-                if h]
+        """Every agent that ever logged in, sorted by id (one run of ``agents.lua``)."""
+        raw = json.loads(_s(await self._io(self._agents(keys=[], args=[self._keys.prefix]))))
+        rows = raw if isinstance(raw, list) else []      # cjson writes [] as {}
+        return sorted((agent_from_hash(str(agent_id), h) for agent_id, h in rows),
+                      key=lambda a: a.agent_id)
 
     async def _waiting_rows(self) -> list[tuple[WaitingCall, float]]:
         ids = [_s(x) for x in await self._io(self._redis.zrange(self._keys.waiting, 0, -1))]
