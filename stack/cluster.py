@@ -13,10 +13,10 @@ HTTP port (SO_REUSEPORT: the kernel spreads connections, one address for the ope
   with every leader-lock round (``hotline_core/leader.py``).
 * **A dead owner**: an event of a call whose owner's presence has expired is handled by the
   instance that sees it, which first takes the call over (an atomic compare-and-set of the
-  owner, ``LiveCalls.adopt``). The leader also sweeps the live calls every lock round and
-  adopts every call of a dead owner; after adopting it re-syncs from Asterisk's channels
-  (ivr/resync.py), which settles what happened while nobody listened (a hang-up in the
-  seconds before the owner's presence expired).
+  owner, ``LiveCalls.adopt``). The leader also sweeps the live calls every lock round,
+  adopts every call of a dead owner and settles it from Asterisk's channels
+  (:func:`settle_adopted`: a hang-up or an answer in the seconds before the owner's
+  presence expired, which nobody handled).
 * **Periodic jobs** run on the leader only (:meth:`Cluster.while_leader`): started when the
   instance becomes the leader, cancelled when it stops being one.
 
@@ -32,7 +32,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -41,8 +41,11 @@ from hotline_core.backoff import Backoff
 from hotline_core.leader import LeaderLock, Leadership, Presence
 from hotline_core.redis_keys import RedisKeys
 from ivr.ami import AmiClient
+from ivr.call_events import agent_of
 from ivr.campaign import CampaignEngine, channels_now
 from ivr.live_calls import LiveCall, LiveCalls
+from ivr.records import AsyncCallLog
+from ivr.resync import channel_snapshot
 
 log = logging.getLogger("hotline.cluster")
 
@@ -114,34 +117,33 @@ class Cluster:
         now = await live.get(call.call_id)
         return now is not None and now.owner == self.name
 
-    async def adopt_orphans(self, live: LiveCalls) -> int:
+    async def adopt_orphans(self, live: LiveCalls) -> list[str]:
         """Every live call whose owner is no longer running becomes this instance's."""
-        taken = 0
+        taken = []
         for call in await live.all():
             if call.owner and call.owner != self.name and not await self.alive(call.owner) \
                     and await live.adopt(call.call_id, call.owner, self.name):
-                taken += 1
+                taken.append(call.call_id)
         if taken:
-            self.adopted += taken
+            self.adopted += len(taken)
             log.warning("%s took over %d call(s) of instance(s) no longer running",
-                        self.name, taken)
+                        self.name, len(taken))
         return taken
 
     async def run_adoption(self, live: LiveCalls,
-                           after: Callable[[], Awaitable[object]]) -> None:
-        """The leader's sweep, every lock round: adopt orphaned calls, then ``after`` (the
-        re-sync from Asterisk's channels). A failed sweep is tried again, backing off."""
+                           settle: Callable[[list[str]], Awaitable[object]]) -> None:
+        """The leader's sweep, every lock round: adopt orphaned calls, then ``settle``
+        them (:func:`settle_adopted`). A failed sweep is tried again, backing off."""
         failing = Backoff(log, "orphaned calls sweep", first=self.leadership.every,
                           cap=max(self.leadership.every, 30.0))
-        pending = False        # adopted, re-sync not yet done
+        pending: list[str] = []        # adopted, not yet settled
         while True:
             pause = self.leadership.every
             try:
-                if await self.adopt_orphans(live):
-                    pending = True
+                pending += await self.adopt_orphans(live)
                 if pending:
-                    await after()
-                    pending = False
+                    await settle(pending)
+                    pending = []
                 failing.succeeded()
             except Exception as exc:  # noqa: BLE001 - one bad sweep must not stop the next
                 pause = failing.failed(exc, expected=isinstance(exc, RedisError | OSError
@@ -196,13 +198,6 @@ class Cluster:
                 await observer(event)
         return observe
 
-    async def adopt_on_term(self, live: LiveCalls,
-                            resync: Callable[[], Awaitable[object]]) -> None:
-        """A new leader's job: re-sync once (its predecessor may have died with events
-        unhandled), then sweep for the calls of instances that stop running."""
-        await resync()
-        await self.run_adoption(live, resync)
-
     async def last_instance(self) -> bool:
         """No other instance runs (or Redis cannot say): on a clean stop, waiting callers
         go to the fallback queue at once; with another running, it beats for them."""
@@ -225,3 +220,37 @@ async def leader_dialer(cluster: Cluster, ami: AmiClient | None,
     if cluster.several and ami is not None and ami.connected:
         await campaigns.reconcile(await channels_now(ami))
     await campaigns.run()
+
+
+async def settle_adopted(ami: AmiClient, live: LiveCalls, calls: AsyncCallLog, owner: str,
+                         call_ids: list[str]) -> int:
+    """What happened to adopted calls while nobody handled their events (the owner had died,
+    its presence not yet expired), read from Asterisk's channels and handed to the event
+    bridge as the events it missed — queued behind the live ones, so the bridge handles them
+    in its one loop: a caller channel that is gone → ``Hangup``; an agent leg up on a call
+    whose record has no answer → ``DialEnd`` ANSWER. Only these calls are looked at: no
+    re-sync of the whole line, which could forget a caller another instance is registering
+    at that moment. Returns how many events were queued."""
+    channels = await channel_snapshot(ami)
+    present = {ch.get("Uniqueid", "") for ch in channels}
+    agent_legs = {ch.get("Linkedid", ""): ch for ch in channels
+                  if agent_of(ch.get("Channel", "")) and ch.get("ChannelStateDesc") == "Up"}
+    missed: list[dict[str, str]] = []
+    for call_id in call_ids:
+        call = await live.get(call_id)
+        if call is None or call.callback or call.owner != owner:
+            continue
+        if call_id not in present:
+            missed.append({"Event": "Hangup", "Uniqueid": call_id, "Cause": ""})
+            continue
+        leg = agent_legs.get(call_id)
+        record = await calls.get(call_id) if leg is not None else None
+        if leg is not None and record is not None and record.answered_at is None:
+            missed.append({"Event": "DialEnd", "Uniqueid": call_id, "DialStatus": "ANSWER",
+                           "DestChannel": leg.get("Channel", "")})
+    for event in missed:
+        ami.events.put_nowait(cast(Any, event))
+    if missed:
+        log.warning("%s: %d event(s) of adopted calls settled from Asterisk's channels",
+                    owner, len(missed))
+    return len(missed)

@@ -147,6 +147,12 @@ async def test_leader_killed_under_load_nothing_lost_no_call_twice(
         assert (hotline.spec.recordings_dir / r["recording"]).stat().st_size > 44, r
     assert orphans, "the killed leader owned none of the calls"  # 4 of 8 on average
 
+    # Each call's events handled once: the line's figures count every answer once (12
+    # calls, all answered, none abandoned — a second instance acting on the same DialEnd
+    # or Hangup would count it again or count the end as abandoned).
+    figures = (await hotline.aapi("GET", "/api/queues"))["lines"]["12345"]
+    assert (figures["answered"], figures["abandoned"]) == (len(everyone), 0), figures
+
     # No call assigned twice: one conversation per call over all phones, none overlapping.
     assert_one_call_per_phone_at_a_time(hotline, AGENTS, least=len(everyone))
     conversations = sum(len(phone_conversations(hotline, a)) for a in AGENTS)
