@@ -69,7 +69,7 @@ from ivr.transcription import TranscriptionTrigger
 from ivr.transfer import CentreIntake, TransferNews, TransferService
 from speech.keywords import load_keywords
 from stack.asterisk import AsteriskSpec
-from stack.cluster import Cluster, leader_dialer
+from stack.cluster import Cluster, leader_dialer, settle_adopted
 from stack.instance import spec_from_settings
 from stack.order_campaigns import (
     ORDER_CAMPAIGN_EVERY,
@@ -342,13 +342,12 @@ class Core:
                 parse_reset_at(s.figures_reset_at))), name="call-figures"),
         ]
         if cluster.several:
-            async def resync_now() -> None:
-                if self.ami is not None and self.ami.connected:
-                    await resync(self.ami, live, distributor, lines, calls)
+            ami = self.ami
             self.tasks += [
                 asyncio.create_task(cluster.leadership.run(), name="leader-lock"),
-                asyncio.create_task(cluster.while_leader(
-                    "adoption", lambda: cluster.adopt_on_term(live, resync_now)),
+                # The leader adopts the calls of instances that stop running.
+                asyncio.create_task(cluster.while_leader("adoption", lambda: cluster.run_adoption(
+                    live, functools.partial(settle_adopted, ami, live, calls, cluster.name))),
                     name="adoption"),
             ]
         if self.transcriber is not None:
