@@ -8,6 +8,7 @@ dialplan what comes next: ``wait`` (music on hold until the core rings an agent)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -76,18 +77,23 @@ class InboundFlow:
         await ctx.live.add(LiveCall(call_id=call_id, channel=session.env.get("channel", ""),
                                     line=line.number, caller=caller,
                                     department=line.department))
-        await session.stream_file(f"{ctx.sounds_dir}/{line.greeting}")
-        if not await self._anyone_serving(line.skills):
-            await self._voice_message(session, call_id, recording, line.number)
-            return
-        priority = 0
         # A centre's call is known by the trunk it came in on (its source address), never
         # by a header: the same header from the carrier raises nobody.
         centre = centre_of_channel(session.env.get("channel", "")) or ""
-        if centre and ctx.centre_intake is not None:
-            await ctx.centre_intake.arrived(session, call_id, centre)
-        if ctx.priority is not None:
-            priority = await ctx.priority.of(caller, centre)
+        # The caller's priority (a Redis read, the work-order store in a thread) needs
+        # nothing from the call: looked up while the greeting plays, not after it.
+        lookup = (asyncio.ensure_future(ctx.priority.of(caller, centre))
+                  if ctx.priority is not None else None)
+        try:
+            await session.stream_file(f"{ctx.sounds_dir}/{line.greeting}")
+            if not await self._anyone_serving(line.skills):
+                await self._voice_message(session, call_id, recording, line.number)
+                return
+            if centre and ctx.centre_intake is not None:
+                await ctx.centre_intake.arrived(session, call_id, centre)
+            priority = 0 if lookup is None else await lookup
+        finally:
+            _settle(lookup)
         await session.set_variable(Var.NEXT, Next.WAIT)
         try:
             await ctx.distributor.enqueue(WaitingCall(
@@ -143,3 +149,14 @@ class InboundFlow:
         await session.stream_file(f"{self.ctx.sounds_dir}/restricted")
         await session.set_variable(Var.NEXT, Next.DONE)
         return True
+
+
+def _settle(lookup: asyncio.Future[int] | None) -> None:
+    """A look-up the flow no longer needs (hang-up, voice message): stopped, and its error,
+    if it had one, taken so it is not reported as never retrieved."""
+    if lookup is None:
+        return
+    if not lookup.done():
+        lookup.cancel()
+    elif not lookup.cancelled():
+        lookup.exception()
