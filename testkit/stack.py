@@ -52,7 +52,7 @@ def free_udp_port() -> int:
             return port
 
 
-def _free_port_run(count: int) -> int:
+def free_port_run(count: int) -> int:
     """The first of ``count`` consecutive free TCP ports on loopback (one FastAGI port per
     core instance)."""
     while True:
@@ -214,7 +214,7 @@ rtp_end = {rtp + self.rtp_ports - 1}
 [ami]
 port = {free_port()}
 [agi]
-port = {_free_port_run(self.cores)}
+port = {free_port_run(self.cores)}
 [core]
 instances = {self.cores}
 [redis]

@@ -13,7 +13,7 @@ import pytest
 
 from stack.settings import REPO_ROOT
 from testkit.redis_server import free_port
-from testkit.stack import CHROOT, free_udp_port
+from testkit.stack import CHROOT, free_port_run, free_udp_port
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,8 @@ def _listening(port: int) -> bool:
 
 
 def test_up_status_down(tmp_path: Path) -> None:
-    http, redis, ami, agi = free_port(), free_port(), free_port(), free_port()
+    # Two core instances ([core] instances, stack/cluster.py): FastAGI on agi and agi + 1.
+    http, redis, ami, agi = free_port(), free_port(), free_port(), free_port_run(2)
     config = tmp_path / "hotline.toml"
     config.write_text(f"""
 [network]
@@ -41,6 +42,8 @@ rtp_end = 41099
 port = {ami}
 [agi]
 port = {agi}
+[core]
+instances = 2
 [redis]
 port = {redis}
 [paths]
@@ -60,7 +63,8 @@ instance = "cli-{http}"
         assert status.returncode == 0, status.stdout + status.stderr
         # Every address in use is printed, and each component reports healthy.
         assert f"127.0.0.1:{ami}" in status.stdout
-        assert f"127.0.0.1:{agi}" in status.stdout
+        assert f"127.0.0.1:{agi}, 127.0.0.1:{agi + 1}" in status.stdout
+        assert _listening(agi) and _listening(agi + 1)    # both instances serve FastAGI
         for component in ("redis", "asterisk_ami", "fastagi", "database"):
             assert f"health {component}" in status.stdout
         assert "DOWN" not in status.stdout
@@ -73,6 +77,7 @@ instance = "cli-{http}"
     assert not _listening(http)
     assert not _listening(redis)
     assert not _listening(ami)
+    assert not _listening(agi) and not _listening(agi + 1)
 
 
 def test_bad_setting_stops_start_up_naming_it(tmp_path: Path) -> None:
