@@ -2,11 +2,14 @@
 
 - the month report: ``GET /api/metrics/units?period=month`` (what the reports page loads
   for its chart and table) and its CSV, over HTTP through the real route stack;
-- the unit portal's list: ``GET /api/workorders?limit=50&offset=…`` as a unit holding
-  100 k orders pages through them (the unit's own token: the list reads its assignments);
-- lights of all open orders: per row in Python (the old way, kept here as the baseline),
-  streamed with the light computed by the database (``supervision.lights``), and counted
-  per unit and light in one GROUP BY (``lights.light_counts``).
+- the unit portal's list (``portal.unit_orders``: count, page, rows) for a unit holding
+  100 k orders, pages by cursor against the same pages by OFFSET (the old query, kept
+  here as the baseline); and ``GET /api/workorders?limit=50&offset=…`` with the unit's
+  token over HTTP (the platform's list, still offset-paged);
+- lights of all open orders: the yellow instants computed (what start-up does on a new
+  light rule); per row in Python and as a per-row SQL CASE (the old ways, baselines);
+  streamed (``supervision.lights``) and counted per unit (``lights.light_counts``) on
+  the stored instants — whose counts are checked equal to the CASE's on the whole data.
 
     .venv/bin/python -m bench.reports_scale [--orders 1000000] [--heavy-share 0.1]
 
@@ -32,16 +35,22 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bench.workorders_scale import NOW, UNITS, populate
-from hotline_core.access import policy_from_mapping
+from hotline_core.access import Principal, Role, policy_from_mapping
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
 from hotline_core.workorders.calendar import ChineseWorkingCalendar
 from hotline_core.workorders.desk import DeskSettings, working_statuses
-from hotline_core.workorders.lights import light_counts, light_for
+from hotline_core.workorders.lights import (
+    _computed_counts,
+    ensure_light_instants,
+    light_counts,
+    light_for,
+)
 from hotline_core.workorders.model import Unit, UnitAssignment, WorkOrder
+from hotline_core.workorders.portal import PAGE_SIZE, Cursor, UnitFilter, unit_orders
 from hotline_core.workorders.presets import Preset, load_preset
 from hotline_core.workorders.supervision import lights
 from web.app import create_app
@@ -192,6 +201,46 @@ async def _http(maker: sessionmaker[Session], preset: Preset, heavy_orders: int,
     return out
 
 
+def _offset_page(s: Session, unit: str, offset: int) -> int:
+    """The portal's list as it paged before keyset paging (count + OFFSET page through the
+    assignments' IN-subquery, newest first): the baseline of the same run."""
+    mine = select(UnitAssignment.order_id).where(UnitAssignment.unit_code == unit)
+    s.scalar(select(func.count()).select_from(UnitAssignment)
+             .where(UnitAssignment.unit_code == unit))
+    rows = s.scalars(select(WorkOrder).where(WorkOrder.id.in_(mine))
+                     .order_by(WorkOrder.id.desc()).limit(PAGE_SIZE).offset(offset)
+                     .options(selectinload(WorkOrder.assignments))).all()
+    return len(rows)
+
+
+def _portal(s: Session, preset: Preset, pages: int) -> dict[str, float]:
+    """The unit portal's list (``portal.unit_orders``: count, one page, its rows' lights
+    and flags) for the heavy unit: keyset pages vs the same pages by OFFSET, ms."""
+    who = Principal(name="bench", role=Role.UNIT, unit=HEAVY)
+    ids = list(s.scalars(select(UnitAssignment.order_id).where(UnitAssignment.unit_code == HEAVY)
+                         .order_by(UnitAssignment.order_id.desc())))
+    rng = random.Random(11)
+    first_pages = min(20, len(ids) // PAGE_SIZE)
+    numbers = [rng.randrange(0, first_pages) for _ in range(pages // 2)] + [
+        rng.randrange(0, len(ids) // PAGE_SIZE) for _ in range(pages - pages // 2)]
+    keyset: list[float] = []
+    offset: list[float] = []
+    for k in numbers:
+        cursor = Cursor(ids[k * PAGE_SIZE - 1]) if k else None
+        t0 = time.perf_counter()
+        page = unit_orders(s, who, preset, NOW, UnitFilter(), PAGE_SIZE, cursor)
+        keyset.append(1000 * (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        n = _offset_page(s, HEAVY, k * PAGE_SIZE)
+        offset.append(1000 * (time.perf_counter() - t0))
+        assert n == len(page.rows) == PAGE_SIZE, (k, n, len(page.rows))
+    deep = slice(pages // 2, None)
+    return {"portal_keyset_p50_ms": _pct(keyset, 0.5), "portal_keyset_p99_ms": _pct(keyset, 0.99),
+            "portal_keyset_deep_p99_ms": _pct(keyset[deep], 0.99),
+            "portal_offset_p50_ms": _pct(offset, 0.5), "portal_offset_p99_ms": _pct(offset, 0.99),
+            "portal_offset_deep_p99_ms": _pct(offset[deep], 0.99)}
+
+
 def run(orders: int, heavy_share: float, pages: int,
         python_load: bool = False) -> dict[str, float]:
     from testkit.postgres import fresh_database, postgres_server
@@ -205,15 +254,29 @@ def run(orders: int, heavy_share: float, pages: int,
         result: dict[str, float] = {"load_s": (
             populate(maker, orders, heavy_share=heavy_share) if python_load
             else sql_populate(engine, maker, orders, heavy_share))}
+        # The open orders' yellow instants, as the core computes them at start-up when the
+        # preset's light rule is new; then VACUUM (as autovacuum would after such a write)
+        # so that the index-only scans need not visit the table.
+        t0 = time.perf_counter()
+        recomputed = ensure_light_instants(maker, preset, NOW)
+        result["instants_s"] = time.perf_counter() - t0
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE work_orders"))
         with maker() as s:
             s.execute(func.now().select())  # warm the connection
             result["heavy_orders"] = s.scalar(select(func.count()).select_from(
                 UnitAssignment).where(UnitAssignment.unit_code == HEAVY)) or 0
             result["open_orders"] = _python_lights(s, preset)
+            assert recomputed == result["open_orders"], (recomputed, result["open_orders"])
+            # The same answers both ways, on the whole million.
+            assert light_counts(s, preset, NOW) == _computed_counts(s, preset, NOW, None)
             result["lights_python_s"] = _timed(lambda: _python_lights(s, preset), 3)
+            result["lights_case_counts_s"] = _timed(
+                lambda: _computed_counts(s, preset, NOW, None), 5)
             result["lights_sql_rows_s"] = _timed(
                 lambda: sum(1 for _ in lights(s, preset, NOW)), 3)
             result["lights_sql_counts_s"] = _timed(lambda: light_counts(s, preset, NOW), 5)
+            result.update(_portal(s, preset, pages))
         result.update(asyncio.run(_http(maker, preset, int(result["heavy_orders"]), pages)))
         engine.dispose()
     return result
@@ -236,13 +299,21 @@ def main() -> None:
     for key, label in (
             ("month_json_s", "month report JSON (max of 3), s"),
             ("month_csv_s", "month report CSV (max of 3), s"),
-            ("list_p50_ms", "unit list page p50, ms"),
-            ("list_p99_ms", "unit list page p99, ms"),
-            ("first_pages_p99_ms", "unit list, first 20 pages p99, ms"),
-            ("deep_pages_p99_ms", "unit list, any page p99, ms"),
+            ("portal_offset_p50_ms", "unit portal list by OFFSET (old), p50, ms"),
+            ("portal_offset_p99_ms", "unit portal list by OFFSET (old), p99, ms"),
+            ("portal_offset_deep_p99_ms", "unit portal list by OFFSET (old), any page p99, ms"),
+            ("portal_keyset_p50_ms", "unit portal list by cursor, p50, ms"),
+            ("portal_keyset_p99_ms", "unit portal list by cursor, p99, ms"),
+            ("portal_keyset_deep_p99_ms", "unit portal list by cursor, any page p99, ms"),
+            ("list_p50_ms", "/api/workorders as the unit (offset), p50, ms"),
+            ("list_p99_ms", "/api/workorders as the unit (offset), p99, ms"),
+            ("first_pages_p99_ms", "/api/workorders, first 20 pages p99, ms"),
+            ("deep_pages_p99_ms", "/api/workorders, any page p99, ms"),
+            ("instants_s", "yellow instants of all open orders computed (start-up), s"),
             ("lights_python_s", "lights of all open orders, Python per row (old), s"),
-            ("lights_sql_rows_s", "lights of all open orders, SQL, rows streamed, s"),
-            ("lights_sql_counts_s", "lights of all open orders, SQL GROUP BY unit, s")):
+            ("lights_case_counts_s", "lights counted, SQL CASE per row GROUP BY unit (old), s"),
+            ("lights_sql_rows_s", "lights of all open orders, stored instants, rows streamed, s"),
+            ("lights_sql_counts_s", "lights counted per unit, stored instants, s")):
         print(f"| {label} | {r[key]:.3f} |")
 
 

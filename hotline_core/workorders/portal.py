@@ -122,34 +122,42 @@ def unit_orders(session: Session, who: Principal, preset: Preset, now: datetime,
     else:
         total = session.scalar(select(func.count()).select_from(WorkOrder)
                                .join(UnitAssignment, mine).where(*where)) or 0
-    base = select(WorkOrder).join(UnitAssignment, mine).where(*where)
     key = UnitAssignment.order_id
-    if cursor is None or not cursor.before:
-        stmt = base.order_by(key.desc())
-        if cursor is not None:
-            stmt = stmt.where(key < cursor.order_id)
+    # The page's ids first, then their orders: unfiltered, the ids are a backward range of
+    # the unit's assignment index (ix_wo_assignments_unit) however deep the page; a join
+    # under LIMIT let PostgreSQL walk the orders' primary key from the top instead.
+    ids = (select(key).where(UnitAssignment.unit_code == unit) if f == UnitFilter()
+           else select(key).select_from(WorkOrder).join(UnitAssignment, mine).where(*where))
+    before = cursor is not None and cursor.before
+    if cursor is None:
+        stmt = ids.order_by(key.desc())
+    elif before:
+        stmt = ids.where(key > cursor.order_id).order_by(key.asc())
     else:
-        stmt = base.where(key > cursor.order_id).order_by(key.asc())
-    # One row more than the page tells whether another page follows; the page's
-    # assignments come in one query, not one per row.
-    found = list(session.scalars(stmt.limit(limit + 1)
-                                 .options(selectinload(WorkOrder.assignments))))
+        stmt = ids.where(key < cursor.order_id).order_by(key.desc())
+    # One id more than the page tells whether another page follows.
+    found = list(session.scalars(stmt.limit(limit + 1)))
     more = len(found) > limit
-    found = found[:limit]
-    if cursor is not None and cursor.before:
-        found.reverse()
-        older = bool(found) and _exists(session, base, key < found[-1].id)
+    page_ids = sorted(found[:limit], reverse=True)
+    if before:
+        older = bool(page_ids) and _exists(session, ids.where(key < page_ids[-1])
+                                           .order_by(key.desc()))
         newer = more
     else:
         older = more
-        newer = bool(found) and cursor is not None and _exists(session, base,
-                                                                key > found[0].id)
-    return UnitPage([_row(o, unit, preset, now) for o in found], total, older, newer)
+        newer = bool(page_ids) and cursor is not None and _exists(
+            session, ids.where(key > page_ids[0]).order_by(key.asc()))
+    # The page's orders and their assignments in two queries, not one per row.
+    orders = {o.id: o for o in session.scalars(
+        select(WorkOrder).where(WorkOrder.id.in_(page_ids))
+        .options(selectinload(WorkOrder.assignments)))}
+    return UnitPage([_row(orders[i], unit, preset, now) for i in page_ids], total, older,
+                    newer)
 
 
-def _exists(session: Session, base: Select[Any],
-            beyond: ColumnElement[bool]) -> bool:
-    return session.scalar(select(base.where(beyond).limit(1).exists())) or False
+def _exists(session: Session, ids: Select[Any]) -> bool:
+    """Whether ``ids`` (ordered from the page outwards: an index range) has a row."""
+    return session.scalar(ids.limit(1)) is not None
 
 
 def _row(order: WorkOrder, unit: str, preset: Preset, now: datetime) -> UnitRow:
