@@ -71,6 +71,7 @@ class Var(StrEnum):
 
     # Globals ([globals], from the instance's settings).
     AGI = "HOTLINE_AGI"                          # agi://127.0.0.1:<port>|… one per core
+    AGI_TURN = "HOTLINE_AGI_TURN"                # global: the instance tried first last time
     SOUNDS = "HOTLINE_SOUNDS"
     RECORDINGS = "HOTLINE_RECORDINGS"
     CORE_DEAD_AFTER = "HOTLINE_CORE_DEAD_AFTER"
@@ -97,7 +98,8 @@ AGI_ADDRESS_SEPARATOR = "|"
 
 def agi_addresses(ports: tuple[int, ...]) -> str:
     """The value of ``HOTLINE_AGI``: every core instance's FastAGI address, in order; the
-    ``[hotline-agi]`` subroutine starts at a random one and tries the next on refusal."""
+    ``[hotline-agi]`` subroutine starts each call at the next one in turn
+    (``HOTLINE_AGI_TURN``) and tries the one after on refusal."""
     return AGI_ADDRESS_SEPARATOR.join(f"agi://127.0.0.1:{p}" for p in ports)
 
 

@@ -5,8 +5,8 @@ which call's AMI events, which one runs the periodic jobs, and what happens when
 instance ``i`` is named ``core-<i>`` and serves FastAGI on ``agi.port + i``; they share the
 HTTP port (SO_REUSEPORT: the kernel spreads connections, one address for the operator).
 
-* **Calls**: the dialplan's ``[hotline-agi]`` starts each FastAGI call at a random
-  instance and tries the next one when it refuses (ivr/dialplan.py). The instance whose
+* **Calls**: the dialplan's ``[hotline-agi]`` starts the FastAGI calls at the instances in
+  turn and tries the next one when it refuses (ivr/dialplan.py). The instance whose
   ``inbound`` flow registered a call owns it (``LiveCall.owner``): every instance receives
   every AMI event, only the owner handles the call's events (:meth:`Cluster.owns`).
 * **Who is alive**: each instance beats its presence key (expiry ``core_dead_after``)
