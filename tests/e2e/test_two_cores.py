@@ -18,6 +18,7 @@ four SIPp agents' phones, callers talking and callers waiting in line.
   - the periodic jobs' leader moved: the lock names the survivor, and the CDR
     reconciliation — a leader-only job — reads the rows Asterisk wrote after the kill (its
     offset in the database reaches the CDR file's end).
+* The killed instance is started again: it rejoins as a follower and takes calls again.
 
 One stack for the module.
 """
@@ -169,3 +170,15 @@ async def test_leader_killed_under_load_nothing_lost_no_call_twice(
     # The survivor took the dead instance's calls over (its own log, not the test's).
     taken = [line for line in hotline.core_log(1 - dead).splitlines() if "took over" in line]
     assert taken, hotline.core_log(1 - dead)[-3000:]
+
+    # The killed instance comes back (as `hotline up` restarts a child): it rejoins as a
+    # follower — the survivor keeps the lock — and takes its turn of the calls again.
+    await asyncio.to_thread(hotline.start_core, dead)
+    assert _leader(hotline) == survivor
+    again = place(hotline, [f"1394000400{i}" for i in range(2)], talk_ms=6000)
+    await wait_records(hotline, again, "answered", answered)
+    assert set(_owners(hotline, {c.tail for c in again}).values()) == {core_name(0),
+                                                                        core_name(1)}
+    for c in again:
+        result = await c.result()
+        assert result.ok, (c.number, result.output[-1500:])
