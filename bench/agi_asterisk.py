@@ -293,6 +293,7 @@ def core_shim(config: str, stats_file: str) -> int:
             out = io.StringIO()
             pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(30)
             Path(stats_file + ".prof.txt").write_text(out.getvalue())
+            prof.dump_stats(stats_file + ".pstats")   # for callers/callees afterwards
             profile[0] = cProfile.Profile()
             profile[0].enable()
             plain_dump(sig, frame)
@@ -404,7 +405,8 @@ class Bench:
         bench = self
 
         class BenchStack(HotlineStack):
-            def start_core(self) -> None:  # the real core, run through the timing shim
+            def start_core(self, index: int | None = None) -> None:
+                # the real core (one instance), run through the timing shim
                 log = open(self.tmp / "core.log", "ab")  # noqa: SIM115
                 env = dict(os.environ, HOTLINE_AMI_SECRET=self.settings.ami_secret)
                 if bench.args.profile:
@@ -632,6 +634,9 @@ class Bench:
                     if self.args.profile and prof.exists():
                         with open(self.args.profile, "a") as fh:
                             fh.write(f"==== {ph.kind} {ph.rate}/s\n{prof.read_text()}\n")
+                        raw = Path(str(self.stats_file) + ".pstats")
+                        if raw.exists():
+                            shutil.copyfile(raw, f"{self.args.profile}.{ph.kind}-{ph.rate}.pstats")
                     break
                 time.sleep(0.1)
         # The core path: the flow ran to its end and told the dialplan to wait for an agent.
