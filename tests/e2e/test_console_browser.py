@@ -226,7 +226,9 @@ async def test_console_follows_waiting_callers_and_acts_on_agents(
             assert _state(hl, "1003")["state"] == "paused"
             assert _state(hl, "1003")["reason"] == "supervisor"
             await desk.wait_for_selector('#state[data-state="PAUSED"]')
-            assert "supervisor" in await desk.inner_text("#state")   # the reason code
+            # the console's label for its reason code (web/pages/console: 主管置忙)
+            shown = await desk.inner_text("#state")
+            assert "主管置忙" in shown and "supervisor" not in shown, shown
             await page.wait_for_function(
                 "document.querySelector('#lights tr[data-unit=\"unit-b\"] td.light-red')"
                 ".textContent === '2'")

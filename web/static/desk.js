@@ -15,7 +15,10 @@
                         review_form: "审核反馈"};
   let desk = null;            // GET /api/desk
   let call = null;            // the popped call: {call_id, ...}
-  let pauseLabels = {};
+  // Labels of the pause reasons this desk may show: the console's (a supervisor's pause,
+  // e.g. 主管置忙, rendered into the page) and, from /api/desk, the ones the agent may pick.
+  const pauseLabels = JSON.parse($("desk").dataset.pauseLabels || "{}");
+  let reasonsOffered = false;
   let clockOffset = 0;        // server clock minus this page's (from each figures "at")
   const serverNow = () => Date.now() / 1000 + clockOffset;
   // For tests and the latency benches: pops drawn and when; when (performance.now(), from
@@ -39,7 +42,8 @@
     const res = await H.api("GET", "/api/desk");
     if (!res.ok) { H.text($("state-error"), res.data && res.data.error); return; }
     desk = res.data;
-    if (!Object.keys(pauseLabels).length) {
+    if (!reasonsOffered) {
+      reasonsOffered = true;
       for (const r of desk.pause_reasons) {
         pauseLabels[r.code] = r.label;
         const o = document.createElement("option");

@@ -7,11 +7,14 @@ renders only the page."""
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 
 from hotline_core.access import Role
 from web.access import roles
 from web.api import Routes
+from web.pages.console.routes import PAUSE_REASONS as CONSOLE_PAUSE_REASONS
 from web.pages.layout import HtmlPage, install_templates, page_refusal, person_for, render_page
 
 DESK_ROLES = frozenset({Role.OPERATOR})
@@ -34,7 +37,9 @@ async def desk_page(request: web.Request) -> web.Response:
     person = person_for(request, DESK_ROLES)
     return render_page(request, "desk/desk.html", person, {
         "title": "坐席工作台", "agent": person.principal.name, "categories": CATEGORIES,
-        "centres": CENTRES, "modes": MODES})
+        "centres": CENTRES, "modes": MODES,
+        # a pause a supervisor made from the console shows with the console's label
+        "pause_labels": json.dumps(dict(CONSOLE_PAUSE_REASONS), ensure_ascii=False)})
 
 
 def register(app: web.Application) -> None:
