@@ -39,9 +39,11 @@ from testkit.browser import chromium  # noqa: E402
 from testkit.desk_bench import (  # noqa: E402
     WaitingCallers,
     events_per_second,
+    fallbacks,
     next_render,
     paused_agents,
     percentile,
+    shipped_dead_core_bound,
     signed_in_page,
     stop_callers,
     until_waiting,
@@ -61,12 +63,13 @@ async def run(agents: int, calls: int, events: int) -> list[float]:
     try:
         stack.wait_healthy()
         add_user(stack.settings.database_url, "bench-sup", "supervisor")
+        print(f"dead-core bound {shipped_dead_core_bound(stack)} s (shipped)", flush=True)
         await paused_agents(stack, [str(3000 + i) for i in range(agents)])
         callers = waiting_callers(stack, LINE, calls)
         reached = await until_waiting(stack, LINE, calls)
         print(f"{reached} callers waiting on {LINE} when the events start", flush=True)
-        print(f"{await events_per_second(stack):.1f} distribution events/s with them waiting",
-              flush=True)
+        print(f"{await events_per_second(stack):.1f} distribution events/s with them waiting; "
+              f"{fallbacks(stack)} calls went to the fallback queue so far", flush=True)
         redis = aioredis.from_url(stack.settings.redis_url)
         channel = RedisKeys(stack.settings.redis_namespace).events
         latencies: list[float] = []
@@ -84,6 +87,7 @@ async def run(agents: int, calls: int, events: int) -> list[float]:
                                          "window.hotlineConsole.figures", drawn, 10_000)
                 latencies.append(float(last["drawn"]) - published)
         await redis.aclose()
+        print(f"{fallbacks(stack)} calls went to the fallback queue during the run", flush=True)
         return latencies
     finally:
         await stop_callers(callers)

@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 import redis.asyncio as aioredis
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -48,10 +49,12 @@ from testkit.browser import chromium  # noqa: E402
 from testkit.desk_bench import (  # noqa: E402
     WaitingCallers,
     events_per_second,
+    fallbacks,
     invite_for,
     next_render,
     paused_agents,
     percentile,
+    shipped_dead_core_bound,
     signed_in_page,
     stop_callers,
     traced_phone,
@@ -64,6 +67,7 @@ from testkit.stack import Agent, HotlineStack  # noqa: E402
 LINE = "96119"          # fire-hazard: agent 1001's only
 WAITING_LINE = "12345"  # general: every other agent, all paused
 AGENT = "1001"
+POP_WAIT_MS = 30_000    # a call without a pop by then is reported and skipped
 
 
 async def run(calls: int, extra_agents: int, waiting: int
@@ -77,6 +81,7 @@ async def run(calls: int, extra_agents: int, waiting: int
     try:
         stack.wait_healthy()
         trace = traced_phone(stack, agent)
+        print(f"dead-core bound {shipped_dead_core_bound(stack)} s (shipped)", flush=True)
         add_user(stack.settings.database_url, "bench-op", "operator", agent_id=AGENT)
         await paused_agents(stack, [str(3000 + i) for i in range(extra_agents)])
         callers = waiting_callers(stack, WAITING_LINE, waiting)
@@ -84,8 +89,8 @@ async def run(calls: int, extra_agents: int, waiting: int
             reached = await until_waiting(stack, WAITING_LINE, waiting)
             print(f"{reached} callers waiting on {WAITING_LINE} when the measured calls start",
                   flush=True)
-        print(f"{await events_per_second(stack):.1f} distribution events/s with them waiting",
-              flush=True)
+        print(f"{await events_per_second(stack):.1f} distribution events/s with them waiting; "
+              f"{fallbacks(stack)} calls went to the fallback queue so far", flush=True)
         stack.login(AGENT)
         redis = aioredis.from_url(stack.settings.redis_url)
         acd = RedisKeys(stack.settings.redis_namespace).acd
@@ -101,8 +106,15 @@ async def run(calls: int, extra_agents: int, waiting: int
                                                         talk_ms=3000))
                 try:
                     # Bounded wait (the test stack's wrap-up is 0 s; a loaded machine is slow).
-                    last = await next_render(page, "window.hotlineDesk.renders",
-                                             "window.hotlineDesk.pops", drawn_before)
+                    try:
+                        last = await next_render(page, "window.hotlineDesk.renders",
+                                                 "window.hotlineDesk.pops", drawn_before,
+                                                 POP_WAIT_MS)
+                    except PlaywrightTimeout:
+                        print(f"call {i}: no pop within {POP_WAIT_MS / 1000:.0f} s "
+                              f"({fallbacks(stack)} calls in the fallback queue so far)",
+                              flush=True)
+                        continue
                     drawn = float(last["drawn"])
                     rang = await asyncio.wait_for(
                         redis.hget(acd.call(str(last["call"])), CallField.RANG_AT.value), 5)
@@ -116,6 +128,7 @@ async def run(calls: int, extra_agents: int, waiting: int
                 finally:
                     await caller
         await redis.aclose()
+        print(f"{fallbacks(stack)} calls went to the fallback queue during the run", flush=True)
         return from_invite, from_ring
     finally:
         await stop_callers(callers)
