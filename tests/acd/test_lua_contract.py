@@ -291,3 +291,25 @@ def test_the_place_script_uses_only_contract_names_and_every_place_name() -> Non
     assert re.findall(r"ARGV\[(.*?)\]", code) == [
         f"PSLOT.{lua_name(s)}" for s in contract.PlaceSlot]
     contract.script_source(PLACE, contract.PLACE_TABLES)   # every name resolves
+
+
+# ------------------------------------------------------- figures.lua, agents.lua (issue 12)
+
+READERS = {name: (ACD / name).read_text(encoding="utf-8") for name in ("figures.lua",
+                                                                      "agents.lua")}
+
+
+def test_the_live_readers_use_only_contract_names() -> None:
+    for name, lua in READERS.items():
+        code = code_of(lua)
+        # besides the assign script's: the JSON keys figures.lua answers with (its header
+        # names them; DistributionView.figures reads them)
+        offenders = [s for s in literal_offenders(lua) if s not in {"{}", ""}]
+        assert offenders == [], name
+        uses = {t: set(re.findall(rf"(?<![\w.]){t}\.([A-Za-z_]\w*)", code))
+                for t in contract.FIGURES_TABLES}
+        for table, enum in contract.FIGURES_TABLES.items():
+            assert uses[table] <= names(enum), (name, table)
+        assert re.findall(r"ARGV\[(.*?)\]", code) == [
+            f"FSLOT.{lua_name(s)}" for s in contract.FiguresSlot], name
+        contract.script_source(lua, contract.FIGURES_TABLES)   # every name resolves
