@@ -117,6 +117,11 @@ class Cluster:
         now = await live.get(call.call_id)
         return now is not None and now.owner == self.name
 
+    async def own_calls(self, live: LiveCalls) -> list[str]:
+        """The live calls this instance owns (to settle after its AMI connection was away:
+        the others skipped their events meanwhile)."""
+        return [c.call_id for c in await live.all() if c.owner == self.name]
+
     async def adopt_orphans(self, live: LiveCalls) -> list[str]:
         """Every live call whose owner is no longer running becomes this instance's."""
         taken = []

@@ -147,6 +147,8 @@ async def test_the_sweep_adopts_and_settles_what_nobody_handled(pair: list[Insta
     for call_id in ("gone", "talking", "waiting", "answered"):
         await zero.register(call_id)
     await one.register("mine")
+    # What an instance settles after its own AMI connection was away: its calls only.
+    assert await one.cluster.own_calls(one.live) == ["mine"]
     assert zero.cluster.leadership.presence is not None
     await zero.cluster.leadership.presence.leave()
     one.cluster._alive_seen.clear()
