@@ -186,12 +186,15 @@ class Core:
             await beat(self.ami)
             # Dialer attempts in flight first, so the resync never re-offers a callback
             # that was reached while the core was away. (Several instances: the dialer
-            # and the reconciliation are the leader's; no re-sync while another instance
-            # runs, which has been listening all along.)
+            # and the reconciliation are the leader's; while another instance runs, which
+            # has been listening all along, only this instance's own calls are settled.)
             if cluster.leads():
                 await campaigns.reconcile(await channels_now(self.ami))
             if not await cluster.others_alive():
                 await resync(self.ami, live, distributor, lines, calls)
+            else:
+                await settle_adopted(self.ami, live, calls, cluster.name,
+                                     await cluster.own_calls(live))
             if cluster.leads():
                 await reconciler.run_once()
 
