@@ -172,7 +172,9 @@ class LoadHarness:
             agents=[Agent(a, {"general": 1}, registers=True) for a in self.agent_ids],
             rtp_ports=2 * (2 * most + args.agents + 50),
             extra_endpoints=agi.BENCH_ENDPOINT,
-            extra_dialplan=agi.BENCH_DIALPLAN + BARE_DIALPLAN)
+            extra_dialplan=agi.BENCH_DIALPLAN + BARE_DIALPLAN,
+            calls_settings=(f"announce_seconds = {args.announce}"
+                            if getattr(args, "announce", None) else ""))
         # SIPp streams each caller's audio from its own socket pair(s): one block for them.
         self.caller_ports = PortBlocks(4 * (most + 20))
         self.sipp_procs: list[subprocess.Popen[bytes]] = []
@@ -458,6 +460,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", type=float, default=15.0)
     p.add_argument("--probes", type=int, default=6)
     p.add_argument("--kinds", default="bare,hotline")
+    p.add_argument("--announce", type=int,
+                   help="seconds between a waiting caller's announcements (default: the "
+                        "shipped 30 s; a step's calls last about ramp + 22 s, so with 30 s "
+                        "most waiting callers hang up before their first announcement)")
     p.add_argument("--budget", type=float, default=570.0,
                    help="seconds for the whole run; a step that would overrun is skipped")
     p.add_argument("--json", type=Path)

@@ -1,7 +1,7 @@
 """Soak (浸泡测试): calls held for minutes at a fixed concurrency; memory, files, tasks tracked.
 
     flock /tmp/bench.lock .venv/bin/python bench/soak.py --concurrent 200 [--minutes 10]
-                                                          [--hold 20] [--sample 30] [--json f]
+                                                          [--hold 40] [--sample 30] [--json f]
 
 Issue 14 item 4's soak. The stack and the agents are the load harness's
 (bench/load_harness.py: ``hotline up``'s parts, recording on, ``--agents`` SIPp phones that
@@ -255,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     p.add_argument("--concurrent", type=int, required=True)
     p.add_argument("--minutes", type=float, default=10.0)
-    p.add_argument("--hold", type=float, default=20.0)
+    # 40 s: longer than the shipped 30 s between announcements, so a caller still waiting
+    # hears one (the waiting flow is part of what must not leak).
+    p.add_argument("--hold", type=float, default=40.0)
     p.add_argument("--sample", type=float, default=30.0)
     p.add_argument("--agents", type=int, default=10)
     p.add_argument("--json", type=Path)
