@@ -21,7 +21,6 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     ColumnExpressionArgument,
-    and_,
     case,
     func,
     literal,
@@ -141,10 +140,11 @@ def light_sql(preset: Preset, now: datetime, started: ColumnExpressionArgument[A
 # Which rule they were computed with is kept in ``wo_light_rule``; start-up recomputes
 # them when the preset's rule differs (:func:`refresh_light_instants`). A reader uses the
 # stored instants only when the stored rule is the reader's preset's, otherwise the CASE
-# above, so both give the same light.
+# above, so both give the same light; so does an open order without an instant (a row
+# not written by the desk's projection).
 
 def _working() -> list[str]:
-    return [s.value for s in UNIT_WORKING]
+    return sorted(s.value for s in UNIT_WORKING)   # one order: the index predicate's
 
 
 RULE_ROW_ID = 1          # wo_light_rule holds one row
@@ -271,8 +271,16 @@ def _write(session: Session, batch: list[dict[str, Any]]) -> None:
                         batch)
 
 
-def _stored_light(now: datetime) -> ColumnElement[str]:
+def _computed_light(preset: Preset, now: datetime) -> ColumnElement[str]:
+    started = func.coalesce(WorkOrder.handling_started_at, WorkOrder.received_at)
+    return light_sql(preset, now, started, WorkOrder.due_at)
+
+
+def _stored_light(preset: Preset, now: datetime) -> ColumnElement[str]:
+    # Two comparisons per order; an open order the projection never wrote (a row inserted
+    # by other means) has no instant and gets the per-row rule instead.
     return case((WorkOrder.due_at < now, Light.RED.value),
+                (WorkOrder.yellow_at.is_(None), _computed_light(preset, now)),
                 (WorkOrder.yellow_at <= now, Light.YELLOW.value), else_=Light.GREEN.value)
 
 
@@ -280,30 +288,22 @@ def light_column(session: Session, preset: Preset, now: datetime) -> ColumnEleme
     """Each open order's light as a SQL expression: from the stored instants when they are
     ``preset``'s, else computed per row (:func:`light_sql`). Use with :func:`open_orders`."""
     if instants_current(session, preset):
-        return _stored_light(now)
-    started = func.coalesce(WorkOrder.handling_started_at, WorkOrder.received_at)
-    return light_sql(preset, now, started, WorkOrder.due_at)
+        return _stored_light(preset, now)
+    return _computed_light(preset, now)
 
 
-def open_orders(session: Session, preset: Preset) -> list[ColumnElement[bool]]:
-    """The WHERE of "orders a unit works on against a deadline" (the ones with a light)."""
-    where = [WorkOrder.status.in_(_working())]
-    if instants_current(session, preset):
-        return [WorkOrder.yellow_at.is_not(None), *where]   # the partial index's predicate
-    return [*where, WorkOrder.due_at.is_not(None)]
+def open_orders() -> list[ColumnElement[bool]]:
+    """The WHERE of "orders a unit works on against a deadline" (the ones with a light):
+    the predicate of the partial index ``ix_work_orders_open_lights``."""
+    return [WorkOrder.status.in_(_working()), WorkOrder.due_at.is_not(None)]
 
 
 def light_is(session: Session, preset: Preset, now: datetime,
              light: Light) -> list[ColumnElement[bool]]:
-    """The WHERE of "open and showing ``light`` at ``now``"; on stored instants a range
-    condition an index can answer."""
-    where = open_orders(session, preset)
-    if not instants_current(session, preset):
-        return [*where, light_column(session, preset, now) == light.value]
-    due, yellow = WorkOrder.due_at, WorkOrder.yellow_at
-    by_light = {Light.RED: [due < now], Light.YELLOW: [yellow <= now, due >= now],
-                Light.GREEN: [yellow > now, due >= now]}
-    return [*where, *by_light[light]]
+    """The WHERE of "open and showing ``light`` at ``now``"."""
+    if light is Light.RED:   # the same for every rule: past due
+        return [*open_orders(), WorkOrder.due_at < now]
+    return [*open_orders(), light_column(session, preset, now) == light.value]
 
 
 def open_order_lights(session: Session, preset: Preset, now: datetime,
@@ -311,7 +311,7 @@ def open_order_lights(session: Session, preset: Preset, now: datetime,
     """(order id, lead unit, light) of every order a unit works on against its deadline,
     in id order, the light computed by the database."""
     stmt = (select(WorkOrder.id, WorkOrder.lead_unit, light_column(session, preset, now))
-            .where(*open_orders(session, preset)).order_by(WorkOrder.id))
+            .where(*open_orders()).order_by(WorkOrder.id))
     if unit is not None:
         stmt = stmt.where(WorkOrder.lead_unit == unit)
     return [(oid, lead, Light(light)) for oid, lead, light in session.execute(stmt)]
@@ -319,35 +319,23 @@ def open_order_lights(session: Session, preset: Preset, now: datetime,
 
 def light_counts(session: Session, preset: Preset, now: datetime,
                  unit: str | None = None) -> dict[str | None, dict[Light, int]]:
-    """Per lead unit, how many open orders show each light (lights with none left out).
-
-    On stored instants: one pass over the partial index ``ix_work_orders_open_lights``
-    (lead unit, due, yellow instant, status: an index-only scan), two comparisons per
-    order; otherwise one GROUP BY on the computed light."""
-    if not instants_current(session, preset):
-        return _computed_counts(session, preset, now, unit)
-    red = func.sum(case((WorkOrder.due_at < now, 1), else_=0))
-    yellow = func.sum(case((and_(WorkOrder.yellow_at <= now, WorkOrder.due_at >= now), 1),
-                           else_=0))
-    stmt = (select(WorkOrder.lead_unit, func.count(), red, yellow)
-            .where(*open_orders(session, preset)).group_by(WorkOrder.lead_unit))
-    if unit is not None:
-        stmt = stmt.where(WorkOrder.lead_unit == unit)
-    out: dict[str | None, dict[Light, int]] = {}
-    for lead, total, n_red, n_yellow in session.execute(stmt):
-        counts = {Light.RED: int(n_red or 0), Light.YELLOW: int(n_yellow or 0)}
-        counts[Light.GREEN] = int(total) - counts[Light.RED] - counts[Light.YELLOW]
-        out[lead] = {light: n for light, n in counts.items() if n}
-    return out
+    """Per lead unit, how many open orders show each light (one GROUP BY). On stored
+    instants PostgreSQL reads the partial index ``ix_work_orders_open_lights`` alone (an
+    index-only scan of the open orders) and compares two instants per order."""
+    return _counts(session, light_column(session, preset, now), unit)
 
 
 def _computed_counts(session: Session, preset: Preset, now: datetime,
                      unit: str | None) -> dict[str | None, dict[Light, int]]:
-    started = func.coalesce(WorkOrder.handling_started_at, WorkOrder.received_at)
-    light = light_sql(preset, now, started, WorkOrder.due_at).label("light")
+    """The same counts with the rule computed per row (the baseline the bench compares)."""
+    return _counts(session, _computed_light(preset, now), unit)
+
+
+def _counts(session: Session, light_expr: ColumnElement[str],
+            unit: str | None) -> dict[str | None, dict[Light, int]]:
+    light = light_expr.label("light")
     stmt = (select(WorkOrder.lead_unit, light, func.count())
-            .where(WorkOrder.status.in_(_working()), WorkOrder.due_at.is_not(None))
-            .group_by(WorkOrder.lead_unit, light))
+            .where(*open_orders()).group_by(WorkOrder.lead_unit, light))
     if unit is not None:
         stmt = stmt.where(WorkOrder.lead_unit == unit)
     out: dict[str | None, dict[Light, int]] = {}

@@ -51,7 +51,7 @@ def lights(session: Session, preset: Preset, now: datetime, unit: str | None = N
     database computes each light (:func:`~hotline_core.workorders.lights.light_column`)."""
     stmt = (select(WorkOrder.id, WorkOrder.lead_unit, WorkOrder.due_at,
                    light_column(session, preset, now))
-            .where(*open_orders(session, preset))
+            .where(*open_orders())
             .order_by(WorkOrder.id)
             .execution_options(yield_per=batch))
     if unit is not None:

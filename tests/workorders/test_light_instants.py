@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotline_core.access import Principal, Role
 from hotline_core.workorders import desk
 from hotline_core.workorders.desk import DeskSettings, Intake
+from hotline_core.workorders.lifecycle import UNIT_WORKING
 from hotline_core.workorders.lights import (
     Light,
     ensure_light_instants,
@@ -41,7 +42,7 @@ from hotline_core.workorders.lights import (
     open_order_lights,
     refresh_light_instants,
 )
-from hotline_core.workorders.model import LightRuleRow, WorkOrder
+from hotline_core.workorders.model import OPEN_LIGHTS_WHERE, LightRuleRow, WorkOrder
 from hotline_core.workorders.presets import Category, Preset, ReplyPart, SatisfactionLevel
 from hotline_core.workorders.replies import ReplyDraft
 from tests.workorders.conftest import Clock
@@ -211,3 +212,29 @@ def test_start_up_recomputes_only_when_the_preset_rule_differs(
         # "floor" under the 24-hour rule: yellow from due − 24 h (hand computation above).
         assert s.scalar(select(WorkOrder.yellow_at).where(
             WorkOrder.description == "floor")) == DUE - 24 * H
+
+
+def test_an_open_order_without_an_instant_gets_the_rules_light(
+        maker: sessionmaker[Session], preset: Preset) -> None:
+    """A row the desk's projection never wrote (inserted by other means after start-up)
+    has no instant: it is coloured by the rule per row, not dropped. "quarter" inserted
+    after the refresh: yellow from due − 96 h, so at due − 97 h green, at due − 96 h yellow."""
+    with maker.begin() as s:
+        assert refresh_light_instants(s, preset, DUE) == 0
+    ids = _edge_orders(maker)
+    with maker() as s:
+        assert instants_current(s, preset)
+        assert s.scalar(select(WorkOrder.yellow_at).where(WorkOrder.id == ids["quarter"])) \
+            is None
+        assert light_counts(s, preset, DUE - 97 * H, unit="u-quarter") == \
+            {"u-quarter": {Light.GREEN: 1}}
+        assert light_counts(s, preset, DUE - 96 * H, unit="u-quarter") == \
+            {"u-quarter": {Light.YELLOW: 1}}
+
+
+def test_the_open_orders_index_names_the_statuses_units_work_in() -> None:
+    """The partial index's predicate is SQL text; it must list exactly lifecycle's
+    UNIT_WORKING (dispatched, handling, redo — the statuses a unit works against a due)."""
+    assert sorted(s.value for s in UNIT_WORKING) == ["dispatched", "handling", "redo"]
+    assert OPEN_LIGHTS_WHERE == \
+        "status IN ('dispatched', 'handling', 'redo') AND due_at IS NOT NULL"

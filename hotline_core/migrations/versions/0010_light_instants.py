@@ -33,10 +33,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_wo_light_rule")),
     )
     op.add_column("work_orders", sa.Column("yellow_at", sa.DateTime(), nullable=True))
+    # The open orders only (lights.open_orders is the same predicate), with every column a
+    # light needs, so that counting lights is an index-only scan.
+    where = sa.text("status IN ('dispatched', 'handling', 'redo') AND due_at IS NOT NULL")
     op.create_index("ix_work_orders_open_lights", "work_orders",
-                    ["lead_unit", "due_at", "yellow_at", "status"], unique=False,
-                    postgresql_where=sa.text("yellow_at IS NOT NULL"),
-                    sqlite_where=sa.text("yellow_at IS NOT NULL"))
+                    ["lead_unit", "due_at", "yellow_at", "status", "handling_started_at",
+                     "received_at"], unique=False, postgresql_where=where, sqlite_where=where)
 
 
 def downgrade() -> None:
