@@ -104,11 +104,13 @@ async def run_distribution_loop(distributor: Distributor, redis: aioredis.Redis,
         await _close(pubsub, timeout)
 
 
-async def _drain(pubsub: PubSub, timeout: float) -> None:
-    """Take every event already received (one deadline read covers them all)."""
+async def _drain(pubsub: PubSub, timeout: float, most: int = 10_000) -> None:
+    """Take the events already received (one deadline read covers them all); at most
+    ``most``, so a flood cannot keep the loop here."""
     async with asyncio.timeout(timeout):
-        while await pubsub.get_message(ignore_subscribe_messages=True, timeout=0) is not None:
-            pass
+        for _ in range(most):
+            if await pubsub.get_message(ignore_subscribe_messages=True, timeout=0) is None:
+                return
 
 
 async def _subscribe(redis: aioredis.Redis, channel: str, timeout: float) -> PubSub:
