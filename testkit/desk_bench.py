@@ -115,7 +115,7 @@ async def stop_callers(callers: WaitingCallers) -> None:
 
 
 async def until_waiting(stack: HotlineStack, line: str, count: int,
-                        timeout: float = 300.0) -> int:
+                        timeout: float = 150.0) -> int:
     """Until at least ``count`` callers wait in ``line`` (the API's live figures), or
     ``timeout`` seconds have passed: the number waiting at the end (a loaded machine may
     not get every SIPp caller into the line; the bench reports what it measured with)."""
