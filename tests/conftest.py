@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from hypothesis import settings
 
 from testkit.redis_server import redis_server
@@ -35,6 +36,18 @@ def redis_url() -> Iterator[str]:
     """
     with redis_server() as url:
         yield url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A client of the session's ``redis_url`` (strings decoded), closed after the test.
+
+    It does not flush: tests namespace their keys. A module that needs another client
+    (bytes, a flush, a shorter timeout) defines its own ``redis`` fixture, which wins.
+    """
+    client = aioredis.from_url(redis_url, socket_timeout=5, decode_responses=True)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -61,13 +60,6 @@ class Instance:
                                      "13800138000"))
         await self.distributor.enqueue(WaitingCall(call_id, "12345", ("general",),
                                                    "13800138000"))
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url, socket_timeout=5, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture
