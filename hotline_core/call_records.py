@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -154,7 +154,17 @@ def view(record: CallRecord, reveal_caller: bool = False) -> CallView:
 
 
 class CallLog:
-    """Writes and reads call records. Synchronous: async callers run it in a thread."""
+    """Writes and reads call records. Synchronous: async callers run it in a thread.
+
+    Inside :meth:`run_batch` the operations share one session and a batch-local map of the
+    batch's records (call id → record, or None for a call with no record yet): the records
+    named by the batch are loaded by one ``SELECT … WHERE id IN (…)`` per
+    :data:`LOAD_CHUNK` ids, a record ``offered`` adds goes into the map, and nothing is
+    flushed before the commit, so a batch costs one SELECT, its INSERTs (sent as one
+    executemany) and its UPDATEs (grouped by the columns they change) instead of a
+    SELECT and a flush per operation. Outside a batch every operation is a transaction of
+    its own, as before.
+    """
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._sessions = session_factory
@@ -170,21 +180,44 @@ class CallLog:
         with self._sessions.begin() as s:
             yield s
 
-    def run_batch(self, ops: Sequence[Callable[[], Any]]) -> list[Any]:
+    def _record(self, s: Session, call_id: str) -> CallRecord | None:
+        """The call's record: from the open batch's map, else from the database."""
+        records: dict[str, CallRecord | None] | None = getattr(self._batch, "records", None)
+        if records is None:
+            return s.get(CallRecord, call_id)
+        if call_id not in records:
+            # A call the batch did not name: every record this batch added is in the map,
+            # so the database (autoflush off) still answers right.
+            records[call_id] = s.get(CallRecord, call_id)
+        return records[call_id]
+
+    def _added(self, s: Session, record: CallRecord) -> None:
+        s.add(record)
+        records: dict[str, CallRecord | None] | None = getattr(self._batch, "records", None)
+        if records is not None:
+            records[record.id] = record
+
+    def run_batch(self, ops: Sequence[Callable[[], Any]],
+                  ids: Iterable[str] = ()) -> list[Any]:
         """Run several operations in one transaction (one commit); if that fails, each on
         its own so one bad operation cannot take the others down. Returns their results
-        (an exception object for an operation that failed).
+        (an exception object for an operation that failed). ``ids``: the call ids the
+        operations touch, loaded in one statement up front (an id left out costs a SELECT
+        of its own when its operation runs).
 
         A transient database error (:func:`is_transient`) is raised instead: nothing of the
         batch is lost, the caller runs it again later (every operation is idempotent:
         applying it twice leaves the record as applying it once)."""
         try:
             with self._sessions.begin() as s:
+                s.autoflush = False          # one flush, at the commit
                 self._batch.session = s
                 try:
+                    self._batch.records = _load(s, ids)
                     results = [op() for op in ops]
                 finally:
                     self._batch.session = None
+                    self._batch.records = None
             return results
         except Exception as exc:
             if is_transient(exc):
@@ -203,17 +236,19 @@ class CallLog:
                 department: str = "", linkedid: str = "", recording: str | None = None,
                 route: Route = Route.CORE) -> None:
         with self._tx() as s:
-            if s.get(CallRecord, call_id) is not None:
+            if self._record(s, call_id) is not None:
                 return  # a retried AGI request must not duplicate the call
-            s.add(CallRecord(id=call_id, linkedid=linkedid or call_id, line=line,
-                             department=clip(department, "department"), caller=caller,
-                             offered_at=at,
-                             recording=recording, route=route.value,
-                             disposition=Disposition.OFFERED.value))
+            # Every column set here (defaults too): a read in the same batch sees the
+            # record as stored, and all INSERTs of a batch share one statement.
+            self._added(s, CallRecord(id=call_id, linkedid=linkedid or call_id, line=line,
+                                      department=clip(department, "department"),
+                                      caller=caller, offered_at=at, recording=recording,
+                                      route=route.value, reason="", reconciled=False,
+                                      disposition=Disposition.OFFERED.value))
 
     def answered(self, call_id: str, agent_id: str, at: datetime) -> None:
         with self._tx() as s:
-            rec = s.get(CallRecord, call_id)
+            rec = self._record(s, call_id)
             if rec is None or rec.answered_at is not None:
                 return
             rec.answered_at = at
@@ -223,7 +258,7 @@ class CallLog:
     def closed(self, call_id: str, disposition: Disposition, reason: str, at: datetime) -> None:
         """End a call that the platform itself ended (restriction, failure)."""
         with self._tx() as s:
-            rec = s.get(CallRecord, call_id)
+            rec = self._record(s, call_id)
             if rec is None:
                 return
             rec.disposition = disposition.value
@@ -232,7 +267,7 @@ class CallLog:
 
     def voice_message(self, call_id: str, message: str) -> None:
         with self._tx() as s:
-            rec = s.get(CallRecord, call_id)
+            rec = self._record(s, call_id)
             if rec is not None:
                 rec.disposition = Disposition.VOICE_MESSAGE.value
                 rec.reason = "no agent logged in for the line: voice message"
@@ -240,14 +275,14 @@ class CallLog:
 
     def callback_requested(self, call_id: str) -> None:
         with self._tx() as s:
-            rec = s.get(CallRecord, call_id)
+            rec = self._record(s, call_id)
             if rec is not None:
                 rec.disposition = Disposition.CALLBACK.value
                 rec.reason = "callback requested (virtual hold)"
 
     def callback_connected(self, call_id: str, agent_id: str, at: datetime) -> None:
         with self._tx() as s:
-            rec = s.get(CallRecord, call_id)
+            rec = self._record(s, call_id)
             if rec is not None:
                 rec.answered_at, rec.agent_id = at, agent_id
                 rec.disposition = Disposition.ANSWERED.value
@@ -256,7 +291,7 @@ class CallLog:
 
     def ended(self, call_id: str, at: datetime, cause: int | None = None) -> None:
         with self._tx() as s:
-            rec = s.get(CallRecord, call_id)
+            rec = self._record(s, call_id)
             if rec is None or rec.ended_at is not None:
                 return
             rec.ended_at = at
@@ -267,7 +302,7 @@ class CallLog:
     def get(self, call_id: str) -> CallRecord | None:
         current: Session | None = getattr(self._batch, "session", None)
         if current is not None:
-            return current.get(CallRecord, call_id)
+            return self._record(current, call_id)
         with self._sessions() as s:
             return s.get(CallRecord, call_id)
 
@@ -348,6 +383,20 @@ class CallLog:
     def quarantined(self) -> list[QuarantinedCdrRow]:
         with self._sessions() as s:
             return list(s.scalars(select(QuarantinedCdrRow).order_by(QuarantinedCdrRow.id)))
+
+
+LOAD_CHUNK = 500      # ids per SELECT: well under SQLite's bound parameter limit
+
+
+def _load(s: Session, ids: Iterable[str]) -> dict[str, CallRecord | None]:
+    """The records of ``ids`` (None where a call has none yet), one SELECT per chunk."""
+    wanted = list(dict.fromkeys(ids))
+    records: dict[str, CallRecord | None] = dict.fromkeys(wanted)
+    for i in range(0, len(wanted), LOAD_CHUNK):
+        chunk = wanted[i:i + LOAD_CHUNK]
+        for rec in s.scalars(select(CallRecord).where(CallRecord.id.in_(chunk))):
+            records[rec.id] = rec
+    return records
 
 
 def _copy(record: CallRecord) -> CallRecord:

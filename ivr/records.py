@@ -4,7 +4,9 @@ SQLAlchemy is synchronous. Sending every write to a thread pool made the event l
 for the GIL and each call pay a commit of its own (measured in bench/agi_asterisk.py). Here
 writes are queued without waiting — the flow goes on at once — and a single thread applies
 whatever has queued up in one transaction. Reads go through the same queue, so a read sees
-every write queued before it.
+every write queued before it. Each queued item names the call it touches, so the batch loads
+all its records in one statement and writes them in one flush at the commit
+(:meth:`hotline_core.call_records.CallLog.run_batch`).
 
 No write is dropped because the database is busy or away (SQLite locked by another
 process, PostgreSQL restarting): the writer keeps the batch and retries it with growing
@@ -30,7 +32,8 @@ from hotline_core.call_records import CallLog, CallRecord, Disposition
 
 log = logging.getLogger(__name__)
 
-_Item = tuple[Callable[[], Any], asyncio.Future[Any] | None, asyncio.AbstractEventLoop]
+# (operation, the call id it touches, a read's future, the loop of that future)
+_Item = tuple[Callable[[], Any], str, asyncio.Future[Any] | None, asyncio.AbstractEventLoop]
 
 
 def now() -> datetime:
@@ -51,35 +54,36 @@ class AsyncCallLog:
         self._thread.start()
 
     # -- writes: queued, not awaited ----------------------------------------------------------
-    def _write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        self._queue.put((lambda: fn(*args, **kwargs), None, asyncio.get_running_loop()))
+    def _write(self, call_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self._queue.put((lambda: fn(call_id, *args, **kwargs), call_id, None,
+                         asyncio.get_running_loop()))
 
     async def offered(self, call_id: str, **kwargs: Any) -> None:
-        self._write(self.sync.offered, call_id, at=now(), **kwargs)
+        self._write(call_id, self.sync.offered, at=now(), **kwargs)
 
     async def answered(self, call_id: str, agent_id: str) -> None:
-        self._write(self.sync.answered, call_id, agent_id, now())
+        self._write(call_id, self.sync.answered, agent_id, now())
 
     async def ended(self, call_id: str, cause: int | None) -> None:
-        self._write(self.sync.ended, call_id, now(), cause)
+        self._write(call_id, self.sync.ended, now(), cause)
 
     async def closed(self, call_id: str, disposition: Disposition, reason: str) -> None:
-        self._write(self.sync.closed, call_id, disposition, reason, now())
+        self._write(call_id, self.sync.closed, disposition, reason, now())
 
     async def voice_message(self, call_id: str, message: str) -> None:
-        self._write(self.sync.voice_message, call_id, message)
+        self._write(call_id, self.sync.voice_message, message)
 
     async def callback_requested(self, call_id: str) -> None:
-        self._write(self.sync.callback_requested, call_id)
+        self._write(call_id, self.sync.callback_requested)
 
     async def callback_connected(self, call_id: str, agent_id: str) -> None:
-        self._write(self.sync.callback_connected, call_id, agent_id, now())
+        self._write(call_id, self.sync.callback_connected, agent_id, now())
 
     # -- reads: awaited, after everything queued before them ----------------------------------
     async def get(self, call_id: str) -> CallRecord | None:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put((lambda: self.sync.get(call_id), future, loop))
+        self._queue.put((lambda: self.sync.get(call_id), call_id, future, loop))
         result = await asyncio.wait_for(future, 30)
         if isinstance(result, Exception):
             raise result
@@ -121,7 +125,8 @@ class AsyncCallLog:
         """Write ``batch``; False when the writer gave up (closing, database away)."""
         while True:
             try:
-                results = self.sync.run_batch([fn for fn, _, _ in batch])
+                results = self.sync.run_batch([fn for fn, _, _, _ in batch],
+                                               ids=[call_id for _, call_id, _, _ in batch])
                 break
             except Exception as exc:
                 if not is_transient(exc):   # not expected: run_batch reports errors per op
@@ -137,7 +142,7 @@ class AsyncCallLog:
                 else:
                     self._closing.wait(delay)   # close() wakes it to apply its deadline
         self._backoff.succeeded()
-        for (_, future, loop), result in zip(batch, results, strict=True):
+        for (_, _, future, loop), result in zip(batch, results, strict=True):
             if future is not None:
                 loop.call_soon_threadsafe(_settle, future, result)
             elif isinstance(result, Exception):
@@ -158,7 +163,7 @@ class AsyncCallLog:
         self.unwritten += lost
         log.error("stopping with %d call log operation(s) unwritten: the database is still "
                   "unreachable (%s)", lost, exc.__class__.__name__)
-        for _, future, loop in batch:
+        for _, _, future, loop in batch:
             if future is not None and not loop.is_closed():
                 loop.call_soon_threadsafe(_settle, future, exc)
 
