@@ -44,15 +44,12 @@ import argparse
 import json
 import os
 import re
-import signal
 import struct
 import subprocess
 import sys
 import time
-import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -61,6 +58,7 @@ if str(ROOT) not in sys.path:
 from bench import agi_asterisk as agi  # noqa: E402
 from testkit import processes  # noqa: E402
 from testkit.port_blocks import PortBlocks  # noqa: E402
+from testkit.proc_sample import bench_end_line, bench_guard, bench_start  # noqa: E402
 from testkit.rtp_probe import ProbeSummary, RtpProbes, summarise  # noqa: E402
 
 LINE = "12345"
@@ -473,16 +471,11 @@ def main(argv: list[str] | None = None) -> int:
     if not kinds or args.agents < 1 or args.window <= 0 or args.probes < 0:
         raise SystemExit("--kinds from bare,hotline; --agents >= 1; --window > 0")
 
-    def on_term(_sig: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_term)
-
-    t0 = time.monotonic()
-    print(f"load before: {os.getloadavg()}", flush=True)
+    t0 = bench_start()
     harness = LoadHarness(args)
     args.agent_ids = harness.agent_ids
     results: list[StepResult] = []
-    try:
+    with bench_guard("harness", harness.stop):
         harness.start()
         stopped: set[str] = set()
         for n in args.steps:
@@ -502,17 +495,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r.load[0]:.1f}]", flush=True)
                 if not r.ok:
                     stopped.add(kind)
-    except KeyboardInterrupt:
-        print("interrupted: stopping the stack", file=sys.stderr)
-    except Exception:
-        traceback.print_exc()
-        print("harness failed: stopping the stack, reporting what was measured",
-              file=sys.stderr)
-    finally:
-        harness.stop()
     print()
     print(report(results, args))
-    print(f"\nwall {time.monotonic() - t0:.0f} s; load after: {os.getloadavg()}")
+    print(bench_end_line(t0))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=1, default=str))
     return 0

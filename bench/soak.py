@@ -33,7 +33,6 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,7 @@ if str(ROOT) not in sys.path:
 from bench import agi_asterisk as agi  # noqa: E402
 from bench import load_harness as lh  # noqa: E402
 from testkit import processes  # noqa: E402
-from testkit.proc_sample import footprint  # noqa: E402
+from testkit.proc_sample import bench_end_line, bench_guard, bench_start, footprint  # noqa: E402
 
 STATS_ENV = "HOTLINE_SOAK_STATS"
 
@@ -265,27 +264,15 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.concurrent <= 1000 or args.minutes <= 0 or args.hold <= 0:
         raise SystemExit("--concurrent 1..1000; --minutes and --hold > 0")
 
-    def on_term(_sig: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_term)
-
-    t0 = time.monotonic()
-    print(f"load before: {os.getloadavg()}", flush=True)
+    t0 = bench_start()
     soak = Soak(args)
     calls = lh.StepResult("hotline", 0)
-    try:
+    with bench_guard("soak", soak.stop):
         soak.run()
         calls = soak.sipp_counts()
-    except KeyboardInterrupt:
-        print("interrupted: stopping the stack", file=sys.stderr)
-    except Exception:
-        traceback.print_exc()
-        print("soak failed: stopping the stack, reporting what was measured", file=sys.stderr)
-    finally:
-        soak.stop()
     print()
     print(report(soak.samples, calls, args))
-    print(f"\nwall {time.monotonic() - t0:.0f} s; load after: {os.getloadavg()}")
+    print(bench_end_line(t0))
     if args.json:
         args.json.write_text(json.dumps({"samples": [asdict(s) for s in soak.samples],
                                          "calls": asdict(calls)}, indent=1, default=str))
