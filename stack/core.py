@@ -261,7 +261,7 @@ class Core:
             voice_message_left=functools.partial(announce_voice_message, self.redis,
                                                  distributor.names.voice_messages),
             priority=CallerPriority(dist_config.priorities, flags,
-                                    overdue_lookup=OverdueOrders(sessions, desk.clock))))
+                                    overdue_lookup=OverdueOrders(engine, desk.clock))))
         waiting = WaitingFlow(WaitingContext(
             distributor=distributor, live=live, calls=calls,
             sounds_dir=f"{self.spec.inst}/sounds",

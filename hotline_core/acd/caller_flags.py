@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import lru_cache
+from typing import NamedTuple
 
 import redis.asyncio as aioredis
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, Select, String, bindparam, literal_column, select
 
 from hotline_core.acd.config import Priorities
 from hotline_core.backoff import Backoff
+from hotline_core.clock import UtcDateTime
 from hotline_core.phone_numbers import UNKNOWN, canonical_number
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 from hotline_core.workorders.desk import working_statuses
@@ -57,41 +61,142 @@ class CallerFlags:
         return bool(await self._redis.hexists(self._key, canonical_number(number)))
 
 
+# The statements' sizes: how many number forms one query looks for. A caller brings at
+# most three forms; a query carries every caller waiting when it starts, padded up to the
+# next size so that each size is compiled once (SQLAlchemy's compiled cache) and an IN list
+# is never re-rendered per call.
+QUERY_SIZES = (4, 8, 16, 32, 64, 128)
+MAX_FORMS_PER_QUERY = QUERY_SIZES[-1]
+_FORM_NAMES = tuple(f"form{i}" for i in range(MAX_FORMS_PER_QUERY))
+_STATUS_WORD = re.compile(r"[a-z_]+")
+
+
+@lru_cache(maxsize=4096)
+def number_forms(caller: str) -> tuple[str, ...]:
+    """The forms an order may have kept the caller's number in: canonical, ``+86`` and as
+    sent; none for a caller without a number."""
+    number = canonical_number(caller)
+    if number == UNKNOWN:
+        return ()
+    forms = {number, caller.strip()}
+    if number.isdigit():
+        forms.add(f"+86{number.lstrip('0')}")
+    return tuple(sorted(forms))
+
+
+def overdue_numbers_statement(size: int) -> Select[str]:
+    """Which of ``size`` numbers (binds ``form0``…) have an open order due at or before
+    ``now``. The working statuses are written into the SQL as constants (they are the
+    code's own words, checked here), so the statement has fixed binds only."""
+    statuses = sorted(working_statuses())
+    if not all(_STATUS_WORD.fullmatch(s) for s in statuses):
+        raise ValueError(f"unexpected work-order status words: {statuses}")
+    return (select(WorkOrder.caller_number).distinct()
+            .where(WorkOrder.caller_number.in_(
+                       [bindparam(name, type_=String) for name in _FORM_NAMES[:size]]),
+                   WorkOrder.status.in_([literal_column(f"'{s}'") for s in statuses]),
+                   WorkOrder.due_at <= bindparam("now", type_=UtcDateTime)))
+
+
+class _Waiting(NamedTuple):
+    forms: tuple[str, ...]
+    answer: asyncio.Future[bool]
+
+
 class OverdueOrders:
-    """Does this caller have an open overdue work order? (the ``overdue_order`` priority)
+    """Does this caller have an open overdue work order (超期工单)? (the ``overdue_order``
+    priority)
 
     Open: a unit is working on it (:func:`working_statuses`); overdue: its deadline
     (``due_at``) is at or before the desk clock's ``now()``, the same instant the lights
     and supervision use. Orders keep the number as it was recorded, so the canonical form
     (:func:`canonical_number`), its ``+86`` form and the number as the carrier sent it are
     all looked for. The work-order store is synchronous (SQLAlchemy): the query runs in a
-    worker thread, bounded by ``timeout`` seconds.
+    worker thread, bounded by ``timeout`` seconds per caller.
+
+    Lookups are coalesced: one query is in its thread at a time; callers who arrive
+    meanwhile wait, and the next query answers all of them at once (which of their numbers
+    have such an order). A lone caller's query starts at once, so at low load each query
+    carries one caller and nothing waits; under load a query carries the callers of its
+    predecessor's time in the thread. A failing query fails the callers it carried, no
+    others; a caller who times out leaves the others' answers alone.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], now: Callable[[], datetime],
+    def __init__(self, engine: Engine, now: Callable[[], datetime],
                  timeout: float = 1.0) -> None:
-        self._sessions = sessions
+        self._engine = engine
         self._now = now
         self._timeout = timeout
+        self._statements = {size: overdue_numbers_statement(size) for size in QUERY_SIZES}
+        self._waiting: deque[_Waiting] = deque()
+        self._answering: asyncio.Task[None] | None = None
+
+    @property
+    def callers_waiting(self) -> int:
+        """Callers queued for the next query (not those the running one carries)."""
+        return len(self._waiting)
 
     async def __call__(self, caller: str) -> bool:
-        number = canonical_number(caller)
-        if number == UNKNOWN:
+        forms = number_forms(caller)
+        if not forms:
             return False
-        forms = {number, caller.strip()}
-        if number.isdigit():
-            forms.add(f"+86{number.lstrip('0')}")
-        async with asyncio.timeout(self._timeout):
-            return await asyncio.to_thread(self._lookup, sorted(forms))
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(forms, answer))
+        if self._answering is None:
+            self._answering = asyncio.create_task(self._answer_waiting())
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await answer
+        finally:
+            # A failure set just as this caller timed out must not be reported as
+            # "never retrieved": CallerPriority already logs the timeout.
+            if answer.done() and not answer.cancelled():
+                answer.exception()
 
-    def _lookup(self, forms: list[str]) -> bool:
-        with self._sessions() as session:
-            found = session.execute(
-                select(WorkOrder.id).where(WorkOrder.caller_number.in_(forms),
-                                           WorkOrder.status.in_(working_statuses()),
-                                           WorkOrder.due_at <= self._now()).limit(1)
-            ).first()
-        return found is not None
+    async def _answer_waiting(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                batch, forms = self._next_batch()
+                if not batch:
+                    continue
+                try:
+                    found = await loop.run_in_executor(None, self._overdue_numbers, forms)
+                except Exception as exc:  # each caller it carried reports it (logged once)
+                    for waiting in batch:
+                        if not waiting.answer.done():
+                            waiting.answer.set_exception(exc)
+                    continue
+                for waiting in batch:
+                    if not waiting.answer.done():
+                        waiting.answer.set_result(not found.isdisjoint(waiting.forms))
+        finally:
+            self._answering = None
+
+    def _next_batch(self) -> tuple[list[_Waiting], list[str]]:
+        """The callers still waiting, in arrival order, up to the largest query."""
+        batch: list[_Waiting] = []
+        forms: set[str] = set()
+        while self._waiting:
+            waiting = self._waiting[0]
+            if waiting.answer.done():       # timed out while queued
+                self._waiting.popleft()
+                continue
+            if batch and len(forms.union(waiting.forms)) > MAX_FORMS_PER_QUERY:
+                break
+            forms.update(waiting.forms)
+            batch.append(self._waiting.popleft())
+        return batch, sorted(forms)
+
+    def _overdue_numbers(self, forms: list[str]) -> frozenset[str]:
+        """In the worker thread: which of ``forms`` have an open overdue order."""
+        size = next(s for s in QUERY_SIZES if s >= len(forms))
+        # Padding repeats the last form: the IN list means the same, the binds stay fixed.
+        padded = forms + [forms[-1]] * (size - len(forms))
+        params: dict[str, object] = dict(zip(_FORM_NAMES, padded, strict=False))
+        params["now"] = self._now()
+        with self._engine.connect() as conn:
+            return frozenset(conn.execute(self._statements[size], params).scalars())
 
 
 class CallerPriority:
