@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,10 +30,14 @@ T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 CALLER = "13800138000"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           ) -> Iterator[Engine]:
+    """One database per module and backend (migrations take most of a test's time); every
+    test uses call ids of its own."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'hotline.db'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp('calllog') / 'hotline.db'}"
     else:
         url = fresh_database(request.getfixturevalue("postgres_server_url"))
     upgrade(url)
@@ -124,7 +127,8 @@ def test_ids_are_loaded_500_a_statement(engine: Engine, call_log: CallLog) -> No
     # 1001 ids -> 500 + 500 + 1: three SELECTs; every record is new.
     assert statements.count("SELECT") == 3, statements.sent
     with engine.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(CallRecord)) == 1001
+        assert conn.scalar(select(func.count()).select_from(CallRecord)
+                           .where(CallRecord.id.like("many-%"))) == 1001
 
 
 def test_offered_twice_in_one_batch_is_one_record(engine: Engine, call_log: CallLog) -> None:
@@ -205,3 +209,41 @@ async def test_a_read_sees_the_writes_queued_before_it(engine: Engine, call_log:
     finally:
         await asyncio.to_thread(calls.close)
     assert calls.unwritten == 0
+
+
+class CountedCallLog(CallLog):
+    batches: list[int]
+
+    def run_batch(self, ops: Any, ids: Any = ()) -> list[Any]:
+        self.batches.append(len(ops))
+        return super().run_batch(ops, ids)
+
+
+async def test_writes_gather_until_a_read_comes(engine: Engine) -> None:
+    """The writer lingers after a lone write (``linger``, here an hour) so the writes of
+    other calls share its commit; a read cuts that short (otherwise ``get`` would run into
+    its 30 s bound and raise) and comes back with everything queued before it."""
+    log = CountedCallLog(make_sessionmaker(engine))
+    log.batches = []
+    calls = AsyncCallLog(log, linger=3600)
+    try:
+        for i in range(10):
+            await calls.offered(f"gather-{i}", line="12345", caller=CALLER)
+        rec = await calls.get("gather-9")
+        assert rec is not None and rec.line == "12345"
+        # By hand: the first write is taken and waits; the other 9 and the read queue up
+        # behind it; the read wakes the writer, which takes all 11 in one batch.
+        assert log.batches == [11]
+    finally:
+        await asyncio.to_thread(calls.close, 30)
+    assert calls.unwritten == 0
+
+
+async def test_close_does_not_wait_for_the_linger(engine: Engine) -> None:
+    calls = AsyncCallLog(CallLog(make_sessionmaker(engine)), linger=3600)
+    for i in range(3):
+        await calls.offered(f"closing-{i}", line="12345", caller=CALLER)
+    await asyncio.to_thread(calls.close, 30)
+    assert calls.unwritten == 0
+    fresh = CallLog(make_sessionmaker(engine))
+    assert all(fresh.get(f"closing-{i}") is not None for i in range(3))
