@@ -375,6 +375,9 @@ class Phase:
     forced_hangups: int = 0   # channels still up 60 s after SIPp ended, hung up by the bench
     flows: dict[str, int] = field(default_factory=dict)      # core side: flow outcomes
     agi_results: dict[str, int] = field(default_factory=dict)  # Asterisk side: AGI() results
+    # redis-server's own counters over the phase (INFO stats): commands and new connections
+    redis_commands: int = 0
+    redis_connections: int = 0
 
     @property
     def agi_failed(self) -> int:
@@ -507,6 +510,7 @@ class Bench:
                 "core": self.stack.core.pid if self.stack.core else None,
                 "redis": self.redis_pid}
         ph.load = os.getloadavg()[0]
+        redis0 = self._redis_counters()
         before = {k: _cpu_ticks(p) for k, p in pids.items()}
         m_busy0, m_all0 = _machine_ticks()
         t0 = time.monotonic()
@@ -532,6 +536,9 @@ class Bench:
         ph.cpu["machine"] = (m_busy1 - m_busy0) / max(1, m_all1 - m_all0) * 100 * ncpu
         self._read_sipp_stats(ph, work / stat)
         ph.forced_hangups = self._drain()
+        redis1 = self._redis_counters()
+        ph.redis_commands = redis1[0] - redis0[0]
+        ph.redis_connections = redis1[1] - redis0[1]
         if kind == "agi":
             self._agi_outcome(ph, cdr_off)
             ph.agi_results = self._agi_results(msg_off)
@@ -540,6 +547,18 @@ class Bench:
                                 if r["dcontext"] == "bench-plain"])
         ph.core_log_problems = self._log_problems(log_off)
         return ph
+
+    def _redis_counters(self) -> tuple[int, int]:
+        """redis-server's commands processed and connections received so far."""
+        import redis
+
+        client = redis.Redis.from_url(self.stack.settings.redis_url, socket_timeout=5)
+        try:
+            stats = client.info("stats")
+        finally:
+            client.close()
+        return (int(stats["total_commands_processed"]),
+                int(stats["total_connections_received"]))
 
     def _read_sipp_stats(self, ph: Phase, path: Path) -> None:
         try:
@@ -769,6 +788,9 @@ def report(results: list[tuple[int, dict[str, Phase]]], args: argparse.Namespace
               + ", ".join(f"{k} {v}" for v, k in top) + ")")
         srv = st.get("agi_server", {})
         print(f"        AgiServer counters (cumulative): {srv}")
+        redis_per_call = a.redis_commands / max(1, a.created)
+        print(f"        redis-server: {redis_per_call:.1f} commands per call, "
+              f"{a.redis_connections} new connections")
         print(f"        records: {a.record_routes} routes; not ended after catch-up: "
               f"{a.records_not_ended} (waited {a.bridge_catchup_s or 0:.1f} s); "
               f"CDR calls {a.cdr_calls}, without a record and not fallback {a.no_record}")

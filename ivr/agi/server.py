@@ -23,7 +23,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ivr.agi.errors import AgiError, AgiHangup, AgiProtocolError
 from ivr.agi.protocol import HeaderParser, quote
@@ -242,8 +242,8 @@ class _AgiProtocol(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport; uvloop's does not inherit asyncio.Transport, so no isinstance.
+        self.transport = cast(asyncio.Transport, transport)
         addr = transport.get_extra_info("peername")
         if isinstance(addr, tuple) and len(addr) >= 2:
             self.peer = f"{addr[0]}:{addr[1]}"
