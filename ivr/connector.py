@@ -32,7 +32,11 @@ log = logging.getLogger(__name__)
 CONNECT_CONTEXT = Context.CONNECT
 RETRY_FIRST_SECONDS = 1.0
 RETRY_MAX_SECONDS = 30.0
-_GONE = "No such channel"   # Asterisk's answer to a Redirect of a hung-up channel
+# Asterisk's answers to a Redirect of a hung-up channel: "Channel does not exist: <name>"
+# (manager.c's Redirect since Asterisk 12, the chroot's 22 included); "No such channel" by
+# other actions and older releases. Not matching it rested agent after agent and put the
+# gone call back at the head of the line, again and again.
+_GONE = ("Channel does not exist", "No such channel")
 
 
 class AgentConnector:
@@ -68,7 +72,7 @@ class AgentConnector:
 
     async def _redirect_failed(self, assignment: CallMatch, exc: AmiError) -> None:
         call_id = assignment.call_id
-        if _GONE in str(exc):
+        if any(text in str(exc) for text in _GONE):
             # The caller hung up a moment ago: the agent must not stay reserved.
             log.info("call %s hung up before agent %s rang", call_id, assignment.agent_id)
             self._failures.pop(call_id, None)
