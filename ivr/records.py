@@ -6,7 +6,10 @@ writes are queued without waiting — the flow goes on at once — and a single 
 whatever has queued up in one transaction. Reads go through the same queue, so a read sees
 every write queued before it. Each queued item names the call it touches, so the batch loads
 all its records in one statement and writes them in one flush at the commit
-(:meth:`hotline_core.call_records.CallLog.run_batch`).
+(:meth:`hotline_core.call_records.CallLog.run_batch`). A commit costs the thread more
+than the operations in it, so after a lone write the writer lets others gather for up to
+:data:`LINGER` (0.1 s) before it commits — a write reaches the database that much later; a
+read, or :meth:`AsyncCallLog.close`, ends the wait at once.
 
 No write is dropped because the database is busy or away (SQLite locked by another
 process, PostgreSQL restarting): the writer keeps the batch and retries it with growing
@@ -37,7 +40,7 @@ _Item = tuple[Callable[[], Any], str, asyncio.Future[Any] | None, asyncio.Abstra
 
 
 # How long the writer lets writes gather before a commit (reads and close() do not wait).
-LINGER = 0.05
+LINGER = 0.1
 
 
 def now() -> datetime:
@@ -135,9 +138,9 @@ class AsyncCallLog:
                 return
 
     def _gather(self, first: _Item) -> None:
-        """After a lone write, let the writes of other calls queue up for ``linger`` seconds:
-        a commit costs the thread far more than the operations in it (a batch of one or
-        two at 150 calls/s, measured in bench/call_log_batch.py). A read does not wait."""
+        """After a lone write, let the writes of other calls queue up for ``linger`` seconds
+        (without it, batches at 150 calls/s held about 2 operations, each batch paying a
+        commit: bench/call_log_batch.py). A queued read or close() does not wait."""
         if self._linger <= 0 or first[2] is not None or self._closing.is_set():
             return
         self._wake.clear()
