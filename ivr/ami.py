@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 log = logging.getLogger(__name__)
@@ -26,21 +27,45 @@ class AmiError(Exception):
     """An AMI action failed, timed out, or AMI is not connected."""
 
 
+class _Protocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's protocol, safe against a drop before its manager attached it.
+
+    The manager attaches itself (``factory``) in the connection task's done callback. A
+    peer that drops the connection at once (a link that is down, Asterisk restarting) can
+    reach ``connection_lost`` first — on uvloop it does — where panoramisk calls
+    ``self.factory.connection_lost`` on ``None``: the loss was never reported, so the client
+    never reconnected. Here the protocol only notes it is closed; :class:`_Manager` sees
+    that and reconnects."""
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if getattr(self, "factory", None) is None:
+            self.closed = True
+            self.transport.close()
+            return
+        super().connection_lost(exc)
+
+
 class _Manager(Manager):  # type: ignore[misc]
     pinger: asyncio.TimerHandle | None  # set by panoramisk's Manager (untyped)
 
     def __init__(self, owner: AmiClient, **config: Any) -> None:
-        super().__init__(**config)
+        super().__init__(protocol_factory=_Protocol, **config)
         self._owner = owner
 
     def connection_made(self, f: asyncio.Future[Any]) -> None:
         try:
-            transport, _ = f.result()
+            transport, protocol = f.result()
         except OSError as exc:
             self._owner._schedule_reconnect(f"connect failed: {exc}")
             return
         if self._owner.closing:
             transport.close()
+            return
+        if getattr(protocol, "closed", False) or transport.is_closing():
+            # Dropped before this callback ran: nothing to log in on (panoramisk would send
+            # the Login to a closed transport and log the action, secret included).
+            transport.close()
+            self._owner._lost(ConnectionResetError("dropped by the peer at once"))
             return
         super().connection_made(f)
 
