@@ -20,6 +20,7 @@ import logging
 import re
 from collections import deque
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
@@ -31,6 +32,7 @@ from hotline_core.acd.config import Priorities
 from hotline_core.backoff import Backoff
 from hotline_core.clock import UtcDateTime
 from hotline_core.phone_numbers import UNKNOWN, canonical_number
+from hotline_core.redis_batch import RedisBatch, Slot
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 from hotline_core.workorders.desk import working_statuses
 from hotline_core.workorders.model import WorkOrder
@@ -60,6 +62,11 @@ class CallerFlags:
     async def needs_help(self, number: str) -> bool:
         return bool(await self._redis.hexists(self._key, canonical_number(number)))
 
+    def needs_help_in(self, batch: RedisBatch, number: str) -> Slot[bool]:
+        """:meth:`needs_help`, queued on a call's arrival batch (one round trip for all)."""
+        batch.pipe.hexists(self._key, canonical_number(number))
+        return batch.add(1, lambda replies: bool(replies[0]))
+
 
 # The statements' sizes: how many number forms one query looks for. A caller brings at
 # most three forms; a query carries every caller waiting when it starts, padded up to the
@@ -69,6 +76,7 @@ QUERY_SIZES = (4, 8, 16, 32, 64, 128)
 MAX_FORMS_PER_QUERY = QUERY_SIZES[-1]
 _FORM_NAMES = tuple(f"form{i}" for i in range(MAX_FORMS_PER_QUERY))
 _STATUS_WORD = re.compile(r"[a-z_]+")
+_DROP_ANSWERED_AT = 4096
 
 
 @lru_cache(maxsize=4096)
@@ -103,6 +111,11 @@ class _Waiting(NamedTuple):
     answer: asyncio.Future[bool]
 
 
+def _expire(answer: asyncio.Future[bool]) -> None:
+    if not answer.done():
+        answer.set_exception(TimeoutError("no answer from the work-order store in time"))
+
+
 class OverdueOrders:
     """Does this caller have an open overdue work order (超期工单)? (the ``overdue_order``
     priority)
@@ -112,14 +125,14 @@ class OverdueOrders:
     and supervision use. Orders keep the number as it was recorded, so the canonical form
     (:func:`canonical_number`), its ``+86`` form and the number as the carrier sent it are
     all looked for. The work-order store is synchronous (SQLAlchemy): the query runs in a
-    worker thread, bounded by ``timeout`` seconds per caller.
+    worker thread (named ``overdue-orders``), bounded by ``timeout`` seconds per caller.
 
-    Lookups are coalesced: one query is in its thread at a time; callers who arrive
+    Lookups are coalesced: one query is in the thread at a time; callers who arrive
     meanwhile wait, and the next query answers all of them at once (which of their numbers
     have such an order). A lone caller's query starts at once, so at low load each query
-    carries one caller and nothing waits; under load a query carries the callers of its
-    predecessor's time in the thread. A failing query fails the callers it carried, no
-    others; a caller who times out leaves the others' answers alone.
+    carries one caller and nothing waits; under load a query carries the callers who came
+    during its predecessor. A failing query fails the callers it carried, no others; a
+    caller who times out leaves the others' answers alone.
     """
 
     def __init__(self, engine: Engine, now: Callable[[], datetime],
@@ -129,7 +142,9 @@ class OverdueOrders:
         self._timeout = timeout
         self._statements = {size: overdue_numbers_statement(size) for size in QUERY_SIZES}
         self._waiting: deque[_Waiting] = deque()
-        self._answering: asyncio.Task[None] | None = None
+        self._querying = False
+        # One thread: queries never overlap, and its CPU shows by name in /proc.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overdue-orders")
 
     @property
     def callers_waiting(self) -> int:
@@ -140,38 +155,51 @@ class OverdueOrders:
         forms = number_forms(caller)
         if not forms:
             return False
-        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(forms, answer))
-        if self._answering is None:
-            self._answering = asyncio.create_task(self._answer_waiting())
-        try:
-            async with asyncio.timeout(self._timeout):
-                return await answer
-        finally:
-            # A failure set just as this caller timed out must not be reported as
-            # "never retrieved": CallerPriority already logs the timeout.
-            if answer.done() and not answer.cancelled():
-                answer.exception()
-
-    async def _answer_waiting(self) -> None:
         loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bool] = loop.create_future()
+        if len(self._waiting) >= _DROP_ANSWERED_AT:   # a store that hangs: keep the queue small
+            self._waiting = deque(w for w in self._waiting if not w.answer.done())
+        self._waiting.append(_Waiting(forms, answer))
+        if not self._querying:
+            self._query_next(loop)
+        # A timer, not asyncio.timeout: the same bound at less event-loop work per call.
+        expiry = loop.call_later(self._timeout, _expire, answer)
         try:
-            while self._waiting:
-                batch, forms = self._next_batch()
-                if not batch:
-                    continue
-                try:
-                    found = await loop.run_in_executor(None, self._overdue_numbers, forms)
-                except Exception as exc:  # each caller it carried reports it (logged once)
-                    for waiting in batch:
-                        if not waiting.answer.done():
-                            waiting.answer.set_exception(exc)
-                    continue
-                for waiting in batch:
-                    if not waiting.answer.done():
-                        waiting.answer.set_result(not found.isdisjoint(waiting.forms))
+            return await answer
         finally:
-            self._answering = None
+            expiry.cancel()
+
+    def _query_next(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, forms = self._next_batch()
+        self._querying = bool(batch)
+        if batch:
+            self._thread.submit(self._query_in_thread, loop, batch, forms)
+
+    def _query_in_thread(self, loop: asyncio.AbstractEventLoop, batch: list[_Waiting],
+                         forms: list[str]) -> None:
+        found: frozenset[str] = frozenset()
+        failure: Exception | None = None
+        try:
+            found = self._overdue_numbers(forms)
+        except Exception as exc:  # each caller it carried reports it (logged once)
+            failure = exc
+        finally:
+            try:
+                loop.call_soon_threadsafe(self._answer, loop, batch, found, failure)
+            except RuntimeError:   # the loop has closed: nobody waits any more
+                pass
+
+    def _answer(self, loop: asyncio.AbstractEventLoop, batch: list[_Waiting],
+                found: frozenset[str], failure: Exception | None) -> None:
+        """On the loop: each caller of the batch gets its own answer; the next query."""
+        for waiting in batch:
+            if waiting.answer.done():       # timed out, or the call went away
+                continue
+            if failure is not None:
+                waiting.answer.set_exception(failure)
+            else:
+                waiting.answer.set_result(not found.isdisjoint(waiting.forms))
+        self._query_next(loop)
 
     def _next_batch(self) -> tuple[list[_Waiting], list[str]]:
         """The callers still waiting, in arrival order, up to the largest query."""
@@ -209,7 +237,14 @@ class CallerPriority:
         self._overdue_outage = Backoff(log, "overdue work-order lookup failing (callers are "
                                             "queued without the overdue-order priority)")
 
-    async def of(self, caller: str, transferred_from: str = "") -> int:
+    @property
+    def flags(self) -> CallerFlags:
+        return self._flags
+
+    async def of(self, caller: str, transferred_from: str = "",
+                 needs_help: bool | None = None) -> int:
+        """The caller's level; ``needs_help`` when the caller's flag was already read
+        (the arrival batch, ivr/flows/inbound.py), else it is read here."""
         overdue = False
         if self._overdue is not None:
             try:
@@ -221,5 +256,6 @@ class CallerPriority:
         return self._priorities.for_caller(
             emergency_transfer=transferred_from in EMERGENCY_LINES,
             overdue_order=overdue,
-            needs_help=await self._flags.needs_help(caller),
+            needs_help=(await self._flags.needs_help(caller) if needs_help is None
+                        else needs_help),
         )
