@@ -127,20 +127,21 @@ class CallEventBridge:
             # Virtual hold: the citizen hung up keeping the place; the call stays in line.
             await self._calls.ended(call_id, cause)
             return
-        await self._live.remove(call_id)
+        # The entry's removal and, for a call answered where this bridge did not see it
+        # (another core, or a fallback-queue conversation the resync adopted), the
+        # distributor's held call, which names the agent: one round trip (issue 14 item 3).
+        # Ringing, not answered: call_ended abandons it, as abandon does.
+        agent = self._answered.pop(call_id, None)
+        batch = self._live.batch(self._distributor.config.redis_timeout_seconds)
+        self._live.remove_in(batch, call_id)
+        held = self._distributor.view.held_call_in(batch, call_id) if agent is None else None
+        await batch.run()
+        if held is not None and held.value is not None:
+            agent = held.value.agent_id
         await self._calls.ended(call_id, cause)
         if self._live_transcripts is not None:
             self._live_transcripts.ended(call_id)
         await self._finished(call_id)
-        agent = self._answered.pop(call_id, None)
-        if agent is None:
-            # Answered where this bridge did not see it (another core, or a fallback-queue
-            # conversation the resync adopted): the distributor holds the agent. One Redis
-            # read; the call log's read waited behind the writer's batch on every hang-up
-            # (issue 14 item 3). Ringing, not answered: call_ended abandons it, as
-            # abandon does.
-            held = await self._distributor.view.held_call(call_id)
-            agent = held.agent_id if held is not None else None
         if agent is not None:
             await self._distributor.call_ended(call_id, agent)
         else:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import redis.asyncio as aioredis
 
+from hotline_core.redis_batch import RedisBatch, Slot
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 
 
@@ -50,9 +51,21 @@ class LiveCalls:
         self._adopt = redis.register_script(_ADOPT)
 
     async def add(self, call: LiveCall) -> None:
+        await self._redis.hset(self._key, call.call_id, self._entry(call))
+
+    def add_in(self, batch: RedisBatch, call: LiveCall) -> None:
+        """:meth:`add`, queued on a call's arrival batch (one round trip for all)."""
+        batch.pipe.hset(self._key, call.call_id, self._entry(call))
+        batch.add(1, lambda replies: None)
+
+    def batch(self, timeout: float) -> RedisBatch:
+        """A batch on the Redis holding the live calls, for one call's arrival commands."""
+        return RedisBatch(self._redis, timeout)
+
+    def _entry(self, call: LiveCall) -> str:
         if not call.owner and self.owner:
             call = LiveCall(**{**asdict(call), "owner": self.owner})
-        await self._redis.hset(self._key, call.call_id, json.dumps(asdict(call)))
+        return json.dumps(asdict(call))
 
     async def adopt(self, call_id: str, dead: str, owner: str) -> bool:
         """Make ``owner`` the owner of a call whose owner ``dead`` has died (atomic)."""
@@ -69,6 +82,11 @@ class LiveCalls:
 
     async def remove(self, call_id: str) -> bool:
         return bool(await self._redis.hdel(self._key, call_id))
+
+    def remove_in(self, batch: RedisBatch, call_id: str) -> Slot[bool]:
+        """:meth:`remove`, queued on ``batch`` (a hang-up's commands in one round trip)."""
+        batch.pipe.hdel(self._key, call_id)
+        return batch.add(1, lambda replies: bool(replies[0]))
 
     async def all(self) -> list[LiveCall]:
         raw = await self._redis.hgetall(self._key)

@@ -30,6 +30,7 @@ from hotline_core.acd.contract import (
     FigureField,
 )
 from hotline_core.acd.figures import Figures, QueueFigures, estimated_wait
+from hotline_core.redis_batch import RedisBatch, Slot
 from hotline_core.redis_keys import AcdKeys
 
 
@@ -243,13 +244,12 @@ class DistributionView:
         """A call the distributor holds, waiting, ringing or talking (its line, caller and
         department as enqueued, and the agent it rings on or talks to); None when it holds
         no such call."""
-        h = _fields(await self._io(self._redis.hgetall(self._keys.call(call_id))))
-        if not h or CallField.LINE not in h:
-            return None
-        call = waiting_call_from_hash(
-            call_id, h, int(h.get(CallField.EFFECTIVE_PRIORITY, h[CallField.PRIORITY])))
-        with_agent = h.get(CallField.STATE) in (CallState.RINGING, CallState.TALKING)
-        return HeldCall(call, h.get(CallField.AGENT) or None if with_agent else None)
+        return _held(call_id, await self._io(self._redis.hgetall(self._keys.call(call_id))))
+
+    def held_call_in(self, batch: RedisBatch, call_id: str) -> Slot[HeldCall | None]:
+        """:meth:`held_call`, queued on ``batch`` (a hang-up's commands in one round trip)."""
+        batch.pipe.hgetall(self._keys.call(call_id))
+        return batch.add(1, lambda replies: _held(call_id, replies[0]))
 
     async def holds(self, call_id: str) -> bool:
         """Does the distributor hold this call (waiting, ringing or talking)?"""
@@ -264,3 +264,13 @@ class DistributionView:
         """Estimated seconds until ``call_id`` is answered, for announcements (see figures)."""
         found = await self.place(call_id)
         return None if found is None else found.estimated_wait
+
+
+def _held(call_id: str, raw: Any) -> HeldCall | None:
+    h = _fields(raw)
+    if not h or CallField.LINE not in h:
+        return None
+    call = waiting_call_from_hash(
+        call_id, h, int(h.get(CallField.EFFECTIVE_PRIORITY, h[CallField.PRIORITY])))
+    with_agent = h.get(CallField.STATE) in (CallState.RINGING, CallState.TALKING)
+    return HeldCall(call, h.get(CallField.AGENT) or None if with_agent else None)

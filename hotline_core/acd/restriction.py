@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 
 from hotline_core.masking import mask_phone
 from hotline_core.phone_numbers import canonical_number
+from hotline_core.redis_batch import RedisBatch, Slot
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 
 log = logging.getLogger(__name__)
@@ -102,24 +103,37 @@ class RestrictionList:
     async def restriction_of(self, number: str) -> Restriction | None:
         """The live restriction of ``number``, or None; nothing is logged (a look-up by
         staff, e.g. the agent's screen pop, is not a call from the number)."""
-        raw = await self._io(self._redis.get(self._keys.number(canonical_number(number))))
+        return self._live(await self._io(self._redis.get(self._keys.number(
+            canonical_number(number)))))
+
+    async def is_restricted(self, number: str) -> Restriction | None:
+        """The live restriction of ``number`` calling, or None; a hit is logged."""
+        entry = await self.restriction_of(number)
+        if entry is not None:
+            await self.refused(number, entry)
+        return entry
+
+    def look_up_in(self, batch: RedisBatch, number: str) -> Slot[Restriction | None]:
+        """Queue the look-up of ``number`` calling on ``batch`` (the call's other arrival
+        commands share its round trip); the slot holds the live restriction or None. A hit
+        is then told with :meth:`refused`, as :meth:`is_restricted` does."""
+        batch.pipe.get(self._keys.number(canonical_number(number)))
+        return batch.add(1, lambda replies: self._live(replies[0]))
+
+    async def refused(self, number: str, entry: Restriction) -> None:
+        """A restricted number called: the hit is streamed and logged (masked)."""
+        number = canonical_number(number)
+        hit = RestrictionHit(number, self._clock(), entry.reason)
+        await self._io(self._redis.xadd(self._keys.hits, {"e": json.dumps(hit.__dict__)},
+                                        maxlen=self._hits_kept, approximate=True))
+        log.info("restricted caller %s refused (%s)", mask_phone(number), entry.reason)
+
+    def _live(self, raw: Any) -> Restriction | None:
+        """A stored entry still in force (its end is checked against the clock)."""
         if raw is None:
             return None
         entry = Restriction(**json.loads(raw))
         return entry if entry.until > self._clock() else None
-
-    async def is_restricted(self, number: str) -> Restriction | None:
-        """The live restriction of ``number`` calling, or None; a hit is logged."""
-        number = canonical_number(number)
-        entry = await self.restriction_of(number)
-        if entry is None:
-            return None
-        now = self._clock()
-        hit = RestrictionHit(number, now, entry.reason)
-        await self._io(self._redis.xadd(self._keys.hits, {"e": json.dumps(hit.__dict__)},
-                                        maxlen=self._hits_kept, approximate=True))
-        log.info("restricted caller %s refused (%s)", mask_phone(number), entry.reason)
-        return entry
 
     async def lift(self, number: str, by: str, reason: str) -> bool:
         """End a restriction early; audited. False if the number was not restricted."""

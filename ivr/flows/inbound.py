@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from hotline_core.acd import Distributor, WaitingCall
 from hotline_core.acd.caller_flags import CallerPriority
-from hotline_core.acd.restriction import RestrictionList
+from hotline_core.acd.restriction import Restriction, RestrictionList
 from hotline_core.call_records import Disposition
 from hotline_core.lines import LinePlan
 from hotline_core.phone_numbers import canonical_number
@@ -70,19 +70,18 @@ class InboundFlow:
         await ctx.calls.offered(call_id, line=line.number, caller=caller,
                                 department=line.department, linkedid=linkedid or call_id,
                                 recording=recording)
-        if await self._restricted(session, call_id, caller):
+        arrival = await self._arrive(session, LiveCall(
+            call_id=call_id, channel=session.env.get("channel", ""), line=line.number,
+            caller=caller, department=line.department))
+        if arrival.restriction is not None and ctx.restrictions is not None:
+            await self._refuse(session, call_id, caller, arrival.restriction)
             return
-        # Known to the event bridge before the greeting: a caller who hangs up during it
-        # is recorded as abandoned.
-        await ctx.live.add(LiveCall(call_id=call_id, channel=session.env.get("channel", ""),
-                                    line=line.number, caller=caller,
-                                    department=line.department))
         # A centre's call is known by the trunk it came in on (its source address), never
         # by a header: the same header from the carrier raises nobody.
         centre = centre_of_channel(session.env.get("channel", "")) or ""
-        # The caller's priority (a Redis read, the work-order store in a thread) needs
-        # nothing from the call: looked up while the greeting plays, not after it.
-        lookup = (asyncio.ensure_future(ctx.priority.of(caller, centre))
+        # The caller's priority (the work-order store in a thread) needs nothing from the
+        # call: looked up while the greeting plays, not after it.
+        lookup = (asyncio.ensure_future(ctx.priority.of(caller, centre, arrival.needs_help))
                   if ctx.priority is not None else None)
         try:
             await session.stream_file(f"{ctx.sounds_dir}/{line.greeting}")
@@ -138,17 +137,41 @@ class InboundFlow:
                 await self.ctx.voice_message_left(call_id, line)
         await session.set_variable(Var.NEXT, Next.DONE)
 
-    async def _restricted(self, session: AgiSession, call_id: str, caller: str) -> bool:
-        if self.ctx.restrictions is None:
-            return False
-        restriction = await self.ctx.restrictions.is_restricted(caller)
-        if restriction is None:
-            return False
-        reason = f"restricted: {restriction.reason}"
-        await self.ctx.calls.closed(call_id, Disposition.RESTRICTED, reason)
+    async def _arrive(self, session: AgiSession, call: LiveCall) -> _Arrival:
+        """The call's arrival in one Redis round trip (issue 14 item 3): registered for the
+        event bridge before the greeting (a caller who hangs up during it is recorded as
+        abandoned), the restriction list and the caller's needs-help flag read. A
+        restricted caller's registration is taken back at once."""
+        ctx = self.ctx
+        batch = ctx.live.batch(ctx.distributor.config.redis_timeout_seconds)
+        ctx.live.add_in(batch, call)
+        restriction = (ctx.restrictions.look_up_in(batch, call.caller)
+                       if ctx.restrictions is not None else None)
+        needs_help = (ctx.priority.flags.needs_help_in(batch, call.caller)
+                      if ctx.priority is not None else None)
+        await batch.run()
+        arrival = _Arrival(restriction.value if restriction is not None else None,
+                           needs_help.value if needs_help is not None else None)
+        if arrival.restriction is not None:
+            await ctx.live.remove(call.call_id)
+        return arrival
+
+    async def _refuse(self, session: AgiSession, call_id: str, caller: str,
+                      restriction: Restriction) -> None:
+        """A restricted caller (R-RESTRICT): the hit logged, the call closed with its reason,
+        the restriction prompt played."""
+        if self.ctx.restrictions is not None:
+            await self.ctx.restrictions.refused(caller, restriction)
+        await self.ctx.calls.closed(call_id, Disposition.RESTRICTED,
+                                    f"restricted: {restriction.reason}")
         await session.stream_file(f"{self.ctx.sounds_dir}/restricted")
         await session.set_variable(Var.NEXT, Next.DONE)
-        return True
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    restriction: Restriction | None     # the caller's restriction in force, if any
+    needs_help: bool | None             # None: no caller priority configured
 
 
 def _settle(lookup: asyncio.Future[int] | None) -> None:
