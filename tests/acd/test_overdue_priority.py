@@ -193,6 +193,27 @@ async def test_callers_arriving_together_need_fewer_queries_than_callers(
     assert len(sent.statements) == 3
 
 
+async def test_a_lone_caller_is_not_held_for_others(store: Engine) -> None:
+    # gather is an hour: had the first caller's query waited for it, the lookup would end
+    # in its own TimeoutError (HOLD_SECONDS) instead of an answer.
+    lookup = OverdueOrders(store, lambda: NOW, timeout=HOLD_SECONDS, gather=3600)
+    sent = Sent(store)
+    assert await lookup("13800138001") is True
+    assert len(sent.statements) == 1
+
+
+async def test_when_busy_the_query_waits_for_the_callers_about_to_come(store: Engine) -> None:
+    lookup = OverdueOrders(store, lambda: NOW, timeout=HOLD_SECONDS, gather=1.0)
+    sent = Sent(store)
+    assert await lookup("13800138001") is True          # idle: its own query at once
+    # The next caller comes less than gather (1 s) after the first (the first's query on a
+    # local SQLite file takes milliseconds): busy, so its query waits 1 s and the caller
+    # who comes right after rides along. Expected: 2 queries for the 3 callers.
+    answers = await asyncio.gather(lookup("13800138004"), lookup("13800138002"))
+    assert list(answers) == [True, False]
+    assert len(sent.statements) == 2
+
+
 async def test_a_failing_query_fails_only_the_callers_it_carried(
         store: Engine, lookup: OverdueOrders) -> None:
     sent = Sent(store, hold=1, fail={2})
