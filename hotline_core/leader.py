@@ -19,6 +19,9 @@ the same rate, which is all the lease needs).
 
 :class:`Presence` is an instance's "I am running" key with an expiry, renewed by the same
 loop: other instances judge a dead peer by it (its calls are adopted, ``stack/cluster.py``).
+An instance may run and still be unable to serve (``member`` says no: the core's AMI link is
+down, so it hears none of its calls' events): then each round withdraws its presence and
+gives the lock up, so the others take its calls and its jobs over until it can serve again.
 
 Domain-free: nothing here knows about calls; ``hotline_core/redis_keys.py`` names the keys.
 """
@@ -108,18 +111,23 @@ class Leadership:
     """The acquire/renew loop of one instance and whether it leads now (主节点租约).
 
     ``every``: seconds between tries (default ``ttl / 3``). ``presence``: beaten on every
-    round too. :attr:`leading` is set while this instance leads, :attr:`following` while it
-    does not; a job that must run on the leader only waits on them (``stack/cluster.py``).
+    round too. ``member``: whether this instance can serve now (成员资格; None: always);
+    a round in which it cannot withdraws the presence and releases the lock instead.
+    :attr:`leading` is set while this instance leads, :attr:`following` while it does not; a
+    job that must run on the leader only waits on them (``stack/cluster.py``).
     """
 
     def __init__(self, lock: LeaderLock, *, every: float | None = None,
                  presence: Presence | None = None,
+                 member: Callable[[], bool] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.lock = lock
         self.every = every if every is not None else lock.ttl / 3
         if not 0 < self.every < lock.ttl:
             raise ValueError("the renew interval must be shorter than the lock's ttl")
         self.presence = presence
+        self.member = member
+        self.withdrawn = False       # the last round found this instance unable to serve
         self.clock = clock
         self.leading = asyncio.Event()
         self.following = asyncio.Event()
@@ -138,6 +146,12 @@ class Leadership:
         """One round: beat the presence, acquire (follower) or renew (leader); returns
         whether this instance leads afterwards. Redis errors propagate (the loop backs off)."""
         self._check_lease()
+        if self.member is not None and not self.member():
+            await self._withdraw()
+            return False
+        if self.withdrawn:
+            log.info("%s can serve again: present and taking part", self.lock.holder)
+            self.withdrawn = False
         sent = self.clock()
         timeout = self.lock.ttl / 2
         if self.presence is not None:
@@ -158,6 +172,21 @@ class Leadership:
                         self.lock.holder)
             self._set(False)
         return self.leading.is_set()
+
+    async def _withdraw(self) -> None:
+        """Unable to serve: the others must not wait for the presence or the lock to
+        expire — both go now (again every round, in case a write was lost)."""
+        if not self.withdrawn:
+            log.warning("%s cannot serve now: presence withdrawn%s", self.lock.holder,
+                        ", leader lock released" if self.leading.is_set() else "")
+            self.withdrawn = True
+        was = self.leading.is_set()
+        self._set(False)
+        timeout = self.lock.ttl / 2
+        if was:
+            await asyncio.wait_for(self.lock.release(), timeout)
+        if self.presence is not None:
+            await asyncio.wait_for(self.presence.leave(), timeout)
 
     def _check_lease(self) -> None:
         if self.leading.is_set() and self.clock() >= self._lease_until:

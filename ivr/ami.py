@@ -131,6 +131,12 @@ class AmiClient:
     def connected(self) -> bool:
         return self.logged_in.is_set()
 
+    @property
+    def cut_off(self) -> bool:
+        """The connection was up and is lost now (断开), not yet back: the core hears no
+        events. False before the first connection (starting up is not an outage)."""
+        return self.reconnects > 0 and not self.connected
+
     def _on_login(self, _manager: Manager) -> None:
         self._delay = self._backoff_min
         self.logged_in.set()

@@ -19,6 +19,12 @@ HTTP port (SO_REUSEPORT: the kernel spreads connections, one address for the ope
   presence expired, which nobody handled).
 * **Periodic jobs** run on the leader only (:meth:`Cluster.while_leader`): started when the
   instance becomes the leader, cancelled when it stops being one.
+* **An instance that cannot hear Asterisk** (``member``: its AMI link is down) counts as not
+  running: each lock round withdraws its presence and releases the lead, so a live leader
+  adopts its calls and settles them from Asterisk's channels, and handles their events from
+  then on (an outage longer than the stuck-ring deadline would otherwise turn an answer
+  nobody heard into a ring "not answered" and offer the call to a second agent). Back on
+  AMI it is present again; its calls stay with whoever adopted them.
 
 With one instance (the default) none of this runs: every call is its own and every job
 runs, as before.
@@ -59,7 +65,7 @@ class Cluster:
     """This instance's part in a group of ``instances`` core processes."""
 
     def __init__(self, redis: aioredis.Redis, keys: RedisKeys, index: int, instances: int,
-                 ttl: float, every: float) -> None:
+                 ttl: float, every: float, member: Callable[[], bool] | None = None) -> None:
         self.redis = redis
         self.keys = keys
         self.index = index
@@ -71,7 +77,7 @@ class Cluster:
         holder = f"{self.name}/{os.getpid()}"
         self.leadership = Leadership(
             LeaderLock(redis, keys.core_leader, holder, ttl), every=every,
-            presence=Presence(redis, keys.core_alive(self.name), holder, ttl))
+            presence=Presence(redis, keys.core_alive(self.name), holder, ttl), member=member)
         self._alive_seen: dict[str, tuple[float, bool]] = {}   # name -> (when, alive)
         self.adopted = 0
 

@@ -1,28 +1,26 @@
 """One of two core instances loses its AMI connection under a modest load (issue 14,
-item 5): four agents' phones, callers talking, callers waiting, callers ringing in during
-the outage. Instance ``core-0`` reaches Asterisk's AMI through a TCP proxy the test
-controls (testkit/tcp_outage.py); ``core-1`` directly. Both keep Redis and FastAGI.
+item 5): four agents' phones, callers talking, callers waiting, callers giving up while
+waiting, callers ringing in during the outage. Instance ``core-0`` reaches Asterisk's AMI
+through a TCP proxy the test controls (testkit/tcp_outage.py); ``core-1`` directly. Both
+keep Redis and FastAGI.
 
 While ``core-0``'s link is down (its reconnects dropped, it retries with backoff):
 
-* its calls' events are missed: ``core-1`` skips them (their owner still runs, so no
-  take-over) and ``core-0`` does not get them — the agents of ``core-0``'s talking calls
-  stay on call after their callers hung up (seen: the test waits for those callers' SIPp to
-  end, then reads the agents);
-* the other instance keeps answering: the agents freed by the hang-ups ``core-1`` handled
-  take waiting callers (seen from Asterisk: their phone legs are up).
+* it counts as not running: its presence is withdrawn and ``core-1`` leads (stack/cluster.py,
+  ``member``), takes ``core-0``'s calls over and handles their events;
+* nothing waits for ``core-0``: the callers' hang-ups free their agents — also the agents
+  of ``core-0``'s calls — and the four agents take the four callers still waiting, each
+  answer heard (the distributor has all four on a call: an answer nobody heard would leave
+  its agent ringing, and after the stuck-ring deadline the call would be offered to a
+  second agent while the first talks).
 
-Once the link is back, ``core-0`` settles its own calls from Asterisk's channels
-(``settle_adopted`` on its AMI login, stack/core.py): nothing is lost —
+Once the link is back ``core-0`` is present again and takes calls again. Nothing lost:
 
-* every record is complete: talking and served callers answered and ended with an agent,
+* every record complete: talking and served callers answered and ended with an agent,
   callers who hung up while waiting ended as abandoned;
 * the line's figures count each answer and each abandon once;
 * no agent stuck busy (all ready at the end), no call assigned twice (the phones' own SIP
   traces: one conversation at a time per phone, one per served call).
-
-The outage is kept shorter than the stuck-ring deadline (no_answer_timeout + grace = 30 s):
-beyond it an answer ``core-0`` missed would be taken for a ring nobody answered.
 
 One stack for the module.
 """
@@ -102,6 +100,19 @@ def _owners(hotline: HotlineStack, tails: set[str]) -> dict[str, str]:
     return out
 
 
+def _present(hotline: HotlineStack, name: str) -> bool:
+    keys = RedisKeys(hotline.settings.redis_namespace)
+    with redis.Redis.from_url(hotline.settings.redis_url, socket_timeout=5) as r:
+        return bool(r.exists(keys.core_alive(name)))
+
+
+def _leader(hotline: HotlineStack) -> str | None:
+    keys = RedisKeys(hotline.settings.redis_namespace)
+    with redis.Redis.from_url(hotline.settings.redis_url, socket_timeout=5) as r:
+        raw = r.get(keys.core_leader)
+    return raw.decode().split("/", 1)[0] if raw else None
+
+
 async def _until(what: str, check: Callable[[], bool],
                  show: Callable[[], object] = lambda: None) -> None:
     deadline = asyncio.get_running_loop().time() + TIMEOUT
@@ -140,23 +151,32 @@ async def test_one_instance_loses_ami_nothing_lost_no_call_twice(
     proxy.cut_now()
     assert proxy.cuts == 1
     await _until("core-0 tries to reconnect and is kept out", lambda: proxy.refused >= 1)
+    # core-0 counts as not running: its presence goes, core-1 leads and adopts its calls.
+    await _until("core-0 withdrawn and core-1 leading",
+                 lambda: not _present(hotline, cut) and _leader(hotline) == other,
+                 lambda: (_present(hotline, cut), _leader(hotline)))
+    tails = {c.tail for c in talking + stayers + leavers}
+    await _until("core-1 owns core-0's calls", lambda: cut not in _owners(hotline, tails).values(),
+                 lambda: _owners(hotline, tails))
     # Two more callers ring in during the outage (FastAGI still works on both).
     later = place(hotline, [f"1394100400{i}" for i in range(2)], talk_ms=50000)
 
     for c in talking + leavers:       # every one of these callers has hung up
         result = await c.result()
         assert result.ok, (c.number, result.output[-1500:])
-    # core-1 handled its own calls' hang-ups: their agents take waiting callers.
-    await _until("the agents freed by core-1 take waiting callers",
-                 lambda: len(agent_legs_up(hotline)) == len(other_talking),
-                 lambda: (agent_legs_up(hotline), other_talking, owners, agents(hotline)))
-    # core-0's calls' hang-ups were missed: their agents still count as on a call.
-    seen = await asyncio.to_thread(agents, hotline)
-    assert {a: seen[a]["state"] for a in cut_talking} == {a: "on_call" for a in cut_talking}
+    # Nothing stuck while core-0 is cut: all four agents are freed and take the four
+    # callers still waiting (Asterisk: four agents' legs up), every answer heard.
+    await _until("the four agents take the four waiting callers",
+                 lambda: len(agent_legs_up(hotline)) == len(AGENTS),
+                 lambda: (agent_legs_up(hotline), agents(hotline)))
+    await _until("the four agents on a call in the distributor",
+                 lambda: {a["state"] for a in agents(hotline).values()} == {"on_call"},
+                 lambda: agents(hotline))
     assert proxy.connections == connections        # still cut: nothing got through
 
     proxy.restore()
-    await _until("core-0 is back on AMI", lambda: proxy.connections > connections)
+    await _until("core-0 back on AMI and present again",
+                 lambda: proxy.connections > connections and _present(hotline, cut))
 
     served = stayers + later
     for c in served:
@@ -171,9 +191,20 @@ async def test_one_instance_loses_ami_nothing_lost_no_call_twice(
     for number, r in gone.items():
         assert (r["disposition"], r["answered_at"]) == ("abandoned", None), (number, r)
 
-    # Each answer and each abandon counted once: 4 + 2 + 2 answered, 3 abandoned.
+    # core-0 takes calls again (the instances take turns).
+    again = place(hotline, [f"1394100500{i}" for i in range(2)], talk_ms=4000)
+    await wait_records(hotline, again, "answered", answered, timeout=TIMEOUT)
+    assert set(_owners(hotline, {c.tail for c in again}).values()) == {cut, other}
+    for c in again:
+        result = await c.result()
+        assert result.ok, (c.number, result.output[-1500:])
+    served += again
+    await wait_records(hotline, again, "answered and ended",
+                       lambda r: answered(r) and ended(r), timeout=TIMEOUT)
+
+    # Each answer and each abandon counted once: 4 + 2 + 2 + 2 answered, 3 abandoned.
     figures = (await hotline.aapi("GET", "/api/queues"))["lines"]["12345"]
-    assert (figures["answered"], figures["abandoned"], figures["waiting"]) == (8, 3, 0), \
+    assert (figures["answered"], figures["abandoned"], figures["waiting"]) == (10, 3, 0), \
         figures
     # No agent stuck busy.
     await wait_agents(hotline, AGENTS, "ready", timeout=TIMEOUT)
@@ -181,7 +212,6 @@ async def test_one_instance_loses_ami_nothing_lost_no_call_twice(
     assert_one_call_per_phone_at_a_time(hotline, AGENTS, least=len(talking + served))
     conversations = sum(len(phone_conversations(hotline, a)) for a in AGENTS)
     assert conversations == len(talking + served), conversations
-    # core-0 settled its calls itself after the reconnect (its own log, not the test's).
-    settled = [line for line in hotline.core_log(CUT).splitlines()
-               if "settled from Asterisk's channels" in line]
-    assert settled, hotline.core_log(CUT)[-3000:]
+    # The instances' own logs (not the test's): core-0 stepped out, core-1 took over.
+    assert "cannot serve now" in hotline.core_log(CUT), hotline.core_log(CUT)[-3000:]
+    assert "took over" in hotline.core_log(1 - CUT), hotline.core_log(1 - CUT)[-3000:]

@@ -103,3 +103,32 @@ def test_logs_in_after_connections_dropped_at_once(
         peer.stop()
     assert (peer.connections, peer.logins) == (DROPPED + 1, 1)
     assert SECRET not in caplog.text
+
+
+async def _cut_off_while_down() -> list[bool]:
+    """``cut_off`` before the first login, logged in, after the link is lost, back."""
+    peer = FlakyManager()
+    peer.connections = DROPPED           # no drops: a plain manager
+    peer.start()
+    client = AmiClient("127.0.0.1", peer.port, "hotline", SECRET, timeout=2,
+                       backoff=(0.01, 0.05))
+    seen = [client.cut_off]
+    client.start()
+    try:
+        await client.wait_connected(10)
+        seen.append(client.cut_off)
+        client._manager.protocol.transport.abort()      # the link drops
+        async with asyncio.timeout(10):
+            while client.connected:     # noqa: ASYNC110 - the client has no "lost" event
+                await asyncio.sleep(0.01)
+        seen.append(client.cut_off)
+        await client.wait_connected(10)                 # reconnected with the backoff
+        seen.append(client.cut_off)
+    finally:
+        await client.stop()
+        peer.stop()
+    return seen
+
+
+def test_cut_off_only_after_a_lost_connection() -> None:
+    assert uvloop.run(_cut_off_while_down()) == [False, False, True, False]
