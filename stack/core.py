@@ -171,9 +171,13 @@ class Core:
         # Several instances: a leader for the periodic jobs, calls owned by the instance
         # that registered them (stack/cluster.py); with one, everything is its own.
         redis = self.redis
+        # An instance whose AMI link is lost hears none of its calls' events: it counts
+        # as not running (presence withdrawn, lead released) until it is logged in again.
         cluster = self.cluster = Cluster(redis, RedisKeys(ns), self.index,
                                          s.core_instances, ttl=float(s.core_dead_after),
-                                         every=float(s.heartbeat_seconds))
+                                         every=float(s.heartbeat_seconds),
+                                         member=lambda: self.ami is None
+                                         or not self.ami.cut_off)
         live = LiveCalls(self.redis, namespace=ns,
                          owner=cluster.name if cluster.several else "")
         calls = self.calls = AsyncCallLog(call_log)
