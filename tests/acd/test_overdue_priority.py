@@ -291,6 +291,27 @@ async def test_a_caller_who_times_out_leaves_the_others_alone(store: Engine) -> 
     assert len(sent.statements) == 2
 
 
+async def test_a_hanging_store_does_not_grow_the_queue_without_bound(store: Engine) -> None:
+    lookup = OverdueOrders(store, lambda: NOW, timeout=0.05)
+    sent = Sent(store, hold=1)
+    held = asyncio.create_task(lookup("13800138001"))
+    await sent.held()
+    # 4 096 callers (the trim mark in caller_flags.py) queue behind the held query and
+    # time out there; the next caller's arrival drops the answered ones.
+    stuck = await asyncio.gather(*(lookup(f"1390013{i:04d}") for i in range(4096)),
+                                 return_exceptions=True)
+    assert {type(o) for o in stuck} == {TimeoutError}
+    assert lookup.callers_waiting == 4096
+    late = asyncio.create_task(lookup("13800138004"))
+    await asyncio.sleep(0)              # the late caller's task takes its first step
+    assert lookup.callers_waiting == 1
+    sent.release.set()
+    assert isinstance((await asyncio.gather(held, return_exceptions=True))[0], TimeoutError)
+    # its query starts once the held one returns: answered, or timed out on a slow machine
+    late_outcome = (await asyncio.gather(late, return_exceptions=True))[0]
+    assert late_outcome is True or isinstance(late_outcome, TimeoutError)
+
+
 async def test_priority_gets_the_overdue_raise(lookup: OverdueOrders, redis_url: str) -> None:
     client = aioredis.from_url(redis_url, socket_timeout=5)
     try:
