@@ -13,6 +13,13 @@ the priority after ``AGI()``. Note that ``AGISTATUS`` is then ``SUCCESS`` (res_a
 SUCCESS whenever the FastAGI side closes first), so the dialplan must test
 ``HOTLINE_AGI_ERROR`` (or a variable the flow sets on success), not ``AGISTATUS``, to choose its
 fallback. ``AGISTATUS`` is ``FAILURE`` only when Asterisk could not connect at all.
+
+Pausing (暂停接入): :meth:`AgiServer.pause` closes the listening socket, so a connect is
+refused (``AGISTATUS=FAILURE``) and the dialplan's ``[hotline-agi]`` tries the next core
+instance at once; connections already accepted go on. A refusal *after* accepting would not
+do: Asterisk sees a finished AGI (``SUCCESS``) and sends the caller to the fallback queue.
+:meth:`AgiServer.resume` binds the same address again; :meth:`AgiServer.follow` does both as
+a condition changes (stack/core.py: a core instance cut off from AMI).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
+from hotline_core.backoff import Backoff
 from ivr.agi.errors import AgiError, AgiHangup, AgiProtocolError
 from ivr.agi.protocol import HeaderParser, quote
 from ivr.agi.session import AgiSession
@@ -81,6 +89,7 @@ class AgiServer:
         self.unknown_script = 0
         self.active = 0
         self._server: asyncio.Server | None = None
+        self._paused = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handshaking: set[_AgiProtocol] = set()
 
@@ -102,17 +111,72 @@ class AgiServer:
     def serving(self) -> bool:
         return self._server is not None and self._server.is_serving()
 
+    @property
+    def paused(self) -> bool:
+        """Started, but not listening now (:meth:`pause`)."""
+        return self._paused
+
     async def start(self) -> None:
-        if self._server is not None:
+        if self._server is not None or self._paused:
             raise RuntimeError("AgiServer already started")
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: _AgiProtocol(self), self.host, self.port,
-            backlog=self.backlog, reuse_address=True,
-        )
+        self._server = await self._listen()
         self.port = int(self._server.sockets[0].getsockname()[1])
         log.info("FastAGI server listening on %s:%d (routes: %s)", self.host, self.port,
                  ", ".join(sorted(self.routes)) or "none")
+
+    async def _listen(self) -> asyncio.Server:
+        return await asyncio.get_running_loop().create_server(
+            lambda: _AgiProtocol(self), self.host, self.port,
+            backlog=self.backlog, reuse_address=True,
+        )
+
+    def pause(self, why: str) -> None:
+        """Stop listening: from now on a connect is refused. Sessions and connections
+        already accepted go on. Idempotent; nothing before :meth:`start` or after :meth:`stop`.
+
+        The socket closes at once (not awaiting ``wait_closed``, which on newer Pythons waits
+        for the accepted connections too)."""
+        server = self._server
+        if server is None:
+            return
+        self._server = None
+        self._paused = True
+        server.close()
+        log.warning("FastAGI paused (%s): %s:%d closed, connections refused until it listens "
+                    "again; %d connections accepted so far, %d flows running", why,
+                    self.host, self.port, self.connections, self.active)
+
+    async def resume(self) -> None:
+        """Listen again on the same address. Idempotent; raises :class:`OSError` (still
+        paused) when the address cannot be bound."""
+        if not self._paused:
+            return
+        server = await self._listen()
+        if not self._paused:        # stop() ran while binding
+            server.close()
+            return
+        self._server, self._paused = server, False
+        log.info("FastAGI listening again on %s:%d; %d connections accepted so far",
+                    self.host, self.port, self.connections)
+
+    async def follow(self, accepting: Callable[[], Awaitable[bool]], why: str,
+                     every: float = 0.1) -> None:
+        """Listen while ``accepting()`` says so, pause while it does not (``why`` says why,
+        in the log); asked every ``every`` seconds until cancelled. A failed answer or a
+        failed re-bind keeps the current state and is retried with backoff, logged once."""
+        trouble = Backoff(log, f"FastAGI listening gate ({self.host}:{self.port})",
+                          first=every, cap=5.0)
+        while True:
+            wait = every
+            try:
+                if not await accepting():
+                    self.pause(why)
+                elif self._paused:
+                    await self.resume()
+                trouble.succeeded()
+            except Exception as exc:  # Redis, the bind: keep the state, back off
+                wait = trouble.failed(exc)
+            await asyncio.sleep(wait)
 
     async def stop(self, grace: float = 0.0) -> None:
         """Stop listening, give live sessions ``grace`` seconds, then cancel and await them.
@@ -120,6 +184,7 @@ class AgiServer:
         Connections still sending their headers are dropped at once.
         """
         server, self._server = self._server, None
+        self._paused = False
         if server is not None:
             server.close()
         for proto in list(self._handshaking):
