@@ -360,6 +360,9 @@ class Core:
                 asyncio.create_task(cluster.while_leader("adoption", lambda: cluster.run_adoption(
                     live, functools.partial(settle_adopted, ami, live, calls, cluster.name))),
                     name="adoption"),
+                asyncio.create_task(self.agi.follow(
+                    functools.partial(_agi_accepting, ami, cluster),
+                    "AMI link cut off, another instance serves"), name="fastagi-gate"),
             ]
         if self.transcriber is not None:
             # Loading the model takes seconds: calls are served meanwhile.
@@ -384,6 +387,8 @@ class Core:
 
         async def agi_ok() -> tuple[bool, str]:
             ok = self.agi is not None and self.agi.serving
+            if not ok and self.agi is not None and self.agi.paused:
+                return False, "paused: AMI link cut off, another instance serves"
             return ok, "serving" if ok else "not serving"
 
         async def db_ok() -> tuple[bool, str]:
@@ -423,6 +428,21 @@ class Core:
             await self.redis.aclose()
         if self.live_redis is not None:
             await self.live_redis.aclose()
+
+
+async def _agi_accepting(ami: AmiClient, cluster: Cluster) -> bool:
+    """Whether this instance takes new FastAGI calls (several instances only).
+
+    Cut off from AMI while another instance is present, it does not: the calls it registered
+    could not be put through to an agent (no Redirect), so its listening socket closes and
+    Asterisk's ``[hotline-agi]`` goes to the other instance at once; it listens again once
+    logged in. Alone — one instance configured (no gate at all) or every other one cut off
+    too — it keeps listening: a refused connect sends the caller to the fallback queue at
+    once, even for a blip of the link, whereas an accepted one runs the inbound flow and
+    waits in ``[hotline-wait]``, which moves it to the fallback queue only once the
+    heartbeat (set over AMI) is older than ``core_dead_after``.
+    """
+    return not ami.cut_off or not await cluster.others_alive()
 
 
 def _migrate(url: str, engine: Any) -> None:
