@@ -8,13 +8,19 @@ While ``core-0``'s link is down (its reconnects dropped, it retries with backoff
 
 * it counts as not running: its presence is withdrawn and ``core-1`` leads (stack/cluster.py,
   ``member``), takes ``core-0``'s calls over and handles their events;
+* it takes no new FastAGI calls: its listening socket is closed (a connect is refused), so
+  the dialplan's ``[hotline-agi]`` sends the callers ringing in to ``core-1`` at once —
+  ``core-0`` accepts no connection meanwhile (the counts in its own log at the pause and at
+  the resume are equal), the new calls are registered by ``core-1`` and none goes to the
+  fallback queue;
 * nothing waits for ``core-0``: the callers' hang-ups free their agents — also the agents
   of ``core-0``'s calls — and the four agents take the four callers still waiting, each
   answer heard (the distributor has all four on a call: an answer nobody heard would leave
   its agent ringing, and after the stuck-ring deadline the call would be offered to a
   second agent while the first talks).
 
-Once the link is back ``core-0`` is present again and takes calls again. Nothing lost:
+Once the link is back ``core-0`` listens again, is present again and takes calls again.
+Nothing lost:
 
 * every record complete: talking and served callers answered and ended with an agent,
   callers who hung up while waiting ended as abandoned;
@@ -28,7 +34,10 @@ One stack for the module.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import re
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -38,6 +47,7 @@ import redis
 from hotline_core.redis_keys import RedisKeys
 from stack.cluster import core_name
 from testkit.faults import (
+    Caller,
     agent_legs_up,
     agents,
     answered,
@@ -113,6 +123,33 @@ def _leader(hotline: HotlineStack) -> str | None:
     return raw.decode().split("/", 1)[0] if raw else None
 
 
+def _agi_refused(hotline: HotlineStack, index: int) -> bool:
+    """A connect to instance ``index``'s FastAGI port is refused (nothing listens)."""
+    try:
+        with socket.create_connection(("127.0.0.1", hotline.settings.agi_ports[index]),
+                                      timeout=2):
+            return False
+    except OSError as exc:
+        return exc.errno == errno.ECONNREFUSED
+
+
+def _agi_log(hotline: HotlineStack, index: int, what: str) -> list[int]:
+    """The FastAGI connections accepted so far, as instance ``index``'s log reports them
+    at each pause (``what="paused"``) or each resume (``"listening again"``)."""
+    pattern = re.compile(rf"FastAGI {what}\b.*?; (\d+) connections accepted so far")
+    return [int(m.group(1)) for m in pattern.finditer(hotline.core_log(index))]
+
+
+def _asterisk_refused(hotline: HotlineStack, index: int) -> int:
+    """How many ``inbound`` FastAGI connects to instance ``index`` Asterisk logged as
+    refused (res_agi: "Connecting to '<address>' failed for url '<url>': <error>")."""
+    port = hotline.settings.agi_ports[index]
+    text = (hotline.spec.host_dir / "log" / "messages.log").read_text(errors="replace")
+    return len(re.findall(rf"Connecting to '127\.0\.0\.1:{port}' failed for url "
+                          rf"'agi://127\.0\.0\.1:{port}/inbound\?[^']*': Connection refused",
+                          text))
+
+
 async def _until(what: str, check: Callable[[], bool],
                  show: Callable[[], object] = lambda: None) -> None:
     deadline = asyncio.get_running_loop().time() + TIMEOUT
@@ -158,8 +195,28 @@ async def test_one_instance_loses_ami_nothing_lost_no_call_twice(
     tails = {c.tail for c in talking + stayers + leavers}
     await _until("core-1 owns core-0's calls", lambda: cut not in _owners(hotline, tails).values(),
                  lambda: _owners(hotline, tails))
-    # Two more callers ring in during the outage (FastAGI still works on both).
-    later = place(hotline, [f"1394100400{i}" for i in range(2)], talk_ms=50000)
+    # core-0 stops taking FastAGI calls: nothing listens on its port (the test's own
+    # connect is refused), and its log says so once.
+    await _until("core-0 refuses FastAGI connections", lambda: _agi_refused(hotline, CUT),
+                 lambda: hotline.core_log(CUT)[-2000:])
+    paused_at = _agi_log(hotline, CUT, "paused")
+    assert len(paused_at) == 1, hotline.core_log(CUT)[-3000:]
+    # Two more callers ring in during the outage, one after the other, so the dialplan's
+    # round robin starts one of them at core-0: Asterisk finds it refusing (its own log)
+    # and takes core-1, which registers both.
+    refusals = _asterisk_refused(hotline, CUT)
+    async def ring_in(number: str) -> Caller:
+        [caller] = place(hotline, [number], talk_ms=50000)
+        await _until(f"{number} registered", lambda: caller.tail in _owners(hotline, {caller.tail}))
+        return caller
+
+    later = [await ring_in(f"1394100400{i}") for i in range(2)]
+    later_tails = {c.tail for c in later}
+    assert _owners(hotline, later_tails) == {t: other for t in later_tails}, \
+        _owners(hotline, later_tails)
+    await _until("Asterisk logged one refused connect to core-0",
+                 lambda: _asterisk_refused(hotline, CUT) >= refusals + 1)
+    assert _asterisk_refused(hotline, CUT) == refusals + 1
 
     for c in talking + leavers:       # every one of these callers has hung up
         result = await c.result()
@@ -177,6 +234,14 @@ async def test_one_instance_loses_ami_nothing_lost_no_call_twice(
     proxy.restore()
     await _until("core-0 back on AMI and present again",
                  lambda: proxy.connections > connections and _present(hotline, cut))
+    # Listening again, having accepted no connection while paused; paused and resumed once.
+    await _until("core-0 listens on FastAGI again",
+                 lambda: len(_agi_log(hotline, CUT, "listening again")) == 1,
+                 lambda: hotline.core_log(CUT)[-2000:])
+    assert _agi_log(hotline, CUT, "listening again") == paused_at, \
+        hotline.core_log(CUT)[-3000:]
+    assert _agi_log(hotline, CUT, "paused") == paused_at
+    assert not _agi_log(hotline, 1 - CUT, "paused")       # core-1 never paused
 
     served = stayers + later
     for c in served:
