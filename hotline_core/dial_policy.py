@@ -19,9 +19,10 @@ number must be
 * of an allowed type (``dialing.allow_types``: mobile and fixed lines by default, so
   premium-rate, shared-cost (400), toll-free (800), VoIP and service numbers are refused), or
   starts, in national form, with one of ``dialing.allow_prefixes``,
-* under both rate caps: ``dialing.per_number_per_hour`` calls to the same number and
-  ``dialing.overall_per_minute`` calls in all (fixed windows counted in Redis, so several core
-  processes share them).
+* under both rate caps: ``dialing.per_number_per_hour`` calls to the same number in any
+  3 600 s and ``dialing.overall_per_minute`` calls in all in any 60 s (sliding windows kept
+  in Redis, so several core processes share them; fixed clock-hour windows let a number be
+  called twice the cap within a minute across an hour's turn).
 
 What reaches Asterisk is the national form, digits only: nothing a caller put into the
 From header (``&``, ``,``, ``/``, a second channel) can reach an AMI variable or ``Dial()``.
@@ -34,6 +35,7 @@ import asyncio
 import logging
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -172,6 +174,7 @@ class DialPolicy:
         self._keys = RedisKeys(namespace).dialing
         self._clock = clock
         self._directory = directory
+        self._cap = redis.register_script(_CAP)
 
     def dialable(self, raw: str, why: DialPurpose = DialPurpose.CALLED_IN) -> str:
         """The digits to dial for ``raw``, or :class:`DialRefused`. Counts nothing, looks
@@ -240,26 +243,36 @@ class DialPolicy:
             raise DialRefused(problem)
 
     async def _count(self, digits: str) -> None:
-        now = int(self._clock())
+        """Count the call against both caps, atomically across core processes; a refused
+        call counts against neither."""
         s = self.settings
-        per_number = self._keys.per_number(digits, now // 3600)
-        overall = self._keys.overall(now // 60)
-        if await self._incr(per_number, 3600) > s.per_number_per_hour:
-            await self._redis.decr(per_number)
+        over = int(await _timed(self._cap(
+            keys=[self._keys.per_number(digits), self._keys.overall()],
+            args=[repr(self._clock()), s.per_number_per_hour, s.overall_per_minute,
+                  uuid.uuid4().hex])))
+        if over == 1:
             raise DialRefused(f"rate cap: {s.per_number_per_hour} calls to this number "
                               "per hour (dialing.per_number_per_hour)")
-        if await self._incr(overall, 60) > s.overall_per_minute:
-            await self._redis.decr(overall)
-            await self._redis.decr(per_number)
+        if over == 2:
             raise DialRefused(f"rate cap: {s.overall_per_minute} calls per minute in all "
                               "(dialing.overall_per_minute)")
 
-    async def _incr(self, key: str, ttl: int) -> int:
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.incr(key)
-        pipe.expire(key, ttl * 2)
-        count, _ = await _timed(pipe.execute())
-        return int(count)
+
+# KEYS: the number's calls of the last hour, all calls of the last minute (sorted sets, score
+# = when). ARGV: now, per-number cap, overall cap, a unique member. Returns 0 (counted),
+# 1 (the number's cap reached) or 2 (the overall cap reached); a refusal adds nothing.
+_CAP = """
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 3600)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 60)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 1 end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 2 end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('EXPIRE', KEYS[1], 3600)
+redis.call('ZADD', KEYS[2], now, ARGV[4])
+redis.call('EXPIRE', KEYS[2], 60)
+return 0
+"""
 
 
 async def _timed(awaitable: Awaitable[T]) -> T:

@@ -191,11 +191,13 @@ class DialKeys:
 
     prefix: str
 
-    def per_number(self, digits: str, hour: int) -> str:
-        return f"{self.prefix}:n:{digits}:{hour}"
+    def per_number(self, digits: str) -> str:
+        """Sorted set: the calls to ``digits`` of the last hour (score = when)."""
+        return f"{self.prefix}:n:{digits}"
 
-    def overall(self, minute: int) -> str:
-        return f"{self.prefix}:all:{minute}"
+    def overall(self) -> str:
+        """Sorted set: every call of the last minute (score = when)."""
+        return f"{self.prefix}:all"
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,28 @@ async def test_rate_caps_per_number_and_overall(redis: aioredis.Redis) -> None:
     await policy.authorize("13800138000", "callback")
 
 
+async def test_the_hours_turn_does_not_reset_the_cap(redis: aioredis.Redis) -> None:
+    """"1 call to a number per hour" is any 3 600 s, not the clock hour. On the main of
+    2026-12-01 01:32 the counters were per clock hour and per clock minute: a callback at
+    02:59:50 and another at 03:00:10 both went out (seen in a fresh-clone run of
+    tests/security/test_sip_and_dialing.py that straddled 03:00), as did two bursts of the
+    overall cap either side of a minute's turn."""
+    turn = 3600.0 * 470_000                   # an hour's (and a minute's) turn
+    clock = [turn - 10]
+    policy = _policy(redis, clock, per_number_per_hour=1, overall_per_minute=2)
+    await policy.authorize("13800138000", "callback")
+    await policy.authorize("13900139000", "callback")
+    clock[0] = turn + 10                      # 20 s later, in the next clock hour and minute
+    with pytest.raises(DialRefused, match="1 calls to this number per hour"):
+        await policy.authorize("13800138000", "callback")
+    with pytest.raises(DialRefused, match="2 calls per minute in all"):
+        await policy.authorize("13700137000", "callback")
+    clock[0] = turn + 50                      # 60 s after the first two: the minute frees
+    await policy.authorize("13700137000", "callback")
+    clock[0] = turn - 10 + 3600               # 3 600 s after the first call to the number
+    await policy.authorize("13800138000", "callback")
+
+
 async def test_a_refused_number_does_not_use_up_the_cap(redis: aioredis.Redis) -> None:
     policy = _policy(redis, [1_700_000_000.0], overall_per_minute=1)
     with pytest.raises(DialRefused):
