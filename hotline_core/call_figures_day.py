@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_core.call_intervals import store_recent
 from hotline_core.clock import utc_now
+from hotline_core.timeouts import within
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +58,12 @@ async def reset_if_due(figures: ResettableFigures, redis: aioredis.Redis, marker
                        now: datetime, zone: tzinfo, reset_at: time) -> bool:
     """Reset the live figures once per call-centre day; True when this call reset them."""
     day = day_started_at(now, zone, reset_at).isoformat()
-    previous = await asyncio.wait_for(redis.get(marker_key), 5)
+    previous = await within(redis.get(marker_key), 5)
     if previous is not None and (previous.decode() if isinstance(previous, bytes)
                                  else str(previous)) == day:
         return False
     await figures.reset_figures()
-    await asyncio.wait_for(redis.set(marker_key, day), 5)
+    await within(redis.set(marker_key, day), 5)
     log.info("live call figures reset for the day starting %s", day)
     return True
 

@@ -56,6 +56,7 @@ from hotline_core.config_schema import ConfigModel, validate_data
 from hotline_core.masking import mask_phone
 from hotline_core.phone_numbers import MAINLAND_CODE, canonical_number, national_digits, parse
 from hotline_core.redis_keys import DEFAULT_NAMESPACE, RedisKeys
+from hotline_core.timeouts import within
 from hotline_core.workorders.model import UnitContact, WorkOrder
 
 log = logging.getLogger(__name__)
@@ -228,12 +229,12 @@ class DialPolicy:
             if why is DialPurpose.CALLED_IN:
                 since = datetime.fromtimestamp(self._clock(), UTC) - timedelta(
                     days=self.settings.called_in_days)
-                ok = await asyncio.wait_for(
+                ok = await within(
                     asyncio.to_thread(directory.called_in, digits, since), DIRECTORY_TIMEOUT)
                 problem = (f"this number has not called the hotline in the last "
                            f"{self.settings.called_in_days} days (dialing.called_in_days)")
             else:
-                ok = await asyncio.wait_for(asyncio.to_thread(directory.is_liaison, digits),
+                ok = await within(asyncio.to_thread(directory.is_liaison, digits),
                                             DIRECTORY_TIMEOUT)
                 problem = "not a liaison phone of the unit directory"
         except (TimeoutError, SQLAlchemyError, OSError) as exc:
@@ -276,7 +277,7 @@ return 0
 
 
 async def _timed(awaitable: Awaitable[T]) -> T:
-    return await asyncio.wait_for(awaitable, 5)
+    return await within(awaitable, 5)
 
 
 def _plain(raw: str) -> str:

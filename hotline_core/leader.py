@@ -37,6 +37,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from hotline_core.backoff import Backoff
+from hotline_core.timeouts import within
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +156,11 @@ class Leadership:
         sent = self.clock()
         timeout = self.lock.ttl / 2
         if self.presence is not None:
-            await asyncio.wait_for(self.presence.beat(), timeout)
+            await within(self.presence.beat(), timeout)
         if self.leading.is_set():
-            held = await asyncio.wait_for(self.lock.renew(), timeout)
+            held = await within(self.lock.renew(), timeout)
         else:
-            held = await asyncio.wait_for(self.lock.acquire(), timeout)
+            held = await within(self.lock.acquire(), timeout)
         if held:
             self._lease_until = sent + self.lock.ttl
             if not self.leading.is_set():
@@ -184,9 +185,9 @@ class Leadership:
         self._set(False)
         timeout = self.lock.ttl / 2
         if was:
-            await asyncio.wait_for(self.lock.release(), timeout)
+            await within(self.lock.release(), timeout)
         if self.presence is not None:
-            await asyncio.wait_for(self.presence.leave(), timeout)
+            await within(self.presence.leave(), timeout)
 
     def _check_lease(self) -> None:
         if self.leading.is_set() and self.clock() >= self._lease_until:
@@ -224,9 +225,9 @@ class Leadership:
         self._set(False)
         try:
             if was:
-                await asyncio.wait_for(self.lock.release(), self.lock.ttl / 2)
+                await within(self.lock.release(), self.lock.ttl / 2)
             if self.presence is not None:
-                await asyncio.wait_for(self.presence.leave(), self.lock.ttl / 2)
+                await within(self.presence.leave(), self.lock.ttl / 2)
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("%s could not release the leader lock (%s); it expires by itself",
                         self.lock.holder, exc.__class__.__name__)

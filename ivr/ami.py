@@ -20,6 +20,8 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
+from hotline_core.timeouts import within
+
 log = logging.getLogger(__name__)
 
 
@@ -119,7 +121,7 @@ class AmiClient:
         self._manager.connect()
 
     async def wait_connected(self, timeout: float) -> None:
-        await asyncio.wait_for(self.logged_in.wait(), timeout)
+        await within(self.logged_in.wait(), timeout)
 
     async def stop(self) -> None:
         self.closing = True
@@ -184,7 +186,7 @@ class AmiClient:
             raise AmiError(f"AMI not connected; cannot send {fields.get('Action')}")
         future = self._manager.send_action(dict(fields), as_list=as_list)
         try:
-            result = await asyncio.wait_for(future, timeout or self.timeout)
+            result = await within(future, timeout or self.timeout)
         except TimeoutError as exc:
             raise AmiError(f"AMI action {fields.get('Action')} got no answer in "
                            f"{timeout or self.timeout} s") from exc

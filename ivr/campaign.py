@@ -64,6 +64,7 @@ from hotline_core.campaigns.store import (
 from hotline_core.clock import utc_now
 from hotline_core.dial_policy import DialPolicy, DialPurpose, DialRefused
 from hotline_core.lines import LinePlan
+from hotline_core.timeouts import within
 from ivr.ami import AmiClient, AmiError
 from ivr.dialplan import (
     ATTEMPT_LEG_PREFIX,
@@ -211,7 +212,7 @@ class CampaignEngine:
             leg=lambda attempt, _: attempt_leg(attempt, call_id))
 
     async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.wait_for(asyncio.to_thread(fn, *args), 30)
+        return await within(asyncio.to_thread(fn, *args), 30)
 
     # -- scheduler -------------------------------------------------------------------------
     async def run(self) -> None:
@@ -427,7 +428,7 @@ class CampaignEngine:
         """The distributor chose an agent for a callback call: ring the agent, then (in the
         dialplan) the citizen."""
         try:
-            await asyncio.wait_for(self.reconciled.wait(), 10)
+            await within(self.reconciled.wait(), 10)
         except TimeoutError:
             return Placed.FAILED
         call_id = assignment.call_id

@@ -32,6 +32,7 @@ from typing import Any
 
 from hotline_core.backoff import Backoff, is_transient
 from hotline_core.call_records import CallLog, CallRecord, Disposition
+from hotline_core.timeouts import within
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class AsyncCallLog:
             self._reads_queued += 1
         self._queue.put((lambda: self.sync.get(call_id), call_id, future, loop))
         self._wake.set()
-        result = await asyncio.wait_for(future, 30)
+        result = await within(future, 30)
         if isinstance(result, Exception):
             raise result
         return result  # type: ignore[no-any-return]

@@ -20,6 +20,7 @@ from hotline_core.acd import Distributor, LiveChannel
 from hotline_core.backoff import Backoff
 from hotline_core.call_records import Disposition
 from hotline_core.lines import LinePlan
+from hotline_core.timeouts import within
 from ivr.ami import AmiClient, AmiError
 from ivr.call_events import agent_of
 from ivr.dialplan import Context, Var
@@ -157,7 +158,7 @@ async def watch_redis(redis: Redis, on_back: Callable[[], Awaitable[object]],
     behind = False           # an outage (or a failed re-sync) not yet followed by a re-sync
     while True:
         try:
-            info = await asyncio.wait_for(redis.info("server"), every + 2.0)
+            info = await within(redis.info("server"), every + 2.0)
             run_id = str(info.get("run_id", ""))
             if behind or (known and run_id != known):
                 behind = True

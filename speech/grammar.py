@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from hotline_core.timeouts import within
 from speech import runtime
 from speech.engine import Audio, Recognizer, Word
 from speech.settings import SpeechSettings
@@ -100,7 +101,7 @@ class ChoiceService:
         """Load the model and check the grammars; raises SpeechSetupError if they are wrong."""
         loop = asyncio.get_running_loop()
         warm = loop.run_in_executor(self._pool, _warm, self._settings)
-        await asyncio.wait_for(warm, start_seconds)
+        await within(warm, start_seconds)
 
     async def recognize(
         self, path: Path, grammar: str, limit_seconds: float = 10.0
@@ -112,7 +113,7 @@ class ChoiceService:
         job = loop.run_in_executor(
             self._pool, _recognize_in_process, self._settings, path, grammar
         )
-        return await asyncio.wait_for(job, limit_seconds)
+        return await within(job, limit_seconds)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

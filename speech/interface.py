@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from hotline_core.timeouts import within
 from speech.engine import StreamUpdate
 
 WAV_HEADER_BYTES = 44  # Asterisk's wav format writes the canonical 44-byte header
@@ -64,7 +65,7 @@ async def follow_growing_wav(path: Path, call_ended: asyncio.Event, chunk_bytes:
         if ended:
             return
         try:
-            await asyncio.wait_for(call_ended.wait(), poll_seconds)
+            await within(call_ended.wait(), poll_seconds)
         except TimeoutError:
             pass
 

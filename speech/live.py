@@ -34,6 +34,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from hotline_core.redis_keys import RedisKeys
+from hotline_core.timeouts import within
 from speech.alerts import publish_alerts_async
 from speech.engine import RecognizerStream, StreamUpdate
 from speech.interface import BatchFallback
@@ -131,7 +132,7 @@ class LiveTranscriber:
         """Load the model in every host process (raises SpeechSetupError if it cannot)."""
         loop = asyncio.get_running_loop()
         warm = [loop.run_in_executor(h, _host_warm, self.settings) for h in self._hosts]
-        await asyncio.wait_for(asyncio.gather(*warm), start_seconds)
+        await within(asyncio.gather(*warm), start_seconds)
 
     async def open(self, call_id: str, leg: str, sample_rate: int = 8000,
                    phrases: Sequence[str] | None = None) -> LiveStream | BatchFallback:
@@ -157,7 +158,7 @@ class LiveTranscriber:
                     *args: object) -> Any:
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(host, fn, *args)
-        return await asyncio.wait_for(job, self.call_seconds)
+        return await within(job, self.call_seconds)
 
     def _release(self, stream: LiveStream) -> None:
         if self._open.pop(stream.stream_id, None) is not None:

@@ -33,7 +33,6 @@ runs, as before.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
@@ -46,6 +45,7 @@ from redis.exceptions import RedisError
 from hotline_core.backoff import Backoff
 from hotline_core.leader import LeaderLock, Leadership, Presence
 from hotline_core.redis_keys import RedisKeys
+from hotline_core.timeouts import cancel_and_wait, within
 from ivr.ami import AmiClient
 from ivr.call_events import agent_of
 from ivr.campaign import CampaignEngine, channels_now
@@ -179,9 +179,8 @@ class Cluster:
             await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
             lost.cancel()
             if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                # Must have ended before a new leader may start it: cancelled until it has.
+                await cancel_and_wait([task])
                 log.info("%s: %s stopped (no longer the leader)", self.name, name)
                 continue
             exc = task.exception() if not task.cancelled() else None
@@ -215,7 +214,7 @@ class Cluster:
         if not self.several:
             return True
         try:
-            return not await asyncio.wait_for(self.others_alive(), 2)
+            return not await within(self.others_alive(), 2)
         except (RedisError, OSError, TimeoutError):
             return True
 

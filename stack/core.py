@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import logging
 import signal
@@ -43,6 +42,7 @@ from hotline_core.lines import load_lines
 from hotline_core.redis_keys import RedisKeys
 from hotline_core.screen_pop import ScreenPops
 from hotline_core.signin_guard import SigninGuard
+from hotline_core.timeouts import cancel_and_wait, within
 from hotline_core.transfers import TransferStore, load_centres, load_transfer_list
 from hotline_core.voice_messages import announce as announce_voice_message
 from hotline_core.workorders.calendar import ChineseWorkingCalendar, load_overrides
@@ -378,7 +378,7 @@ class Core:
     def _probes(self, engine: Any) -> dict[str, Any]:
         async def redis_ok() -> tuple[bool, str]:
             assert self.redis is not None
-            await asyncio.wait_for(self.redis.ping(), 2)
+            await within(self.redis.ping(), 2)
             return True, "reachable"  # never the URL: it carries the password
 
         async def ami_ok() -> tuple[bool, str]:
@@ -395,7 +395,7 @@ class Core:
             def ping() -> None:
                 with engine.connect() as conn:
                     conn.exec_driver_sql("SELECT 1")
-            await asyncio.wait_for(asyncio.to_thread(ping), 5)
+            await within(asyncio.to_thread(ping), 5)
             return True, f"reachable ({engine.dialect.name})"
 
         return {"redis": redis_ok, "asterisk_ami": ami_ok, "fastagi": agi_ok, "database": db_ok}
@@ -405,11 +405,7 @@ class Core:
         last = self.cluster is None or await self.cluster.last_instance()
         if self.ami is not None and self.ami.connected and last:
             await stop_heartbeat(self.ami)
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self.tasks)
         if self.agi is not None:
             await self.agi.stop()
         if self.calls is not None:

@@ -28,6 +28,7 @@ from hotline_core.backoff import Backoff, is_transient
 from hotline_core.campaigns.model import CampaignKind
 from hotline_core.campaigns.store import CampaignStore
 from hotline_core.redis_keys import RedisKeys
+from hotline_core.timeouts import within
 from hotline_core.workorders.callbacks import (
     OrderCampaignHooks,
     schedule_callbacks,
@@ -101,7 +102,7 @@ class OrderPrompts:
         self._gid = system_user(spec.root)[1]
 
     async def __call__(self, name: str, text: str) -> str:
-        path = await asyncio.wait_for(asyncio.to_thread(self._make, name, text), 60)
+        path = await within(asyncio.to_thread(self._make, name, text), 60)
         return f"{self._inside}/{path.stem}"
 
     def _make(self, name: str, text: str) -> Path:

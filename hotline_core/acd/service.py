@@ -21,6 +21,7 @@ from redis.asyncio.client import PubSub
 
 from hotline_core.acd.distributor import Distributor
 from hotline_core.backoff import Backoff
+from hotline_core.timeouts import cancel_and_wait, within
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,7 @@ async def run_distribution_loop(distributor: Distributor, redis: aioredis.Redis,
             stopped = asyncio.ensure_future(stop.wait())
             done, pending = await asyncio.wait({message, stopped},
                                                return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(pending)
             lost = message.exception() if message in done else None
             if message in done and lost is None and message.result() is not None:
                 due = False   # woken by an event before the deadline
@@ -136,4 +134,4 @@ async def _close(pubsub: PubSub | None, timeout: float) -> None:
 async def _pause(stop: asyncio.Event, seconds: float) -> None:
     """Sleep ``seconds``, or less if ``stop`` is set meanwhile."""
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+        await within(stop.wait(), seconds)

@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 from hotline_core.backoff import Backoff
+from hotline_core.timeouts import cancel_and_wait
 from ivr.agi.errors import AgiError, AgiHangup, AgiProtocolError
 from ivr.agi.protocol import HeaderParser, quote
 from ivr.agi.session import AgiSession
@@ -192,10 +193,7 @@ class AgiServer:
         tasks = set(self._tasks)
         if tasks and grace > 0:
             await asyncio.wait(tasks, timeout=grace)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
         if server is not None:
             await server.wait_closed()
 

@@ -10,7 +10,6 @@ minute, at instants set by the test (China time, reset at 08:00).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time
@@ -28,6 +27,7 @@ from hotline_core.call_records import CallRecord
 from hotline_core.config_errors import ConfigError
 from hotline_core.db import make_engine, make_sessionmaker
 from hotline_core.migrate import upgrade
+from hotline_core.timeouts import cancel_and_wait
 from tests.workorders.composed_desk import settings_of, write_settings
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -123,9 +123,7 @@ async def test_the_cores_loop_resets_and_stores(
                 break
             await asyncio.sleep(0.05)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([task])
         engine.dispose()
     assert [(r.line, r.starts_at, r.offered, r.answered, r.answered_within_15s,
              r.talk_seconds, r.wait_seconds) for r in rows] == [

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import uvloop
 
+from hotline_core.timeouts import cancel_and_wait
 from ivr.agi import AgiServer, AgiSession
 from testkit.fake_asterisk import FakeAsterisk, agi_headers
 
@@ -162,8 +163,7 @@ async def _follow_the_gate(log_text: Callable[[], str]) -> None:
         assert text.count("FastAGI listening again") == 1, text
         assert text.count("dependency lost") == 1, text     # the failing question, once
     finally:
-        gate.cancel()
-        await asyncio.gather(gate, return_exceptions=True)
+        await cancel_and_wait([gate])
         await server.stop()
 
 
@@ -194,8 +194,7 @@ async def _rebind_fails_then_backs_off(log_text: Callable[[], str]) -> None:
                 await asyncio.sleep(0.01)
         (await _quick_peer(port).run()).assert_ok()
     finally:
-        gate.cancel()
-        await asyncio.gather(gate, return_exceptions=True)
+        await cancel_and_wait([gate])
         await server.stop()
 
 

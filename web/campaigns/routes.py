@@ -14,6 +14,7 @@ from hotline_core.access import Principal, Role
 from hotline_core.campaigns import queries
 from hotline_core.campaigns.model import TargetState
 from hotline_core.masking import mask_phone
+from hotline_core.timeouts import within
 from web.api import Routes, read_query, reply
 from web.campaigns.schemas import (
     AttemptList,
@@ -49,7 +50,7 @@ async def _read(svc: CampaignServices, fn: Callable[[Session], T]) -> T:
     def run() -> T:
         with svc.sessions() as s:
             return fn(s)
-    return await asyncio.wait_for(asyncio.to_thread(run), 30)
+    return await within(asyncio.to_thread(run), 30)
 
 
 def _campaign_id(request: web.Request) -> int:

@@ -39,7 +39,6 @@ calls, so wallboards left open cannot starve call distribution of connections.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -50,6 +49,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from hotline_core.access import Principal, Role
+from hotline_core.timeouts import cancel_and_wait, within
 from web.api import Routes, reply
 from web.errors import json_error
 from web.keys import need
@@ -161,9 +161,7 @@ async def _serve(request: web.Request, svc: LiveServices,
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                     break
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            await cancel_and_wait([pump])
     finally:
         await pubsub.aclose()  # type: ignore[no-untyped-call]
     return ws
@@ -188,7 +186,7 @@ class _Filter:
         owner = None
         if self._call_owner is not None:
             try:
-                owner = await asyncio.wait_for(self._call_owner(call_id), REDIS_SECONDS)
+                owner = await within(self._call_owner(call_id), REDIS_SECONDS)
             except Exception:  # unknown owner: only those who see every call get it
                 log.warning("live: could not tell which agent took call %s", call_id)
                 return None
