@@ -2,6 +2,7 @@
 
     flock /tmp/bench.lock .venv/bin/python bench/soak.py --concurrent 200 [--minutes 10]
                                                           [--hold 40] [--sample 30] [--json f]
+                                                          [--tracemalloc BASE]
 
 Issue 14 item 4's soak. The stack and the agents are the load harness's
 (bench/load_harness.py: ``hotline up``'s parts, recording on, ``--agents`` SIPp phones that
@@ -19,6 +20,16 @@ Asterisk and redis-server, the core's and Asterisk's open files and sockets, the
 asyncio tasks and running FastAGI flows, Asterisk's channels. Before the first call and
 after the last has ended (+ 10 s) the same figures are taken again: a leak of tasks,
 FastAGI sessions or sockets shows as end > start.
+
+``--tracemalloc BASE`` (to tell a leak from memory the allocator keeps): the core starts
+``tracemalloc`` (8 frames; it makes the core slower and bigger, so run it at a lower
+concurrency than the plain soak) and every dump also reports the Python heap it traces; the
+dump number BASE (1 = the start, 2 = the first load sample …) keeps a snapshot, and each
+later dump lists the 12 source lines whose live allocations grew most since it. A leak
+shows as traced memory and the same lines growing sample after sample; memory the
+allocator keeps (or a leak outside Python's allocator: C libraries' own malloc) shows as RSS
+growing while the traced heap stays flat. tracemalloc's own snapshots make the RSS of a
+traced run grow by tens of MB: read the traced heap there, the RSS of an untraced run.
 
 Bounded: SIPp has ``-m`` and ``-timeout``; the stack is stopped and removed on exit,
 failure, Ctrl-C or SIGTERM. Loopback only.
@@ -47,6 +58,7 @@ from testkit import processes  # noqa: E402
 from testkit.proc_sample import bench_end_line, bench_guard, bench_start, footprint  # noqa: E402
 
 STATS_ENV = "HOTLINE_SOAK_STATS"
+TRACE_ENV = "HOTLINE_SOAK_TRACEMALLOC"     # the dump number whose snapshot is the base
 
 
 # ============================================================ core side (python -m bench.soak)
@@ -87,8 +99,52 @@ def core_shim(argv: list[str]) -> int:
             json.dump(out, fh)
         os.replace(tmp, stats_file)
 
+    trace_base = int(os.environ.get(TRACE_ENV, "0"))
+    if trace_base > 0:
+        _trace_core(stats_file, trace_base)
     signal.signal(signal.SIGUSR1, dump)
     return core_mod.main(argv)
+
+
+def _trace_core(stats_file: str, base_dump: int) -> None:
+    """Starts tracemalloc and wraps the dump handler (installed after this) so each dump
+    adds the traced heap and, after dump ``base_dump``, the lines grown most since it."""
+    import tracemalloc
+
+    tracemalloc.start(8)
+    dumps = [0]
+    base: list[tracemalloc.Snapshot] = []
+    skip = (tracemalloc.Filter(False, tracemalloc.__file__),
+            tracemalloc.Filter(False, "<frozen importlib._bootstrap>"))
+    install = signal.signal
+
+    def wrap(sig: int, handler: Any) -> Any:
+        if sig != signal.SIGUSR1 or not callable(handler):
+            return install(sig, handler)
+
+        def traced(s: int, frame: Any) -> None:
+            handler(s, frame)
+            dumps[0] += 1
+            current, _peak = tracemalloc.get_traced_memory()
+            out = json.loads(Path(stats_file).read_text())
+            out["traced_kb"] = current // 1024
+            if dumps[0] >= base_dump:
+                snap = tracemalloc.take_snapshot().filter_traces(skip)
+                if not base:
+                    base.append(snap)
+                else:
+                    grew = [st for st in snap.compare_to(base[0], "lineno")
+                            if st.size_diff > 0]
+                    out["grown"] = [
+                        [str(st.traceback[0]), st.size_diff // 1024, st.count_diff]
+                        for st in grew[:12]]
+            tmp = stats_file + ".tmp"
+            Path(tmp).write_text(json.dumps(out))
+            os.replace(tmp, stats_file)
+
+        return install(sig, traced)
+
+    signal.signal = wrap  # type: ignore[assignment]
 
 
 # ================================================================== bench side
@@ -107,6 +163,8 @@ class Sample:
     agi_started: int = -1
     channels: int = -1
     load: float = 0.0
+    traced_kb: int = -1         # --tracemalloc: the core's Python heap as traced
+    grown: list[list[Any]] = field(default_factory=list)
 
 
 class Soak:
@@ -117,6 +175,8 @@ class Soak:
         self.harness = lh.LoadHarness(h, core_module="bench.soak")
         self.stats_file = self.harness.stack.tmp / "soak-stats.json"
         os.environ[STATS_ENV] = str(self.stats_file)    # inherited by the core
+        if args.tracemalloc:
+            os.environ[TRACE_ENV] = str(args.tracemalloc)
         self.samples: list[Sample] = []
         self.sipp: subprocess.Popen[bytes] | None = None
         self.stat: Path | None = None
@@ -127,13 +187,19 @@ class Soak:
             return {}
         self.stats_file.unlink(missing_ok=True)
         os.kill(core.pid, signal.SIGUSR1)
-        deadline = time.monotonic() + 20
-        while not self.stats_file.exists() and time.monotonic() < deadline:
+        # With --tracemalloc the core rewrites the file once more, with the traced heap
+        # (a snapshot takes seconds): wait for that version.
+        deadline = time.monotonic() + (120 if self.args.tracemalloc else 20)
+        figures: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            try:
+                figures = dict(json.loads(self.stats_file.read_text()))
+            except (OSError, ValueError):
+                figures = {}
+            if figures and (not self.args.tracemalloc or "traced_kb" in figures):
+                break
             time.sleep(0.05)
-        try:
-            return dict(json.loads(self.stats_file.read_text()))
-        except (OSError, ValueError):
-            return {}
+        return figures
 
     def sample(self, t0: float, phase: str) -> Sample:
         s = Sample(round(time.monotonic() - t0, 1), phase, load=os.getloadavg()[0])
@@ -151,12 +217,18 @@ class Soak:
         s.agi_active = int(agi_stats[0].get("active", -1))
         s.agi_started = int(agi_stats[0].get("sessions_started", -1))
         s.channels = self.harness._channels()
+        s.traced_kb = int(figures.get("traced_kb", -1))
+        s.grown = list(figures.get("grown", []))
         self.samples.append(s)
         print(f"[{s.t:6.0f} s] {phase:<5} rss MB " + ", ".join(
             f"{k} {v / 1024:.1f}" for k, v in s.rss_kb.items())
             + f"; fds {s.fds}; tasks {s.tasks}; FastAGI running {s.agi_active} "
-            f"(started {s.agi_started}); channels {s.channels}; load {s.load:.1f}",
+            f"(started {s.agi_started}); channels {s.channels}; load {s.load:.1f}"
+            + (f"; traced {s.traced_kb / 1024:.1f} MB" if s.traced_kb >= 0 else ""),
             flush=True)
+        for where, kb, count in s.grown[:5]:
+            print(f"    grown since the base: {kb:+d} KB in {count:+d} blocks at {where}",
+                  flush=True)
         return s
 
     def run(self) -> None:
@@ -244,6 +316,15 @@ def report(samples: list[Sample], calls: lh.StepResult, args: argparse.Namespace
         transcripts = {k: v for k, v in end.tasks_by_name.items() if "ranscri" in k}
         lines.append(f"task kinds more numerous at the end (start, end): {grown or 'none'}; "
                      f"live-transcript tasks at the end: {transcripts or 'none'}")
+    traced = [s for s in samples if s.traced_kb >= 0]
+    if traced:
+        lines += ["", "traced Python heap of the core (tracemalloc), MB: " + ", ".join(
+            f"{s.t:.0f} s {s.traced_kb / 1024:.1f}" for s in traced)]
+        last = traced[-1]
+        if last.grown:
+            lines.append(f"lines grown most since the base, at {last.t:.0f} s "
+                         "(KB, blocks, where):")
+            lines += [f"  {kb:+d} KB {count:+d} {where}" for where, kb, count in last.grown]
     return "\n".join(lines)
 
 
@@ -260,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample", type=float, default=30.0)
     p.add_argument("--agents", type=int, default=10)
     p.add_argument("--json", type=Path)
+    p.add_argument("--tracemalloc", type=int, default=0, metavar="BASE",
+                   help="trace the core's heap; dump BASE's snapshot is the base of the diffs")
     args = p.parse_args(argv)
     if not 1 <= args.concurrent <= 1000 or args.minutes <= 0 or args.hold <= 0:
         raise SystemExit("--concurrent 1..1000; --minutes and --hold > 0")
