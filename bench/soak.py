@@ -3,6 +3,7 @@
     flock /tmp/bench.lock .venv/bin/python bench/soak.py --concurrent 200 [--minutes 10]
                                                           [--hold 40] [--sample 30] [--json f]
                                                           [--tracemalloc BASE]
+                                                          [--arena-max N]
 
 Issue 14 item 4's soak. The stack and the agents are the load harness's
 (bench/load_harness.py: ``hotline up``'s parts, recording on, ``--agents`` SIPp phones that
@@ -30,6 +31,9 @@ shows as traced memory and the same lines growing sample after sample; memory th
 allocator keeps (or a leak outside Python's allocator: C libraries' own malloc) shows as RSS
 growing while the traced heap stays flat. tracemalloc's own snapshots make the RSS of a
 traced run grow by tens of MB: read the traced heap there, the RSS of an untraced run.
+``--arena-max N``: the core's glibc malloc keeps at most N arenas (``mallopt(M_ARENA_MAX)``
+before its threads start; glibc's default is 8 per core, one per thread that allocates) —
+whether the RSS steps are per-thread arenas.
 
 Bounded: SIPp has ``-m`` and ``-timeout``; the stack is stopped and removed on exit,
 failure, Ctrl-C or SIGTERM. Loopback only.
@@ -59,6 +63,8 @@ from testkit.proc_sample import bench_end_line, bench_guard, bench_start, footpr
 
 STATS_ENV = "HOTLINE_SOAK_STATS"
 TRACE_ENV = "HOTLINE_SOAK_TRACEMALLOC"     # the dump number whose snapshot is the base
+ARENA_ENV = "HOTLINE_SOAK_ARENA_MAX"
+M_ARENA_MAX = -8                          # glibc malloc.h
 
 
 # ============================================================ core side (python -m bench.soak)
@@ -99,6 +105,12 @@ def core_shim(argv: list[str]) -> int:
             json.dump(out, fh)
         os.replace(tmp, stats_file)
 
+    arenas = int(os.environ.get(ARENA_ENV, "0"))
+    if arenas > 0:
+        import ctypes
+
+        if ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas) != 1:
+            raise SystemExit("mallopt(M_ARENA_MAX) refused")
     trace_base = int(os.environ.get(TRACE_ENV, "0"))
     if trace_base > 0:
         _trace_core(stats_file, trace_base)
@@ -177,6 +189,8 @@ class Soak:
         os.environ[STATS_ENV] = str(self.stats_file)    # inherited by the core
         if args.tracemalloc:
             os.environ[TRACE_ENV] = str(args.tracemalloc)
+        if args.arena_max:
+            os.environ[ARENA_ENV] = str(args.arena_max)
         self.samples: list[Sample] = []
         self.sipp: subprocess.Popen[bytes] | None = None
         self.stat: Path | None = None
@@ -343,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path)
     p.add_argument("--tracemalloc", type=int, default=0, metavar="BASE",
                    help="trace the core's heap; dump BASE's snapshot is the base of the diffs")
+    p.add_argument("--arena-max", type=int, default=0, metavar="N",
+                   help="the core's malloc keeps at most N arenas (M_ARENA_MAX)")
     args = p.parse_args(argv)
     if not 1 <= args.concurrent <= 1000 or args.minutes <= 0 or args.hold <= 0:
         raise SystemExit("--concurrent 1..1000; --minutes and --hold > 0")
