@@ -48,6 +48,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,8 @@ def core_shim(argv: list[str]) -> int:
     from ivr.agi.server import AgiServer
 
     stats_file = os.environ[STATS_ENV]
+    trace_base = int(os.environ.get(TRACE_ENV, "0"))
+    heap = _heap_tracer(trace_base) if trace_base > 0 else None
     servers: list[AgiServer] = []
     orig_start = AgiServer.start
 
@@ -98,8 +101,10 @@ def core_shim(argv: list[str]) -> int:
             coro = t.get_coro()
             name = getattr(coro, "__qualname__", None) or t.get_name()
             by_name[name] = by_name.get(name, 0) + 1
-        out = {"tasks": len(tasks), "by_name": by_name,
-               "agi": [s.stats for s in servers]}
+        out: dict[str, Any] = {"tasks": len(tasks), "by_name": by_name,
+                               "agi": [s.stats for s in servers]}
+        if heap is not None:
+            out.update(heap())
         tmp = stats_file + ".tmp"
         with open(tmp, "w") as fh:
             json.dump(out, fh)
@@ -111,16 +116,13 @@ def core_shim(argv: list[str]) -> int:
 
         if ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas) != 1:
             raise SystemExit("mallopt(M_ARENA_MAX) refused")
-    trace_base = int(os.environ.get(TRACE_ENV, "0"))
-    if trace_base > 0:
-        _trace_core(stats_file, trace_base)
     signal.signal(signal.SIGUSR1, dump)
     return core_mod.main(argv)
 
 
-def _trace_core(stats_file: str, base_dump: int) -> None:
-    """Starts tracemalloc and wraps the dump handler (installed after this) so each dump
-    adds the traced heap and, after dump ``base_dump``, the lines grown most since it."""
+def _heap_tracer(base_dump: int) -> Callable[[], dict[str, Any]]:
+    """Starts tracemalloc; returns what each dump adds: the traced heap and, after dump
+    ``base_dump`` (whose snapshot is the base), the lines grown most since the base."""
     import tracemalloc
 
     tracemalloc.start(8)
@@ -128,35 +130,22 @@ def _trace_core(stats_file: str, base_dump: int) -> None:
     base: list[tracemalloc.Snapshot] = []
     skip = (tracemalloc.Filter(False, tracemalloc.__file__),
             tracemalloc.Filter(False, "<frozen importlib._bootstrap>"))
-    install = signal.signal
 
-    def wrap(sig: int, handler: Any) -> Any:
-        if sig != signal.SIGUSR1 or not callable(handler):
-            return install(sig, handler)
+    def figures() -> dict[str, Any]:
+        dumps[0] += 1
+        current, _peak = tracemalloc.get_traced_memory()
+        out: dict[str, Any] = {"traced_kb": current // 1024}
+        if dumps[0] >= base_dump:
+            snap = tracemalloc.take_snapshot().filter_traces(skip)
+            if not base:
+                base.append(snap)
+            else:
+                grew = [st for st in snap.compare_to(base[0], "lineno") if st.size_diff > 0]
+                out["grown"] = [[str(st.traceback[0]), st.size_diff // 1024, st.count_diff]
+                                for st in grew[:12]]
+        return out
 
-        def traced(s: int, frame: Any) -> None:
-            handler(s, frame)
-            dumps[0] += 1
-            current, _peak = tracemalloc.get_traced_memory()
-            out = json.loads(Path(stats_file).read_text())
-            out["traced_kb"] = current // 1024
-            if dumps[0] >= base_dump:
-                snap = tracemalloc.take_snapshot().filter_traces(skip)
-                if not base:
-                    base.append(snap)
-                else:
-                    grew = [st for st in snap.compare_to(base[0], "lineno")
-                            if st.size_diff > 0]
-                    out["grown"] = [
-                        [str(st.traceback[0]), st.size_diff // 1024, st.count_diff]
-                        for st in grew[:12]]
-            tmp = stats_file + ".tmp"
-            Path(tmp).write_text(json.dumps(out))
-            os.replace(tmp, stats_file)
-
-        return install(sig, traced)
-
-    signal.signal = wrap  # type: ignore[assignment]
+    return figures
 
 
 # ================================================================== bench side
@@ -201,19 +190,14 @@ class Soak:
             return {}
         self.stats_file.unlink(missing_ok=True)
         os.kill(core.pid, signal.SIGUSR1)
-        # With --tracemalloc the core rewrites the file once more, with the traced heap
-        # (a snapshot takes seconds): wait for that version.
+        # A heap snapshot (--tracemalloc) takes seconds before the file is written.
         deadline = time.monotonic() + (120 if self.args.tracemalloc else 20)
-        figures: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            try:
-                figures = dict(json.loads(self.stats_file.read_text()))
-            except (OSError, ValueError):
-                figures = {}
-            if figures and (not self.args.tracemalloc or "traced_kb" in figures):
-                break
+        while not self.stats_file.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        return figures
+        try:
+            return dict(json.loads(self.stats_file.read_text()))
+        except (OSError, ValueError):
+            return {}
 
     def sample(self, t0: float, phase: str) -> Sample:
         s = Sample(round(time.monotonic() - t0, 1), phase, load=os.getloadavg()[0])
