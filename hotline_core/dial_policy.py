@@ -235,7 +235,7 @@ class DialPolicy:
                            f"{self.settings.called_in_days} days (dialing.called_in_days)")
             else:
                 ok = await within(asyncio.to_thread(directory.is_liaison, digits),
-                                            DIRECTORY_TIMEOUT)
+                                  DIRECTORY_TIMEOUT)
                 problem = "not a liaison phone of the unit directory"
         except (TimeoutError, SQLAlchemyError, OSError) as exc:
             raise DialRefused(f"the directory could not be read ({exc.__class__.__name__})"
